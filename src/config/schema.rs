@@ -1,0 +1,98 @@
+//! The config file's shape. Every section has defaults, so a missing file or section is fine;
+//! unknown keys are errors.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::sampling::{PresetValues, Sampling};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub model: ModelConfig,
+    pub sampling: Sampling,
+    /// The preset selected at start (a built-in or one under `presets:`); none keeps `sampling:` as is.
+    pub preset: Option<String>,
+    pub presets: BTreeMap<String, PresetValues>,
+    pub gpu: GpuConfig,
+    pub server: ServerConfig,
+    pub ui: UiConfig,
+    /// Command name -> key list, over the default keymap, e.g. `quit: ["ctrl+q"]`.
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Local HF directory, local `.gguf` file, or a hub id; none = the demo model.
+    pub path: Option<String>,
+    /// In-situ quantization: Q4K, Q5K, Q6K, Q8_0...
+    pub isq: Option<String>,
+    /// "cpu" or "cuda:N".
+    pub device: String,
+    pub chat_template: Option<String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { path: None, isq: None, device: "cpu".into(), chat_template: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuConfig {
+    /// How often NVML is read, in milliseconds (100..=60000).
+    pub interval_ms: u64,
+    /// How much history the sparklines keep, in seconds (10..=3600).
+    pub history_secs: u64,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        Self { interval_ms: 1000, history_secs: 120 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    /// Required when `host` is not a loopback address.
+    pub api_key: Option<String>,
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { enabled: true, host: "127.0.0.1".into(), port: 8229, api_key: None, cors_origins: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// Colour unless NO_COLOR is set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Redraw cap while streaming, frames per second (1..=120).
+    pub fps: u32,
+    pub color: ColorMode,
+    /// The one-line key-hint bar at the bottom.
+    pub hints: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { fps: 30, color: ColorMode::Auto, hints: true }
+    }
+}
