@@ -1,0 +1,79 @@
+//! Reading the config: file -> typed `Config` -> checks, every error with file:line:column.
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::error::{from_yaml, ConfigError};
+use super::locate::{locate, Seg, Target};
+use super::paths::default_config_path;
+use super::schema::Config;
+use super::validate::{check_server_exposure, validate};
+
+/// The documented defaults; parses to exactly `Config::default()`.
+pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config/llamadeck.yaml");
+
+/// A loaded config and where it came from (also where saving writes).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub path: PathBuf,
+    /// False when the default file is absent and the defaults are in use.
+    pub existed: bool,
+}
+
+impl Loaded {
+    /// [`check_server_exposure`] with the file's line and column of `server.host`.
+    pub fn check_server_exposure(&self) -> Result<(), ConfigError> {
+        check_server_exposure(&self.config).map_err(|message| {
+            let text = if self.existed { std::fs::read_to_string(&self.path).ok() } else { None };
+            let place = text.and_then(|t| locate(&t, &[Seg::key("server"), Seg::key("host")], Target::Value));
+            ConfigError {
+                path: self.path.clone(),
+                line: place.map(|p| p.0),
+                column: place.map(|p| p.1),
+                field: Some("server.host".into()),
+                message,
+            }
+        })
+    }
+}
+
+/// Loads `explicit` (which must exist), else the default path (which may be absent: defaults).
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    match explicit {
+        Some(path) => load_file(path, true),
+        None => {
+            // Without a home directory there is nowhere standard; saving then writes here.
+            let path = default_config_path().unwrap_or_else(|| PathBuf::from("llamadeck.yaml"));
+            load_file(&path, false)
+        }
+    }
+}
+
+/// Reads and parses one file; `must_exist` makes a missing file an error.
+pub fn load_file(path: &Path, must_exist: bool) -> Result<Loaded, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Loaded { config: parse(&text, path)?, path: path.to_path_buf(), existed: true }),
+        Err(e) if e.kind() == ErrorKind::NotFound && !must_exist => {
+            Ok(Loaded { config: Config::default(), path: path.to_path_buf(), existed: false })
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(ConfigError::file(path, "no such file")),
+        Err(e) => Err(ConfigError::file(path, format!("cannot read: {e}"))),
+    }
+}
+
+/// Parses and checks config text; `path` is only used in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let config: Config = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+        .map_err(|e| from_yaml(path, e))?;
+    validate(&config).map_err(|problem| {
+        let place = locate(text, &problem.path, problem.target);
+        ConfigError {
+            path: path.to_path_buf(),
+            line: place.map(|p| p.0),
+            column: place.map(|p| p.1),
+            field: Some(problem.field()),
+            message: problem.message,
+        }
+    })?;
+    Ok(config)
+}

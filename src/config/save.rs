@@ -1,0 +1,246 @@
+//! Writing the sampling settings back into the user's file, in place: only the values of the
+//! `sampling:` keys (and `preset:`) change; comments and other sections stay byte-for-byte.
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_yaml::{Mapping, Value};
+
+use super::locate::{locate, Seg, Target};
+use super::yaml_edit::{double_quoted, entry_at, Entry, Lines, ValueSpan};
+use crate::app::sampling::{Field, Sampling};
+
+/// Saves `sampling` (and the `preset:` line; `None` clears an existing one) into `path`.
+/// Creates the file (and its folders) when missing. Refuses, changing nothing, when the file is
+/// not valid YAML or cannot be edited in place safely. The write is atomic.
+pub fn save_sampling(path: &Path, sampling: &Sampling, preset: Option<&str>) -> io::Result<()> {
+    sampling.validate().map_err(|e| invalid(format!("not saved: {e}")))?;
+    let old = match fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let new = rewrite(old.as_deref().unwrap_or(""), sampling, preset).map_err(|m| invalid(format!("{}: {m}", path.display())))?;
+    write_atomically(path, &new)
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// The new text of a config file, checked to read back as intended.
+pub(crate) fn rewrite(text: &str, sampling: &Sampling, preset: Option<&str>) -> Result<String, String> {
+    let before = top_mapping(text).map_err(|e| format!("not valid YAML, not changing it: {e}"))?;
+    let new = Rewriter::new(text).run(&before, sampling, preset)?;
+    verify(&before, &new, sampling, preset)?;
+    Ok(new)
+}
+
+fn top_mapping(text: &str) -> Result<Mapping, String> {
+    match serde_yaml::from_str::<Value>(text).map_err(|e| e.to_string())? {
+        Value::Mapping(m) => Ok(m),
+        Value::Null => Ok(Mapping::new()),
+        _ => Err("the top level is not a mapping".into()),
+    }
+}
+
+/// The file must read back with the new values, and everything else unchanged.
+fn verify(before: &Mapping, new: &str, sampling: &Sampling, preset: Option<&str>) -> Result<(), String> {
+    let fail = |why: &str| Err(format!("could not edit the file safely ({why}); it was left as it was"));
+    let Ok(mut after) = top_mapping(new) else { return fail("result does not parse") };
+    let written: Option<Sampling> = after.remove("sampling").and_then(|v| serde_yaml::from_value(v).ok());
+    if written.as_ref() != Some(sampling) {
+        return fail("sampling values do not read back");
+    }
+    let written_preset = after.remove("preset");
+    let preset_ok = match (preset, &written_preset) {
+        (Some(name), Some(Value::String(s))) => s == name,
+        (None, None | Some(Value::Null)) => true,
+        _ => false,
+    };
+    let mut others = before.clone();
+    others.remove("sampling");
+    others.remove("preset");
+    if !preset_ok || after != others {
+        return fail("other settings would change");
+    }
+    Ok(())
+}
+
+/// A value as written into the file: one line, reading back exactly.
+fn yaml_value(sampling: &Sampling, field: Field) -> String {
+    match field {
+        Field::Temperature => format!("{:?}", sampling.temperature),
+        Field::TopP => format!("{:?}", sampling.top_p),
+        Field::TopK => sampling.top_k.to_string(),
+        Field::MinP => format!("{:?}", sampling.min_p),
+        Field::RepetitionPenalty => format!("{:?}", sampling.repetition_penalty),
+        Field::PresencePenalty => format!("{:?}", sampling.presence_penalty),
+        Field::FrequencyPenalty => format!("{:?}", sampling.frequency_penalty),
+        Field::MaxTokens => sampling.max_tokens.to_string(),
+        Field::Seed => sampling.seed.map_or_else(|| "null".into(), |s| s.to_string()),
+        Field::Stop => {
+            let items: Vec<String> = sampling.stop.iter().map(|s| double_quoted(s)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Field::SystemPrompt => double_quoted(&sampling.system_prompt),
+        Field::RawMode => sampling.raw_mode.to_string(),
+    }
+}
+
+/// Byte-range replacements, applied back to front so earlier offsets stay valid.
+struct Rewriter<'a> {
+    text: &'a str,
+    lines: Lines<'a>,
+    newline: &'static str,
+    edits: Vec<(usize, usize, String)>,
+}
+
+impl<'a> Rewriter<'a> {
+    fn new(text: &'a str) -> Self {
+        let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        Self { text, lines: Lines::new(text), newline, edits: Vec::new() }
+    }
+
+    fn entry(&self, path: &[Seg]) -> Result<Option<Entry>, String> {
+        let Some((line, column)) = locate(self.text, path, Target::Key) else { return Ok(None) };
+        entry_at(&self.lines, line, column).map(Some)
+    }
+
+    /// Replaces an entry's value with the one-line `value`, keeping any comment on the key line.
+    fn set_value(&mut self, entry: &Entry, value: &str) {
+        let edit = match entry.value {
+            ValueSpan::Inline { start, end } => (start, end, value.to_string()),
+            ValueSpan::Below { key_line_end, end } if entry.comment_after_colon => {
+                let indent = " ".repeat(entry.indent + 2);
+                (key_line_end, end, format!("{}{indent}{value}", self.newline))
+            }
+            ValueSpan::Below { end, .. } => (entry.colon_end, end, format!(" {value}")),
+            ValueSpan::Empty => (entry.colon_end, entry.colon_end, format!(" {value}")),
+        };
+        self.edits.push(edit);
+    }
+
+    fn run(mut self, before: &Mapping, sampling: &Sampling, preset: Option<&str>) -> Result<String, String> {
+        let section = self.entry(&[Seg::key("sampling")])?;
+        let block_keys = match (&section, before.get("sampling")) {
+            (Some(e), Some(Value::Mapping(m))) if matches!(e.value, ValueSpan::Below { .. }) => Some(m.clone()),
+            _ => None,
+        };
+        let nl = self.newline;
+        // Where new lines go: after the section's last line (or at the end of the file).
+        let (insert_at, key_indent, top_indent) = match (&section, &block_keys) {
+            (Some(sec), Some(keys)) => {
+                let mut last = *sec;
+                let mut indent = sec.indent + 2;
+                for (i, key) in keys.keys().enumerate() {
+                    let Some(name) = key.as_str() else { continue };
+                    let entry = self.entry(&[Seg::key("sampling"), Seg::key(name)])?.ok_or("sampling key not found")?;
+                    if i == 0 {
+                        indent = entry.indent;
+                    }
+                    if entry.last_line_end(&self.lines) > last.last_line_end(&self.lines) {
+                        last = entry;
+                    }
+                    if let Some(field) = Field::from_name(name) {
+                        self.set_value(&entry, &yaml_value(sampling, field));
+                    }
+                }
+                (last.last_line_end(&self.lines), indent, sec.indent)
+            }
+            (Some(sec), None) => {
+                // `sampling:` holds a flow mapping or null: its value is replaced by a block.
+                let end = match sec.value {
+                    ValueSpan::Inline { end, .. } => end,
+                    _ => sec.colon_end,
+                };
+                self.edits.push((sec.colon_end, end, String::new()));
+                (sec.last_line_end(&self.lines), sec.indent + 2, sec.indent)
+            }
+            (None, _) => (self.text.len(), 2, 0),
+        };
+        let mut added = String::new();
+        if section.is_none() {
+            if !self.text.is_empty() && !self.text.ends_with('\n') {
+                added.push_str(nl);
+            }
+            added.push_str("sampling:");
+        }
+        let present = |name: &str| block_keys.as_ref().is_some_and(|m| m.contains_key(name));
+        for field in Field::ALL.into_iter().filter(|f| !present(f.name())) {
+            let pad = " ".repeat(key_indent);
+            added.push_str(&format!("{nl}{pad}{}: {}", field.name(), yaml_value(sampling, field)));
+        }
+        match (self.entry(&[Seg::key("preset")])?, preset) {
+            (Some(entry), _) => self.set_value(&entry, &preset.map_or_else(|| "null".into(), double_quoted)),
+            (None, Some(name)) => {
+                let pad = " ".repeat(top_indent);
+                added.push_str(&format!("{nl}{pad}preset: {}", double_quoted(name)));
+            }
+            (None, None) => {}
+        }
+        if section.is_none() {
+            added.push_str(nl);
+        }
+        // Pushed last, so among edits at the same offset it is applied first and ends up after.
+        self.edits.push((insert_at, insert_at, added));
+        Ok(self.apply())
+    }
+
+    fn apply(mut self) -> String {
+        let mut out = self.text.to_string();
+        let order: Vec<usize> = {
+            let mut idx: Vec<usize> = (0..self.edits.len()).collect();
+            idx.sort_by_key(|&i| (std::cmp::Reverse(self.edits[i].0), std::cmp::Reverse(i)));
+            idx
+        };
+        for i in order {
+            let (start, end, replacement) = std::mem::take(&mut self.edits[i]);
+            out.replace_range(start..end, &replacement);
+        }
+        out
+    }
+}
+
+/// Temp file in the same folder, fsync, rename over, fsync the folder; keeps the permissions.
+fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let permissions = fs::metadata(path).ok().map(|m| m.permissions());
+    let temp = temp_path(&dir, path);
+    let result = (|| {
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        if let Some(p) = permissions {
+            file.set_permissions(p)?;
+        }
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(&dir)
+}
+
+/// A name beside the target that no other writer picks (pid + time).
+fn temp_path(dir: &Path, path: &Path) -> PathBuf {
+    let name = path.file_name().map_or_else(|| "config.yaml".into(), |n| n.to_string_lossy().into_owned());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}

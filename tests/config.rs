@@ -1,0 +1,568 @@
+//! Config loading, validation errors with file:line:column, the keymap, and saving settings.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use llamadeck::app::command::Command;
+use llamadeck::app::sampling::{Sampling, LLAMA2_SYSTEM_PROMPT};
+use llamadeck::config::{
+    self, check_server_exposure, config_path_from, parse, save_sampling, ColorMode, Config, ConfigError, KeyBinding,
+    Keymap, DEFAULT_CONFIG_YAML,
+};
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(name)
+}
+
+fn load_fixture(name: &str) -> Result<Config, ConfigError> {
+    config::load(Some(&fixture(name))).map(|l| l.config)
+}
+
+/// The full error line for a bad fixture, with the fixture's path cut to its file name.
+fn error_of(name: &str) -> String {
+    let err = load_fixture(name).expect_err("fixture should be rejected");
+    assert_eq!(err.path, fixture(name));
+    err.to_string().replacen(&fixture(name).display().to_string(), name, 1)
+}
+
+// ---- good files ----
+
+#[test]
+fn embedded_defaults_are_exactly_the_default_config() {
+    let parsed = parse(DEFAULT_CONFIG_YAML, Path::new("config/llamadeck.yaml")).unwrap();
+    assert_eq!(parsed, Config::default());
+    assert_eq!(parsed.sampling.system_prompt, LLAMA2_SYSTEM_PROMPT);
+}
+
+#[test]
+fn every_key_in_the_embedded_defaults_has_a_comment_above_it() {
+    let lines: Vec<&str> = DEFAULT_CONFIG_YAML.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let is_key = !t.starts_with('#') && t.contains(':') && line.len() - t.len() <= 2 && !t.is_empty();
+        if is_key && (line.starts_with("  ") || !t.ends_with(':')) {
+            // A leaf key: the line above (or a comment block ending right above) explains it.
+            assert!(lines[i - 1].trim_start().starts_with('#'), "no comment above line {}: {line}", i + 1);
+        }
+    }
+}
+
+#[test]
+fn full_file_sets_every_section() {
+    let c = load_fixture("full.yaml").unwrap();
+    assert_eq!(c.model.path.as_deref(), Some("/models/llama-2-13b-chat"));
+    assert_eq!(c.model.isq.as_deref(), Some("q4k"));
+    assert_eq!(c.model.device, "cuda:1");
+    assert_eq!(c.sampling.temperature, 0.8);
+    assert_eq!(c.sampling.top_k, 40);
+    assert_eq!(c.sampling.seed, Some(42));
+    assert_eq!(c.sampling.stop, vec!["</s>".to_string(), "User:".to_string()]);
+    assert_eq!(c.sampling.system_prompt, "You are terse.\nAnswer in one line.\n");
+    assert!(c.sampling.raw_mode);
+    assert_eq!(c.preset.as_deref(), Some("code"));
+    assert_eq!(c.presets["code"].max_tokens, Some(4096));
+    assert_eq!((c.gpu.interval_ms, c.gpu.history_secs), (500, 600));
+    assert_eq!((c.server.enabled, c.server.port), (false, 9000));
+    assert_eq!(c.server.cors_origins, vec!["http://localhost:3000".to_string()]);
+    assert_eq!((c.ui.fps, c.ui.color, c.ui.hints), (60, ColorMode::Never, false));
+    assert_eq!(c.keys["quit"], vec!["ctrl+x".to_string()]);
+    // Disabled server: its address does not matter.
+    assert_eq!(check_server_exposure(&c), Ok(()));
+}
+
+#[test]
+fn minimal_file_keeps_defaults_elsewhere() {
+    let c = load_fixture("minimal.yaml").unwrap();
+    let mut expected = Config::default();
+    expected.sampling.temperature = 0.2;
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn empty_and_comment_only_files_are_defaults() {
+    assert_eq!(load_fixture("empty.yaml").unwrap(), Config::default());
+    assert_eq!(load_fixture("comments_only.yaml").unwrap(), Config::default());
+}
+
+#[test]
+fn user_presets_can_be_selected() {
+    let c = load_fixture("user_presets.yaml").unwrap();
+    assert_eq!(c.preset.as_deref(), Some("focused"));
+    assert_eq!(c.presets["focused"].top_k, Some(20));
+    assert_eq!(c.presets["long"].max_tokens, Some(8192));
+}
+
+#[test]
+fn key_overrides_replace_only_their_commands() {
+    let c = load_fixture("key_overrides.yaml").unwrap();
+    let map = Keymap::from_config(&c.keys).unwrap();
+    let key = |s: &str| KeyBinding::parse(s).unwrap();
+    assert_eq!(map.keys_for(Command::Quit), vec![key("ctrl+x"), key("ctrl+shift+q")]);
+    assert_eq!(map.keys_for(Command::ToggleHelp), vec![key("f2"), key("?")]);
+    assert_eq!(map.keys_for(Command::Send), vec![key("ctrl+enter")]);
+    assert_eq!(map.keys_for(Command::Stop), vec![key("esc")]);
+    assert_eq!(map.lookup(&press(KeyCode::Char('q'), KeyModifiers::CONTROL)), None);
+    assert_eq!(map.lookup(&press(KeyCode::Enter, KeyModifiers::NONE)), Some(Command::InsertNewline));
+    assert_eq!(map.lookup(&press(KeyCode::F(1), KeyModifiers::NONE)), None);
+}
+
+// ---- bad files: the whole message, with line and column ----
+
+#[test]
+fn unknown_top_level_key() {
+    assert_eq!(
+        error_of("unknown_top_level.yaml"),
+        "unknown_top_level.yaml:3:1: modle: unknown field `modle`, expected one of `model`, `sampling`, \
+         `preset`, `presets`, `gpu`, `server`, `ui`, `keys`"
+    );
+}
+
+#[test]
+fn unknown_nested_key() {
+    assert_eq!(
+        error_of("unknown_nested.yaml"),
+        "unknown_nested.yaml:3:3: sampling.temprature: unknown field `temprature`, expected one of \
+         `temperature`, `top_p`, `top_k`, `min_p`, `repetition_penalty`, `presence_penalty`, \
+         `frequency_penalty`, `max_tokens`, `seed`, `stop`, `system_prompt`, `raw_mode`"
+    );
+}
+
+#[test]
+fn out_of_range_temperature_in_a_deeply_indented_file() {
+    assert_eq!(
+        error_of("temperature_out_of_range.yaml"),
+        "temperature_out_of_range.yaml:7:26: sampling.temperature: must be between 0 and 2 (got 7.5)"
+    );
+}
+
+#[test]
+fn out_of_range_value_in_a_preset_points_at_that_preset() {
+    assert_eq!(
+        error_of("preset_out_of_range.yaml"),
+        "preset_out_of_range.yaml:8:18: presets.wild.temperature: must be between 0 and 2 (got 9)"
+    );
+}
+
+#[test]
+fn out_of_range_gpu_interval() {
+    assert_eq!(
+        error_of("gpu_interval_out_of_range.yaml"),
+        "gpu_interval_out_of_range.yaml:3:16: gpu.interval_ms: must be between 100 and 60000 (got 50)"
+    );
+}
+
+#[test]
+fn bad_device() {
+    assert_eq!(
+        error_of("bad_device.yaml"),
+        "bad_device.yaml:2:11: model.device: must be \"cpu\" or \"cuda:N\" (got \"gpu0\")"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_eq!(
+        error_of("wrong_type.yaml"),
+        "wrong_type.yaml:2:16: gpu.interval_ms: invalid type: string \"fast\", expected u64"
+    );
+}
+
+#[test]
+fn bad_key_name() {
+    assert_eq!(
+        error_of("bad_key_name.yaml"),
+        "bad_key_name.yaml:3:18: keys.quit: \"ctrl+nope\": unknown key \"nope\" \
+         (a character, enter, esc, tab, space, f1..f12, up, pageup, ...)"
+    );
+}
+
+#[test]
+fn unknown_command_under_keys() {
+    assert_eq!(
+        error_of("unknown_command.yaml"),
+        "unknown_command.yaml:3:3: keys.explode: unknown command \"explode\" (known: send, newline, stop, \
+         regenerate, edit_last, clear, scroll_up, scroll_down, page_up, page_down, scroll_top, follow_tail, \
+         focus_next, next_preset, save_settings, reload_model, help, quit)"
+    );
+}
+
+#[test]
+fn duplicate_key_binding() {
+    assert_eq!(
+        error_of("duplicate_binding.yaml"),
+        "duplicate_binding.yaml:2:11: keys.clear: Ctrl+Q is already bound to quit by default \
+         (give quit other keys under keys: to free it)"
+    );
+}
+
+#[test]
+fn unknown_preset() {
+    assert_eq!(
+        error_of("unknown_preset.yaml"),
+        "unknown_preset.yaml:4:9: preset: unknown preset \"fast\" (built-in: precise, balanced, creative; \
+         under presets: mine)"
+    );
+}
+
+#[test]
+fn bad_yaml_syntax() {
+    assert_eq!(
+        error_of("bad_syntax.yaml"),
+        "bad_syntax.yaml:3:2: did not find expected key, while parsing a block mapping"
+    );
+}
+
+#[test]
+fn non_loopback_host_needs_an_api_key() {
+    let loaded = config::load(Some(&fixture("exposed_server.yaml"))).expect("exposure is not a parse error");
+    let message = "\"0.0.0.0\" is not a loopback address: set server.api_key so the API asks for it, \
+                   or pass --insecure to serve without a key";
+    assert_eq!(check_server_exposure(&loaded.config), Err(message.to_string()));
+    let err = loaded.check_server_exposure().unwrap_err();
+    assert_eq!(
+        err.to_string().replacen(&fixture("exposed_server.yaml").display().to_string(), "exposed_server.yaml", 1),
+        format!("exposed_server.yaml:3:9: server.host: {message}")
+    );
+    let mut keyed = loaded.config.clone();
+    keyed.server.api_key = Some("k".into());
+    assert_eq!(check_server_exposure(&keyed), Ok(()));
+    for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"] {
+        let mut c = Config::default();
+        c.server.host = host.into();
+        assert_eq!(check_server_exposure(&c), Ok(()), "{host}");
+    }
+}
+
+#[test]
+fn other_range_checks() {
+    let err = |text: &str| parse(text, Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(err("ui:\n  fps: 0\n"), "/etc/x.yaml:2:8: ui.fps: must be between 1 and 120 (got 0)");
+    assert_eq!(err("gpu:\n  history_secs: 5\n"), "/etc/x.yaml:2:17: gpu.history_secs: must be between 10 and 3600 (got 5)");
+    assert_eq!(err("server:\n  port: 0\n"), "/etc/x.yaml:2:9: server.port: must be between 1 and 65535 (got 0)");
+    assert_eq!(
+        err("model:\n  isq: q3\n"),
+        "/etc/x.yaml:2:8: model.isq: must be one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2K, Q3K, Q4K, Q5K, Q6K, \
+         Q8K, HQQ4, HQQ8 (got \"q3\")"
+    );
+    assert_eq!(err("sampling:\n  top_k: 5000\n"), "/etc/x.yaml:2:10: sampling.top_k: must be between 0 and 1000 (got 5000)");
+    assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: invalid type: floating point `1.5`, expected u32");
+    assert!(parse("model:\n  device: cuda:0\n  isq: hqq8\n", Path::new("x")).is_ok());
+}
+
+// ---- paths and loading ----
+
+#[test]
+fn config_path_prefers_xdg_and_falls_back_to_home() {
+    let home = Path::new("/home/op");
+    assert_eq!(
+        config_path_from(Some("/xdg".as_ref()), Some(home)),
+        Some(PathBuf::from("/xdg/llamadeck/config.yaml"))
+    );
+    assert_eq!(config_path_from(None, Some(home)), Some(PathBuf::from("/home/op/.config/llamadeck/config.yaml")));
+    // Empty or relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
+    assert_eq!(config_path_from(Some("".as_ref()), Some(home)), config_path_from(None, Some(home)));
+    assert_eq!(config_path_from(Some("rel".as_ref()), Some(home)), config_path_from(None, Some(home)));
+    assert_eq!(config_path_from(None, None), None);
+}
+
+#[test]
+fn load_without_a_file_gives_defaults_and_a_missing_explicit_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The only test in this binary that reads or writes XDG_CONFIG_HOME.
+    unsafe { std::env::set_var("XDG_CONFIG_HOME", dir.path()) };
+    let loaded = config::load(None).unwrap();
+    assert_eq!(loaded.config, Config::default());
+    assert!(!loaded.existed);
+    assert_eq!(loaded.path, dir.path().join("llamadeck/config.yaml"));
+    assert_eq!(config::default_config_path(), Some(dir.path().join("llamadeck/config.yaml")));
+
+    let missing = dir.path().join("nope.yaml");
+    let err = config::load(Some(&missing)).unwrap_err();
+    assert_eq!(err.to_string(), format!("{}: no such file", missing.display()));
+}
+
+// ---- keys ----
+
+fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+    KeyEvent::new(code, modifiers)
+}
+
+#[test]
+fn key_names_parse_and_display_round_trip() {
+    let cases = [
+        ("ctrl+q", "Ctrl+Q"),
+        ("CTRL+Q", "Ctrl+Q"),
+        ("Ctrl+Q", "Ctrl+Q"),
+        ("alt+enter", "Alt+Enter"),
+        ("shift+enter", "Shift+Enter"),
+        ("f1", "F1"),
+        ("?", "?"),
+        ("esc", "Esc"),
+        ("tab", "Tab"),
+        ("shift+tab", "Shift+Tab"),
+        ("backtab", "Shift+Tab"),
+        ("pageup", "PgUp"),
+        ("pgup", "PgUp"),
+        ("pagedown", "PgDn"),
+        ("ctrl+home", "Ctrl+Home"),
+        ("ctrl+up", "Ctrl+Up"),
+        ("space", "Space"),
+        ("ctrl+space", "Ctrl+Space"),
+        ("ctrl++", "Ctrl++"),
+        ("+", "+"),
+        ("ctrl+shift+a", "Ctrl+Shift+A"),
+        ("shift+a", "A"),
+        ("Q", "Q"),
+        ("ctrl+alt+del", "Ctrl+Alt+Del"),
+    ];
+    for (name, shown) in cases {
+        let key = KeyBinding::parse(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(key.to_string(), shown, "{name}");
+        assert_eq!(KeyBinding::parse(shown), Ok(key), "{shown} reads back");
+    }
+    for bad in ["", "ctrl+", "hyper+q", "ctrl+nope", "f0", "f25"] {
+        assert!(KeyBinding::parse(bad).is_err(), "{bad:?} should fail");
+    }
+}
+
+#[test]
+fn default_keymap_and_lookup() {
+    let map = Keymap::defaults();
+    let cases = [
+        (KeyCode::Enter, KeyModifiers::NONE, Command::Send),
+        (KeyCode::Enter, KeyModifiers::ALT, Command::InsertNewline),
+        (KeyCode::Enter, KeyModifiers::SHIFT, Command::InsertNewline),
+        (KeyCode::Char('j'), KeyModifiers::CONTROL, Command::InsertNewline),
+        (KeyCode::Esc, KeyModifiers::NONE, Command::Stop),
+        (KeyCode::Char('q'), KeyModifiers::CONTROL, Command::Quit),
+        (KeyCode::Char('c'), KeyModifiers::CONTROL, Command::Quit),
+        (KeyCode::Tab, KeyModifiers::NONE, Command::FocusNext),
+        (KeyCode::F(1), KeyModifiers::NONE, Command::ToggleHelp),
+        (KeyCode::Char('?'), KeyModifiers::NONE, Command::ToggleHelp),
+        // Terminals report '?' with SHIFT held.
+        (KeyCode::Char('?'), KeyModifiers::SHIFT, Command::ToggleHelp),
+        (KeyCode::Up, KeyModifiers::CONTROL, Command::ScrollUp),
+        (KeyCode::Down, KeyModifiers::CONTROL, Command::ScrollDown),
+        (KeyCode::PageUp, KeyModifiers::NONE, Command::PageUp),
+        (KeyCode::PageDown, KeyModifiers::NONE, Command::PageDown),
+        (KeyCode::Home, KeyModifiers::CONTROL, Command::ScrollTop),
+        (KeyCode::End, KeyModifiers::CONTROL, Command::FollowTail),
+        (KeyCode::Char('r'), KeyModifiers::CONTROL, Command::Regenerate),
+        (KeyCode::Char('e'), KeyModifiers::CONTROL, Command::EditLast),
+        (KeyCode::Char('l'), KeyModifiers::CONTROL, Command::ClearConversation),
+        (KeyCode::Char('p'), KeyModifiers::CONTROL, Command::NextPreset),
+        (KeyCode::Char('s'), KeyModifiers::CONTROL, Command::SaveSettings),
+        (KeyCode::F(5), KeyModifiers::NONE, Command::ReloadModel),
+    ];
+    for (code, mods, command) in cases {
+        assert_eq!(map.lookup(&press(code, mods)), Some(command), "{code:?} {mods:?}");
+    }
+    assert_eq!(map.lookup(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+    assert_eq!(map.lookup(&press(KeyCode::Up, KeyModifiers::NONE)), None);
+    let mut release = press(KeyCode::F(1), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    assert_eq!(map.lookup(&release), None);
+    for command in Command::ALL {
+        assert!(!map.keys_for(command).is_empty(), "{} has a default key", command.name());
+    }
+    let shown: Vec<String> = map.keys_for(Command::ToggleHelp).iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["F1", "?"]);
+}
+
+#[test]
+fn backtab_is_shift_tab() {
+    let mut keys = BTreeMap::new();
+    keys.insert("focus_next".to_string(), vec!["shift+tab".to_string()]);
+    let map = Keymap::from_config(&keys).unwrap();
+    assert_eq!(map.lookup(&press(KeyCode::BackTab, KeyModifiers::NONE)), Some(Command::FocusNext));
+    assert_eq!(map.lookup(&press(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Command::FocusNext));
+    assert_eq!(map.lookup(&press(KeyCode::Tab, KeyModifiers::NONE)), None);
+}
+
+#[test]
+fn keymap_config_errors_name_the_command() {
+    let one = |cmd: &str, keys: &[&str]| {
+        let mut m = BTreeMap::new();
+        m.insert(cmd.to_string(), keys.iter().map(|k| k.to_string()).collect());
+        Keymap::from_config(&m).unwrap_err()
+    };
+    assert_eq!(one("nuke", &["f9"]).0, "nuke");
+    assert_eq!(one("quit", &["ctrl+zz"]).0, "quit");
+    let mut both = BTreeMap::new();
+    both.insert("clear".to_string(), vec!["f9".to_string()]);
+    both.insert("quit".to_string(), vec!["F9".to_string()]);
+    assert_eq!(Keymap::from_config(&both).unwrap_err(), ("quit".to_string(), "F9 is already bound to clear".to_string()));
+}
+
+// ---- saving ----
+
+fn commented_fixture_in_temp() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let text = std::fs::read_to_string(fixture("save_commented.yaml")).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    (dir, path, text)
+}
+
+fn comment_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.trim_start().starts_with('#')).collect()
+}
+
+#[test]
+fn save_rewrites_values_in_place_and_keeps_comments() {
+    let (_dir, path, before) = commented_fixture_in_temp();
+    let mut sampling = parse(&before, &path).unwrap().sampling;
+    sampling.temperature = 1.25;
+    sampling.top_k = 50;
+    sampling.seed = Some(7);
+    sampling.stop = vec!["\"quoted\"".into(), "line\nbreak".into()];
+    sampling.system_prompt = "New prompt.\n\n  indented: yes # not a comment\n".into();
+    sampling.raw_mode = true;
+    save_sampling(&path, &sampling, Some("creative")).unwrap();
+
+    let after = std::fs::read_to_string(&path).unwrap();
+    let config = parse(&after, &path).unwrap();
+    assert_eq!(config.sampling, sampling);
+    assert_eq!(config.preset.as_deref(), Some("creative"));
+    assert_eq!(config.server.port, 8229);
+    let mut expected_comments = comment_lines(&before);
+    // The old prompt's `# this line is prompt text` was value, not comment: it is gone.
+    expected_comments.retain(|l| !l.contains("prompt text"));
+    assert_eq!(comment_lines(&after), expected_comments, "after:\n{after}");
+    // Lines whose value changed keep their trailing comments.
+    assert!(after.contains("\n  device: cpu   # no GPU on this box\n"), "{after}");
+    assert!(after.contains("\n  temperature: 1.25   # trailing comment stays\n"), "{after}");
+    assert!(after.contains("\n  seed: 7 # random for now\n"), "{after}");
+    assert!(after.contains("\npreset: \"creative\" # was picked in the TUI\n"), "{after}");
+    // Keys that were missing are added after the last key, above the section's trailing comment.
+    assert!(after.contains("  max_tokens: 512\n  min_p: 0.0\n"), "{after}");
+    // Everything outside the sampling section and the preset line is byte-identical.
+    let head = |t: &str| t[..t.find("sampling:").unwrap()].to_string();
+    let tail = |t: &str| t[t.find("\n\n# Servers.").unwrap()..].to_string();
+    assert_eq!(head(&after), head(&before));
+    assert_eq!(tail(&after), tail(&before));
+}
+
+#[test]
+fn save_into_the_documented_defaults_keeps_every_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, DEFAULT_CONFIG_YAML).unwrap();
+    let mut sampling = Sampling::default();
+    sampling.system_prompt = "Short.\nTwo lines.".into();
+    sampling.stop = vec!["###".into()];
+    save_sampling(&path, &sampling, Some("balanced")).unwrap();
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(comment_lines(&after), comment_lines(DEFAULT_CONFIG_YAML));
+    let config = parse(&after, &path).unwrap();
+    assert_eq!(config, Config { sampling, preset: Some("balanced".into()), ..Config::default() });
+    // Only the three changed lines differ; the old four-line prompt became one line.
+    assert_eq!(after.lines().count(), DEFAULT_CONFIG_YAML.lines().count() - 3);
+}
+
+#[test]
+fn save_refuses_a_file_that_is_not_valid_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let before = std::fs::read(fixture("bad_syntax.yaml")).unwrap();
+    std::fs::write(&path, &before).unwrap();
+    let err = save_sampling(&path, &Sampling::default(), None).unwrap_err();
+    assert!(err.to_string().contains("not valid YAML"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+}
+
+#[test]
+fn save_creates_a_missing_file_with_only_the_sampling_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep/er/config.yaml");
+    let mut sampling = Sampling::default();
+    sampling.max_tokens = 64;
+    save_sampling(&path, &sampling, None).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("sampling:\n  temperature: 0.6\n"), "{text}");
+    let config = parse(&text, &path).unwrap();
+    assert_eq!(config, Config { sampling, ..Config::default() });
+}
+
+#[test]
+fn save_adds_a_section_to_a_file_without_one_and_handles_flow_style() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "ui:\n  fps: 10 # slow link").unwrap();
+    save_sampling(&path, &Sampling::default(), Some("precise")).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("ui:\n  fps: 10 # slow link\nsampling:\n"), "{text}");
+    let config = parse(&text, &path).unwrap();
+    assert_eq!((config.ui.fps, config.preset.as_deref()), (10, Some("precise")));
+
+    std::fs::write(&path, "sampling: {temperature: 1.5, top_p: 0.5} # compact\npreset: creative\n").unwrap();
+    let mut sampling = Sampling::default();
+    sampling.top_p = 0.25;
+    save_sampling(&path, &sampling, None).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("sampling: # compact\n  temperature: 0.6\n"), "{text}");
+    assert!(text.ends_with("preset: null\n"), "{text}");
+    let config = parse(&text, &path).unwrap();
+    assert_eq!((config.sampling, config.preset), (sampling, None));
+}
+
+#[cfg(unix)]
+#[test]
+fn save_keeps_the_file_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path, _) = commented_fixture_in_temp();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    save_sampling(&path, &Sampling::default(), None).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+fn any_sampling() -> impl Strategy<Value = Sampling> {
+    let text = prop_oneof![any::<String>(), "[ -~\n\t]{0,40}", "[\"'#:|>\\\\ \n-]{0,12}"];
+    (
+        (0.0..=2.0f64, 0.0..=1.0f64, 0..=1000u32, 0.0..=1.0f64, 1.0..=2.0f64),
+        (-2.0..=2.0f64, -2.0..=2.0f64, 1..=131072u32, proptest::option::of(any::<u64>())),
+        (proptest::collection::vec(text.clone(), 0..=8), text, any::<bool>()),
+    )
+        .prop_map(|((temperature, top_p, top_k, min_p, rep), (pres, freq, max_tokens, seed), (stop, system_prompt, raw_mode))| {
+            Sampling {
+                temperature,
+                top_p,
+                top_k,
+                min_p,
+                repetition_penalty: rep,
+                presence_penalty: pres,
+                frequency_penalty: freq,
+                max_tokens,
+                seed,
+                stop,
+                system_prompt,
+                raw_mode,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn saved_sampling_reads_back_exactly(first in any_sampling(), second in any_sampling()) {
+        let (_dir, path, before) = commented_fixture_in_temp();
+        // Twice: the second save edits what the first one wrote.
+        for sampling in [&first, &second] {
+            save_sampling(&path, sampling, None).unwrap();
+            let after = std::fs::read_to_string(&path).unwrap();
+            let config = parse(&after, &path).unwrap();
+            prop_assert_eq!(&config.sampling, sampling);
+            prop_assert_eq!(config.preset, None);
+            prop_assert!(after.starts_with(&before[..before.find("sampling:").unwrap()]));
+            prop_assert!(after.ends_with("\n# Servers.\nserver:\n  port: 8229\n"));
+            prop_assert_eq!(comment_lines(&after), comment_lines(&before)[..].iter().copied().filter(|l| !l.contains("prompt text")).collect::<Vec<_>>());
+        }
+        // Saving the same values again changes nothing.
+        let once = std::fs::read(&path).unwrap();
+        save_sampling(&path, &second, None).unwrap();
+        prop_assert_eq!(std::fs::read(&path).unwrap(), once);
+    }
+}
