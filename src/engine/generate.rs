@@ -1,0 +1,223 @@
+//! One answer: build the prompt (fitting the context), send it to mistral.rs as token ids,
+//! and forward the stream as events. mistral.rs's response channel is drained as fast as it
+//! fills (the events channel is unbounded), so a slow screen never stalls the engine.
+use super::load::LoadedModel;
+use super::protocol::{ChatMessage, EngineEvent, FinishReason, GenerateRequest, RequestId, Role};
+use super::request::{sampling_params, unsupported};
+use super::stats::StatsClock;
+use super::stop::{StopMatcher, StopStep};
+use super::template::{PromptFormat, check_alternation, dedup_leading_bos, drop_oldest_exchange, llama2_prompt};
+use mistralrs::core::RequestMessage;
+use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor, TextMessageRole, TextMessages};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::mpsc::{UnboundedSender, channel};
+use tokio::sync::oneshot;
+
+/// Room kept for the answer when trimming old exchanges: max_tokens, at most a quarter of
+/// the context (a long answer still runs until the context is full, then stops with "length").
+pub fn prompt_budget(context_len: usize, max_tokens: u32) -> usize {
+    context_len.saturating_sub((max_tokens as usize).min(context_len / 4).max(1))
+}
+
+/// The prompt's token ids and how many old messages were left out to fit.
+pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<(Vec<u32>, usize), String> {
+    let context = model.context_len;
+    if req.sampling.raw_mode {
+        let text = req.messages.iter().rev().find(|m| m.role == Role::User).ok_or("raw mode needs a prompt")?;
+        let ids = raw_prompt(model, &text.content)?;
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
+    check_alternation(&req.messages)?;
+    let budget = prompt_budget(context, req.sampling.max_tokens);
+    let mut messages = req.messages.clone();
+    let mut dropped = 0;
+    loop {
+        let ids = chat_prompt(model, &messages).await?;
+        if ids.len() <= budget {
+            return Ok((ids, dropped));
+        }
+        match drop_oldest_exchange(&mut messages) {
+            Some(n) => dropped += n,
+            // Only the newest message is left: send it if it fits at all, never cut it.
+            None if ids.len() < context => return Ok((ids, dropped)),
+            None => return Err(too_long(ids.len(), context)),
+        }
+    }
+}
+
+fn too_long(tokens: usize, context: usize) -> String {
+    format!("the prompt is {tokens} tokens but the model's context holds {context}; shorten the message")
+}
+
+fn raw_prompt(model: &LoadedModel, text: &str) -> Result<Vec<u32>, String> {
+    let encode = |special| model.tokenizer.encode(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
+    match model.format {
+        // Meta's text_completion: BOS + tokenize(prompt).
+        PromptFormat::Llama2 { bos, .. } => Ok([vec![bos], encode(false)?].concat()),
+        PromptFormat::ModelTemplate => encode(true),
+    }
+}
+
+async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
+    match model.format {
+        PromptFormat::Llama2 { bos, eos } => llama2_prompt(messages, &model.tokenizer, bos, eos),
+        PromptFormat::ModelTemplate => {
+            let msgs = messages.iter().fold(TextMessages::new(), |m, msg| {
+                let role = match msg.role {
+                    Role::System => TextMessageRole::System,
+                    Role::User => TextMessageRole::User,
+                    Role::Assistant => TextMessageRole::Assistant,
+                };
+                m.add_message(role, &msg.content)
+            });
+            // `Model::tokenize` takes an `Either` that mistralrs does not re-export; `From<Result>` builds it.
+            let text = Err::<String, TextMessages>(msgs).into();
+            let mut ids = model.model.tokenize(text, None, true, true, None).await.map_err(|e| format!("chat template: {e}"))?;
+            dedup_leading_bos(&mut ids, model.bos);
+            Ok(ids)
+        }
+    }
+}
+
+/// Runs one request to the end, a stop sequence, an error or `cancel`.
+pub async fn run(model: LoadedModel, req: GenerateRequest, mut cancel: oneshot::Receiver<()>, events: UnboundedSender<EngineEvent>) {
+    let id = req.id;
+    let send = |e: EngineEvent| {
+        let _ = events.send(e);
+    };
+    let what = unsupported(&req.sampling);
+    if !what.is_empty() {
+        send(EngineEvent::Unsupported { id, what });
+    }
+    let (ids, dropped) = match build_prompt(&model, &req).await {
+        Ok(p) => p,
+        Err(error) => return send(EngineEvent::Failed { id, error }),
+    };
+    if dropped > 0 {
+        send(EngineEvent::Trimmed { id, dropped_messages: dropped });
+    }
+    let mut clock = StatsClock::start(ids.len());
+    let (sampled, counter) = token_counter(ids.len());
+    // A few chunks of slack so the engine never waits on us between polls.
+    let (tx, mut rx) = channel(64);
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: sampling_params(&req.sampling),
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: model.runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: Some(vec![counter]),
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sent = match model.runner.get_sender(None) {
+        Ok(sender) => sender.send(request).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = sent {
+        return send(EngineEvent::Failed { id, error: format!("the engine is not running: {error}") });
+    }
+
+    let mut stop = StopMatcher::new(&req.sampling.stop);
+    let finish = |reason, clock: &StatsClock| EngineEvent::Finished { id, reason, stats: clock.stats() };
+    loop {
+        let response = tokio::select! {
+            biased;
+            _ = &mut cancel => {
+                // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
+                clock.sampled(sampled.load(Ordering::Relaxed));
+                return send(finish(FinishReason::Stopped, &clock));
+            }
+            r = rx.recv() => r,
+        };
+        clock.sampled(sampled.load(Ordering::Relaxed));
+        let Some(response) = response else {
+            // mistral.rs ends a stream without a final chunk when the last token leaves an
+            // incomplete UTF-8 character (no text to send); errors always arrive as responses.
+            token(&send, id, stop.finish());
+            let stats = clock.stats();
+            let full = stats.completion_tokens >= req.sampling.max_tokens as usize
+                || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
+            let reason = if full { FinishReason::Length } else { FinishReason::Stop };
+            return send(EngineEvent::Finished { id, reason, stats });
+        };
+        match response {
+            Response::CompletionChunk(chunk) => {
+                clock.token();
+                let Some(choice) = chunk.choices.into_iter().next() else { continue };
+                match stop.push(&choice.text) {
+                    StopStep::Emit(text) => token(&send, id, text),
+                    StopStep::Stop(text) => {
+                        token(&send, id, text);
+                        return send(finish(FinishReason::Stop, &clock));
+                    }
+                }
+                if let Some(reason) = choice.finish_reason {
+                    token(&send, id, stop.finish());
+                    return send(finish(finish_reason(&reason), &clock));
+                }
+            }
+            Response::InternalError(e) | Response::ValidationError(e) => {
+                return send(EngineEvent::Failed { id, error: e.to_string() });
+            }
+            Response::CompletionModelError(error, _) | Response::ModelError(error, _) => {
+                return send(EngineEvent::Failed { id, error });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A pass-through logits processor that records how many tokens were sampled: completion
+/// chunks carry no usage, and one chunk may hold several tokens.
+fn token_counter(prompt_len: usize) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
+        seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
+        Ok(logits.clone())
+    };
+    (count, Arc::new(processor))
+}
+
+fn token(send: &impl Fn(EngineEvent), id: RequestId, text: String) {
+    if !text.is_empty() {
+        send(EngineEvent::Token { id, text });
+    }
+}
+
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "length" => FinishReason::Length,
+        "canceled" => FinishReason::Stopped,
+        _ => FinishReason::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_room_for_the_answer() {
+        assert_eq!(prompt_budget(4096, 1024), 3072);
+        assert_eq!(prompt_budget(4096, 100), 3996);
+        assert_eq!(prompt_budget(4096, 100_000), 3072);
+        assert_eq!(prompt_budget(256, 0), 255);
+    }
+
+    #[test]
+    fn finish_reasons_map() {
+        assert_eq!(finish_reason("stop"), FinishReason::Stop);
+        assert_eq!(finish_reason("length"), FinishReason::Length);
+        assert_eq!(finish_reason("canceled"), FinishReason::Stopped);
+    }
+}

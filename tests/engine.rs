@@ -1,0 +1,285 @@
+//! The real engine on real models: the SmolLM2 demo GGUF (fetched by scripts/fetch-demo-model)
+//! and a tiny random-weight Llama-2-shaped safetensors model generated here. No network.
+mod support;
+
+use llamadeck::app::sampling::Sampling;
+use llamadeck::engine::protocol::{
+    ChatMessage, EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest, ModelSpec, RequestId, Role,
+};
+use llamadeck::engine::template::llama2_prompt;
+use llamadeck::engine::{EngineHandle, demo_model_path, spawn_engine};
+use std::path::PathBuf;
+use std::time::Duration;
+use support::tiny_llama::{self, BOS, EOS, reference_ids};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn demo_model() -> PathBuf {
+    let path = std::env::var_os("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(demo_model_path);
+    assert!(
+        path.is_file(),
+        "demo model {} is missing: run scripts/fetch-demo-model (or set LLAMADECK_DEMO_MODEL)",
+        path.display()
+    );
+    path
+}
+
+fn msg(role: Role, content: &str) -> ChatMessage {
+    ChatMessage { role, content: content.into() }
+}
+
+fn spec(source: &str) -> ModelSpec {
+    ModelSpec { source: source.into(), device: "cpu".into(), ..ModelSpec::default() }
+}
+
+fn greedy(max_tokens: u32) -> Sampling {
+    Sampling { temperature: 0.0, max_tokens, ..Sampling::default() }
+}
+
+struct Engine {
+    handle: EngineHandle,
+    events: UnboundedReceiver<EngineEvent>,
+}
+
+/// What one answer produced.
+#[derive(Debug, Default)]
+struct Answer {
+    text: String,
+    tokens: usize,
+    reason: Option<FinishReason>,
+    stats: GenStats,
+    trimmed: usize,
+    unsupported: Vec<String>,
+}
+
+impl Engine {
+    fn start() -> Self {
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        Self { handle: spawn_engine(tx), events }
+    }
+
+    async fn next(&mut self, timeout: Duration) -> EngineEvent {
+        tokio::time::timeout(timeout, self.events.recv()).await.expect("engine event in time").expect("engine alive")
+    }
+
+    /// Loads and returns (Loaded's context length, the stages seen) or the failure reason.
+    async fn load(&mut self, spec: ModelSpec) -> Result<(usize, Vec<String>), String> {
+        self.handle.send(EngineCommand::Load(spec));
+        let mut stages = Vec::new();
+        loop {
+            match self.next(LOAD_TIMEOUT).await {
+                EngineEvent::LoadStage { stage } => stages.push(stage),
+                EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),
+                EngineEvent::LoadFailed { reason } => return Err(reason),
+                other => panic!("unexpected while loading: {other:?}"),
+            }
+        }
+    }
+
+    fn generate(&self, id: RequestId, messages: Vec<ChatMessage>, sampling: Sampling) {
+        self.handle.send(EngineCommand::Generate(GenerateRequest { id, messages, sampling }));
+    }
+
+    /// Collects events of `id` until Finished; `cancel_after` tokens, then sends Cancel.
+    async fn answer(&mut self, id: RequestId, cancel_after: Option<usize>) -> Result<Answer, String> {
+        let mut a = Answer::default();
+        loop {
+            match self.next(ANSWER_TIMEOUT).await {
+                EngineEvent::Token { id: i, text } if i == id => {
+                    a.text.push_str(&text);
+                    a.tokens += 1;
+                    if cancel_after == Some(a.tokens) {
+                        self.handle.send(EngineCommand::Cancel(id));
+                    }
+                }
+                EngineEvent::Finished { id: i, reason, stats } if i == id => {
+                    a.reason = Some(reason);
+                    a.stats = stats;
+                    return Ok(a);
+                }
+                EngineEvent::Failed { id: i, error } if i == id => return Err(error),
+                EngineEvent::Trimmed { id: i, dropped_messages } if i == id => a.trimmed = dropped_messages,
+                EngineEvent::Unsupported { id: i, what } if i == id => a.unsupported = what,
+                other => panic!("unexpected during answer {id}: {other:?}"),
+            }
+        }
+    }
+
+    /// No event arrives for a while (nothing leaks after Finished).
+    async fn quiet(&mut self, for_: Duration) {
+        if let Ok(event) = tokio::time::timeout(for_, self.events.recv()).await {
+            panic!("unexpected event: {event:?}");
+        }
+    }
+}
+
+fn plausible(stats: &GenStats, max_tokens: usize) {
+    assert!(stats.prompt_tokens > 5, "{stats:?}");
+    assert!(stats.completion_tokens >= 1 && stats.completion_tokens <= max_tokens, "{stats:?}");
+    assert!(stats.ttft_ms.is_some_and(|t| t < 60_000), "{stats:?}");
+    assert!(stats.prefill_tok_s.is_some_and(|r| r > 0.0), "{stats:?}");
+    if stats.completion_tokens > 1 {
+        assert!(stats.decode_tok_s.is_some_and(|r| r > 0.0 && r < 100_000.0), "{stats:?}");
+    }
+}
+
+/// Load, stream, determinism, stop mid-stream, unsupported seed, a corrupt file and a missing
+/// path, in one sequence on one engine (one SmolLM2 in memory at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smollm2_gguf_end_to_end() {
+    let model = demo_model();
+    let mut engine = Engine::start();
+
+    // A path that does not exist: a clear error at once, never a hub download.
+    let started = std::time::Instant::now();
+    let err = engine.load(spec("/nonexistent/models/llama-2-13b-chat.Q4_K_M.gguf")).await.unwrap_err();
+    assert_eq!(err, "model path /nonexistent/models/llama-2-13b-chat.Q4_K_M.gguf does not exist");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A truncated copy of the real file: the header reads, the tensors do not.
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.gguf");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 3]).unwrap();
+    let err = engine.load(spec(corrupt.to_str().unwrap())).await.unwrap_err();
+    assert!(!err.is_empty());
+    let garbage = dir.path().join("garbage.gguf");
+    std::fs::write(&garbage, b"this is not a model").unwrap();
+    assert!(engine.load(spec(garbage.to_str().unwrap())).await.unwrap_err().contains("not a readable GGUF"));
+
+    // The worker survived: the good model loads.
+    let (context_len, stages) = engine.load(spec(model.to_str().unwrap())).await.expect("SmolLM2 loads");
+    assert_eq!(context_len, 8192);
+    assert!(stages.iter().any(|s| s.starts_with("needs about")), "{stages:?}");
+
+    let chat = vec![msg(Role::System, "You are a helpful assistant."), msg(Role::User, "What is the capital of France?")];
+    engine.generate(1, chat.clone(), greedy(24));
+    let first = engine.answer(1, None).await.unwrap();
+    assert!(!first.text.trim().is_empty());
+    assert!(matches!(first.reason, Some(FinishReason::Stop | FinishReason::Length)));
+    plausible(&first.stats, 24);
+    println!("SmolLM2 answer: {:?} {:?}", first.text, first.stats);
+
+    engine.generate(2, chat.clone(), greedy(24));
+    let second = engine.answer(2, None).await.unwrap();
+    assert_eq!(first.text, second.text, "greedy decoding is deterministic");
+
+    // Stop mid-stream: the partial answer is kept, the reason is Stopped, nothing follows.
+    let long = vec![msg(Role::User, "Write a long story about a lighthouse keeper.")];
+    engine.generate(3, long, greedy(400));
+    let stopped = engine.answer(3, Some(3)).await.unwrap();
+    assert_eq!(stopped.reason, Some(FinishReason::Stopped));
+    assert!(stopped.tokens >= 3 && !stopped.text.is_empty());
+    assert!(stopped.stats.completion_tokens < 50, "{:?}", stopped.stats);
+    engine.quiet(Duration::from_millis(500)).await;
+
+    // A seed is reported as unsupported, and the answer still comes.
+    let seeded = Sampling { seed: Some(7), ..greedy(4) };
+    engine.generate(4, chat.clone(), seeded);
+    let answer = engine.answer(4, None).await.unwrap();
+    assert!(answer.unsupported.iter().any(|w| w.contains("seed")));
+
+    // Stop sequences end the answer before the stop text appears.
+    let cut = first.text.char_indices().nth(6).map(|(i, _)| &first.text[i..]).unwrap_or_default();
+    let stop_word: String = cut.chars().take(3).collect();
+    if !stop_word.trim().is_empty() {
+        let sampling = Sampling { stop: vec![stop_word.clone()], ..greedy(24) };
+        engine.generate(5, chat, sampling);
+        let a = engine.answer(5, None).await.unwrap();
+        assert_eq!(a.reason, Some(FinishReason::Stop));
+        assert!(!a.text.contains(&stop_word) && first.text.starts_with(&a.text), "{:?} vs {:?}", a.text, first.text);
+    }
+}
+
+/// The Llama-2 chat encoding, on token ids, against ids worked out by hand from Meta's
+/// reference (`chat_completion` in llama/generation.py).
+#[test]
+fn llama2_template_token_ids_match_meta_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_llama::write(dir.path());
+    let tokenizer = tokenizers::Tokenizer::from_file(dir.path().join("tokenizer.json")).unwrap();
+
+    // One turn with a system prompt: BOS + "[INST] <<SYS>>\n{sys}\n<</SYS>>\n\n{user} [/INST]".
+    // Meta strips the joined system+user text, so the user's leading spaces stay.
+    let one = [msg(Role::System, "Be brief."), msg(Role::User, "  Hi there \n")];
+    let mut expected = vec![BOS];
+    expected.extend(reference_ids("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n  Hi there [/INST]"));
+    assert_eq!(llama2_prompt(&one, &tokenizer, BOS, EOS).unwrap(), expected);
+
+    // Finished exchanges: BOS + "[INST] u [/INST] a " + EOS each, then the open turn.
+    let three = [
+        msg(Role::System, "S"),
+        msg(Role::User, "a"),
+        msg(Role::Assistant, " b "),
+        msg(Role::User, "c"),
+        msg(Role::Assistant, "d"),
+        msg(Role::User, "e"),
+    ];
+    let mut expected = vec![BOS];
+    expected.extend(reference_ids("[INST] <<SYS>>\nS\n<</SYS>>\n\na [/INST] b "));
+    expected.push(EOS);
+    expected.push(BOS);
+    expected.extend(reference_ids("[INST] c [/INST] d "));
+    expected.push(EOS);
+    expected.push(BOS);
+    expected.extend(reference_ids("[INST] e [/INST]"));
+    let got = llama2_prompt(&three, &tokenizer, BOS, EOS).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(got.iter().filter(|&&t| t == BOS).count(), 3, "one BOS per turn, never doubled");
+
+    // Without a system prompt there is no <<SYS>> block.
+    let plain = [msg(Role::User, "hello")];
+    assert_eq!(llama2_prompt(&plain, &tokenizer, BOS, EOS).unwrap(), [vec![BOS], reference_ids("[INST] hello [/INST]")].concat());
+
+    // Roles must alternate.
+    assert!(llama2_prompt(&[msg(Role::User, "a"), msg(Role::User, "b")], &tokenizer, BOS, EOS).is_err());
+}
+
+/// The safetensors path: config.json without rope_theta, a Llama tokenizer and no chat
+/// template (so the built-in Llama-2 encoding is used), exact prompt length, trimming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_llama_safetensors_loads_generates_and_trims() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_llama::write(dir.path());
+    let config_before = std::fs::read(dir.path().join("config.json")).unwrap();
+    let mut engine = Engine::start();
+    let (context_len, stages) = engine.load(spec(dir.path().to_str().unwrap())).await.expect("tiny llama loads");
+    assert_eq!(context_len, tiny_llama::CONTEXT);
+    assert!(stages.iter().any(|s| s.contains("rope_theta")), "{stages:?}");
+    assert_eq!(std::fs::read(dir.path().join("config.json")).unwrap(), config_before, "the user's config is untouched");
+
+    // The prompt mistral.rs receives is exactly the reference encoding (no doubled BOS).
+    let chat = vec![msg(Role::System, "S"), msg(Role::User, "hi")];
+    engine.generate(1, chat, greedy(8));
+    let a = engine.answer(1, None).await.unwrap();
+    let expected_len = 1 + reference_ids("[INST] <<SYS>>\nS\n<</SYS>>\n\nhi [/INST]").len();
+    assert_eq!(a.stats.prompt_tokens, expected_len);
+    assert_eq!(a.reason, Some(FinishReason::Length));
+    assert_eq!(a.stats.completion_tokens, 8);
+    assert_eq!(a.trimmed, 0);
+
+    // A conversation longer than the 256-token context drops its oldest exchanges.
+    let filler = "x".repeat(60);
+    let mut long = vec![msg(Role::System, "S")];
+    for _ in 0..4 {
+        long.push(msg(Role::User, &filler));
+        long.push(msg(Role::Assistant, &filler));
+    }
+    long.push(msg(Role::User, "newest question"));
+    engine.generate(2, long, greedy(8));
+    let a = engine.answer(2, None).await.unwrap();
+    assert!(a.trimmed >= 2 && a.trimmed % 2 == 0, "{a:?}");
+    assert!(a.stats.prompt_tokens <= tiny_llama::CONTEXT - 8, "{:?}", a.stats);
+
+    // A single message larger than the context is refused, not cut.
+    let huge = vec![msg(Role::User, &"y".repeat(400))];
+    engine.generate(3, huge, greedy(8));
+    assert!(engine.answer(3, None).await.unwrap_err().contains("context holds 256"));
+
+    // Raw completion: BOS + the text, no template.
+    engine.generate(4, vec![msg(Role::User, "abc")], Sampling { raw_mode: true, ..greedy(2) });
+    let a = engine.answer(4, None).await.unwrap();
+    assert_eq!(a.stats.prompt_tokens, 1 + reference_ids("abc").len());
+}

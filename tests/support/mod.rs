@@ -1,0 +1,2 @@
+//! Helpers for tests/engine.rs.
+pub mod tiny_llama;
