@@ -1,0 +1,37 @@
+//! What can happen (Action) and what the loop must do about it (Effect).
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossterm::event::KeyEvent;
+
+use crate::app::command::Command;
+use crate::app::sampling::Sampling;
+use crate::engine::protocol::{EngineCommand, EngineEvent};
+use crate::gpu::snapshot::GpuSnapshot;
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Paste(String),
+    Resize(u16, u16),
+    /// A bound command, as a key would trigger it (also what tests use).
+    Command(Command),
+    Engine(EngineEvent),
+    Gpu(Arc<GpuSnapshot>),
+    /// The clock moved on (drives the loading timer).
+    Tick(Instant),
+    /// The result of an `Effect::SaveSettings`.
+    Saved(Result<PathBuf, String>),
+    /// The result of re-reading the config for a reload: the spec to load, or why not.
+    ModelChosen(Result<crate::engine::protocol::ModelSpec, String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Engine(EngineCommand),
+    SaveSettings { sampling: Sampling, preset: Option<String> },
+    /// Re-read the config file's `model:` section (or use `path`) and load that model.
+    ChooseModel { path: Option<String> },
+    Quit,
+}

@@ -1,0 +1,3 @@
+//! The terminal side: full-screen setup and restore, and the event loop.
+pub mod event_loop;
+pub mod terminal;

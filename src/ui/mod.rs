@@ -1,0 +1,44 @@
+//! Drawing: one file a pane. `render` only reads the state.
+pub mod chat;
+pub mod gpu;
+pub mod help;
+pub mod layout;
+pub mod settings;
+pub mod status;
+pub mod theme;
+pub mod wrap;
+
+use ratatui::Frame;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use crate::app::state::State;
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    if !layout::fits(area) {
+        too_small(frame, state);
+        return;
+    }
+    let areas = layout::areas(area, state.input.lines().len());
+    chat::render(frame, areas.chat, state);
+    chat::render_input(frame, areas.input, state);
+    gpu::render(frame, areas.gpu, state.gpu.as_deref(), &state.gpu_history, state.theme);
+    settings::render(frame, areas.settings, state);
+    status::render(frame, areas.status, state);
+    if state.show_help {
+        help::render(frame, area, state);
+    }
+}
+
+fn too_small(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    let text = vec![
+        Line::styled("terminal too small", state.theme.warn()),
+        Line::from(format!("{}×{}, need {}×{}", area.width, area.height, layout::MIN_WIDTH, layout::MIN_HEIGHT)),
+    ];
+    let lines: Vec<Line> = text.into_iter().take(area.height as usize).collect();
+    let h = lines.len() as u16;
+    let rect = layout::centered(area, area.width, h);
+    frame.render_widget(Paragraph::new(lines).centered(), rect);
+}

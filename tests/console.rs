@@ -1,0 +1,808 @@
+//! The console without a model: reducer transitions, screens, the whole loop with scripted
+//! producers, random states at random sizes, and the terminal lifecycle of the real binary.
+mod doubles;
+
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use doubles::*;
+use llamadeck::app::command::Command;
+use llamadeck::app::sampling::Field;
+use llamadeck::app::state::{Focus, MessageStatus, ModelState};
+use llamadeck::app::{Action, Effect, State, update};
+use llamadeck::engine::protocol::{EngineCommand, EngineEvent, FinishReason, GenStats, Role};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        update(state, key(KeyCode::Char(c)));
+    }
+}
+
+fn generated_id(effects: &[Effect]) -> u64 {
+    match effects {
+        [Effect::Engine(EngineCommand::Generate(req))] => req.id,
+        other => panic!("expected one Generate, got {other:?}"),
+    }
+}
+
+fn ask(state: &mut State, text: &str) -> u64 {
+    type_text(state, text);
+    generated_id(&update(state, key(KeyCode::Enter)))
+}
+
+fn token(id: u64, text: &str) -> Action {
+    Action::Engine(EngineEvent::Token { id, text: text.into() })
+}
+
+fn finish(id: u64) -> Action {
+    let stats = GenStats { prompt_tokens: 30, completion_tokens: 2, ttft_ms: Some(90), decode_tok_s: Some(41.5), prefill_tok_s: None };
+    Action::Engine(EngineEvent::Finished { id, reason: FinishReason::Stop, stats })
+}
+
+// ---- reducer ---------------------------------------------------------------------------
+
+#[test]
+fn send_before_the_model_loads_keeps_the_text() {
+    let mut s = state();
+    type_text(&mut s, "hello");
+    assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
+    assert_eq!(s.input.lines(), ["hello"]);
+    assert!(s.messages.is_empty());
+    assert!(s.notice.as_ref().unwrap().text.contains("not loaded"));
+}
+
+#[test]
+fn send_builds_the_request_from_the_settings_pane_values() {
+    let mut s = ready_state();
+    s.sampling.temperature = 0.2;
+    type_text(&mut s, "What is NVML?");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!("{effects:?}") };
+    assert_eq!(req.sampling, s.sampling);
+    assert_eq!(req.messages[0].role, Role::System);
+    assert_eq!(req.messages[1].content, "What is NVML?");
+    assert_eq!(req.messages.len(), 2);
+    assert!(s.input.is_empty());
+    assert_eq!(s.generating, Some(req.id));
+}
+
+#[test]
+fn tokens_stream_in_and_finish_sets_stats_and_context() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    update(&mut s, token(id, "Hel"));
+    update(&mut s, token(id, "lo"));
+    assert_eq!(s.messages[1].text, "Hello");
+    assert_eq!(s.messages[1].status, MessageStatus::Streaming);
+    update(&mut s, finish(id));
+    assert_eq!(s.messages[1].status, MessageStatus::Complete);
+    assert_eq!(s.messages[1].finish, Some(FinishReason::Stop));
+    assert_eq!(s.context_used, 32);
+    assert_eq!(s.generating, None);
+}
+
+#[test]
+fn stop_keeps_the_partial_answer_and_drops_late_tokens() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    update(&mut s, token(id, "partial"));
+    let effects = update(&mut s, key(KeyCode::Esc));
+    assert_eq!(effects, vec![Effect::Engine(EngineCommand::Cancel(id))]);
+    update(&mut s, token(id, " late"));
+    assert_eq!(s.messages[1].text, "partial");
+    assert_eq!(s.messages[1].status, MessageStatus::Stopped);
+    // The engine's own Finished for the cancelled request still brings the stats.
+    update(&mut s, finish(id));
+    assert_eq!(s.messages[1].status, MessageStatus::Stopped);
+    assert!(s.messages[1].stats.is_some());
+}
+
+#[test]
+fn the_next_request_carries_the_finished_exchange() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "one");
+    update(&mut s, token(id, "first answer"));
+    update(&mut s, finish(id));
+    type_text(&mut s, "two");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!() };
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::System, Role::User, Role::Assistant, Role::User]);
+    assert_eq!(req.messages[2].content, "first answer");
+}
+
+#[test]
+fn a_failed_exchange_is_left_out_of_the_next_request() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "one");
+    update(&mut s, Action::Engine(EngineEvent::Failed { id, error: "boom".into() }));
+    assert_eq!(s.messages[1].status, MessageStatus::Failed("boom".into()));
+    type_text(&mut s, "two");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!() };
+    assert_eq!(req.messages.len(), 2, "{:?}", req.messages);
+    assert_eq!(req.messages[1].content, "two");
+}
+
+#[test]
+fn raw_mode_sends_no_system_prompt() {
+    let mut s = ready_state();
+    s.sampling.raw_mode = true;
+    type_text(&mut s, "Once upon a time");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!() };
+    assert_eq!(req.messages.len(), 1);
+}
+
+#[test]
+fn escape_sequences_from_the_model_are_neutralised() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    update(&mut s, token(id, "\x1b]52;c;aGk=\x07\x1b[2J"));
+    assert!(!s.messages[1].text.chars().any(|c| c.is_control()), "{:?}", s.messages[1].text);
+}
+
+#[test]
+fn paste_never_sends_and_huge_pastes_are_refused() {
+    let mut s = ready_state();
+    assert!(update(&mut s, Action::Paste("line one\nline two\n".into())).is_empty());
+    assert_eq!(s.input.lines().len(), 3);
+    assert!(s.messages.is_empty());
+    let big = "x".repeat(2 << 20);
+    update(&mut s, Action::Paste(big));
+    assert_eq!(s.input.lines().len(), 3);
+    assert!(s.notice.as_ref().unwrap().text.contains("paste refused"));
+}
+
+#[test]
+fn alt_enter_inserts_a_newline_instead_of_sending() {
+    let mut s = ready_state();
+    type_text(&mut s, "a");
+    let effects = update(&mut s, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    assert!(effects.is_empty());
+    type_text(&mut s, "b");
+    assert_eq!(s.input.lines(), ["a", "b"]);
+}
+
+#[test]
+fn question_mark_opens_help_only_when_not_typing() {
+    let mut s = ready_state();
+    update(&mut s, key(KeyCode::Char('?')));
+    assert!(s.show_help);
+    update(&mut s, key(KeyCode::Char('x')));
+    assert!(!s.show_help, "any key closes help");
+    type_text(&mut s, "why?");
+    assert_eq!(s.input.lines(), ["why?"]);
+    assert!(!s.show_help);
+}
+
+#[test]
+fn a_bad_setting_shows_an_error_and_keeps_the_previous_value() {
+    let mut s = ready_state();
+    update(&mut s, Action::Command(Command::FocusNext));
+    assert_eq!(s.focus, Focus::Settings);
+    update(&mut s, key(KeyCode::Enter)); // edit temperature
+    assert!(s.settings.editor.is_some());
+    for _ in 0..6 {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "7.5");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.sampling.temperature, 0.6);
+    assert_eq!(s.settings.error.as_deref(), Some("must be between 0 and 2"));
+    assert!(s.settings.editor.is_some(), "the editor stays open with the refused text");
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.settings.editor.is_none());
+    assert_eq!(s.sampling.temperature, 0.6);
+}
+
+#[test]
+fn a_good_setting_is_what_the_next_request_uses() {
+    let mut s = ready_state();
+    update(&mut s, Action::Command(Command::FocusNext));
+    update(&mut s, key(KeyCode::Down)); // top_p
+    update(&mut s, key(KeyCode::Enter));
+    for _ in 0..6 {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "0.5");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.sampling.top_p, 0.5);
+    assert!(s.preset_modified);
+    update(&mut s, Action::Command(Command::FocusNext));
+    type_text(&mut s, "q");
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!("{effects:?}") };
+    assert_eq!(req.sampling.top_p, 0.5);
+}
+
+#[test]
+fn arrow_keys_step_values_within_their_range() {
+    let mut s = ready_state();
+    update(&mut s, Action::Command(Command::FocusNext));
+    for _ in 0..100 {
+        update(&mut s, key(KeyCode::Right));
+    }
+    assert_eq!(s.sampling.temperature, 2.0);
+    update(&mut s, key(KeyCode::Left));
+    assert_eq!(s.sampling.temperature, 1.95);
+    s.settings.selected = Field::ALL.iter().position(|f| *f == Field::TopK).unwrap();
+    update(&mut s, key(KeyCode::Left));
+    assert_eq!(s.sampling.top_k, 0);
+    assert_eq!(s.sampling.display(Field::TopK), "off");
+}
+
+#[test]
+fn presets_cycle_and_set_the_values() {
+    let mut s = ready_state();
+    update(&mut s, ctrl('p'));
+    assert_eq!(s.preset.as_deref(), Some("precise"));
+    assert_eq!(s.sampling.temperature, 0.1);
+    update(&mut s, ctrl('p'));
+    update(&mut s, ctrl('p'));
+    assert_eq!(s.preset.as_deref(), Some("creative"));
+    assert_eq!(s.sampling.temperature, 1.0);
+    assert_eq!(update(&mut s, ctrl('s')), vec![Effect::SaveSettings { sampling: s.sampling.clone(), preset: Some("creative".into()) }]);
+}
+
+#[test]
+fn regenerate_replaces_the_last_answer() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "q");
+    update(&mut s, token(id, "old"));
+    update(&mut s, finish(id));
+    let new_id = generated_id(&update(&mut s, ctrl('r')));
+    assert_ne!(new_id, id);
+    assert_eq!(s.messages.len(), 2);
+    assert_eq!(s.messages[1].text, "");
+}
+
+#[test]
+fn edit_last_puts_the_question_back_in_the_box() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "typo here");
+    update(&mut s, finish(id));
+    update(&mut s, ctrl('e'));
+    assert!(s.messages.is_empty());
+    assert_eq!(s.input.lines(), ["typo here"]);
+}
+
+#[test]
+fn quit_while_answering_stops_first_then_quits() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "q");
+    assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Engine(EngineCommand::Cancel(id))]);
+    assert!(!s.should_quit);
+    assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
+}
+
+#[test]
+fn a_failed_load_can_be_retried() {
+    let mut s = state();
+    update(&mut s, Action::Engine(EngineEvent::LoadFailed { reason: "model path /nope does not exist".into() }));
+    assert!(matches!(s.model, ModelState::Failed { .. }));
+    assert_eq!(update(&mut s, key(KeyCode::F(5))), vec![Effect::ChooseModel { path: None }]);
+    let mut spec = s.model_spec.clone();
+    spec.source = "/models/other.gguf".into();
+    let effects = update(&mut s, Action::ModelChosen(Ok(spec.clone())));
+    assert_eq!(effects, vec![Effect::Engine(EngineCommand::Load(spec))]);
+    assert!(matches!(s.model, ModelState::Loading { .. }));
+}
+
+#[test]
+fn slash_model_chooses_another_model() {
+    let mut s = state();
+    type_text(&mut s, "/model /models/x.gguf");
+    assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::ChooseModel { path: Some("/models/x.gguf".into()) }]);
+}
+
+#[test]
+fn paging_scrolls_and_follow_tail_returns() {
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(100, 30));
+    for i in 0..30 {
+        let id = ask(&mut s, &format!("question {i}"));
+        update(&mut s, token(id, "answer"));
+        update(&mut s, finish(id));
+    }
+    assert_eq!(s.scroll_top, None);
+    update(&mut s, key(KeyCode::PageUp));
+    let top = s.scroll_top.expect("scrolled");
+    update(&mut s, key(KeyCode::PageUp));
+    assert!(s.scroll_top.unwrap() < top);
+    update(&mut s, Action::Command(Command::FollowTail));
+    assert_eq!(s.scroll_top, None);
+    update(&mut s, Action::Command(Command::ScrollTop));
+    assert_eq!(s.scroll_top, Some(0));
+    for _ in 0..100 {
+        update(&mut s, key(KeyCode::PageDown));
+    }
+    assert_eq!(s.scroll_top, None, "paging past the end follows the tail again");
+}
+
+// ---- screens ---------------------------------------------------------------------------
+
+fn screen(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| llamadeck::ui::render(f, state)).unwrap();
+    terminal
+}
+
+fn conversation() -> State {
+    let mut s = ready_state();
+    update(&mut s, Action::Gpu(shared(gpus(2))));
+    let id = ask(&mut s, "What are the trade-offs of deploying models on-premise?");
+    update(&mut s, token(id, "On-premise deployment gives you control over data and latency, "));
+    update(&mut s, token(id, "but you carry the hardware, power and upgrade costs yourself."));
+    update(&mut s, finish(id));
+    let id = ask(&mut s, "And for 13B on one GPU? 🦙");
+    update(&mut s, token(id, "A 13B model in fp16 needs about 26 GB"));
+    s
+}
+
+#[test]
+fn screen_loading_without_gpu() {
+    let mut s = state();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    update(&mut s, Action::Engine(EngineEvent::LoadStage { stage: "reading weights".into() }));
+    insta::assert_snapshot!(screen(&s, 100, 30).backend());
+}
+
+#[test]
+fn screen_streaming_with_two_gpus() {
+    insta::assert_snapshot!(screen(&conversation(), 120, 34).backend());
+}
+
+#[test]
+fn screen_lost_gpu() {
+    let mut s = conversation();
+    update(&mut s, Action::Gpu(shared(lost_gpu())));
+    insta::assert_snapshot!(screen(&s, 120, 34).backend());
+}
+
+#[test]
+fn screen_settings_error() {
+    let mut s = conversation();
+    update(&mut s, Action::Command(Command::FocusNext));
+    update(&mut s, key(KeyCode::Enter));
+    for _ in 0..4 {
+        update(&mut s, key(KeyCode::Backspace));
+    }
+    type_text(&mut s, "9");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.sampling.temperature, 0.6);
+    insta::assert_snapshot!(screen(&s, 100, 30).backend());
+}
+
+#[test]
+fn screen_load_failed() {
+    let mut s = state();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    update(&mut s, Action::Engine(EngineEvent::LoadFailed { reason: "model path /models/llama does not exist".into() }));
+    insta::assert_snapshot!(screen(&s, 80, 24).backend());
+}
+
+#[test]
+fn screen_long_history_scrolled() {
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(100, 30));
+    update(&mut s, Action::Gpu(shared(gpus(1))));
+    for i in 0..40 {
+        let id = ask(&mut s, &format!("question number {i}"));
+        update(&mut s, token(id, &format!("answer number {i}, with enough words to wrap once in the pane.")));
+        update(&mut s, finish(id));
+    }
+    update(&mut s, key(KeyCode::PageUp));
+    insta::assert_snapshot!(screen(&s, 100, 30).backend());
+}
+
+#[test]
+fn screen_help_overlay() {
+    let mut s = ready_state();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    update(&mut s, key(KeyCode::F(1)));
+    insta::assert_snapshot!(screen(&s, 100, 32).backend());
+}
+
+#[test]
+fn screen_too_small_and_minimum() {
+    let s = conversation();
+    insta::assert_snapshot!("too_small", screen(&s, 40, 10).backend());
+    insta::assert_snapshot!("minimum", screen(&s, 60, 16).backend());
+}
+
+#[test]
+fn screen_eight_gpus() {
+    let mut s = conversation();
+    update(&mut s, Action::Gpu(shared(gpus(8))));
+    insta::assert_snapshot!(screen(&s, 140, 40).backend());
+}
+
+#[test]
+fn renders_the_same_without_colour() {
+    let mut s = conversation();
+    s.theme = llamadeck::ui::theme::Theme::PLAIN;
+    s.input = llamadeck::app::state::new_input(s.theme);
+    let buffer = screen(&s, 100, 30).backend().buffer().clone();
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "plain theme sets no colours");
+    }
+}
+
+#[test]
+fn the_theme_follows_no_color() {
+    use llamadeck::config::ColorMode;
+    use llamadeck::startup::theme;
+    use llamadeck::ui::theme::Theme;
+    assert_eq!(theme(ColorMode::Auto, Some("1")), Theme::PLAIN);
+    assert_eq!(theme(ColorMode::Auto, Some("")), Theme::COLOR);
+    assert_eq!(theme(ColorMode::Auto, None), Theme::COLOR);
+    assert_eq!(theme(ColorMode::Always, Some("1")), Theme::COLOR);
+    assert_eq!(theme(ColorMode::Never, None), Theme::PLAIN);
+}
+
+// ---- random states at random sizes ---------------------------------------------------
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z ]{0,80}",
+            "\\PC{0,40}",
+            Just("日本語のテキスト 🦙🦙 e\u{301} \u{202e}abc".to_string()),
+            Just("\x1b[2J\x1b]52;c;aGk=\x07\r\n\t".to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn any_state_renders_at_any_size(
+            texts in proptest::collection::vec(arb_text(), 0..6),
+            w in 1u16..300, h in 1u16..100,
+            gpu_count in 0u32..9, help: bool, settings: bool, lost: bool,
+            input in arb_text(),
+        ) {
+            let mut s = ready_state();
+            let snapshot = if gpu_count == 0 { no_gpu() } else { gpus(gpu_count) };
+            update(&mut s, Action::Gpu(shared(snapshot)));
+            if lost && gpu_count > 0 { update(&mut s, Action::Gpu(shared(lost_gpu()))); }
+            for t in &texts {
+                let id = ask_raw(&mut s, t);
+                update(&mut s, token(id, t));
+            }
+            update(&mut s, Action::Paste(input));
+            if settings { update(&mut s, Action::Command(Command::FocusNext)); update(&mut s, key(KeyCode::Enter)); }
+            s.show_help = help;
+            update(&mut s, Action::Resize(w, h));
+            let t = screen(&s, w, h);
+            for cell in t.backend().buffer().content() {
+                prop_assert!(!cell.symbol().chars().any(|c| c.is_control()), "control char in {:?}", cell.symbol());
+            }
+        }
+    }
+
+    /// Sends `text` as a question even when it is blank (the reducer ignores blank sends).
+    fn ask_raw(s: &mut State, text: &str) -> u64 {
+        let visible = if text.trim().is_empty() { "x" } else { text };
+        update(s, Action::Paste(visible.to_string()));
+        match update(s, key(KeyCode::Enter)).as_slice() {
+            [Effect::Engine(EngineCommand::Generate(req))] => req.id,
+            _ => {
+                update(s, Action::Command(Command::Stop));
+                0
+            }
+        }
+    }
+}
+
+// ---- the whole loop --------------------------------------------------------------------
+
+mod whole_loop {
+    use super::*;
+    use llamadeck::tui::event_loop::{Exit, LoopIo, run};
+    use std::io;
+    use tokio::sync::{mpsc, watch};
+
+    fn press(tx: &futures::channel::mpsc::UnboundedSender<io::Result<Event>>, code: KeyCode, mods: KeyModifiers) {
+        tx.unbounded_send(Ok(Event::Key(KeyEvent::new(code, mods)))).unwrap();
+    }
+
+    fn type_in(tx: &futures::channel::mpsc::UnboundedSender<io::Result<Event>>, text: &str) {
+        text.chars().for_each(|c| press(tx, KeyCode::Char(c), KeyModifiers::NONE));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
+        let words: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+        let (engine_tx, engine_rx) = scripted_engine(words, Duration::from_millis(2));
+        let (_gpu_tx, gpu_rx) = watch::channel(shared(gpus(2)));
+        let (_signal_tx, shutdown_rx) = mpsc::unbounded_channel();
+        let (keys, key_rx) = futures::channel::mpsc::unbounded();
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state();
+        engine_tx.send(EngineCommand::Load(state.model_spec.clone())).unwrap();
+        let io = LoopIo {
+            terminal_events: key_rx,
+            engine_tx,
+            engine_rx,
+            gpu_rx,
+            shutdown_rx,
+            config_path: dir.path().join("config.yaml"),
+            fps: 30,
+        };
+        let driver = tokio::spawn(async move {
+            let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+            pause(100).await;
+            type_in(&keys, "hello");
+            press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+            pause(1500).await; // 200 tokens at 2 ms each
+            keys.unbounded_send(Ok(Event::Resize(1, 1))).unwrap();
+            pause(50).await;
+            keys.unbounded_send(Ok(Event::Resize(100, 30))).unwrap();
+            type_in(&keys, "again");
+            press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+            pause(60).await;
+            press(&keys, KeyCode::Esc, KeyModifiers::NONE);
+            pause(100).await;
+            press(&keys, KeyCode::Char('s'), KeyModifiers::CONTROL);
+            pause(50).await;
+            press(&keys, KeyCode::Char('q'), KeyModifiers::CONTROL);
+            keys
+        });
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let started = std::time::Instant::now();
+        let (exit, stats) = tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut state, io))
+            .await
+            .expect("the loop finishes")
+            .unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        drop(driver.await.unwrap());
+
+        assert_eq!(exit, Exit::Quit);
+        assert_eq!(state.messages.len(), 4, "{:#?}", state.messages);
+        assert_eq!(state.messages[1].status, MessageStatus::Complete);
+        assert!(state.messages[1].text.starts_with("w0 w1 w2") && state.messages[1].text.contains("w199"));
+        assert_eq!(state.messages[3].status, MessageStatus::Stopped);
+        assert!(!state.messages[3].text.contains("w199"));
+        // Redraws are capped: far fewer draws than token events, and no more than the frame rate allows.
+        assert!(stats.actions > 200, "{stats:?}");
+        assert!((stats.draws as f64) <= elapsed * 30.0 + 10.0, "{stats:?} in {elapsed:.2}s");
+        assert!(std::fs::read_to_string(dir.path().join("config.yaml")).unwrap().contains("temperature"));
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("llama-2-13b-chat"), "{text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signal_ends_the_loop() {
+        let (engine_tx, engine_rx) = scripted_engine(vec![], Duration::from_millis(1));
+        let (_gpu_tx, gpu_rx) = watch::channel(shared(no_gpu()));
+        let (signal_tx, shutdown_rx) = mpsc::unbounded_channel();
+        let (_keys, key_rx) = futures::channel::mpsc::unbounded::<io::Result<Event>>();
+        let io = LoopIo {
+            terminal_events: key_rx,
+            engine_tx,
+            engine_rx,
+            gpu_rx,
+            shutdown_rx,
+            config_path: "/nonexistent/config.yaml".into(),
+            fps: 30,
+        };
+        signal_tx.send("SIGHUP").unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut state = state();
+        let (exit, _) = run(&mut terminal, &mut state, io).await.unwrap();
+        assert_eq!(exit, Exit::Signal("SIGHUP"));
+    }
+}
+
+// ---- the real binary in a pseudo-terminal ------------------------------------------------
+
+mod lifecycle {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    const ENTER_ALT: &[u8] = b"\x1b[?1049h";
+    const LEAVE_ALT: &[u8] = b"\x1b[?1049l";
+
+    struct Pty {
+        child: Child,
+        /// Kept open so the terminal's modes can be read after the child exits.
+        slave: OwnedFd,
+        output: Arc<Mutex<Vec<u8>>>,
+    }
+
+    fn spawn_in_pty(mut command: Command) -> Pty {
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
+        assert_eq!(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) }, 0);
+        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        for stdio in 0..3 {
+            let fd = slave.try_clone().unwrap();
+            match stdio {
+                0 => command.stdin(Stdio::from(fd)),
+                1 => command.stdout(Stdio::from(fd)),
+                _ => command.stderr(Stdio::from(fd)),
+            };
+        }
+        unsafe {
+            command.pre_exec(|| {
+                // A session of its own with the pty as controlling terminal, as under sshd.
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = output.clone();
+        let mut reader = std::fs::File::from(master);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Pty { child, slave, output }
+    }
+
+    impl Pty {
+        fn wait_for(&self, needle: &[u8], timeout: Duration) -> bool {
+            let start = Instant::now();
+            while start.elapsed() < timeout {
+                if self.output.lock().unwrap().windows(needle.len()).any(|w| w == needle) {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        }
+
+        fn lflag(&self) -> libc::tcflag_t {
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            assert_eq!(unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) }, 0);
+            t.c_lflag
+        }
+
+        fn is_raw(&self) -> bool {
+            self.lflag() & (libc::ICANON | libc::ECHO) == 0
+        }
+
+        fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+            let start = Instant::now();
+            while start.elapsed() < timeout {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return Some(status);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            None
+        }
+
+        /// The reader thread may still be draining the pty after the child exits: poll a while.
+        fn left_alternate_screen(&self) -> bool {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(3) {
+                let out = self.output.lock().unwrap();
+                let enter = out.windows(ENTER_ALT.len()).position(|w| w == ENTER_ALT);
+                let leave = out.windows(LEAVE_ALT.len()).rposition(|w| w == LEAVE_ALT);
+                if matches!((enter, leave), (Some(e), Some(l)) if l > e) {
+                    return true;
+                }
+                drop(out);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        }
+    }
+
+    fn console_command(home: &std::path::Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_llamadeck"));
+        command
+            .args(["--model", "/nonexistent/model.gguf"])
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("HOME", home)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR");
+        command
+    }
+
+    #[test]
+    fn sighup_restores_the_terminal() {
+        let home = tempfile::tempdir().unwrap();
+        let mut pty = spawn_in_pty(console_command(home.path()));
+        assert!(pty.wait_for(b"settings", Duration::from_secs(20)), "the console drew its panes");
+        assert!(pty.is_raw(), "raw mode while the console runs");
+        unsafe { libc::kill(pty.child.id() as i32, libc::SIGHUP) };
+        let status = pty.wait_exit(Duration::from_secs(10)).expect("exits after SIGHUP");
+        assert!(status.success(), "{status:?}");
+        assert!(!pty.is_raw(), "raw mode is off again");
+        assert!(pty.left_alternate_screen());
+    }
+
+    #[test]
+    fn sigterm_restores_the_terminal_and_quit_key_exits() {
+        let home = tempfile::tempdir().unwrap();
+        let mut pty = spawn_in_pty(console_command(home.path()));
+        assert!(pty.wait_for(b"settings", Duration::from_secs(20)));
+        unsafe { libc::kill(pty.child.id() as i32, libc::SIGTERM) };
+        assert!(pty.wait_exit(Duration::from_secs(10)).expect("exits after SIGTERM").success());
+        assert!(!pty.is_raw());
+        assert!(pty.left_alternate_screen());
+    }
+
+    #[test]
+    fn a_panic_in_a_background_task_restores_the_terminal() {
+        let example = panic_example();
+        let mut pty = spawn_in_pty(Command::new(example));
+        assert!(pty.wait_for(b"panic-test-ready", Duration::from_secs(10)));
+        let status = pty.wait_exit(Duration::from_secs(10)).expect("the process ends after the panic");
+        assert_eq!(status.code(), Some(101));
+        assert!(!pty.is_raw());
+        assert!(pty.left_alternate_screen());
+        assert!(pty.wait_for(b"injected panic", Duration::from_secs(2)), "the panic message is shown after restoring");
+    }
+
+    /// `examples/panic_in_task`, brought up to date (a no-op after a full `cargo test`).
+    fn panic_example() -> std::path::PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let example = exe.parent().unwrap().parent().unwrap().join("examples/panic_in_task");
+        {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--release", "--example", "panic_in_task"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        assert!(example.exists(), "{}", example.display());
+        example
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_before_the_terminal_is_touched() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("bad.yaml");
+        std::fs::write(&file, "sampling:\n  temperature: 7.5\n").unwrap();
+        let before = std::fs::read(&file).unwrap();
+        let mut command = console_command(home.path());
+        command.arg("--config").arg(&file);
+        let mut pty = spawn_in_pty(command);
+        let status = pty.wait_exit(Duration::from_secs(10)).expect("exits at once");
+        assert_eq!(status.code(), Some(2));
+        assert!(pty.wait_for(b"bad.yaml:2:16", Duration::from_secs(2)), "{}", String::from_utf8_lossy(&pty.output.lock().unwrap()));
+        assert!(!pty.output.lock().unwrap().windows(ENTER_ALT.len()).any(|w| w == ENTER_ALT));
+        assert_eq!(std::fs::read(&file).unwrap(), before, "nothing changed on disk");
+    }
+
+    #[test]
+    fn help_and_version_need_no_terminal() {
+        for arg in ["--help", "--version"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_llamadeck")).arg(arg).stdin(Stdio::null()).output().unwrap();
+            assert!(out.status.success());
+            assert!(String::from_utf8_lossy(&out.stdout).contains("llamadeck"));
+        }
+    }
+}
