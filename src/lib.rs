@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod gpu;
 pub mod text;
+pub mod server;
 pub mod startup;
 pub mod tui;
 pub mod ui;

@@ -5,6 +5,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Sub::Bench(ref args)) => llamadeck::engine::bench::run_cli(&cli, args),
+        Some(Sub::Serve(ref args)) => llamadeck::server::headless::run_cli(&cli, args),
         None => run_console(cli),
     };
     std::process::exit(code);

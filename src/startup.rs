@@ -22,6 +22,9 @@ pub struct Cli {
     /// Model to load: a local Hugging Face directory, a .gguf file, or a hub id.
     #[arg(long, value_name = "PATH_OR_HUB_ID", global = true)]
     pub model: Option<String>,
+    /// Serve the API on a non-loopback address without server.api_key.
+    #[arg(long, global = true)]
+    pub insecure: bool,
     #[command(subcommand)]
     pub command: Option<Sub>,
 }
@@ -30,6 +33,8 @@ pub struct Cli {
 pub enum Sub {
     /// Measure load time, prefill and decode speed, first-token time and peak memory.
     Bench(crate::engine::bench::BenchCli),
+    /// Serve the OpenAI-compatible API without the console (for systemd; logs to stderr).
+    Serve(crate::server::headless::ServeCli),
 }
 
 /// What to load: `--model`, else the config's `model.path`, else the demo model.
@@ -166,7 +171,7 @@ fn forward<T: Send + 'static>(mut rx: mpsc::UnboundedReceiver<T>, tx: mpsc::Unbo
 }
 
 /// SIGTERM and SIGHUP (a dropped SSH session) end the console cleanly.
-fn shutdown_signals() -> std::io::Result<mpsc::UnboundedReceiver<&'static str>> {
+pub fn shutdown_signals() -> std::io::Result<mpsc::UnboundedReceiver<&'static str>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
     for (kind, name) in [(SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP")] {

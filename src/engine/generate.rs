@@ -28,6 +28,17 @@ pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<
         let ids = raw_prompt(model, &text.content)?;
         return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
     }
+    // A user message that already is a whole Llama-2 prompt is the prompt: not wrapped again.
+    if let (PromptFormat::Llama2 { bos, eos }, Some(last)) = (model.format, req.messages.last())
+        && last.role == Role::User
+        && is_llama2_prompt(&last.content)
+    {
+        let mut ids = encode_with_markers(&model.tokenizer, &last.content, bos, eos)?;
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
     check_alternation(&req.messages)?;
     let budget = prompt_budget(context, req.sampling.max_tokens);
     let mut messages = req.messages.clone();
@@ -53,10 +64,48 @@ fn too_long(tokens: usize, context: usize) -> String {
 fn raw_prompt(model: &LoadedModel, text: &str) -> Result<Vec<u32>, String> {
     let encode = |special| model.tokenizer.encode(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
     match model.format {
+        // A prompt that spells out its own `<s>`: those markers are the BOS/EOS ids, not text.
+        PromptFormat::Llama2 { bos, eos } if text.trim_start().starts_with("<s>") => {
+            encode_with_markers(&model.tokenizer, text, bos, eos)
+        }
         // Meta's text_completion: BOS + tokenize(prompt).
         PromptFormat::Llama2 { bos, .. } => Ok([vec![bos], encode(false)?].concat()),
         PromptFormat::ModelTemplate => encode(true),
     }
+}
+
+/// True for text already in Llama-2-chat form: `<s>[INST] ... [/INST]` (the `<s>` optional).
+pub fn is_llama2_prompt(text: &str) -> bool {
+    let t = text.trim_start();
+    let t = t.strip_prefix("<s>").unwrap_or(t).trim_start();
+    t.starts_with("[INST]") && text.contains("[/INST]")
+}
+
+/// Encodes text that spells out `<s>` and `</s>`: each marker becomes the BOS/EOS id and the
+/// text between them is tokenized on its own, as Meta's reference does (whitespace-only gaps,
+/// such as the newline in `</s>\n<s>`, are left out).
+pub fn encode_with_markers(tokenizer: &tokenizers::Tokenizer, text: &str, bos: u32, eos: u32) -> Result<Vec<u32>, String> {
+    let mut ids = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let next = [("<s>", bos), ("</s>", eos)].into_iter().filter_map(|(m, id)| rest.find(m).map(|at| (at, m, id))).min();
+        let (piece, marker) = match next {
+            Some((at, m, id)) => (&rest[..at], Some((m, id))),
+            None => (rest, None),
+        };
+        if !piece.trim().is_empty() {
+            let encoded = tokenizer.encode(piece, false).map_err(|e| format!("tokenizer: {e}"))?;
+            ids.extend_from_slice(encoded.get_ids());
+        }
+        match marker {
+            Some((m, id)) => {
+                ids.push(id);
+                rest = &rest[piece.len() + m.len()..];
+            }
+            None => break,
+        }
+    }
+    Ok(ids)
 }
 
 async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
@@ -81,7 +130,7 @@ async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Ve
 }
 
 /// Runs one request to the end, a stop sequence, an error or `cancel`.
-pub async fn run(model: LoadedModel, req: GenerateRequest, mut cancel: oneshot::Receiver<()>, events: UnboundedSender<EngineEvent>) {
+pub async fn run(model: LoadedModel, req: GenerateRequest, cancel: oneshot::Receiver<()>, events: UnboundedSender<EngineEvent>) {
     let id = req.id;
     let send = |e: EngineEvent| {
         let _ = events.send(e);
@@ -97,6 +146,24 @@ pub async fn run(model: LoadedModel, req: GenerateRequest, mut cancel: oneshot::
     if dropped > 0 {
         send(EngineEvent::Trimmed { id, dropped_messages: dropped });
     }
+    run_prompt(model, req, ids, cancel, events).await
+}
+
+/// Runs a request whose prompt `build_prompt` already made. `max_tokens` larger than what is
+/// left of the context is clamped to fit.
+pub async fn run_prompt(
+    model: LoadedModel,
+    mut req: GenerateRequest,
+    ids: Vec<u32>,
+    mut cancel: oneshot::Receiver<()>,
+    events: UnboundedSender<EngineEvent>,
+) {
+    let id = req.id;
+    let send = |e: EngineEvent| {
+        let _ = events.send(e);
+    };
+    let room = model.context_len.saturating_sub(ids.len()).max(1);
+    req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
     let mut clock = StatsClock::start(ids.len());
     let (sampled, counter) = token_counter(ids.len());
     // A few chunks of slack so the engine never waits on us between polls.

@@ -6,7 +6,7 @@
 //! a conversation into token ids, `generate` streams one answer, `worker` owns the thread.
 pub mod bench;
 pub mod estimate;
-mod generate;
+pub mod generate;
 mod gguf_meta;
 pub mod load;
 mod overlay;
@@ -26,12 +26,14 @@ use tokio::sync::mpsc::UnboundedSender;
 pub use load::LoadedModel;
 pub use source::{ModelSource, demo_model_path, resolve_source};
 pub use stages::{StageLayer, stage_layer};
+pub use worker::EngineStatus;
 
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: UnboundedSender<EngineCommand>,
     model: worker::SharedModel,
+    status: worker::SharedStatus,
 }
 
 impl EngineHandle {
@@ -49,10 +51,15 @@ impl EngineHandle {
     pub fn loaded(&self) -> Option<LoadedModel> {
         self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Where loading stands (the latest stage while loading).
+    pub fn status(&self) -> EngineStatus {
+        self.status.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// Starts the engine thread. Loading and generation run there; events go to `events`.
 pub fn spawn_engine(events: UnboundedSender<EngineEvent>) -> EngineHandle {
-    let (commands, model) = worker::spawn(events);
-    EngineHandle { commands, model }
+    let (commands, model, status) = worker::spawn(events);
+    EngineHandle { commands, model, status }
 }

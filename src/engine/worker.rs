@@ -8,8 +8,26 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 
-/// The model the engine serves now, readable from other threads (the API server later).
+/// The model the engine serves now, readable from other threads (the API server).
 pub type SharedModel = Arc<RwLock<Option<LoadedModel>>>;
+
+/// Where loading stands, readable from other threads (the API's 503 names the stage).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EngineStatus {
+    /// No load was asked for yet.
+    #[default]
+    Idle,
+    /// The latest loading stage.
+    Loading(String),
+    Ready,
+    Failed(String),
+}
+
+pub type SharedStatus = Arc<RwLock<EngineStatus>>;
+
+fn set_status(status: &SharedStatus, value: EngineStatus) {
+    *status.write().unwrap_or_else(|e| e.into_inner()) = value;
+}
 
 /// What the worker's own tasks report back to it.
 enum Internal {
@@ -17,10 +35,11 @@ enum Internal {
     AnswerDone(RequestId),
 }
 
-pub fn spawn(events: UnboundedSender<EngineEvent>) -> (UnboundedSender<EngineCommand>, SharedModel) {
+pub fn spawn(events: UnboundedSender<EngineEvent>) -> (UnboundedSender<EngineCommand>, SharedModel, SharedStatus) {
     let (commands_tx, commands) = unbounded_channel();
     let shared: SharedModel = Arc::default();
-    let worker_shared = shared.clone();
+    let status: SharedStatus = Arc::default();
+    let (worker_shared, worker_status) = (shared.clone(), status.clone());
     std::thread::Builder::new()
         .name("llamadeck-engine".into())
         .spawn(move || {
@@ -30,15 +49,16 @@ pub fn spawn(events: UnboundedSender<EngineEvent>) -> (UnboundedSender<EngineCom
                 .enable_all()
                 .build()
                 .expect("the engine's tokio runtime starts");
-            runtime.block_on(Worker::new(events, worker_shared).run(commands));
+            runtime.block_on(Worker::new(events, worker_shared, worker_status).run(commands));
         })
         .expect("the engine thread starts");
-    (commands_tx, shared)
+    (commands_tx, shared, status)
 }
 
 struct Worker {
     events: UnboundedSender<EngineEvent>,
     shared: SharedModel,
+    status: SharedStatus,
     current: Option<LoadedModel>,
     /// Bumped per Load: a load that finishes after a newer one was asked for is discarded.
     load_generation: u64,
@@ -48,9 +68,9 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(events: UnboundedSender<EngineEvent>, shared: SharedModel) -> Self {
+    fn new(events: UnboundedSender<EngineEvent>, shared: SharedModel, status: SharedStatus) -> Self {
         let (internal_tx, internal_rx) = unbounded_channel();
-        Self { events, shared, current: None, load_generation: 0, answers: HashMap::new(), internal_tx, internal_rx }
+        Self { events, shared, status, current: None, load_generation: 0, answers: HashMap::new(), internal_tx, internal_rx }
     }
 
     async fn run(mut self, mut commands: UnboundedReceiver<EngineCommand>) {
@@ -85,10 +105,12 @@ impl Worker {
         self.set_current(None);
         self.load_generation += 1;
         let generation = self.load_generation;
-        let (events, done) = (self.events.clone(), self.internal_tx.clone());
+        set_status(&self.status, EngineStatus::Loading("starting".into()));
+        let (events, done, status) = (self.events.clone(), self.internal_tx.clone(), self.status.clone());
         tokio::spawn(async move {
             let stage_events = events.clone();
             let stage = move |stage: String| {
+                set_status(&status, EngineStatus::Loading(stage.clone()));
                 let _ = stage_events.send(EngineEvent::LoadStage { stage });
             };
             // Its own task, so that a panic inside mistral.rs becomes a LoadFailed.
@@ -126,8 +148,10 @@ impl Worker {
                 Ok(model) => {
                     let _ = self.events.send(EngineEvent::Loaded { model: model.name.clone(), context_len: model.context_len });
                     self.set_current(Some(model));
+                    set_status(&self.status, EngineStatus::Ready);
                 }
                 Err(reason) => {
+                    set_status(&self.status, EngineStatus::Failed(reason.clone()));
                     let _ = self.events.send(EngineEvent::LoadFailed { reason });
                 }
             },
