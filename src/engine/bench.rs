@@ -56,6 +56,8 @@ pub struct BenchReport {
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// This process's GPU memory after the runs, from NVML; `None` without a driver.
+    pub vram_bytes: Option<u64>,
 }
 
 /// The `bench` subcommand: `--model` (global) or the demo model. Returns the exit code.
@@ -151,6 +153,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         prefill_tok_s: median_of(&measured, |s| s.prefill_tok_s.unwrap_or(0.0)),
         decode_tok_s: median_of(&measured, |s| s.decode_tok_s.unwrap_or(0.0)),
         peak_rss_bytes: peak_rss(),
+        vram_bytes: own_vram(),
     })
 }
 
@@ -173,6 +176,14 @@ fn median_of(stats: &[GenStats], f: impl Fn(&GenStats) -> f64) -> f64 {
     }
 }
 
+/// GPU memory NVML attributes to this process, summed over the cards.
+fn own_vram() -> Option<u64> {
+    use crate::gpu::GpuSource;
+    let snapshot = crate::gpu::open_source().sample();
+    let own = snapshot.devices.iter().flat_map(|d| &d.processes).filter(|p| p.is_self);
+    own.map(|p| p.memory).sum::<Option<u64>>().filter(|&b| b > 0)
+}
+
 /// The process's peak resident set (VmHWM), Linux only.
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -190,6 +201,9 @@ impl fmt::Display for BenchReport {
         match self.peak_rss_bytes {
             Some(b) => writeln!(f, "peak RSS  {:.0} MiB", b as f64 / (1 << 20) as f64)?,
             None => writeln!(f, "peak RSS  unavailable")?,
+        }
+        if let Some(b) = self.vram_bytes {
+            writeln!(f, "VRAM      {:.0} MiB (NVML, this process)", b as f64 / (1 << 20) as f64)?;
         }
         write!(f, "(median of {} runs after one warm-up, greedy, raw prompt)", self.runs)
     }
