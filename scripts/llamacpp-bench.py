@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""The peer for `llamadeck bench`: llama.cpp (llama-cpp-python) on the same GGUF, same raw
+prompt words, greedy, same thread count; prints the median TTFT and decode tok/s.
+
+    python3 scripts/llamacpp-bench.py MODEL.gguf --threads 2 --prompt-tokens 128 --gen-tokens 64 --runs 3
+"""
+import argparse
+import statistics
+import time
+
+from llama_cpp import Llama
+
+# The same words, in the same order, as `llamadeck bench` (src/engine/bench.rs).
+WORDS = "the server room was quiet while every fan kept the cards cool and the logs grew".split()
+
+
+def prompt_text(tokens):
+    return " ".join(WORDS[i % len(WORDS)] for i in range(max(tokens, 1)))
+
+
+def one_run(llm, prompt, gen_tokens):
+    llm.reset()  # no KV reuse between runs: every run pays its prefill, as in llamadeck
+    start = time.perf_counter()
+    stamps = []
+    for _ in llm.create_completion(prompt, max_tokens=gen_tokens, temperature=0.0, top_k=1, stream=True):
+        stamps.append(time.perf_counter())
+    ttft = stamps[0] - start
+    decode = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+    return ttft, decode, len(stamps)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prompt-tokens", type=int, default=128)
+    ap.add_argument("--gen-tokens", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    llm = Llama(model_path=a.model, n_threads=a.threads, n_ctx=2048, verbose=False)
+    load = time.perf_counter() - t0
+    prompt = prompt_text(a.prompt_tokens)
+    n_prompt = len(llm.tokenize(prompt.encode()))
+    one_run(llm, prompt, a.gen_tokens)  # warm-up
+    runs = [one_run(llm, prompt, a.gen_tokens) for _ in range(a.runs)]
+    print(f"llama.cpp  load {load:.2f} s  prompt {n_prompt} tokens  threads {a.threads}")
+    print(f"ttft_ms {statistics.median(r[0] for r in runs) * 1000:.0f}")
+    print(f"decode_tok_s {statistics.median(r[1] for r in runs):.1f}  ({statistics.median(r[2] for r in runs):.0f} chunks)")
+
+
+if __name__ == "__main__":
+    main()
