@@ -178,7 +178,6 @@ fn median_of(stats: &[GenStats], f: impl Fn(&GenStats) -> f64) -> f64 {
 
 /// GPU memory NVML attributes to this process, summed over the cards.
 fn own_vram() -> Option<u64> {
-    use crate::gpu::GpuSource;
     let snapshot = crate::gpu::open_source().sample();
     let own = snapshot.devices.iter().flat_map(|d| &d.processes).filter(|p| p.is_self);
     own.map(|p| p.memory).sum::<Option<u64>>().filter(|&b| b > 0)
