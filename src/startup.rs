@@ -135,6 +135,9 @@ async fn console(
     let (events_tx, engine_rx) = mpsc::unbounded_channel();
     forward(stage_rx, events_tx.clone());
     let engine = crate::engine::spawn_engine(events_tx);
+    let (server_tx, server_rx) = mpsc::unbounded_channel();
+    // Kept until the console exits; a port in use is shown in the status bar.
+    let _api = crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu_rx.clone(), server_tx).await;
     let (engine_tx, mut commands) = mpsc::unbounded_channel::<EngineCommand>();
     tokio::spawn(async move {
         while let Some(command) = commands.recv().await {
@@ -154,6 +157,14 @@ async fn console(
         shutdown_rx,
         config_path: loaded.path,
         fps: config.ui.fps,
+        server_rx,
+        data_dir: crate::store::data_dir(),
+        clipboard: Some(Box::new(|bytes: &[u8]| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()
+        })),
     };
     let result = event_loop::run(&mut terminal, &mut state, io).await;
     crate::tui::terminal::restore();

@@ -1,6 +1,9 @@
 //! The console without a model: reducer transitions, screens, the whole loop with scripted
 //! producers, random states at random sizes, and the terminal lifecycle of the real binary.
 mod doubles;
+#[path = "support/tiny_llama.rs"]
+#[allow(dead_code)]
+mod tiny_llama;
 
 use std::time::Duration;
 
@@ -28,9 +31,10 @@ fn type_text(state: &mut State, text: &str) {
     }
 }
 
+/// The request a send started (the autosave that comes with it aside).
 fn generated_id(effects: &[Effect]) -> u64 {
     match effects {
-        [Effect::Engine(EngineCommand::Generate(req))] => req.id,
+        [Effect::Engine(EngineCommand::Generate(req)), rest @ ..] if rest.iter().all(|e| matches!(e, Effect::Store(_))) => req.id,
         other => panic!("expected one Generate, got {other:?}"),
     }
 }
@@ -97,7 +101,8 @@ fn stop_keeps_the_partial_answer_and_drops_late_tokens() {
     let id = ask(&mut s, "hi");
     update(&mut s, token(id, "partial"));
     let effects = update(&mut s, key(KeyCode::Esc));
-    assert_eq!(effects, vec![Effect::Engine(EngineCommand::Cancel(id))]);
+    assert_eq!(effects[0], Effect::Engine(EngineCommand::Cancel(id)));
+    assert!(matches!(&effects[1..], [Effect::Store(llamadeck::store::Request::Save { .. })]), "the partial answer is saved: {effects:?}");
     update(&mut s, token(id, " late"));
     assert_eq!(s.messages[1].text, "partial");
     assert_eq!(s.messages[1].status, MessageStatus::Stopped);
@@ -281,7 +286,7 @@ fn edit_last_puts_the_question_back_in_the_box() {
 fn quit_while_answering_stops_first_then_quits() {
     let mut s = ready_state();
     let id = ask(&mut s, "q");
-    assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Engine(EngineCommand::Cancel(id))]);
+    assert_eq!(update(&mut s, ctrl('q'))[0], Effect::Engine(EngineCommand::Cancel(id)));
     assert!(!s.should_quit);
     assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
 }
@@ -411,7 +416,7 @@ fn screen_help_overlay() {
     let mut s = ready_state();
     update(&mut s, Action::Gpu(shared(no_gpu())));
     update(&mut s, key(KeyCode::F(1)));
-    insta::assert_snapshot!(screen(&s, 100, 32).backend());
+    insta::assert_snapshot!(screen(&s, 100, 36).backend());
 }
 
 #[test]
@@ -499,7 +504,7 @@ mod random {
         let visible = if text.trim().is_empty() { "x" } else { text };
         update(s, Action::Paste(visible.to_string()));
         match update(s, key(KeyCode::Enter)).as_slice() {
-            [Effect::Engine(EngineCommand::Generate(req))] => req.id,
+            [Effect::Engine(EngineCommand::Generate(req)), ..] => req.id,
             _ => {
                 update(s, Action::Command(Command::Stop));
                 0
@@ -542,6 +547,9 @@ mod whole_loop {
             shutdown_rx,
             config_path: dir.path().join("config.yaml"),
             fps: 30,
+            server_rx: tokio::sync::mpsc::unbounded_channel().1,
+            data_dir: None,
+            clipboard: None,
         };
         let driver = tokio::spawn(async move {
             let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
@@ -599,6 +607,9 @@ mod whole_loop {
             shutdown_rx,
             config_path: "/nonexistent/config.yaml".into(),
             fps: 30,
+            server_rx: tokio::sync::mpsc::unbounded_channel().1,
+            data_dir: None,
+            clipboard: None,
         };
         signal_tx.send("SIGHUP").unwrap();
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
@@ -609,6 +620,10 @@ mod whole_loop {
 }
 
 // ---- the real binary in a pseudo-terminal ------------------------------------------------
+
+mod lifecycle_support {
+    pub use super::lifecycle::spawn_in_pty;
+}
 
 mod lifecycle {
     use std::io::Read;
@@ -621,14 +636,16 @@ mod lifecycle {
     const ENTER_ALT: &[u8] = b"\x1b[?1049h";
     const LEAVE_ALT: &[u8] = b"\x1b[?1049l";
 
-    struct Pty {
-        child: Child,
+    pub struct Pty {
+        pub child: Child,
+        /// The terminal's keyboard: bytes written here are what the console reads.
+        keyboard: std::fs::File,
         /// Kept open so the terminal's modes can be read after the child exits.
         slave: OwnedFd,
         output: Arc<Mutex<Vec<u8>>>,
     }
 
-    fn spawn_in_pty(mut command: Command) -> Pty {
+    pub fn spawn_in_pty(mut command: Command) -> Pty {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
         assert_eq!(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) }, 0);
@@ -652,6 +669,7 @@ mod lifecycle {
         let child = command.spawn().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
         let sink = output.clone();
+        let keyboard = std::fs::File::from(master.try_clone().unwrap());
         let mut reader = std::fs::File::from(master);
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -662,11 +680,38 @@ mod lifecycle {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Pty { child, slave, output }
+        Pty { child, keyboard, slave, output }
     }
 
     impl Pty {
-        fn wait_for(&self, needle: &[u8], timeout: Duration) -> bool {
+        pub fn type_bytes(&mut self, bytes: &[u8]) {
+            use std::io::Write;
+            self.keyboard.write_all(bytes).unwrap();
+        }
+
+        /// Like `wait_for`, but only in what was written after byte `from`.
+        pub fn wait_for_after(&self, from: usize, needle: &[u8], timeout: Duration) -> bool {
+            let start = Instant::now();
+            while start.elapsed() < timeout {
+                let out = self.output.lock().unwrap();
+                if out.len() > from && out[from..].windows(needle.len()).any(|w| w == needle) {
+                    return true;
+                }
+                drop(out);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            false
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+        }
+
+        pub fn output_len(&self) -> usize {
+            self.output.lock().unwrap().len()
+        }
+
+        pub fn wait_for(&self, needle: &[u8], timeout: Duration) -> bool {
             let start = Instant::now();
             while start.elapsed() < timeout {
                 if self.output.lock().unwrap().windows(needle.len()).any(|w| w == needle) {
@@ -687,7 +732,7 @@ mod lifecycle {
             self.lflag() & (libc::ICANON | libc::ECHO) == 0
         }
 
-        fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
             let start = Instant::now();
             while start.elapsed() < timeout {
                 if let Some(status) = self.child.try_wait().unwrap() {
@@ -755,8 +800,10 @@ mod lifecycle {
 
     #[test]
     fn a_panic_in_a_background_task_restores_the_terminal() {
-        let example = panic_example();
-        let mut pty = spawn_in_pty(Command::new(example));
+        // This test binary again, running only the ignored child below, in a pseudo-terminal.
+        let mut child = Command::new(std::env::current_exe().unwrap());
+        child.args(["--ignored", "--exact", "lifecycle::panic_in_task_child", "--nocapture", "--test-threads=1"]);
+        let mut pty = spawn_in_pty(child);
         assert!(pty.wait_for(b"panic-test-ready", Duration::from_secs(10)));
         let status = pty.wait_exit(Duration::from_secs(10)).expect("the process ends after the panic");
         assert_eq!(status.code(), Some(101));
@@ -765,20 +812,23 @@ mod lifecycle {
         assert!(pty.wait_for(b"injected panic", Duration::from_secs(2)), "the panic message is shown after restoring");
     }
 
-    /// `examples/panic_in_task`, brought up to date (a no-op after a full `cargo test`).
-    fn panic_example() -> std::path::PathBuf {
-        let exe = std::env::current_exe().unwrap();
-        let example = exe.parent().unwrap().parent().unwrap().join("examples/panic_in_task");
-        {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--release", "--example", "panic_in_task"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        assert!(example.exists(), "{}", example.display());
-        example
+    /// Enters full-screen mode the way the console does, then a background task panics.
+    #[test]
+    #[ignore = "the child process of a_panic_in_a_background_task_restores_the_terminal"]
+    fn panic_in_task_child() {
+        llamadeck::tui::terminal::install_panic_hook("the log".into());
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut terminal = llamadeck::tui::terminal::enter().expect("terminal");
+            terminal.draw(|f| f.render_widget("panic-test-ready", f.area())).unwrap();
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                panic!("injected panic in a background task");
+            });
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        });
+        llamadeck::tui::terminal::restore();
+        unreachable!("the panic hook ends the process");
     }
 
     #[test]
@@ -804,5 +854,593 @@ mod lifecycle {
             assert!(out.status.success());
             assert!(String::from_utf8_lossy(&out.stdout).contains("llamadeck"));
         }
+    }
+}
+
+// ---- conversations: autosave, the view, resume, search, export, copy, hostile text --------
+
+mod conversations {
+    use super::*;
+    use llamadeck::app::state::BrowserMode;
+    use llamadeck::store::{Conversation, Damaged, ExportFormat, Listing, Reply, Request, Summary};
+
+    fn saves(effects: &[Effect]) -> Vec<&Conversation> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Store(Request::Save { conversation, .. }) => Some(conversation.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn summary(id: &str, title: &str, updated: u64, turns: usize, text: &str) -> Summary {
+        Summary { id: id.into(), title: title.into(), updated, model: Some("llama-2-13b-chat".into()), turns, text: text.into() }
+    }
+
+    fn listing() -> Listing {
+        Listing {
+            entries: vec![
+                summary("20250102-154312-00aa", "What are the trade-offs of deploying models on-premise?", 1_735_832_650, 2, "on-premise gpu power"),
+                summary("20250101-090000-0b0b", "Explain NVML 🦙 and MIG", 1_735_722_000, 5, "nvml mig slices"),
+                summary("20241231-235959-cccc", "שלום עולם: right-to-left e\u{301} 日本語", 1_735_689_599, 1, "hebrew"),
+            ],
+            damaged: vec![
+                Damaged { file: "20241230-120000-dddd.json".into(), reason: "truncated (EOF while parsing a string at line 9 column 40)".into() },
+                Damaged { file: "20241229-120000-eeee.json".into(), reason: "unknown version 3 (this llamadeck reads version 1)".into() },
+            ],
+        }
+    }
+
+    #[test]
+    fn every_exchange_is_saved_with_its_settings_model_and_stats() {
+        let mut s = ready_state();
+        s.sampling.temperature = 0.3;
+        type_text(&mut s, "hi");
+        let effects = update(&mut s, key(KeyCode::Enter));
+        let saved = saves(&effects);
+        assert_eq!(saved.len(), 1, "the question is saved when sent");
+        assert_eq!(saved[0].messages.len(), 1, "the streaming answer is not");
+        assert_eq!(saved[0].id, None);
+        let serial = s.conversation.serial;
+        update(&mut s, Action::Store(Reply::Assigned { serial, id: "c1".into(), created: 5 }));
+        assert_eq!(s.conversation.id.as_deref(), Some("c1"));
+        let id = s.generating.unwrap();
+        update(&mut s, token(id, "hello"));
+        let effects = update(&mut s, finish(id));
+        let saved = saves(&effects);
+        let answer = &saved[0].messages[1];
+        assert_eq!(saved[0].id.as_deref(), Some("c1"));
+        assert_eq!((answer.text.as_str(), &answer.status), ("hello", &MessageStatus::Complete));
+        assert_eq!(answer.sampling.as_ref().unwrap().temperature, 0.3);
+        assert_eq!(answer.model.as_deref(), Some("llama-2-13b-chat"));
+        assert_eq!(answer.stats.as_ref().unwrap().completion_tokens, 2);
+    }
+
+    #[test]
+    fn stop_saves_the_partial_answer_and_a_new_conversation_gets_a_new_file() {
+        let mut s = ready_state();
+        let id = ask(&mut s, "q");
+        let serial = s.conversation.serial;
+        update(&mut s, Action::Store(Reply::Assigned { serial, id: "c1".into(), created: 5 }));
+        update(&mut s, token(id, "part"));
+        let effects = update(&mut s, key(KeyCode::Esc));
+        let saved = saves(&effects);
+        assert_eq!(saved[0].messages[1].status, MessageStatus::Stopped);
+        assert_eq!(saved[0].messages[1].text, "part");
+        let old_serial = s.conversation.serial;
+        update(&mut s, ctrl('l'));
+        assert_eq!(s.conversation.id, None);
+        assert_ne!(s.conversation.serial, old_serial);
+        // An id meant for the old conversation that arrives late is not taken.
+        update(&mut s, Action::Store(Reply::Assigned { serial: old_serial, id: "c1".into(), created: 5 }));
+        assert_eq!(s.conversation.id, None);
+        // Shutdown with nothing streaming writes nothing new.
+        assert!(update(&mut s, Action::Shutdown).is_empty());
+    }
+
+    #[test]
+    fn shutdown_mid_answer_stops_and_saves_it() {
+        let mut s = ready_state();
+        let id = ask(&mut s, "q");
+        update(&mut s, token(id, "half an ans"));
+        let effects = update(&mut s, Action::Shutdown);
+        assert_eq!(effects[0], Effect::Engine(EngineCommand::Cancel(id)));
+        assert_eq!(saves(&effects)[0].messages[1].text, "half an ans");
+    }
+
+    #[test]
+    fn resume_offer_enter_loads_esc_dismisses() {
+        let mut s = ready_state();
+        update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
+        assert!(s.resume.is_some());
+        assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Store(Request::Load("20250102-154312-00aa".into()))]);
+        assert!(s.resume.is_none());
+        let mut answer = llamadeck::app::state::Message::new(Role::Assistant, "loaded \x1b[2J answer", MessageStatus::Complete);
+        answer.stats = Some(GenStats { prompt_tokens: 100, completion_tokens: 20, ..Default::default() });
+        let c = Conversation {
+            id: Some("20250102-154312-00aa".into()),
+            title: None,
+            created: Some(1),
+            updated: Some(2),
+            messages: vec![llamadeck::app::state::Message::user("old question"), answer],
+        };
+        update(&mut s, Action::Store(Reply::Loaded(Ok(c))));
+        assert_eq!(s.messages.len(), 2);
+        assert_eq!(s.conversation.id.as_deref(), Some("20250102-154312-00aa"));
+        assert_eq!(s.context_used, 120);
+        // The next exchange is saved into the same file.
+        let effects = update(&mut s, Action::Paste("more".into()));
+        assert!(effects.is_empty());
+        let effects = update(&mut s, key(KeyCode::Enter));
+        assert_eq!(saves(&effects)[0].id.as_deref(), Some("20250102-154312-00aa"));
+
+        let mut s = ready_state();
+        update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
+        update(&mut s, key(KeyCode::Esc));
+        assert!(s.resume.is_none() && s.messages.is_empty());
+        let mut s = ready_state();
+        update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
+        type_text(&mut s, "hi");
+        assert!(s.resume.is_none(), "typing dismisses the offer");
+        assert_eq!(s.input.lines(), ["hi"]);
+    }
+
+    #[test]
+    fn browse_open_rename_delete_filter() {
+        let mut s = ready_state();
+        assert_eq!(update(&mut s, key(KeyCode::F(3))), vec![Effect::Store(Request::List)]);
+        update(&mut s, Action::Store(Reply::Listed(listing())));
+        update(&mut s, key(KeyCode::Down));
+        assert_eq!(s.browser.as_ref().unwrap().selected, 1);
+        // rename
+        update(&mut s, key(KeyCode::Char('r')));
+        assert!(matches!(s.browser.as_ref().unwrap().mode, BrowserMode::Rename(_)));
+        for _ in 0..40 {
+            update(&mut s, key(KeyCode::Backspace));
+        }
+        type_text(&mut s, "MIG notes");
+        let effects = update(&mut s, key(KeyCode::Enter));
+        assert_eq!(effects, vec![Effect::Store(Request::Rename { id: "20250101-090000-0b0b".into(), title: "MIG notes".into() })]);
+        assert_eq!(s.browser.as_ref().unwrap().selected_entry().unwrap().title, "MIG notes");
+        // delete asks first; n keeps it
+        update(&mut s, key(KeyCode::Char('d')));
+        assert!(update(&mut s, key(KeyCode::Char('n'))).is_empty());
+        assert_eq!(s.browser.as_ref().unwrap().visible().len(), 3);
+        update(&mut s, key(KeyCode::Char('d')));
+        assert_eq!(update(&mut s, key(KeyCode::Char('y'))), vec![Effect::Store(Request::Delete("20250101-090000-0b0b".into()))]);
+        assert_eq!(s.browser.as_ref().unwrap().visible().len(), 2);
+        // search over all conversations
+        update(&mut s, key(KeyCode::Char('/')));
+        type_text(&mut s, "GPU");
+        assert_eq!(s.browser.as_ref().unwrap().visible().len(), 1);
+        update(&mut s, key(KeyCode::Enter));
+        let effects = update(&mut s, key(KeyCode::Enter));
+        assert_eq!(effects, vec![Effect::Store(Request::Load("20250102-154312-00aa".into()))]);
+        assert!(s.browser.is_none());
+        // n starts a new conversation
+        update(&mut s, key(KeyCode::F(3)));
+        update(&mut s, key(KeyCode::Char('n')));
+        assert!(s.browser.is_none() && s.messages.is_empty());
+        // Esc closes; quit still quits from the view
+        update(&mut s, key(KeyCode::F(3)));
+        update(&mut s, key(KeyCode::Esc));
+        assert!(s.browser.is_none());
+        update(&mut s, key(KeyCode::F(3)));
+        assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn slash_searches_the_conversation_only_when_the_box_is_empty() {
+        let mut s = ready_state();
+        update(&mut s, Action::Resize(100, 30));
+        for i in 0..30 {
+            let id = ask(&mut s, &format!("question {i}"));
+            update(&mut s, token(id, if i == 3 { "the NEEDLE is here" } else { "hay" }));
+            update(&mut s, finish(id));
+        }
+        type_text(&mut s, "a/b");
+        assert_eq!(s.input.lines(), ["a/b"]);
+        assert!(s.search.is_none());
+        s.input = llamadeck::app::state::new_input(s.theme);
+        update(&mut s, key(KeyCode::Char('/')));
+        assert!(s.search.is_some());
+        type_text(&mut s, "needle");
+        assert_eq!(s.search.as_ref().unwrap().current_message(), Some(7));
+        assert!(s.scroll_top.is_some(), "scrolled to the match");
+        update(&mut s, key(KeyCode::Esc));
+        assert!(s.search.is_none());
+        // /export and /model typed after / run as commands
+        update(&mut s, key(KeyCode::Char('/')));
+        type_text(&mut s, "export json");
+        let effects = update(&mut s, key(KeyCode::Enter));
+        assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Json, .. })]), "{effects:?}");
+        update(&mut s, Action::Store(Reply::Exported(Ok("/data/exports/c.json".into()))));
+        assert!(s.notice.as_ref().unwrap().text.contains("/data/exports/c.json"));
+        update(&mut s, Action::Paste("/export md".into()));
+        let effects = update(&mut s, key(KeyCode::Enter));
+        assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Markdown, .. })]), "{effects:?}");
+    }
+
+    #[test]
+    fn ctrl_y_copies_the_last_answer() {
+        let mut s = ready_state();
+        assert!(update(&mut s, ctrl('y')).is_empty());
+        let id = ask(&mut s, "q");
+        update(&mut s, token(id, "answer text"));
+        update(&mut s, finish(id));
+        assert_eq!(update(&mut s, ctrl('y')), vec![Effect::Clipboard("answer text".into())]);
+        update(&mut s, Action::Copied(Ok(11)));
+        assert!(s.notice.as_ref().unwrap().text.contains("copied"));
+    }
+
+    #[test]
+    fn control_characters_typed_as_keys_are_ignored() {
+        let mut s = ready_state();
+        for c in ['\x1b', '\u{9b}', '\u{202e}', '\x07'] {
+            update(&mut s, key(KeyCode::Char(c)));
+        }
+        assert!(s.input.is_empty());
+    }
+
+    fn browsing() -> State {
+        let mut s = conversation();
+        let serial = s.conversation.serial;
+        update(&mut s, Action::Store(Reply::Assigned { serial, id: "20250102-154312-00aa".into(), created: 1 }));
+        update(&mut s, key(KeyCode::F(3)));
+        update(&mut s, Action::Store(Reply::Listed(listing())));
+        s
+    }
+
+    #[test]
+    fn screen_conversations_view() {
+        insta::assert_snapshot!(screen(&browsing(), 120, 30).backend());
+    }
+
+    #[test]
+    fn screen_conversations_confirm_delete_and_small() {
+        let mut s = browsing();
+        update(&mut s, key(KeyCode::Down));
+        update(&mut s, key(KeyCode::Char('d')));
+        insta::assert_snapshot!("confirm_delete", screen(&s, 80, 20).backend());
+        update(&mut s, key(KeyCode::Esc));
+        update(&mut s, key(KeyCode::Char('/')));
+        type_text(&mut s, "zzz");
+        insta::assert_snapshot!("filter_no_match", screen(&s, 60, 16).backend());
+    }
+
+    #[test]
+    fn screen_resume_offer_and_search() {
+        let mut s = ready_state();
+        update(&mut s, Action::Gpu(shared(no_gpu())));
+        update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[1].clone()))));
+        insta::assert_snapshot!("resume_offer", screen(&s, 100, 30).backend());
+        let mut s = conversation();
+        update(&mut s, key(KeyCode::Esc));
+        update(&mut s, key(KeyCode::Char('/')));
+        type_text(&mut s, "trade");
+        insta::assert_snapshot!("search", screen(&s, 100, 30).backend());
+    }
+
+    #[test]
+    fn wide_rtl_and_combining_text_keeps_the_borders() {
+        let mut s = ready_state();
+        let id = ask(&mut s, "שלום עולם مرحبا بالعالم e\u{301}\u{302}\u{303} 🦙🦙👩‍👩‍👧‍👦 日本語のテキスト ＡＢＣ");
+        update(&mut s, token(id, &"🦙日本\u{200f}ا\u{64b}e\u{301}".repeat(40)));
+        for (w, h) in [(60, 16), (61, 17), (97, 30), (120, 34)] {
+            let t = screen(&s, w, h);
+            let buf = t.backend().buffer();
+            let chat_w = llamadeck::ui::layout::areas(ratatui::layout::Rect::new(0, 0, w, h), 1).chat.width;
+            for y in 1..h - 5 {
+                let left = buf[(0, y)].symbol();
+                let right = buf[(chat_w - 1, y)].symbol();
+                assert!(left == "│" && right == "│", "{w}x{h} row {y}: {left:?} {right:?}\n{}", t.backend());
+            }
+        }
+    }
+
+    #[test]
+    fn a_one_megabyte_paste_is_accepted_without_freezing() {
+        let mut s = ready_state();
+        let paste: String = "0123456789 abcdefghij 🦙 日本語\n".repeat((1 << 20) / 40);
+        assert!(paste.len() <= llamadeck::app::update::MAX_PASTE_BYTES);
+        let start = std::time::Instant::now();
+        update(&mut s, Action::Paste(paste.clone()));
+        let pasted = start.elapsed();
+        let t0 = std::time::Instant::now();
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal.draw(|f| llamadeck::ui::render(f, &s)).unwrap();
+        let drawn = t0.elapsed();
+        let t1 = std::time::Instant::now();
+        update(&mut s, key(KeyCode::Enter));
+        terminal.draw(|f| llamadeck::ui::render(f, &s)).unwrap();
+        let sent_and_drawn = t1.elapsed();
+        eprintln!("1 MB paste: insert {pasted:?}, draw {drawn:?}, send + draw {sent_and_drawn:?}");
+        assert_eq!(s.messages[0].text.len(), paste.len() - paste.matches('\n').count() * 0);
+        for d in [pasted, drawn, sent_and_drawn] {
+            assert!(d < Duration::from_secs(2), "{d:?}");
+        }
+    }
+
+    // ---- the whole loop with a real store ------------------------------------------------
+
+    mod whole_loop {
+        use super::*;
+        use llamadeck::tui::event_loop::{Exit, LoopIo, run};
+        use std::io;
+        use std::sync::{Arc, Mutex};
+        use tokio::sync::{mpsc, watch};
+
+        type Keys = futures::channel::mpsc::UnboundedSender<io::Result<Event>>;
+
+        fn press(tx: &Keys, code: KeyCode, mods: KeyModifiers) {
+            tx.unbounded_send(Ok(Event::Key(KeyEvent::new(code, mods)))).unwrap();
+        }
+
+        fn type_in(tx: &Keys, text: &str) {
+            text.chars().for_each(|c| press(tx, KeyCode::Char(c), KeyModifiers::NONE));
+        }
+
+        fn loop_io(
+            data: &std::path::Path,
+            words: Vec<String>,
+            clipboard: Arc<Mutex<Vec<u8>>>,
+        ) -> (LoopIo<futures::channel::mpsc::UnboundedReceiver<io::Result<Event>>>, Keys) {
+            let (engine_tx, engine_rx) = scripted_engine(words, Duration::from_millis(1));
+            engine_tx.send(EngineCommand::Load(state().model_spec.clone())).unwrap();
+            let (_gpu_tx, gpu_rx) = watch::channel(shared(no_gpu()));
+            let (signal_tx, shutdown_rx) = mpsc::unbounded_channel();
+            std::mem::forget(signal_tx);
+            let (keys, key_rx) = futures::channel::mpsc::unbounded();
+            let io = LoopIo {
+                terminal_events: key_rx,
+                engine_tx,
+                engine_rx,
+                gpu_rx,
+                shutdown_rx,
+                config_path: data.join("config.yaml"),
+                fps: 60,
+                server_rx: tokio::sync::mpsc::unbounded_channel().1,
+                data_dir: Some(data.to_path_buf()),
+                clipboard: Some(Box::new(move |b: &[u8]| {
+                    clipboard.lock().unwrap().extend_from_slice(b);
+                    Ok(())
+                })),
+            };
+            (io, keys)
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn saves_exports_copies_and_resumes_across_runs() {
+            let data = tempfile::tempdir().unwrap();
+            let words: Vec<String> = ["Hello", " \x1b]52;c;ZXZpbA==\x07", " \x1b[2J", " world"].map(String::from).to_vec();
+            let clip = Arc::new(Mutex::new(Vec::new()));
+            let (io, keys) = loop_io(data.path(), words.clone(), clip.clone());
+            let driver = tokio::spawn(async move {
+                let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+                pause(100).await;
+                type_in(&keys, "first question");
+                press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+                pause(300).await;
+                press(&keys, KeyCode::Char('y'), KeyModifiers::CONTROL);
+                type_in(&keys, "/export md");
+                press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+                type_in(&keys, "/export json");
+                press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+                pause(200).await;
+                drop(keys); // input closes: the loop ends as when the terminal goes away
+            });
+            let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+            let mut s = state();
+            let (exit, _) = tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut s, io)).await.unwrap().unwrap();
+            driver.await.unwrap();
+            assert_eq!(exit, Exit::InputClosed);
+            assert_eq!(s.messages.len(), 2, "{:#?}", s.messages);
+            let id = s.conversation.id.clone().expect("saved under an id");
+            let dir = llamadeck::store::conversations_dir(data.path());
+            let saved = llamadeck::store::load(&dir, &id).unwrap();
+            assert_eq!(saved.messages, s.messages.iter().cloned().map(|mut m| { m.request = None; m }).collect::<Vec<_>>());
+            assert!(saved.messages[1].sampling.is_some() && saved.messages[1].stats.is_some());
+            // The copy went out as OSC 52 with a base64 payload, the exports under exports/.
+            let clip = clip.lock().unwrap().clone();
+            assert!(clip.starts_with(b"\x1b]52;c;") && terminal_output_problem(&clip, true).is_none(), "{clip:?}");
+            let exports = llamadeck::store::exports_dir(data.path());
+            let md = std::fs::read_to_string(exports.join(format!("{id}.md"))).unwrap();
+            assert!(md.contains("first question") && !md.contains('\x1b'), "{md}");
+            let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(exports.join(format!("{id}.json"))).unwrap()).unwrap();
+            assert_eq!(json["messages"][1]["content"], "first question");
+
+            // A second run offers the conversation back; Enter resumes it.
+            let (io, keys) = loop_io(data.path(), words, Arc::new(Mutex::new(Vec::new())));
+            let driver = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                drop(keys);
+            });
+            let mut s2 = state();
+            let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+            tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut s2, io)).await.unwrap().unwrap();
+            driver.await.unwrap();
+            assert_eq!(s2.conversation.id.as_deref(), Some(id.as_str()));
+            assert_eq!(s2.messages.len(), 2);
+            assert!(format!("{}", terminal.backend()).contains("first question"));
+        }
+
+        #[derive(Debug, Clone)]
+        enum Input {
+            Key(KeyCode, KeyModifiers),
+            Paste(String),
+            Resize(u16, u16),
+        }
+
+        fn arb_text() -> impl proptest::strategy::Strategy<Value = String> {
+            use proptest::prelude::*;
+            prop_oneof![
+                "\\PC{0,30}",
+                any::<Vec<u8>>().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                Just("\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[?1049l\u{9b}31m\u{202e}\r\n\t".to_string()),
+                Just("שלום 🦙 e\u{301} 日本語 ＡＢＣ \u{2028}".to_string()),
+            ]
+        }
+
+        fn arb_input() -> impl proptest::strategy::Strategy<Value = Input> {
+            use proptest::prelude::*;
+            let code = prop_oneof![
+                any::<char>().prop_map(KeyCode::Char),
+                Just(KeyCode::Enter),
+                Just(KeyCode::Esc),
+                Just(KeyCode::Tab),
+                Just(KeyCode::Up),
+                Just(KeyCode::Down),
+                Just(KeyCode::Backspace),
+                Just(KeyCode::PageUp),
+                Just(KeyCode::F(1)),
+                Just(KeyCode::F(3)),
+                Just(KeyCode::Char('/')),
+                Just(KeyCode::Char('y')),
+                Just(KeyCode::Char('d')),
+                Just(KeyCode::Char('r')),
+                Just(KeyCode::Char('n')),
+            ];
+            let mods = prop_oneof![Just(KeyModifiers::NONE), Just(KeyModifiers::CONTROL), Just(KeyModifiers::ALT)];
+            prop_oneof![
+                6 => (code, mods).prop_map(|(c, m)| Input::Key(c, m)),
+                2 => arb_text().prop_map(Input::Paste),
+                1 => (1u16..200, 1u16..60).prop_map(|(w, h)| Input::Resize(w, h)),
+            ]
+        }
+
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+            /// Random keys, pastes and resizes through the real loop, a hostile scripted model and
+            /// a real store: no panic, and nothing but text and the renderer's own CSI sequences
+            /// (and llamadeck's own OSC 52 copy) in the bytes the terminal gets.
+            #[test]
+            fn random_input_never_panics_or_leaks_control_sequences(
+                inputs in proptest::collection::vec(arb_input(), 1..60),
+                words in proptest::collection::vec(arb_text(), 1..8),
+            ) {
+                let data = tempfile::tempdir().unwrap();
+                let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                let clip = Arc::new(Mutex::new(Vec::new()));
+                let bytes = runtime.block_on(async {
+                    let (io, keys) = loop_io(data.path(), words, clip.clone());
+                    let backend = BytesBackend::new(100, 30);
+                    let size = backend.size.clone();
+                    let mut terminal = Terminal::new(backend).unwrap();
+                    let mut s = state();
+                    // The model is ready before the first key, so Enter really sends.
+                    let driver = tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        for input in inputs {
+                            let event = match input {
+                                Input::Key(c, m) => Event::Key(KeyEvent::new(c, m)),
+                                Input::Paste(t) => Event::Paste(t),
+                                Input::Resize(w, h) => {
+                                    *size.lock().unwrap() = (w, h);
+                                    Event::Resize(w, h)
+                                }
+                            };
+                            keys.unbounded_send(Ok(event)).unwrap();
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                    });
+                    let result = tokio::time::timeout(Duration::from_secs(30), run(&mut terminal, &mut s, io)).await;
+                    driver.await.unwrap();
+                    result.expect("the loop ends when input closes").expect("no error");
+                    terminal.backend().bytes()
+                });
+                runtime.shutdown_timeout(Duration::from_millis(100));
+                proptest::prop_assert!(!bytes.is_empty());
+                let problem = terminal_output_problem(&bytes, false);
+                proptest::prop_assert!(problem.is_none(), "{:?}", problem);
+                let clip = clip.lock().unwrap().clone();
+                proptest::prop_assert!(terminal_output_problem(&clip, true).is_none());
+            }
+        }
+    }
+}
+
+mod kill_and_resume {
+    use super::lifecycle_support::*;
+    use std::time::{Duration, Instant};
+
+    fn conversations(home: &std::path::Path) -> std::path::PathBuf {
+        llamadeck::store::conversations_dir(&home.join("data/llamadeck"))
+    }
+
+    fn only_id(home: &std::path::Path) -> Option<String> {
+        let listing = llamadeck::store::list(&conversations(home));
+        assert!(listing.damaged.is_empty(), "{:?}", listing.damaged);
+        listing.entries.first().map(|e| e.id.clone())
+    }
+
+    /// A real generation (tiny random-weight Llama, CPU) in a pseudo-terminal, killed with
+    /// SIGKILL while it answers the second question: the file holds the first exchange and the
+    /// second question intact, and the next start offers it back.
+    #[test]
+    fn sigkill_mid_generation_leaves_an_intact_resumable_conversation() {
+        let home = tempfile::tempdir().unwrap();
+        let model = home.path().join("tinyllama");
+        std::fs::create_dir_all(&model).unwrap();
+        super::tiny_llama::write(&model);
+        let config = home.path().join("config/llamadeck/config.yaml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, "sampling:\n  raw_mode: true\n  temperature: 0.0\n  max_tokens: 200\n").unwrap();
+        let start = |home: &std::path::Path| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_llamadeck"));
+            command
+                .args(["--model", model.to_str().unwrap()])
+                .env("XDG_CONFIG_HOME", home.join("config"))
+                .env("XDG_STATE_HOME", home.join("state"))
+                .env("XDG_CACHE_HOME", home.join("cache"))
+                .env("XDG_DATA_HOME", home.join("data"))
+                .env("HOME", home)
+                .env("TERM", "xterm-256color");
+            spawn_in_pty(command)
+        };
+
+        let mut pty = start(home.path());
+        assert!(pty.wait_for(b"Ask anything", Duration::from_secs(120)), "the model loaded");
+        pty.type_bytes(b"zebra question one\r");
+        let dir = conversations(home.path());
+        let first_done = Instant::now();
+        let id = loop {
+            assert!(first_done.elapsed() < Duration::from_secs(120), "the first answer was saved");
+            if let Some(id) = only_id(home.path()) {
+                let c = llamadeck::store::load(&dir, &id).unwrap();
+                if c.messages.len() == 2 {
+                    break id;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mark = pty.output_len();
+        pty.type_bytes(b"second question\r");
+        let mid = pty.wait_for_after(mark, b"answering", Duration::from_secs(10));
+        unsafe { libc::kill(pty.child.id() as i32, libc::SIGKILL) };
+        pty.wait_exit(Duration::from_secs(10)).expect("killed");
+        eprintln!("killed {} the second answer was streaming", if mid { "while" } else { "after" });
+
+        let c = llamadeck::store::load(&dir, &id).expect("the file is intact");
+        assert_eq!(c.messages[0].text, "zebra question one");
+        assert_eq!(c.messages[1].status, llamadeck::app::state::MessageStatus::Complete);
+        assert!(c.messages[1].sampling.as_ref().is_some_and(|s| s.raw_mode && s.max_tokens == 200));
+        assert!(c.messages[1].stats.is_some() && c.messages[1].model.is_some());
+        assert_eq!(c.messages[2].text, "second question", "the question was saved before its answer");
+        assert!(c.messages.len() <= 4);
+
+        // A restart offers the conversation back; Enter resumes it.
+        // (The screen is drawn as a diff: words, not whole lines, are what can be looked for.)
+        let mut pty = start(home.path());
+        assert!(pty.wait_for(b"Resume", Duration::from_secs(30)), "{}", pty.text());
+        let mark = pty.output_len();
+        pty.type_bytes(b"\r");
+        assert!(pty.wait_for_after(mark, b"zebra", Duration::from_secs(10)), "resumed");
+        unsafe { libc::kill(pty.child.id() as i32, libc::SIGTERM) };
+        assert!(pty.wait_exit(Duration::from_secs(20)).expect("exits on SIGTERM").success());
+        assert_eq!(only_id(home.path()).as_deref(), Some(id.as_str()), "still one conversation, not a copy");
     }
 }

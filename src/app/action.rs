@@ -18,6 +18,8 @@ pub enum Action {
     /// A bound command, as a key would trigger it (also what tests use).
     Command(Command),
     Engine(EngineEvent),
+    /// What the API server reports (address, requests).
+    Server(crate::server::ServerEvent),
     Gpu(Arc<GpuSnapshot>),
     /// The clock moved on (drives the loading timer).
     Tick(Instant),
@@ -25,6 +27,12 @@ pub enum Action {
     Saved(Result<PathBuf, String>),
     /// The result of re-reading the config for a reload: the spec to load, or why not.
     ModelChosen(Result<crate::engine::protocol::ModelSpec, String>),
+    /// The conversation store's answer to an `Effect::Store`.
+    Store(crate::store::Reply),
+    /// The result of an `Effect::Clipboard`: characters copied, or why not.
+    Copied(Result<usize, String>),
+    /// The loop is ending (quit, signal, lost terminal): stop and save what there is.
+    Shutdown,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,5 +41,9 @@ pub enum Effect {
     SaveSettings { sampling: Sampling, preset: Option<String> },
     /// Re-read the config file's `model:` section (or use `path`) and load that model.
     ChooseModel { path: Option<String> },
+    /// Save, list, load, rename, delete or export conversations (done off the loop, in order).
+    Store(crate::store::Request),
+    /// Put text on the operator's clipboard with OSC 52 (works over SSH).
+    Clipboard(String),
     Quit,
 }

@@ -9,6 +9,7 @@ pub enum Command {
     Stop,
     FocusNext,
     ToggleHelp,
+    ApiRequests,
     ScrollUp,
     ScrollDown,
     PageUp,
@@ -21,16 +22,22 @@ pub enum Command {
     NextPreset,
     SaveSettings,
     ReloadModel,
+    Conversations,
+    Search,
+    CopyLast,
 }
 
 impl Command {
-    pub const ALL: [Command; 18] = [
+    pub const ALL: [Command; 22] = [
         Command::Send,
         Command::InsertNewline,
         Command::Stop,
         Command::Regenerate,
         Command::EditLast,
         Command::ClearConversation,
+        Command::Conversations,
+        Command::Search,
+        Command::CopyLast,
         Command::ScrollUp,
         Command::ScrollDown,
         Command::PageUp,
@@ -41,6 +48,7 @@ impl Command {
         Command::NextPreset,
         Command::SaveSettings,
         Command::ReloadModel,
+        Command::ApiRequests,
         Command::ToggleHelp,
         Command::Quit,
     ];
@@ -54,6 +62,7 @@ impl Command {
             Command::Stop => "stop",
             Command::FocusNext => "focus_next",
             Command::ToggleHelp => "help",
+            Command::ApiRequests => "api_requests",
             Command::ScrollUp => "scroll_up",
             Command::ScrollDown => "scroll_down",
             Command::PageUp => "page_up",
@@ -66,6 +75,9 @@ impl Command {
             Command::NextPreset => "next_preset",
             Command::SaveSettings => "save_settings",
             Command::ReloadModel => "reload_model",
+            Command::Conversations => "conversations",
+            Command::Search => "search",
+            Command::CopyLast => "copy_last",
         }
     }
 
@@ -82,6 +94,7 @@ impl Command {
             Command::Stop => "stop generating (keeps the partial answer)",
             Command::FocusNext => "switch between chat and settings",
             Command::ToggleHelp => "show or hide this help",
+            Command::ApiRequests => "show or hide the API's address and recent requests",
             Command::ScrollUp => "scroll the chat up a line",
             Command::ScrollDown => "scroll the chat down a line",
             Command::PageUp => "scroll the chat up a page",
@@ -90,10 +103,13 @@ impl Command {
             Command::FollowTail => "jump to the newest text and follow it",
             Command::Regenerate => "regenerate the last answer with current settings",
             Command::EditLast => "edit and resend the last question",
-            Command::ClearConversation => "clear the conversation",
+            Command::ClearConversation => "start a new conversation (this one stays saved)",
             Command::NextPreset => "apply the next sampling preset",
             Command::SaveSettings => "save the sampling settings to the config",
             Command::ReloadModel => "load the model again (after fixing the config)",
+            Command::Conversations => "saved conversations: open, rename, delete, new",
+            Command::Search => "search this conversation (with the box empty)",
+            Command::CopyLast => "copy the last answer to your clipboard (OSC 52)",
         }
     }
 }

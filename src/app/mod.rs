@@ -1,6 +1,7 @@
 //! The console's behaviour: state, what can happen, and the pure reducer.
 pub mod action;
 pub mod command;
+pub mod conversations;
 pub mod sampling;
 pub mod state;
 pub mod update;

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use ratatui_textarea::{TextArea, WrapMode};
 
+pub use crate::app::conversations::{Browser, BrowserMode, ConversationMeta, Search};
 use crate::app::sampling::{PresetValues, Sampling, builtin_presets};
 use crate::config::{Config, Keymap};
 use crate::engine::protocol::{FinishReason, GenStats, ModelSpec, RequestId, Role};
@@ -35,6 +36,9 @@ pub struct Message {
     pub request: Option<RequestId>,
     pub stats: Option<GenStats>,
     pub finish: Option<FinishReason>,
+    /// For an answer: the settings and the model it was generated with (saved with it).
+    pub sampling: Option<Sampling>,
+    pub model: Option<String>,
 }
 
 impl Message {
@@ -43,7 +47,16 @@ impl Message {
     }
 
     pub fn new(role: Role, text: &str, status: MessageStatus) -> Self {
-        Self { role, text: crate::text::sanitize(text), status, request: None, stats: None, finish: None }
+        Self {
+            role,
+            text: crate::text::sanitize(text),
+            status,
+            request: None,
+            stats: None,
+            finish: None,
+            sampling: None,
+            model: None,
+        }
     }
 }
 
@@ -100,6 +113,8 @@ pub struct State {
     /// Tokens of the last request's prompt and answer, for the context meter.
     pub context_used: usize,
     pub show_help: bool,
+    /// The API server as the console sees it (F4 shows its recent requests).
+    pub api: crate::server::status::ApiStatus,
     pub keymap: Keymap,
     pub notice: Option<Notice>,
     pub quit_armed: bool,
@@ -109,6 +124,14 @@ pub struct State {
     pub size: (u16, u16),
     pub theme: Theme,
     pub show_hints: bool,
+    /// Which saved conversation this is (none until its first save).
+    pub conversation: ConversationMeta,
+    /// The conversations view, when open.
+    pub browser: Option<Browser>,
+    /// `/` search in the current conversation, when open.
+    pub search: Option<Search>,
+    /// The last conversation, offered for resuming at start.
+    pub resume: Option<crate::store::Summary>,
 }
 
 impl State {
@@ -144,6 +167,7 @@ impl State {
             gpu_history: GpuHistory::new(gpu_samples),
             context_used: 0,
             show_help: false,
+            api: Default::default(),
             keymap,
             notice: None,
             quit_armed: false,
@@ -152,6 +176,10 @@ impl State {
             size: (0, 0),
             theme,
             show_hints: config.ui.hints,
+            conversation: ConversationMeta::default(),
+            browser: None,
+            search: None,
+            resume: None,
         }
     }
 

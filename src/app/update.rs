@@ -4,6 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::app::action::{Action, Effect};
 use crate::app::command::Command;
+use crate::app::conversations;
 use crate::app::sampling::Field;
 use crate::app::state::{Focus, Message, MessageStatus, ModelState, Notice, NoticeLevel, State, new_input};
 use crate::engine::protocol::{ChatMessage, EngineCommand, EngineEvent, FinishReason, GenerateRequest, Role};
@@ -22,6 +23,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Command(command) => run_command(state, command),
         Action::Engine(event) => on_engine(state, event),
+        Action::Server(event) => {
+            state.api.apply(event);
+            Vec::new()
+        }
         Action::Gpu(snapshot) => {
             state.gpu_history.record(&snapshot);
             state.gpu = Some(snapshot);
@@ -42,11 +47,15 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![Effect::Engine(EngineCommand::Load(spec))]
         }
         Action::ModelChosen(Err(e)) => notice(state, NoticeLevel::Error, e),
+        Action::Store(reply) => conversations::on_store(state, reply),
+        Action::Copied(result) => conversations::on_copied(state, result),
+        Action::Shutdown => stop(state),
     }
 }
 
 fn notice(state: &mut State, level: NoticeLevel, text: String) -> Vec<Effect> {
-    state.notice = Some(Notice { text, level });
+    // Notices quote paths and error messages: they are drawn, so they are sanitized too.
+    state.notice = Some(Notice { text: crate::text::sanitize(&text), level });
     Vec::new()
 }
 
@@ -58,6 +67,32 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         // Any key closes the overlay; the key that closes it does nothing else.
         state.show_help = false;
         return Vec::new();
+    }
+    if state.api.show {
+        state.api.show = false;
+        return Vec::new();
+    }
+    if let KeyCode::Char(c) = key.code
+        && crate::text::is_neutralised(c)
+    {
+        // A control character as a "key" (some terminals pass them through) is never text.
+        return Vec::new();
+    }
+    let bound = state.keymap.lookup(&key);
+    if state.resume.is_some()
+        && let Some(effects) = conversations::on_resume_key(state, &key, bound)
+    {
+        return effects;
+    }
+    if state.browser.is_some()
+        && let Some(effects) = conversations::on_browser_key(state, key, bound)
+    {
+        return effects;
+    }
+    if state.search.is_some()
+        && let Some(effects) = conversations::on_search_key(state, key, bound)
+    {
+        return effects;
     }
     if state.settings.editor.is_some() {
         return on_editor_key(state, key);
@@ -88,7 +123,14 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         return notice(state, NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the 1024 KiB limit"));
     }
     let clean = crate::text::sanitize(text);
-    if let Some(editor) = state.settings.editor.as_mut() {
+    state.resume = None;
+    if let Some(browser) = state.browser.as_mut() {
+        if let conversations::BrowserMode::Rename(editor) | conversations::BrowserMode::Filter(editor) = &mut browser.mode {
+            editor.insert_str(clean.replace('\n', " "));
+        }
+    } else if let Some(search) = state.search.as_mut() {
+        search.query.insert_str(clean.replace('\n', " "));
+    } else if let Some(editor) = state.settings.editor.as_mut() {
         editor.insert_str(&clean);
     } else {
         state.focus = Focus::Input;
@@ -123,6 +165,10 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             state.show_help = !state.show_help;
             Vec::new()
         }
+        Command::ApiRequests => {
+            state.api.show = !state.api.show;
+            Vec::new()
+        }
         Command::ScrollUp => scroll_by(state, -1),
         Command::ScrollDown => scroll_by(state, 1),
         Command::PageUp => scroll_by(state, -(page as isize)),
@@ -139,13 +185,14 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::EditLast => edit_last(state),
         Command::ClearConversation => {
             let mut effects = stop(state);
-            state.messages.clear();
-            state.scroll_top = None;
-            state.context_used = 0;
+            conversations::start_new(state);
             state.notice = None;
-            effects.extend(notice(state, NoticeLevel::Info, "conversation cleared".into()));
+            effects.extend(notice(state, NoticeLevel::Info, "new conversation (the last one is saved: F3)".into()));
             effects
         }
+        Command::Conversations => conversations::open_browser(state),
+        Command::Search => conversations::open_search(state),
+        Command::CopyLast => conversations::copy_last(state),
         Command::NextPreset => next_preset(state),
         Command::SaveSettings => {
             vec![Effect::SaveSettings { sampling: state.sampling.clone(), preset: current_preset(state) }]
@@ -179,10 +226,9 @@ fn send(state: &mut State) -> Vec<Effect> {
     if text.trim().is_empty() {
         return Vec::new();
     }
-    if let Some(path) = text.trim().strip_prefix("/model ") {
-        let path = path.trim().to_string();
+    if let Some(effects) = conversations::slash_command(state, &text) {
         state.input = new_input(state.theme);
-        return vec![Effect::ChooseModel { path: Some(path) }];
+        return effects;
     }
     if state.generating.is_some() {
         return notice(state, NoticeLevel::Warn, "still answering: Esc stops it".into());
@@ -203,12 +249,21 @@ fn start_answer(state: &mut State) -> Vec<Effect> {
     let messages = conversation(state);
     let mut answer = Message::new(Role::Assistant, "", MessageStatus::Streaming);
     answer.request = Some(id);
+    answer.sampling = Some(state.sampling.clone());
+    answer.model = match &state.model {
+        ModelState::Ready { name, .. } => Some(name.clone()),
+        _ => None,
+    };
     state.messages.push(answer);
     state.generating = Some(id);
     state.scroll_top = None;
     state.notice = None;
     state.unsupported.clear();
-    vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))]
+    let mut effects =
+        vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))];
+    // The question is on disk before the answer starts: a crash loses at most the answer.
+    effects.extend(conversations::save(state));
+    effects
 }
 
 /// The request's messages: the system prompt, then every exchange that got an answer.
@@ -237,6 +292,11 @@ fn conversation(state: &State) -> Vec<ChatMessage> {
     out
 }
 
+/// Stops the answer being generated, keeping (and saving) what it said so far.
+pub fn stop_answer(state: &mut State) -> Vec<Effect> {
+    stop(state)
+}
+
 fn stop(state: &mut State) -> Vec<Effect> {
     let Some(id) = state.generating.take() else {
         return Vec::new();
@@ -245,7 +305,9 @@ fn stop(state: &mut State) -> Vec<Effect> {
         m.status = MessageStatus::Stopped;
         m.finish = Some(FinishReason::Stopped);
     }
-    vec![Effect::Engine(EngineCommand::Cancel(id))]
+    let mut effects = vec![Effect::Engine(EngineCommand::Cancel(id))];
+    effects.extend(conversations::save(state));
+    effects
 }
 
 fn answer_mut(state: &mut State, id: u64) -> Option<&mut Message> {
@@ -314,7 +376,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
                 ModelState::Loading { since, .. } => *since,
                 _ => state.now,
             };
-            state.model = ModelState::Loading { stage, since };
+            state.model = ModelState::Loading { stage: crate::text::sanitize(&stage), since };
         }
         EngineEvent::Loaded { model, context_len } => {
             state.model = ModelState::Ready { name: crate::text::sanitize(&model), context_len };
@@ -341,6 +403,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
                     m.finish = Some(reason);
                 }
                 m.stats = Some(stats);
+                return conversations::save(state);
             }
         }
         EngineEvent::Failed { id, error } => {
@@ -350,6 +413,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
             if let Some(m) = answer_mut(state, id) {
                 m.status = MessageStatus::Failed(crate::text::sanitize(&error));
                 m.finish = Some(FinishReason::Error);
+                return conversations::save(state);
             }
         }
         EngineEvent::Trimmed { dropped_messages, .. } => {

@@ -168,6 +168,7 @@ fn default_keys(command: Command) -> &'static [&'static str] {
         Command::Quit => &["ctrl+q", "ctrl+c"],
         Command::FocusNext => &["tab"],
         Command::ToggleHelp => &["f1", "?"],
+        Command::ApiRequests => &["f4"],
         Command::ScrollUp => &["ctrl+up"],
         Command::ScrollDown => &["ctrl+down"],
         Command::PageUp => &["pageup"],
@@ -180,6 +181,9 @@ fn default_keys(command: Command) -> &'static [&'static str] {
         Command::NextPreset => &["ctrl+p"],
         Command::SaveSettings => &["ctrl+s"],
         Command::ReloadModel => &["f5"],
+        Command::Conversations => &["f3"],
+        Command::Search => &["/"],
+        Command::CopyLast => &["ctrl+y"],
     }
 }
 

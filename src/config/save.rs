@@ -1,9 +1,8 @@
 //! Writing the sampling settings back into the user's file, in place: only the values of the
 //! `sampling:` keys (and `preset:`) change; comments and other sections stay byte-for-byte.
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io;
+use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
@@ -22,7 +21,7 @@ pub fn save_sampling(path: &Path, sampling: &Sampling, preset: Option<&str>) -> 
         Err(e) => return Err(e),
     };
     let new = rewrite(old.as_deref().unwrap_or(""), sampling, preset).map_err(|m| invalid(format!("{}: {m}", path.display())))?;
-    write_atomically(path, &new)
+    crate::atomic_file::write(path, new.as_bytes())
 }
 
 fn invalid(message: String) -> io::Error {
@@ -203,44 +202,3 @@ impl<'a> Rewriter<'a> {
     }
 }
 
-/// Temp file in the same folder, fsync, rename over, fsync the folder; keeps the permissions.
-fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let permissions = fs::metadata(path).ok().map(|m| m.permissions());
-    let temp = temp_path(&dir, path);
-    let result = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        file.write_all(contents.as_bytes())?;
-        if let Some(p) = permissions {
-            file.set_permissions(p)?;
-        }
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result?;
-    sync_dir(&dir)
-}
-
-/// A name beside the target that no other writer picks (pid + time).
-fn temp_path(dir: &Path, path: &Path) -> PathBuf {
-    let name = path.file_name().map_or_else(|| "config.yaml".into(), |n| n.to_string_lossy().into_owned());
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()))
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}

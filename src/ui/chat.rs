@@ -13,13 +13,29 @@ use crate::ui::wrap::{truncate, wrap};
 
 /// Every chat line for a text width of `width`; the reducer uses its length for paging.
 pub fn lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    lines_and_starts(state, width).0
+}
+
+/// The line each message's header is on, for a text width of `width` (search scrolls there).
+pub fn message_starts(state: &State, width: usize) -> Vec<usize> {
+    lines_and_starts(state, width).1
+}
+
+fn lines_and_starts(state: &State, width: usize) -> (Vec<Line<'static>>, Vec<usize>) {
     let theme = state.theme;
     let mut out = Vec::new();
-    for message in &state.messages {
+    let mut starts = Vec::with_capacity(state.messages.len());
+    let found = state.search.as_ref().and_then(|s| s.current_message());
+    for (index, message) in state.messages.iter().enumerate() {
         if !out.is_empty() {
             out.push(Line::default());
         }
-        out.push(header(message, theme));
+        starts.push(out.len());
+        let mut head = header(message, theme);
+        if found == Some(index) {
+            head.spans.push(Span::styled(" ◆ found", theme.key()));
+        }
+        out.push(head);
         let mut body = message.text.clone();
         if message.status == MessageStatus::Streaming {
             body.push('▌');
@@ -34,7 +50,7 @@ pub fn lines(state: &State, width: usize) -> Vec<Line<'static>> {
         }
     }
     model_lines(state, width, &mut out);
-    out
+    (out, starts)
 }
 
 pub fn line_count(state: &State, width: usize) -> usize {

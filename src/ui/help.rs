@@ -32,7 +32,7 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
     out.push(Line::styled("in the settings pane", theme.title()));
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| row(k.to_string(), what)));
     out.push(Line::default());
-    out.push(Line::styled("type /model PATH and Enter to load another model", theme.dim()));
+    out.push(Line::styled("type /model PATH to load another model, /export md or /export json", theme.dim()));
     out
 }
 

@@ -1,8 +1,11 @@
 //! Drawing: one file a pane. `render` only reads the state.
 pub mod chat;
+pub mod conversations;
 pub mod gpu;
+pub mod api;
 pub mod help;
 pub mod layout;
+pub mod search;
 pub mod settings;
 pub mod status;
 pub mod theme;
@@ -22,12 +25,35 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     let areas = layout::areas(area, state.input.lines().len());
     chat::render(frame, areas.chat, state);
-    chat::render_input(frame, areas.input, state);
+    match &state.search {
+        Some(search) => search::render(frame, areas.input, state, search),
+        None => chat::render_input(frame, areas.input, state),
+    }
     gpu::render(frame, areas.gpu, state.gpu.as_deref(), &state.gpu_history, state.theme);
     settings::render(frame, areas.settings, state);
     status::render(frame, areas.status, state);
+    if let Some(browser) = &state.browser {
+        conversations::render(frame, area, state, browser);
+    } else if state.resume.is_some() {
+        conversations::render_resume(frame, area, state);
+    }
     if state.show_help {
         help::render(frame, area, state);
+    }
+    if state.api.show {
+        api::render(frame, area, state);
+    }
+    neutralise(frame);
+}
+
+/// The backstop: whatever a pane drew, no cell may carry a control character to the terminal.
+fn neutralise(frame: &mut Frame) {
+    for cell in frame.buffer_mut().content.iter_mut() {
+        if cell.symbol().chars().any(crate::text::is_neutralised) {
+            let clean: String =
+                cell.symbol().chars().map(|c| if crate::text::is_neutralised(c) { '\u{fffd}' } else { c }).collect();
+            cell.set_symbol(&clean);
+        }
     }
 }
 

@@ -31,6 +31,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     if state.generating.is_some() {
         left.push(Span::styled(" · answering", theme.warn()));
     }
+    if let Some(api) = state.api.summary() {
+        let style = if state.api.error.is_some() { theme.error() } else { theme.dim() };
+        left.push(Span::styled(format!(" · {}", truncate(&api, width / 3)), style));
+    }
     if let Some(notice) = &state.notice {
         let style = match notice.level {
             NoticeLevel::Info => theme.dim(),

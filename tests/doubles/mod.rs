@@ -131,3 +131,129 @@ fn finished(id: u64, tokens: usize, reason: FinishReason) -> EngineEvent {
 pub fn shared(s: GpuSnapshot) -> Arc<GpuSnapshot> {
     Arc::new(s)
 }
+
+/// A real crossterm backend writing into memory instead of a tty, with a size the test sets:
+/// what it records is exactly the bytes a terminal would receive.
+/// A writer whose bytes the test can read while the backend owns it.
+#[derive(Clone, Default)]
+pub struct SharedBytes(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct BytesBackend {
+    inner: ratatui::backend::CrosstermBackend<SharedBytes>,
+    out: SharedBytes,
+    pub size: std::sync::Arc<std::sync::Mutex<(u16, u16)>>,
+    cursor: ratatui::layout::Position,
+}
+
+impl BytesBackend {
+    pub fn new(w: u16, h: u16) -> Self {
+        let out = SharedBytes::default();
+        Self {
+            inner: ratatui::backend::CrosstermBackend::new(out.clone()),
+            out,
+            size: std::sync::Arc::new(std::sync::Mutex::new((w, h))),
+            cursor: ratatui::layout::Position::ORIGIN,
+        }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.out.0.lock().unwrap().clone()
+    }
+}
+
+impl ratatui::backend::Backend for BytesBackend {
+    type Error = std::io::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> std::io::Result<ratatui::layout::Position> {
+        Ok(self.cursor)
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, position: P) -> std::io::Result<()> {
+        self.cursor = position.into();
+        self.inner.set_cursor_position(self.cursor)
+    }
+    fn clear(&mut self) -> std::io::Result<()> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> std::io::Result<()> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> std::io::Result<ratatui::layout::Size> {
+        let (width, height) = *self.size.lock().unwrap();
+        Ok(ratatui::layout::Size { width, height })
+    }
+    fn window_size(&mut self) -> std::io::Result<ratatui::backend::WindowSize> {
+        let columns_rows = self.size()?;
+        Ok(ratatui::backend::WindowSize { columns_rows, pixels: ratatui::layout::Size { width: 0, height: 0 } })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Checks terminal output: printable UTF-8 and CSI sequences (`ESC [ params final`) only, the
+/// one exception being OSC 52 when `allow_osc52` (llamadeck's own copy, base64 payload).
+/// Returns where and what the first offending byte sequence is.
+pub fn terminal_output_problem(bytes: &[u8], allow_osc52: bool) -> Option<String> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("not UTF-8: {e}")),
+    };
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0x1b {
+            if b.get(i + 1) == Some(&b'[') {
+                let mut j = i + 2;
+                while j < b.len() && (0x30..=0x3f).contains(&b[j]) {
+                    j += 1;
+                }
+                while j < b.len() && (0x20..=0x2f).contains(&b[j]) {
+                    j += 1;
+                }
+                if j >= b.len() || !(0x40..=0x7e).contains(&b[j]) {
+                    return Some(format!("bad CSI at {i}: {:?}", &text[i..(i + 12).min(text.len())]));
+                }
+                i = j + 1;
+                continue;
+            }
+            if allow_osc52 && b[i..].starts_with(b"\x1b]52;c;") {
+                let start = i + 7;
+                let end = start + b[start..].iter().position(|&c| c == 0x1b).unwrap_or(b.len() - start);
+                if !b[start..end].iter().all(|c| c.is_ascii_alphanumeric() || b"+/=".contains(c)) || !b[end..].starts_with(b"\x1b\\") {
+                    return Some(format!("bad OSC 52 at {i}"));
+                }
+                i = end + 2;
+                continue;
+            }
+            return Some(format!("escape sequence at {i}: {:?}", &text[i..(i + 12).min(text.len())]));
+        }
+        let c = text[i..].chars().next().unwrap();
+        if llamadeck::text::is_neutralised(c) {
+            return Some(format!("control character {c:?} at {i}"));
+        }
+        i += c.len_utf8();
+    }
+    None
+}
