@@ -146,9 +146,11 @@ impl Worker {
         match message {
             Internal::Loaded { generation, result } if generation == self.load_generation => match result {
                 Ok(model) => {
-                    let _ = self.events.send(EngineEvent::Loaded { model: model.name.clone(), context_len: model.context_len });
+                    // Shared before it is announced: whoever hears Loaded can use the model at once.
+                    let loaded = EngineEvent::Loaded { model: model.name.clone(), context_len: model.context_len };
                     self.set_current(Some(model));
                     set_status(&self.status, EngineStatus::Ready);
+                    let _ = self.events.send(loaded);
                 }
                 Err(reason) => {
                     set_status(&self.status, EngineStatus::Failed(reason.clone()));
