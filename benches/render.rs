@@ -45,8 +45,11 @@ fn main() {
 fn ask(state: &mut State, text: &str) -> u64 {
     update(state, Action::Paste(text.to_string()));
     let effects = update(state, Action::Command(llamadeck::app::command::Command::Send));
-    match effects.as_slice() {
-        [llamadeck::app::Effect::Engine(llamadeck::engine::protocol::EngineCommand::Generate(req))] => req.id,
-        other => panic!("{other:?}"),
-    }
+    effects
+        .iter()
+        .find_map(|e| match e {
+            llamadeck::app::Effect::Engine(llamadeck::engine::protocol::EngineCommand::Generate(req)) => Some(req.id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no request in {effects:?}"))
 }
