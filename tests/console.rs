@@ -1403,7 +1403,8 @@ mod kill_and_resume {
         };
 
         let mut pty = start(home.path());
-        assert!(pty.wait_for(b"Ask anything", Duration::from_secs(120)), "the model loaded");
+        // One word: ratatui skips cells that did not change, so a space may be a cursor move.
+        assert!(pty.wait_for(b"anything", Duration::from_secs(120)), "the model loaded");
         pty.type_bytes(b"zebra question one\r");
         let dir = conversations(home.path());
         let first_done = Instant::now();

@@ -2,12 +2,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::command::Command;
 use crate::app::state::State;
-use crate::ui::layout::centered;
-use crate::ui::wrap::truncate;
 
 /// Keys the settings pane handles itself (not remappable).
 const SETTINGS_KEYS: [(&str, &str); 4] = [
@@ -38,20 +35,5 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let content = lines(state);
-    let popup = centered(area, 76, content.len() as u16 + 2);
-    let block = Block::bordered()
-        .border_style(state.theme.border_focused())
-        .title(Span::styled(" help · any key closes ", state.theme.title()));
-    let inner = block.inner(popup);
-    let width = inner.width as usize;
-    let clipped: Vec<Line> = content
-        .into_iter()
-        .map(|l| {
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            if crate::ui::wrap::str_width(&text) <= width { l } else { Line::from(truncate(&text, width)) }
-        })
-        .collect();
-    frame.render_widget(Clear, popup);
-    frame.render_widget(block, popup);
-    frame.render_widget(Paragraph::new(clipped), inner);
+    crate::ui::popup::render(frame, area, 76, " help · any key closes ", content, state.theme);
 }

@@ -5,6 +5,7 @@ pub mod gpu;
 pub mod api;
 pub mod help;
 pub mod layout;
+pub mod popup;
 pub mod search;
 pub mod settings;
 pub mod status;
