@@ -190,6 +190,7 @@ pub fn shutdown_signals() -> std::io::Result<mpsc::UnboundedReceiver<&'static st
         let tx = tx.clone();
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
+                start_exit_watchdog(name);
                 if tx.send(name).is_err() {
                     break;
                 }
@@ -197,6 +198,22 @@ pub fn shutdown_signals() -> std::io::Result<mpsc::UnboundedReceiver<&'static st
         });
     }
     Ok(rx)
+}
+
+/// A loop stuck writing to a terminal nobody reads any more must not make the process
+/// ignore the signal: the clean exit (which saves the conversation) gets this long, then the
+/// process ends regardless.
+const EXIT_GRACE: Duration = Duration::from_secs(15);
+
+fn start_exit_watchdog(signal: &'static str) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(move || {
+            std::thread::sleep(EXIT_GRACE);
+            tracing::error!("no clean exit {}s after {signal}; ending the process", EXIT_GRACE.as_secs());
+            std::process::exit(1);
+        });
+    });
 }
 
 /// Logs to a file (RUST_LOG filters, default info); mistralrs's loading stages also go to the console.

@@ -645,10 +645,22 @@ mod lifecycle {
         output: Arc<Mutex<Vec<u8>>>,
     }
 
+    /// A failed assertion must not leave the console running (it would hold port 8229).
+    impl Drop for Pty {
+        fn drop(&mut self) {
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
     pub fn spawn_in_pty(mut command: Command) -> Pty {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
         assert_eq!(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) }, 0);
+        // The child must not inherit the master side, or the terminal never closes for it.
+        assert_eq!(unsafe { libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC) }, 0);
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         for stdio in 0..3 {
             let fd = slave.try_clone().unwrap();
@@ -1342,7 +1354,10 @@ mod conversations {
                                     Event::Resize(w, h)
                                 }
                             };
-                            keys.unbounded_send(Ok(event)).unwrap();
+                            // A random quit key ends the loop early; the rest of the input has nowhere to go.
+                            if keys.unbounded_send(Ok(event)).is_err() {
+                                break;
+                            }
                             tokio::time::sleep(Duration::from_millis(1)).await;
                         }
                         tokio::time::sleep(Duration::from_millis(30)).await;
