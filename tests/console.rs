@@ -1460,3 +1460,29 @@ mod kill_and_resume {
         assert_eq!(only_id(home.path()).as_deref(), Some(id.as_str()), "still one conversation, not a copy");
     }
 }
+
+/// Following the tail wraps only the newest messages; it must show exactly what scrolling to
+/// the last page shows.
+#[test]
+fn the_tail_fast_path_matches_the_full_layout() {
+    for (w, h, n) in [(100, 30, 0), (100, 30, 1), (120, 40, 25), (61, 16, 7), (200, 60, 60)] {
+        let mut s = conversation();
+        if n > 0 {
+            update(&mut s, Action::Command(Command::Stop));
+        }
+        for i in 0..n {
+            let id = ask(&mut s, &format!("question {i} with some words to wrap around the pane edge"));
+            update(&mut s, token(id, &"answer text that wraps ".repeat(i % 5 + 1)));
+            update(&mut s, finish(id));
+        }
+        update(&mut s, Action::Resize(w, h));
+        let following = format!("{}", screen(&s, w, h).backend());
+        let width = llamadeck::ui::layout::chat_text_width((w, h));
+        let page = llamadeck::ui::layout::chat_page_height((w, h));
+        s.scroll_top = Some(llamadeck::ui::chat::line_count(&s, width).saturating_sub(page));
+        let mut pinned = format!("{}", screen(&s, w, h).backend());
+        // The footer says "scrolled" when pinned; compare everything else.
+        pinned = pinned.replace("scrolled · Ctrl+End follows · ", "");
+        assert_eq!(following.lines().take(h as usize - 5).collect::<Vec<_>>(), pinned.lines().take(h as usize - 5).collect::<Vec<_>>(), "{w}x{h} with {n} more");
+    }
+}

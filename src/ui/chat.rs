@@ -22,35 +22,65 @@ pub fn message_starts(state: &State, width: usize) -> Vec<usize> {
 }
 
 fn lines_and_starts(state: &State, width: usize) -> (Vec<Line<'static>>, Vec<usize>) {
-    let theme = state.theme;
     let mut out = Vec::new();
     let mut starts = Vec::with_capacity(state.messages.len());
-    let found = state.search.as_ref().and_then(|s| s.current_message());
-    for (index, message) in state.messages.iter().enumerate() {
+    for index in 0..state.messages.len() {
         if !out.is_empty() {
             out.push(Line::default());
         }
         starts.push(out.len());
-        let mut head = header(message, theme);
-        if found == Some(index) {
-            head.spans.push(Span::styled(" ◆ found", theme.key()));
+        out.extend(message_lines(state, index, width));
+    }
+    model_lines(state, width, false, &mut out);
+    (out, starts)
+}
+
+/// The last `height` lines, wrapping only the newest messages: following the tail while an
+/// answer streams costs the screen, not the whole history.
+fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> {
+    let mut tail = Vec::new();
+    model_lines(state, width, !state.messages.is_empty(), &mut tail);
+    let mut chunks = vec![tail];
+    let mut count = chunks[0].len();
+    for index in (0..state.messages.len()).rev() {
+        if count >= height {
+            break;
         }
-        out.push(head);
-        let mut body = message.text.clone();
-        if message.status == MessageStatus::Streaming {
-            body.push('▌');
+        let mut chunk = message_lines(state, index, width);
+        if index > 0 {
+            chunk.insert(0, Line::default());
         }
-        if !(body.is_empty() && message.role == Role::Assistant) {
-            out.extend(wrap(&body, width.saturating_sub(2)).into_iter().map(|l| Line::from(format!("  {l}"))));
-        }
-        if let MessageStatus::Failed(error) = &message.status {
-            for l in wrap(&format!("error: {error}"), width.saturating_sub(2)) {
-                out.push(Line::styled(format!("  {l}"), theme.error()));
-            }
+        count += chunk.len();
+        chunks.push(chunk);
+    }
+    let all: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
+    let skip = all.len().saturating_sub(height);
+    all.into_iter().skip(skip).collect()
+}
+
+/// One message: its header, its wrapped text, and its error if it failed.
+fn message_lines(state: &State, index: usize, width: usize) -> Vec<Line<'static>> {
+    let theme = state.theme;
+    let message = &state.messages[index];
+    let mut out = Vec::new();
+    let mut head = header(message, theme);
+    if state.search.as_ref().and_then(|s| s.current_message()) == Some(index) {
+        head.spans.push(Span::styled(" ◆ found", theme.key()));
+    }
+    out.push(head);
+    let mut body = message.text.clone();
+    if message.status == MessageStatus::Streaming {
+        body.push('▌');
+    }
+    if !(body.is_empty() && message.role == Role::Assistant) {
+        out.extend(wrap(&body, width.saturating_sub(2)).into_iter().map(|l| Line::from(format!("  {l}"))));
+    }
+    if let MessageStatus::Failed(error) = &message.status {
+        for l in wrap(&format!("error: {error}"), width.saturating_sub(2)) {
+            out.push(Line::styled(format!("  {l}"), theme.error()));
         }
     }
-    model_lines(state, width, &mut out);
-    (out, starts)
+    out
 }
 
 pub fn line_count(state: &State, width: usize) -> usize {
@@ -89,11 +119,13 @@ pub fn stats_text(stats: &GenStats) -> String {
     parts.join(" · ")
 }
 
-fn model_lines(state: &State, width: usize, out: &mut Vec<Line<'static>>) {
+/// The model's loading or failure notice after the messages; `after_messages` asks for the
+/// blank line that separates it from messages not in `out`.
+fn model_lines(state: &State, width: usize, after_messages: bool, out: &mut Vec<Line<'static>>) {
     let theme = state.theme;
     let text_w = width.saturating_sub(2);
     let push = |text: String, style: Style, out: &mut Vec<Line<'static>>| {
-        if !out.is_empty() {
+        if !out.is_empty() || after_messages {
             out.push(Line::default());
         }
         out.extend(wrap(&text, text_w).into_iter().map(|l| Line::styled(format!("  {l}"), style)));
@@ -128,11 +160,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let all = lines(state, inner.width as usize);
     let height = inner.height as usize;
-    let max_top = all.len().saturating_sub(height);
-    let top = state.scroll_top.unwrap_or(max_top).min(max_top);
-    let visible: Vec<Line> = all.into_iter().skip(top).take(height).collect();
+    let visible: Vec<Line> = match state.scroll_top {
+        None => tail_lines(state, inner.width as usize, height),
+        Some(top) => {
+            let all = lines(state, inner.width as usize);
+            let top = top.min(all.len().saturating_sub(height));
+            all.into_iter().skip(top).take(height).collect()
+        }
+    };
     frame.render_widget(Paragraph::new(visible), inner);
 }
 
