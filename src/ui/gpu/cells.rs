@@ -1,32 +1,21 @@
 //! Fixed-width text pieces for the GPU panel: numbers, bars, sparklines, truncation and
 //! wrapping, all measured in terminal columns (unicode-width), so wide names keep columns.
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
 
 use crate::gpu::Series;
 use crate::text::sanitize;
+// Column width and cutting with '…' are the ones every pane uses.
+pub(super) use crate::ui::wrap::{str_width as width, truncate};
 
 const GIB: f64 = (1u64 << 30) as f64;
 const MIB: f64 = (1u64 << 20) as f64;
 const SPARK_LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const PARTIAL_BLOCKS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
 
-pub(super) fn width(text: &str) -> usize {
-    text.width()
-}
-
 /// Text from outside (GPU and process names, NVML errors) on one line, with control
 /// characters made visible so they cannot act on the terminal.
 pub(super) fn clean(text: &str) -> String {
     sanitize(text).replace('\n', " ")
-}
-
-/// At most `max` columns, ending in '…' when cut.
-pub(super) fn truncate(text: &str, max: usize) -> String {
-    if width(text) <= max {
-        return text.to_string();
-    }
-    let (head, _) = split_at_width(text, max.saturating_sub(1));
-    if max == 0 { String::new() } else { format!("{head}…") }
 }
 
 /// Exactly `cells` columns: cut with '…' or padded with spaces.
