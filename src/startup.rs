@@ -48,6 +48,7 @@ pub fn model_spec(config: &Config, cli_model: Option<&str>) -> ModelSpec {
         isq: config.model.isq.clone(),
         device: config.model.device.clone(),
         chat_template: config.model.chat_template.clone(),
+        cpu_weights: config.model.cpu_weights,
     }
 }
 

@@ -248,6 +248,12 @@ fn other_range_checks() {
     assert_eq!(err("sampling:\n  top_k: 5000\n"), "/etc/x.yaml:2:10: sampling.top_k: must be between 0 and 1000 (got 5000)");
     assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: invalid type: floating point `1.5`, expected u32");
     assert!(parse("model:\n  device: cuda:0\n  isq: hqq8\n", Path::new("x")).is_ok());
+    assert_eq!(
+        err("model:\n  cpu_weights: fast\n"),
+        "/etc/x.yaml:2:16: model.cpu_weights: unknown variant `fast`, expected one of `auto`, `native`, `q8_0`, `f32`"
+    );
+    let c = parse("model:\n  cpu_weights: f32\n", Path::new("x")).unwrap();
+    assert_eq!(c.model.cpu_weights, llamadeck::engine::protocol::CpuWeights::F32);
 }
 
 // ---- paths and loading ----

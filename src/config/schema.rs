@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::sampling::{PresetValues, Sampling};
+use crate::engine::protocol::CpuWeights;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,11 +32,13 @@ pub struct ModelConfig {
     /// "cpu" or "cuda:N".
     pub device: String,
     pub chat_template: Option<String>,
+    /// GGUF weights on CPU: auto, native, q8_0 or f32.
+    pub cpu_weights: CpuWeights,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { path: None, isq: None, device: "cpu".into(), chat_template: None }
+        Self { path: None, isq: None, device: "cpu".into(), chat_template: None, cpu_weights: CpuWeights::Auto }
     }
 }
 

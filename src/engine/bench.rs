@@ -1,7 +1,7 @@
 //! `llamadeck bench`: load time, prefill and decode speed, time to first token and peak RSS,
 //! measured through the same engine the console uses (in the spirit of llama-bench: a fixed
 //! prompt length, greedy decoding, the median over several runs after one warm-up).
-use super::protocol::{ChatMessage, EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest, ModelSpec, Role};
+use super::protocol::{ChatMessage, CpuWeights, EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest, ModelSpec, Role};
 use super::{demo_model_path, spawn_engine};
 use crate::app::sampling::Sampling;
 use anyhow::{Context, bail};
@@ -14,6 +14,9 @@ pub struct BenchCli {
     /// Prompt length in tokens (approximate; the report shows the exact count).
     #[arg(long, default_value_t = 128)]
     pub prompt_tokens: usize,
+    /// A prompt of your own instead of `--prompt-tokens` words (for comparing greedy output).
+    #[arg(long)]
+    pub prompt: Option<String>,
     /// Tokens to generate per run.
     #[arg(long, default_value_t = 64)]
     pub gen_tokens: usize,
@@ -29,24 +32,39 @@ pub struct BenchCli {
     /// In-situ quantization for safetensors models, e.g. Q4K.
     #[arg(long)]
     pub isq: Option<String>,
+    /// GGUF weights on CPU (as `model.cpu_weights` in the config).
+    #[arg(long, value_enum, default_value_t = CpuWeights::Auto)]
+    pub cpu_weights: CpuWeights,
+    /// After the measured runs, this many more requests, then the resident set again: memory
+    /// that grows per request shows up as the difference.
+    #[arg(long, default_value_t = 0)]
+    pub soak: usize,
+    /// One JSON object instead of the table (for scripts/bench).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct BenchArgs {
     pub model: PathBuf,
     pub prompt_tokens: usize,
+    pub prompt: Option<String>,
     pub gen_tokens: usize,
     pub runs: usize,
     pub threads: Option<usize>,
     pub device: String,
     pub isq: Option<String>,
+    pub cpu_weights: CpuWeights,
+    pub soak: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
     pub model: String,
     pub device: String,
     pub threads: Option<usize>,
+    pub cpu_weights: CpuWeights,
+    #[serde(serialize_with = "secs")]
     pub load: Duration,
     pub runs: usize,
     /// Medians over the measured runs.
@@ -58,21 +76,42 @@ pub struct BenchReport {
     pub peak_rss_bytes: Option<u64>,
     /// This process's GPU memory after the runs, from NVML; `None` without a driver.
     pub vram_bytes: Option<u64>,
+    /// Resident set right after loading, after the warm-up and measured runs, and after the
+    /// soak requests (allocator pools settle during the first requests; growth after them is
+    /// what a leak looks like).
+    pub rss_after_load_bytes: Option<u64>,
+    pub rss_after_runs_bytes: Option<u64>,
+    pub rss_after_soak_bytes: Option<u64>,
+    pub soak_requests: usize,
+    /// What the first measured run generated (greedy), to compare with another engine.
+    pub text: String,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// The `bench` subcommand: `--model` (global) or the demo model. Returns the exit code.
 pub fn run_cli(cli: &crate::startup::Cli, args: &BenchCli) -> i32 {
     let model = cli.model.clone().map(PathBuf::from).unwrap_or_else(demo_model_path);
+    let json = args.json;
     let args = BenchArgs {
         model,
         prompt_tokens: args.prompt_tokens,
+        prompt: args.prompt.clone(),
         gen_tokens: args.gen_tokens,
         runs: args.runs,
         threads: args.threads,
         device: args.device.clone(),
         isq: args.isq.clone(),
+        cpu_weights: args.cpu_weights,
+        soak: args.soak,
     };
     match run(args) {
+        Ok(report) if json => {
+            println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+            0
+        }
         Ok(report) => {
             println!("{report}");
             0
@@ -105,6 +144,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         isq: args.isq.clone(),
         device: args.device.clone(),
         chat_template: None,
+        cpu_weights: args.cpu_weights,
     };
     let started = Instant::now();
     engine.send(EngineCommand::Load(spec));
@@ -112,39 +152,38 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         match rx.recv().await.context("the engine stopped")? {
             EngineEvent::Loaded { model, .. } => break (model, started.elapsed()),
             EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
+            // What loading decided (the estimate, a re-encoding) goes to stderr, beside the table.
+            EngineEvent::LoadStage { stage } => eprintln!("load: {stage}"),
             _ => {}
         }
     };
+    let rss_after_load = current_rss();
 
     let mut measured = Vec::new();
-    for run in 0..=args.runs {
-        let request = GenerateRequest {
-            id: run as u64,
-            messages: vec![ChatMessage { role: Role::User, content: prompt_text(args.prompt_tokens) }],
-            sampling: Sampling {
-                temperature: 0.0,
-                max_tokens: args.gen_tokens as u32,
-                raw_mode: true,
-                ..Sampling::default()
-            },
-        };
-        engine.send(EngineCommand::Generate(request));
-        let stats = loop {
-            match rx.recv().await.context("the engine stopped")? {
-                EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => break stats,
-                EngineEvent::Finished { reason, .. } => bail!("run {run} ended with {}", reason.label()),
-                EngineEvent::Failed { error, .. } => bail!("run {run} failed: {error}"),
-                _ => {}
-            }
-        };
-        if run > 0 {
-            measured.push(stats); // run 0 is the warm-up
+    let mut text = String::new();
+    let mut rss_after_runs = current_rss();
+    for run in 0..=args.runs + args.soak {
+        if run == args.runs + 1 {
+            rss_after_runs = current_rss();
+        }
+        let (stats, generated) = one_request(&engine, &mut rx, run, &args).await?;
+        if run == 1 {
+            text = generated;
+        }
+        if (1..=args.runs).contains(&run) {
+            measured.push(stats); // run 0 is the warm-up; the soak comes after
         }
     }
     Ok(BenchReport {
         model,
         device: args.device,
         threads: args.threads,
+        cpu_weights: args.cpu_weights,
+        rss_after_load_bytes: rss_after_load,
+        rss_after_runs_bytes: if args.soak > 0 { rss_after_runs } else { current_rss() },
+        rss_after_soak_bytes: current_rss(),
+        soak_requests: args.soak,
+        text,
         load,
         runs: args.runs,
         prompt_tokens: median_of(&measured, |s| s.prompt_tokens as f64) as usize,
@@ -155,6 +194,34 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         peak_rss_bytes: peak_rss(),
         vram_bytes: own_vram(),
     })
+}
+
+/// One greedy raw-prompt request; its stats and text.
+async fn one_request(
+    engine: &super::EngineHandle,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    run: usize,
+    args: &BenchArgs,
+) -> anyhow::Result<(GenStats, String)> {
+    let request = GenerateRequest {
+        id: run as u64,
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: args.prompt.clone().unwrap_or_else(|| prompt_text(args.prompt_tokens)),
+        }],
+        sampling: Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, raw_mode: true, ..Sampling::default() },
+    };
+    engine.send(EngineCommand::Generate(request));
+    let mut text = String::new();
+    loop {
+        match rx.recv().await.context("the engine stopped")? {
+            EngineEvent::Token { text: t, .. } => text.push_str(&t),
+            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => return Ok((stats, text)),
+            EngineEvent::Finished { reason, .. } => bail!("run {run} ended with {}", reason.label()),
+            EngineEvent::Failed { error, .. } => bail!("run {run} failed: {error}"),
+            _ => {}
+        }
+    }
 }
 
 /// Plain English words, about one token each with any common tokenizer.
@@ -185,21 +252,38 @@ fn own_vram() -> Option<u64> {
 
 /// The process's peak resident set (VmHWM), Linux only.
 fn peak_rss() -> Option<u64> {
+    proc_status_kb("VmHWM:")
+}
+
+/// The process's resident set now (VmRSS), Linux only.
+fn current_rss() -> Option<u64> {
+    proc_status_kb("VmRSS:")
+}
+
+fn proc_status_kb(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
 }
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let threads = self.threads.map_or_else(|| "all".to_string(), |n| n.to_string());
-        writeln!(f, "model     {}  ({}, threads {threads})", self.model, self.device)?;
+        let weights = if self.device == "cpu" { format!(", cpu_weights {}", self.cpu_weights.label()) } else { String::new() };
+        writeln!(f, "model     {}  ({}, threads {threads}{weights})", self.model, self.device)?;
         writeln!(f, "load      {:.2} s", self.load.as_secs_f64())?;
         writeln!(f, "prefill   {:>5} tokens  {:>8.1} tok/s   ttft {:.0} ms", self.prompt_tokens, self.prefill_tok_s, self.ttft_ms)?;
         writeln!(f, "decode    {:>5} tokens  {:>8.1} tok/s", self.completion_tokens, self.decode_tok_s)?;
         match self.peak_rss_bytes {
             Some(b) => writeln!(f, "peak RSS  {:.0} MiB", b as f64 / (1 << 20) as f64)?,
             None => writeln!(f, "peak RSS  unavailable")?,
+        }
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        if let (Some(load), Some(runs)) = (self.rss_after_load_bytes, self.rss_after_runs_bytes) {
+            writeln!(f, "RSS       {:.0} MiB after load, {:.0} MiB after the runs", mib(load), mib(runs))?;
+            if let Some(soak) = self.rss_after_soak_bytes.filter(|_| self.soak_requests > 0) {
+                writeln!(f, "          {:.0} MiB after {} more requests ({:+.1} MiB)", mib(soak), self.soak_requests, mib(soak) - mib(runs))?;
+            }
         }
         if let Some(b) = self.vram_bytes {
             writeln!(f, "VRAM      {:.0} MiB (NVML, this process)", b as f64 / (1 << 20) as f64)?;

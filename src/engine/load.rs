@@ -3,7 +3,8 @@
 //! `ModelDType::Auto` for GGUF, which means slow BF16 on CPU).
 use super::estimate::{estimate, free_memory};
 use super::overlay::{ConfigOverlay, overlay_if_needed};
-use super::protocol::ModelSpec;
+use super::protocol::{CpuWeights, ModelSpec};
+use super::reencode;
 use super::source::{ModelSource, resolve_source};
 use super::stages::LoadingScope;
 use super::template::{PromptFormat, is_llama2_template};
@@ -100,6 +101,12 @@ pub async fn load(spec: &ModelSpec, stage: impl Fn(String)) -> Result<LoadedMode
     let dtype = if on_cpu && (is_gguf || isq.is_some()) { ModelDType::F32 } else { ModelDType::Auto };
     let kv_elem_bytes = if dtype == ModelDType::F32 { 4 } else { 2 };
     let place = if on_cpu { "RAM".to_string() } else { format!("on {}", spec.device.trim()) };
+    // The name stays the user's file even when a re-encoded copy is loaded.
+    let name = source.display_name();
+    let source = match source {
+        ModelSource::Gguf(file) if on_cpu => ModelSource::Gguf(cpu_weights(file, spec.cpu_weights, &stage).await?),
+        other => other,
+    };
     if let Some(e) = estimate(&source, isq_name, kv_elem_bytes)? {
         stage(e.message(free_memory(cuda_ordinal(&spec.device)?), &place));
     }
@@ -165,9 +172,24 @@ pub async fn load(spec: &ModelSpec, stage: impl Fn(String)) -> Result<LoadedMode
         format,
         bos,
         context_len: metadata.max_seq_len,
-        name: source.display_name(),
+        name,
         _overlay: overlay.map(Arc::new),
     })
+}
+
+/// The GGUF file to load on CPU: the user's, or a re-encoded copy (see `reencode`).
+async fn cpu_weights(file: std::path::PathBuf, mode: CpuWeights, stage: &impl Fn(String)) -> Result<std::path::PathBuf, String> {
+    if mode != CpuWeights::Native {
+        stage(format!("checking the weight formats for CPU (cpu_weights: {})", mode.label()));
+    }
+    let free = free_memory(None);
+    let prepared = tokio::task::spawn_blocking(move || reencode::prepare(&file, mode, &reencode::default_cache_dir(), free))
+        .await
+        .map_err(|e| panic_text("re-encoding", e))??;
+    if let Some(note) = prepared.note {
+        stage(note);
+    }
+    Ok(prepared.path)
 }
 
 fn normal_loader(id: String, chat_template: Option<String>, jinja: Option<String>) -> Result<Box<dyn Loader>, String> {

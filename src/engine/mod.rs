@@ -11,6 +11,7 @@ mod gguf_meta;
 pub mod load;
 mod overlay;
 pub mod protocol;
+pub mod reencode;
 pub mod request;
 pub mod source;
 pub mod stages;

@@ -28,6 +28,41 @@ pub struct ModelSpec {
     pub device: String,
     /// A chat template file overriding the model's own.
     pub chat_template: Option<String>,
+    /// How GGUF weights are held when running on CPU.
+    pub cpu_weights: CpuWeights,
+}
+
+impl CpuWeights {
+    pub fn label(self) -> &'static str {
+        match self {
+            CpuWeights::Auto => "auto",
+            CpuWeights::Native => "native",
+            CpuWeights::Q8_0 => "q8_0",
+            CpuWeights::F32 => "f32",
+        }
+    }
+}
+
+/// The weight format for GGUF models on CPU (see `engine::reencode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+pub enum CpuWeights {
+    /// Re-encode only the types candle computes without SIMD (Q4_1, Q5_0, Q5_1) as Q8_0.
+    #[default]
+    #[serde(rename = "auto")]
+    #[value(name = "auto")]
+    Auto,
+    /// Load the file as it is.
+    #[serde(rename = "native")]
+    #[value(name = "native")]
+    Native,
+    /// Every quantized matrix as Q8_0.
+    #[serde(rename = "q8_0")]
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// Every matrix as dense F32: fastest prompt processing, 4 bytes a weight.
+    #[serde(rename = "f32")]
+    #[value(name = "f32")]
+    F32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

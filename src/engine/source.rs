@@ -27,12 +27,16 @@ impl ModelSource {
 
 /// Where `scripts/fetch-demo-model` puts SmolLM2: `$XDG_CACHE_HOME/llamadeck/models/`.
 pub fn demo_model_path() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+    cache_home().join("llamadeck/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// `$XDG_CACHE_HOME`, else `~/.cache`.
+pub fn cache_home() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join("llamadeck/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        .unwrap_or_else(|| PathBuf::from(".cache"))
 }
 
 /// Decides what `s` names. Never touches the network.
