@@ -1,0 +1,439 @@
+//! What the console costs on top of the bare engine, on the real demo model.
+//!
+//! A (bare): `engine::generate::run` called directly, its events drained and counted.
+//! B (console): the real event loop (`tui::event_loop::run`) on a 200x60 TestBackend at the
+//! configured frame cap, with a scripted key stream that pastes the question and presses Enter,
+//! the engine worker thread and its channels, the GPU/host sampler and the conversation store,
+//! as `startup::console` wires them. B's request is the one the console builds; A runs the same
+//! request, and the answers must match token for token.
+//!
+//! Decode tok/s is the engine's own figure (tokens after the first / time after the first) in
+//! both. A and B alternate (order flipped each run) after one warm-up of each.
+//!
+//! Run: `cargo bench --bench console_overhead -- --runs 5 --tokens 128`
+//! (env: CONSOLE_OVERHEAD_RUNS, CONSOLE_OVERHEAD_TOKENS, LLAMADECK_DEMO_MODEL, RAYON_NUM_THREADS).
+use std::convert::Infallible;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use llamadeck::app::{Action, Effect, State, update};
+use llamadeck::config::{Config, Keymap};
+use llamadeck::engine::protocol::{EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest};
+use llamadeck::engine::{EngineHandle, LoadedModel, generate, spawn_engine};
+use llamadeck::tui::event_loop::{self, Exit, LoopIo};
+use llamadeck::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// Asks for a long answer, so that greedy decoding rarely stops before the token limit
+/// (mistral.rs 0.8.1 cannot be told to ignore the end-of-sequence token).
+const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
+    mechanical calculators to modern laptops, smartphones and cloud data centres.";
+
+struct Opts {
+    runs: usize,
+    tokens: u32,
+    threads: usize,
+    model: PathBuf,
+}
+
+/// One generation's figures.
+struct Sample {
+    stats: GenStats,
+    /// The streamed text exactly as the engine sent it.
+    text: String,
+    /// Process CPU (all threads) during the run.
+    process_cpu: Duration,
+    /// CPU of the thread running the consumer (A: the drain loop; B: the event loop).
+    consumer_cpu: Duration,
+    /// B only: frames drawn between the first token and the end, per second.
+    redraws_per_s: Option<f64>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let opts = opts()?;
+    // SAFETY: no other thread exists yet; candle's rayon pool reads this when it starts.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", opts.threads.to_string()) };
+    // The console's own runtime shape (startup::run_console): the loop runs on this thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(bench(opts))
+}
+
+fn opts() -> anyhow::Result<Opts> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut runs = env("CONSOLE_OVERHEAD_RUNS").map_or(Ok(5), |v| v.parse()).context("CONSOLE_OVERHEAD_RUNS")?;
+    let mut tokens = env("CONSOLE_OVERHEAD_TOKENS").map_or(Ok(128), |v| v.parse()).context("CONSOLE_OVERHEAD_TOKENS")?;
+    let threads = env("RAYON_NUM_THREADS").map_or(Ok(2), |v| v.parse()).context("RAYON_NUM_THREADS")?;
+    let model = env("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
+    // `cargo bench` adds `--bench`; anything else unknown is ignored the same way.
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => runs = args.next().context("--runs N")?.parse().context("--runs N")?,
+            "--tokens" => tokens = args.next().context("--tokens N")?.parse().context("--tokens N")?,
+            _ => {}
+        }
+    }
+    if runs == 0 || tokens < 2 {
+        bail!("--runs must be at least 1 and --tokens at least 2");
+    }
+    Ok(Opts { runs, tokens, threads, model })
+}
+
+async fn bench(opts: Opts) -> anyhow::Result<()> {
+    if !opts.model.is_file() {
+        bail!("no model at {} (run scripts/fetch-demo-model)", opts.model.display());
+    }
+    let mut config = Config::default();
+    config.sampling.temperature = 0.0;
+    config.sampling.max_tokens = opts.tokens;
+    let spec = llamadeck::startup::model_spec(&config, Some(&opts.model.to_string_lossy()));
+
+    // One engine for both paths: B talks to its worker, A calls generate::run on its model.
+    let (events_tx, mut events) = unbounded_channel();
+    let engine = spawn_engine(events_tx);
+    engine.send(EngineCommand::Load(spec.clone()));
+    let loaded = loop {
+        match events.recv().await.context("the engine stopped")? {
+            e @ EngineEvent::Loaded { .. } => break e,
+            EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
+            _ => {}
+        }
+    };
+    let model = engine.loaded().context("loaded but no model shared")?;
+    let request = console_request(&config, &spec, &loaded);
+    if request.sampling.temperature != 0.0 || request.sampling.max_tokens != opts.tokens {
+        bail!("the console's request is not greedy with {} tokens: {:?}", opts.tokens, request.sampling);
+    }
+    let data_dir = tempfile::tempdir()?;
+    let console = Console { engine: &engine, config: &config, spec: &spec, loaded: &loaded, data_dir: data_dir.path() };
+
+    println!(
+        "model {} ({}), threads {}, greedy, max {} tokens, screen 200x60 at {} fps, {} runs after a warm-up",
+        opts.model.display(),
+        spec.device,
+        opts.threads,
+        opts.tokens,
+        config.ui.fps,
+        opts.runs
+    );
+    let reference = bare(&model, request.clone()).await?;
+    let warm = console.run(&mut events).await?;
+    check_same(&reference, &warm, "warm-up")?;
+    println!(
+        "answer: {} tokens, {} prompt tokens, starts {:?}",
+        reference.stats.completion_tokens,
+        reference.stats.prompt_tokens,
+        preview(&reference.text)
+    );
+
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for run in 0..opts.runs {
+        // Flipping the order cancels slow drift (thermal, page cache) between the two paths.
+        if run % 2 == 0 {
+            a.push(bare(&model, request.clone()).await?);
+            b.push(console.run(&mut events).await?);
+        } else {
+            b.push(console.run(&mut events).await?);
+            a.push(bare(&model, request.clone()).await?);
+        }
+        let (sa, sb) = (&a[run], &b[run]);
+        check_same(&reference, sa, "bare")?;
+        check_same(&reference, sb, "console")?;
+        println!(
+            "run {}: bare {:6.2} tok/s ({} tok, ttft {} ms, cpu {:.2} s) | console {:6.2} tok/s ({} tok, ttft {} ms, cpu {:.2} s, loop thread {:.0} ms, {:.1} redraws/s)",
+            run + 1,
+            rate(sa),
+            sa.stats.completion_tokens,
+            sa.stats.ttft_ms.unwrap_or(0),
+            sa.process_cpu.as_secs_f64(),
+            rate(sb),
+            sb.stats.completion_tokens,
+            sb.stats.ttft_ms.unwrap_or(0),
+            sb.process_cpu.as_secs_f64(),
+            sb.consumer_cpu.as_secs_f64() * 1e3,
+            sb.redraws_per_s.unwrap_or(0.0),
+        );
+    }
+
+    let bare_rate = median(a.iter().map(rate));
+    let console_rate = median(b.iter().map(rate));
+    let ratio = console_rate / bare_rate;
+    let paired = median(a.iter().zip(&b).map(|(a, b)| rate(b) / rate(a)));
+    let redraws = median(b.iter().map(|s| s.redraws_per_s.unwrap_or(0.0)));
+    let loop_ms = median(b.iter().map(|s| s.consumer_cpu.as_secs_f64() * 1e3));
+    let extra_cpu = median(a.iter().zip(&b).map(|(a, b)| b.process_cpu.as_secs_f64() - a.process_cpu.as_secs_f64()));
+    // The loop thread's CPU over the decode time: with every core busy decoding, roughly the
+    // share of decode time it can take away (an upper bound: it includes the prefill's frames).
+    let loop_share = median(b.iter().map(|s| 100.0 * s.consumer_cpu.as_secs_f64() * rate(s) / s.stats.completion_tokens as f64));
+    let ttft = |v: &[Sample]| median(v.iter().map(|s| s.stats.ttft_ms.unwrap_or(0) as f64));
+    let tokens = reference.stats.completion_tokens;
+    println!();
+    println!("bare engine   median {bare_rate:.2} tok/s");
+    println!("console path  median {console_rate:.2} tok/s");
+    println!("console/bare  {ratio:.4} (median of per-run ratios {paired:.4}); overhead {:.2} % (target <= 2 %)", (1.0 - ratio) * 100.0);
+    println!("redraws while streaming: median {redraws:.1}/s, cap {} fps", config.ui.fps);
+    println!(
+        "console loop thread CPU: median {loop_ms:.0} ms per answer = {loop_share:.2} % of the decode time; \
+         process CPU console minus bare: median {:+.0} ms",
+        extra_cpu * 1e3
+    );
+    println!();
+    // Machine-readable, one `key value` per line.
+    println!("tokens {tokens}");
+    println!("runs {}", opts.runs);
+    println!("threads {}", opts.threads);
+    println!("bare_decode_tok_s {bare_rate:.3}");
+    println!("console_decode_tok_s {console_rate:.3}");
+    println!("console_over_bare {ratio:.4}");
+    println!("console_overhead_pct {:.2}", (1.0 - ratio) * 100.0);
+    println!("bare_ttft_ms {:.0}", ttft(&a));
+    println!("console_ttft_ms {:.0}", ttft(&b));
+    println!("console_redraws_per_s {redraws:.2}");
+    println!("redraw_cap_fps {}", config.ui.fps);
+    println!("console_loop_cpu_ms {loop_ms:.1}");
+    println!("console_loop_cpu_pct_of_decode {loop_share:.2}");
+    Ok(())
+}
+
+fn rate(s: &Sample) -> f64 {
+    s.stats.decode_tok_s.unwrap_or(0.0)
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn preview(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+/// Both paths must have generated the same tokens, or the comparison means nothing.
+fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> {
+    if s.stats.completion_tokens != reference.stats.completion_tokens || s.text != reference.text {
+        bail!(
+            "{what}: {} tokens {:?}... differs from the reference {} tokens {:?}...",
+            s.stats.completion_tokens,
+            preview(&s.text),
+            reference.stats.completion_tokens,
+            preview(&reference.text)
+        );
+    }
+    if s.stats.decode_tok_s.is_none() {
+        bail!("{what}: no decode rate ({} tokens)", s.stats.completion_tokens);
+    }
+    Ok(())
+}
+
+/// The request the console sends for QUESTION: a throwaway state fed the same keys.
+fn console_request(config: &Config, spec: &llamadeck::engine::protocol::ModelSpec, loaded: &EngineEvent) -> GenerateRequest {
+    let mut state = State::new(config, Keymap::defaults(), spec.clone(), Theme::COLOR, Instant::now());
+    update(&mut state, Action::Engine(loaded.clone()));
+    update(&mut state, Action::Paste(QUESTION.into()));
+    let effects = update(&mut state, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    effects
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Engine(EngineCommand::Generate(req)) => Some(req),
+            _ => None,
+        })
+        .expect("Enter sends the question")
+}
+
+/// A: the engine's generate task alone; the consumer only collects the events.
+async fn bare(model: &LoadedModel, request: GenerateRequest) -> anyhow::Result<Sample> {
+    let (tx, mut rx) = unbounded_channel();
+    // Kept until the end: a dropped sender reads as "cancel".
+    let (_cancel, cancel_rx) = tokio::sync::oneshot::channel();
+    let (cpu, thread_cpu) = (cpu_time(libc::RUSAGE_SELF), cpu_time(libc::RUSAGE_THREAD));
+    let task = tokio::spawn(generate::run(model.clone(), request, cancel_rx, tx));
+    let mut text = String::new();
+    let stats = loop {
+        match rx.recv().await.context("the answer ended without Finished")? {
+            EngineEvent::Token { text: t, .. } => text.push_str(&t),
+            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => break stats,
+            EngineEvent::Finished { reason, .. } => bail!("bare run ended with {}", reason.label()),
+            EngineEvent::Failed { error, .. } => bail!("bare run failed: {error}"),
+            _ => {}
+        }
+    };
+    let (thread_cpu, cpu) = (cpu_time(libc::RUSAGE_THREAD) - thread_cpu, cpu_time(libc::RUSAGE_SELF) - cpu);
+    task.await?;
+    Ok(Sample { stats, text, process_cpu: cpu, consumer_cpu: thread_cpu, redraws_per_s: None })
+}
+
+/// B: what `startup::console` builds, with a TestBackend for the terminal.
+struct Console<'a> {
+    engine: &'a EngineHandle,
+    config: &'a Config,
+    spec: &'a llamadeck::engine::protocol::ModelSpec,
+    loaded: &'a EngineEvent,
+    data_dir: &'a std::path::Path,
+}
+
+impl Console<'_> {
+    async fn run(&self, engine_events: &mut UnboundedReceiver<EngineEvent>) -> anyhow::Result<Sample> {
+        // A fresh conversation each run, so the prompt is the same every time.
+        let mut state = State::new(self.config, Keymap::defaults(), self.spec.clone(), Theme::COLOR, Instant::now());
+        update(&mut state, Action::Engine(self.loaded.clone()));
+        let gpu_rx = llamadeck::gpu::spawn_sampler(llamadeck::gpu::open_source(), Duration::from_millis(self.config.gpu.interval_ms));
+        // Commands go to the engine through a task, as in startup::console.
+        let (engine_tx, mut commands) = unbounded_channel::<EngineCommand>();
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                engine.send(command);
+            }
+        });
+        let (keys, key_rx) = futures::channel::mpsc::unbounded::<io::Result<Event>>();
+        keys.unbounded_send(Ok(Event::Paste(QUESTION.into())))?;
+        keys.unbounded_send(Ok(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))))?;
+        let (loop_tx, engine_rx) = unbounded_channel();
+        let (_shutdown_tx, shutdown_rx) = unbounded_channel();
+        let io = LoopIo {
+            terminal_events: key_rx,
+            engine_tx,
+            engine_rx,
+            gpu_rx,
+            shutdown_rx,
+            config_path: self.data_dir.join("config.yaml"),
+            fps: self.config.ui.fps,
+            server_rx: unbounded_channel().1,
+            data_dir: Some(self.data_dir.to_path_buf()),
+            clipboard: None,
+        };
+        let mut terminal = Terminal::new(FrameClock { inner: TestBackend::new(200, 60), flushes: Vec::new() })?;
+        let (cpu, thread_cpu) = (cpu_time(libc::RUSAGE_SELF), cpu_time(libc::RUSAGE_THREAD));
+        // The engine's events reach the loop through one forwarding hop (the engine outlives each
+        // run); the hop also notes when the answer streams and closes the keyboard at the end.
+        let events = std::mem::replace(engine_events, unbounded_channel().1);
+        let relay = tokio::spawn(relay(events, loop_tx, keys));
+        let (exit, _) = event_loop::run(&mut terminal, &mut state, io).await?;
+        let (thread_cpu, cpu) = (cpu_time(libc::RUSAGE_THREAD) - thread_cpu, cpu_time(libc::RUSAGE_SELF) - cpu);
+        let (events, streamed) = relay.await?;
+        *engine_events = events;
+        let streamed = streamed?;
+        if exit != Exit::InputClosed {
+            bail!("the console ended with {exit:?}");
+        }
+        // The screen's state must hold the whole answer: nothing was skipped.
+        let answer = state.messages.last().context("no answer in the console")?;
+        let shown = answer.stats.as_ref().map(|s| s.completion_tokens);
+        if shown != Some(streamed.stats.completion_tokens) || answer.text != llamadeck::text::sanitize(&streamed.text) {
+            bail!("the console's answer ({shown:?} tokens) is not what the engine sent");
+        }
+        let frames = terminal.backend().flushes.iter().filter(|&&t| (streamed.first..=streamed.end).contains(&t)).count();
+        let window = streamed.end.duration_since(streamed.first).as_secs_f64();
+        Ok(Sample {
+            stats: streamed.stats,
+            text: streamed.text,
+            process_cpu: cpu,
+            consumer_cpu: thread_cpu,
+            redraws_per_s: Some(frames as f64 / window),
+        })
+    }
+}
+
+struct Streamed {
+    stats: GenStats,
+    text: String,
+    first: Instant,
+    end: Instant,
+}
+
+/// Forwards engine events to the loop until the answer finishes, then closes the keyboard so
+/// the loop ends (after a pause that lets it take in the last event first).
+async fn relay(
+    mut events: UnboundedReceiver<EngineEvent>,
+    to_loop: UnboundedSender<EngineEvent>,
+    keys: futures::channel::mpsc::UnboundedSender<io::Result<Event>>,
+) -> (UnboundedReceiver<EngineEvent>, anyhow::Result<Streamed>) {
+    let mut text = String::new();
+    let mut first = None;
+    let result = loop {
+        let Some(event) = events.recv().await else { break Err(anyhow::anyhow!("the engine stopped")) };
+        let outcome = match &event {
+            EngineEvent::Token { text: t, .. } => {
+                first.get_or_insert_with(Instant::now);
+                text.push_str(t);
+                None
+            }
+            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => Some(Ok(stats.clone())),
+            EngineEvent::Finished { reason, .. } => Some(Err(anyhow::anyhow!("console run ended with {}", reason.label()))),
+            EngineEvent::Failed { error, .. } => Some(Err(anyhow::anyhow!("console run failed: {error}"))),
+            _ => None,
+        };
+        let _ = to_loop.send(event);
+        if let Some(outcome) = outcome {
+            let end = Instant::now();
+            break outcome.map(|stats| Streamed { stats, text, first: first.unwrap_or(end), end });
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(keys);
+    (events, result)
+}
+
+/// CPU time used by the process or by the calling thread.
+fn cpu_time(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// A TestBackend that notes when each frame is flushed: `Terminal::draw` flushes once per
+/// frame, so this counts redraws without touching the loop.
+struct FrameClock {
+    inner: TestBackend,
+    flushes: Vec<Instant>,
+}
+
+impl Backend for FrameClock {
+    type Error = Infallible;
+
+    fn draw<'a, I: Iterator<Item = (u16, u16, &'a Cell)>>(&mut self, content: I) -> Result<(), Infallible> {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Infallible> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Infallible> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Infallible> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<Size, Infallible> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        self.flushes.push(Instant::now());
+        self.inner.flush()
+    }
+}
