@@ -193,6 +193,14 @@ async fn smollm2_gguf_end_to_end() {
         assert!(!a.text.contains(&stop_word) && first.text.starts_with(&a.text), "{:?} vs {:?}", a.text, first.text);
     }
 
+    // A raw continuation keeps the space its first token starts with (mistral.rs trims it).
+    let raw = Sampling { raw_mode: true, ..greedy(4) };
+    engine.generate(7, vec![msg(Role::User, "The capital of France is")], raw);
+    let cont = engine.answer(7, None).await.unwrap();
+    assert!(cont.text.starts_with(" Paris"), "{:?}", cont.text);
+    // A chat answer still starts with its first word.
+    assert!(!first.text.starts_with(char::is_whitespace), "{:?}", first.text);
+
     // On x86-64 the Q4_1 weights were re-encoded as Q8_0 (candle has no SIMD kernel for Q4_1),
     // and the greedy answer is llama.cpp's on the same file: "The capital of France is Paris."
     // candle's own Q4_1 path answers differently ("La femme de France, ..."), so it is checked

@@ -1,6 +1,7 @@
 //! One answer: build the prompt (fitting the context), send it to mistral.rs as token ids,
 //! and forward the stream as events. mistral.rs's response channel is drained as fast as it
 //! fills (the events channel is unbounded), so a slow screen never stalls the engine.
+use super::lead::{FirstToken, LeadRestorer};
 use super::load::LoadedModel;
 use super::protocol::{ChatMessage, EngineEvent, FinishReason, GenerateRequest, RequestId, Role};
 use super::request::{sampling_params, unsupported};
@@ -165,7 +166,10 @@ pub async fn run_prompt(
     let room = model.context_len.saturating_sub(ids.len()).max(1);
     req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
     let mut clock = StatsClock::start(ids.len());
-    let (sampled, counter) = token_counter(ids.len());
+    let first_token = FirstToken::default();
+    let (sampled, counter) = token_counter(ids.len(), first_token.clone());
+    let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
+    let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
     let (tx, mut rx) = channel(64);
     let request = Request::Normal(Box::new(NormalRequest {
@@ -209,6 +213,12 @@ pub async fn run_prompt(
         let Some(response) = response else {
             // mistral.rs ends a stream without a final chunk when the last token leaves an
             // incomplete UTF-8 character (no text to send); errors always arrive as responses.
+            if let Some(text) = lead.flush()
+                && let StopStep::Stop(text) = stop.push(&text)
+            {
+                token(&send, id, text);
+                return send(finish(FinishReason::Stop, &clock));
+            }
             token(&send, id, stop.finish());
             let stats = clock.stats();
             let full = stats.completion_tokens >= req.sampling.max_tokens as usize
@@ -220,12 +230,18 @@ pub async fn run_prompt(
             Response::CompletionChunk(chunk) => {
                 clock.token();
                 let Some(choice) = chunk.choices.into_iter().next() else { continue };
-                match stop.push(&choice.text) {
-                    StopStep::Emit(text) => token(&send, id, text),
-                    StopStep::Stop(text) => {
+                let mut text = lead.push(choice.text);
+                if choice.finish_reason.is_some() {
+                    // The last chunk: nothing may stay held.
+                    text = text.into_iter().chain(lead.flush()).reduce(|a, b| a + &b);
+                }
+                match text.map(|t| stop.push(&t)) {
+                    Some(StopStep::Emit(text)) => token(&send, id, text),
+                    Some(StopStep::Stop(text)) => {
                         token(&send, id, text);
                         return send(finish(FinishReason::Stop, &clock));
                     }
+                    None => {}
                 }
                 if let Some(reason) = choice.finish_reason {
                     token(&send, id, stop.finish());
@@ -245,11 +261,15 @@ pub async fn run_prompt(
 
 /// A pass-through logits processor that records how many tokens were sampled: completion
 /// chunks carry no usage, and one chunk may hold several tokens.
-fn token_counter(prompt_len: usize) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+/// It also notes the first generated token, for `LeadRestorer`.
+fn token_counter(prompt_len: usize, first: FirstToken) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
     let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
         seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
+        if let Some(&id) = context.get(prompt_len) {
+            let _ = first.set(id);
+        }
         Ok(logits.clone())
     };
     (count, Arc::new(processor))

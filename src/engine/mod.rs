@@ -8,6 +8,7 @@ pub mod bench;
 pub mod estimate;
 pub mod generate;
 mod gguf_meta;
+mod lead;
 pub mod load;
 mod overlay;
 pub mod protocol;
