@@ -35,6 +35,8 @@ pub enum Sub {
     Bench(crate::engine::bench::BenchCli),
     /// Serve the OpenAI-compatible API without the console (for systemd; logs to stderr).
     Serve(crate::server::headless::ServeCli),
+    /// Print the GPU panel's readings (NVML) as lines, in nvidia-smi's column order; exit 1 without NVML.
+    Gpu(crate::gpu::report::GpuCli),
 }
 
 /// What to load: `--model`, else the config's `model.path`, else the demo model.

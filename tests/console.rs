@@ -867,6 +867,18 @@ mod lifecycle {
             assert!(String::from_utf8_lossy(&out.stdout).contains("llamadeck"));
         }
     }
+
+    /// `llamadeck gpu`: without a driver (as here) the NVML error and status 1; with one, lines.
+    #[test]
+    fn gpu_report_needs_no_terminal_and_explains_a_missing_driver() {
+        let out = Command::new(env!("CARGO_BIN_EXE_llamadeck")).args(["gpu", "--samples", "1"]).stdin(Stdio::null()).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        match out.status.code() {
+            Some(1) => assert!(stderr.starts_with("llamadeck gpu: NVML not available: "), "{stderr}"),
+            Some(0) => assert!(stdout.lines().skip(1).all(|l| l.starts_with("1, ") && l.split(", ").count() == 8), "{stdout}"),
+            other => panic!("status {other:?}: {stderr}"),
+        }
+    }
 }
 
 // ---- conversations: autosave, the view, resume, search, export, copy, hostile text --------

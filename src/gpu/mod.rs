@@ -1,6 +1,7 @@
 //! The GPU producer: a [`GpuSource`] (NVML, or the host-only fallback when there is no
 //! NVIDIA driver) read on its own thread by [`spawn_sampler`], which publishes only the latest
 //! [`snapshot::GpuSnapshot`]. [`GpuHistory`] keeps the sparkline series on the UI side.
+pub mod report;
 pub mod snapshot;
 
 mod history;

@@ -131,6 +131,11 @@ fn process_name(pid: u32) -> String {
 
 /// The NVML error in plain words, with what it most likely means for the operator.
 pub(crate) fn unavailable_reason(error: &NvmlError) -> String {
+    format!("{}; showing host memory and CPU", why_unavailable(error))
+}
+
+/// "NVML not available: <error> — <what it most likely means>".
+pub(crate) fn why_unavailable(error: &NvmlError) -> String {
     let meaning = match error {
         NvmlError::LibloadingError(_) | NvmlError::LibraryNotFound => "no NVIDIA driver on this machine",
         NvmlError::DriverNotLoaded => "the NVIDIA driver is installed but not loaded",
@@ -138,7 +143,7 @@ pub(crate) fn unavailable_reason(error: &NvmlError) -> String {
         NvmlError::LibRmVersionMismatch => "the driver and NVML versions differ; a reboot usually fixes it",
         _ => "NVML could not be started",
     };
-    format!("NVML not available: {error} — {meaning}; showing host memory and CPU")
+    format!("NVML not available: {error} — {meaning}")
 }
 
 #[cfg(test)]
