@@ -49,15 +49,30 @@ pub fn cuda_ordinal(s: &str) -> Result<Option<usize>, String> {
         .ok_or_else(|| format!("device {s:?}: expected \"cpu\" or \"cuda:N\""))
 }
 
-/// The candle device for "cpu" or "cuda:N"; a clear error when CUDA is missing.
+/// The candle device for "cpu" or "cuda:N"; a clear error when CUDA is missing, the driver finds
+/// no such GPU, or the CUDA libraries panic (the load then fails; the console keeps running).
 pub fn parse_device(s: &str) -> Result<Device, String> {
     let Some(ordinal) = cuda_ordinal(s)? else {
         return Ok(Device::Cpu);
     };
-    Device::new_cuda(ordinal).map_err(|e| {
-        let hint = if cfg!(feature = "cuda") { "" } else { " (this llamadeck was built without the `cuda` feature)" };
-        format!("device cuda:{ordinal} is not available: {e}{hint}")
-    })
+    if !cfg!(feature = "cuda") {
+        return Err(format!(
+            "device cuda:{ordinal} is not available: this llamadeck was built for the CPU only; \
+             build the GPU binary with scripts/build-cuda, or set device: cpu"
+        ));
+    }
+    match std::panic::catch_unwind(|| Device::new_cuda(ordinal)) {
+        Ok(Ok(device)) => Ok(device),
+        // The first line only: with RUST_BACKTRACE set, candle appends a backtrace to the error.
+        Ok(Err(e)) => Err(format!(
+            "device cuda:{ordinal} is not available: {} (nvidia-smi lists the GPUs the driver sees)",
+            e.to_string().lines().next().unwrap_or_default()
+        )),
+        Err(panic) => {
+            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(format!("device cuda:{ordinal} is not available: CUDA failed: {}", msg.unwrap_or_else(|| "unknown panic".into())))
+        }
+    }
 }
 
 /// The template override: `.jinja` files are used as they are, `.json` files like a
@@ -97,8 +112,14 @@ pub async fn load(spec: &ModelSpec, stage: impl Fn(String)) -> Result<LoadedMode
     }
     let isq: Option<IsqType> = isq_name.map(|n| parse_isq_value(n, Some(&device)).map_err(|e| format!("isq {n}: {e}"))).transpose()?;
     // F32 activations on CPU: ~20% faster decode than the automatic BF16 (measured on SmolLM2).
-    // Unquantized safetensors stay in their own dtype: F32 would double their memory.
-    let dtype = if on_cpu && (is_gguf || isq.is_some()) { ModelDType::F32 } else { ModelDType::Auto };
+    // Unquantized safetensors stay in 16 bits: F32 would double their memory. BF16 is what
+    // `Auto` picks on CPU, named here because the CUDA build's `Auto` runs nvidia-smi (and
+    // panics without it) even for a CPU device.
+    let dtype = match (on_cpu, is_gguf || isq.is_some()) {
+        (true, true) => ModelDType::F32,
+        (true, false) => ModelDType::BF16,
+        (false, _) => ModelDType::Auto,
+    };
     let kv_elem_bytes = if dtype == ModelDType::F32 { 4 } else { 2 };
     let place = if on_cpu { "RAM".to_string() } else { format!("on {}", spec.device.trim()) };
     // The name stays the user's file even when a re-encoded copy is loaded.
@@ -241,7 +262,17 @@ mod tests {
         assert!(parse_device("").unwrap().is_cpu());
         assert!(parse_device("gpu0").unwrap_err().contains("expected"));
         if !cfg!(feature = "cuda") {
-            assert!(parse_device("cuda:1").unwrap_err().contains("cuda:1 is not available"));
+            let error = parse_device("cuda:1").unwrap_err();
+            assert!(error.contains("cuda:1 is not available"), "{error}");
+            assert!(error.contains("scripts/build-cuda"), "{error}");
+        }
+    }
+
+    /// With the `cuda` feature on a machine without that GPU: an error, never a panic.
+    #[test]
+    fn a_missing_gpu_is_an_error_not_a_panic() {
+        if let Err(error) = parse_device("cuda:4095") {
+            assert!(error.starts_with("device cuda:4095 is not available: "), "{error}");
         }
     }
 
