@@ -213,10 +213,9 @@ pub async fn run_prompt(
         let Some(response) = response else {
             // mistral.rs ends a stream without a final chunk when the last token leaves an
             // incomplete UTF-8 character (no text to send); errors always arrive as responses.
-            if let Some(text) = lead.flush()
-                && let StopStep::Stop(text) = stop.push(&text)
+            if let Some(held) = lead.flush()
+                && forward(&mut stop, &held, &send, id)
             {
-                token(&send, id, text);
                 return send(finish(FinishReason::Stop, &clock));
             }
             token(&send, id, stop.finish());
@@ -235,13 +234,10 @@ pub async fn run_prompt(
                     // The last chunk: nothing may stay held.
                     text = text.into_iter().chain(lead.flush()).reduce(|a, b| a + &b);
                 }
-                match text.map(|t| stop.push(&t)) {
-                    Some(StopStep::Emit(text)) => token(&send, id, text),
-                    Some(StopStep::Stop(text)) => {
-                        token(&send, id, text);
-                        return send(finish(FinishReason::Stop, &clock));
-                    }
-                    None => {}
+                if let Some(text) = text
+                    && forward(&mut stop, &text, &send, id)
+                {
+                    return send(finish(FinishReason::Stop, &clock));
                 }
                 if let Some(reason) = choice.finish_reason {
                     token(&send, id, stop.finish());
@@ -273,6 +269,21 @@ fn token_counter(prompt_len: usize, first: FirstToken) -> (Arc<AtomicUsize>, Arc
         Ok(logits.clone())
     };
     (count, Arc::new(processor))
+}
+
+/// Passes streamed text through the stop matcher to the events; true when a stop string ended
+/// the answer.
+fn forward(stop: &mut StopMatcher, text: &str, send: &impl Fn(EngineEvent), id: RequestId) -> bool {
+    match stop.push(text) {
+        StopStep::Emit(text) => {
+            token(send, id, text);
+            false
+        }
+        StopStep::Stop(text) => {
+            token(send, id, text);
+            true
+        }
+    }
 }
 
 fn token(send: &impl Fn(EngineEvent), id: RequestId, text: String) {
