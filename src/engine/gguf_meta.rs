@@ -17,9 +17,7 @@ pub struct GgufShape {
 }
 
 pub fn read_shape(path: &Path) -> Result<GgufShape, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let ints = read_metadata(&mut BufReader::new(file))
-        .map_err(|e| format!("{} is not a readable GGUF file: {e}", path.display()))?;
+    let ints = metadata(path)?;
     let arch = ints.arch.ok_or_else(|| format!("{}: GGUF metadata has no general.architecture", path.display()))?;
     let get = |key: &str| ints.values.get(&format!("{arch}.{key}")).copied();
     let need = |key: &str| get(key).ok_or_else(|| format!("{}: GGUF metadata lacks {arch}.{key}", path.display()));
@@ -32,6 +30,17 @@ pub fn read_shape(path: &Path) -> Result<GgufShape, String> {
         heads,
         arch,
     })
+}
+
+/// Checks that `path` is a GGUF file whose header lengths are plausible. candle's reader
+/// allocates whatever a header declares, so a damaged file must be refused here first.
+pub fn check(path: &Path) -> Result<(), String> {
+    metadata(path).map(|_| ())
+}
+
+fn metadata(path: &Path) -> Result<Metadata, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    read_metadata(&mut BufReader::new(file)).map_err(|e| format!("{} is not a readable GGUF file: {e}", path.display()))
 }
 
 #[derive(Default)]

@@ -77,6 +77,7 @@ fn gb(bytes: u64) -> f64 {
 }
 
 fn read_content(file: &Path) -> Result<gguf_file::Content, String> {
+    super::gguf_meta::check(file)?;
     let mut reader = BufReader::new(File::open(file).map_err(|e| format!("{}: {e}", file.display()))?);
     gguf_file::Content::read(&mut reader).map_err(|e| format!("{}: not a readable GGUF file: {e}", file.display()))
 }
@@ -290,6 +291,20 @@ mod tests {
         assert!(dtypes(&f32.path).iter().all(|(_, t)| *t == GgmlDType::F32));
         let again = prepare(&f32.path, CpuWeights::Auto, &cache, None).unwrap();
         assert_eq!(again.path, f32.path, "nothing slow is left to re-encode");
+    }
+
+    #[test]
+    fn a_header_declaring_a_huge_string_is_refused_before_candle_allocates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.gguf");
+        let mut f = b"GGUF".to_vec();
+        f.extend(3u32.to_le_bytes());
+        f.extend(0u64.to_le_bytes()); // tensors
+        f.extend(1u64.to_le_bytes()); // metadata entries
+        f.extend((1u64 << 40).to_le_bytes()); // a 1 TiB key
+        std::fs::write(&path, &f).unwrap();
+        let e = prepare(&path, CpuWeights::Auto, &dir.path().join("cache"), None).unwrap_err();
+        assert!(e.contains("not a readable GGUF") && e.contains("implausible string length"), "{e}");
     }
 
     #[test]
