@@ -159,20 +159,19 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
     };
     let rss_after_load = current_rss();
 
+    one_request(&engine, &mut rx, 0, &args).await?; // the warm-up
     let mut measured = Vec::new();
     let mut text = String::new();
-    let mut rss_after_runs = current_rss();
-    for run in 0..=args.runs + args.soak {
-        if run == args.runs + 1 {
-            rss_after_runs = current_rss();
-        }
+    for run in 1..=args.runs {
         let (stats, generated) = one_request(&engine, &mut rx, run, &args).await?;
         if run == 1 {
             text = generated;
         }
-        if (1..=args.runs).contains(&run) {
-            measured.push(stats); // run 0 is the warm-up; the soak comes after
-        }
+        measured.push(stats);
+    }
+    let rss_after_runs = current_rss();
+    for run in args.runs + 1..=args.runs + args.soak {
+        one_request(&engine, &mut rx, run, &args).await?;
     }
     Ok(BenchReport {
         model,
@@ -180,7 +179,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         threads: args.threads,
         cpu_weights: args.cpu_weights,
         rss_after_load_bytes: rss_after_load,
-        rss_after_runs_bytes: if args.soak > 0 { rss_after_runs } else { current_rss() },
+        rss_after_runs_bytes: rss_after_runs,
         rss_after_soak_bytes: current_rss(),
         soak_requests: args.soak,
         text,
@@ -268,6 +267,7 @@ fn proc_status_kb(key: &str) -> Option<u64> {
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
         let threads = self.threads.map_or_else(|| "all".to_string(), |n| n.to_string());
         let weights = if self.device == "cpu" { format!(", cpu_weights {}", self.cpu_weights.label()) } else { String::new() };
         writeln!(f, "model     {}  ({}, threads {threads}{weights})", self.model, self.device)?;
@@ -275,10 +275,9 @@ impl fmt::Display for BenchReport {
         writeln!(f, "prefill   {:>5} tokens  {:>8.1} tok/s   ttft {:.0} ms", self.prompt_tokens, self.prefill_tok_s, self.ttft_ms)?;
         writeln!(f, "decode    {:>5} tokens  {:>8.1} tok/s", self.completion_tokens, self.decode_tok_s)?;
         match self.peak_rss_bytes {
-            Some(b) => writeln!(f, "peak RSS  {:.0} MiB", b as f64 / (1 << 20) as f64)?,
+            Some(b) => writeln!(f, "peak RSS  {:.0} MiB", mib(b))?,
             None => writeln!(f, "peak RSS  unavailable")?,
         }
-        let mib = |b: u64| b as f64 / (1 << 20) as f64;
         if let (Some(load), Some(runs)) = (self.rss_after_load_bytes, self.rss_after_runs_bytes) {
             writeln!(f, "RSS       {:.0} MiB after load, {:.0} MiB after the runs", mib(load), mib(runs))?;
             if let Some(soak) = self.rss_after_soak_bytes.filter(|_| self.soak_requests > 0) {
@@ -286,7 +285,7 @@ impl fmt::Display for BenchReport {
             }
         }
         if let Some(b) = self.vram_bytes {
-            writeln!(f, "VRAM      {:.0} MiB (NVML, this process)", b as f64 / (1 << 20) as f64)?;
+            writeln!(f, "VRAM      {:.0} MiB (NVML, this process)", mib(b))?;
         }
         write!(f, "(median of {} runs after one warm-up, greedy, raw prompt)", self.runs)
     }

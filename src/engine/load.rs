@@ -68,10 +68,7 @@ pub fn parse_device(s: &str) -> Result<Device, String> {
             "device cuda:{ordinal} is not available: {} (nvidia-smi lists the GPUs the driver sees)",
             e.to_string().lines().next().unwrap_or_default()
         )),
-        Err(panic) => {
-            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            Err(format!("device cuda:{ordinal} is not available: CUDA failed: {}", msg.unwrap_or_else(|| "unknown panic".into())))
-        }
+        Err(panic) => Err(format!("device cuda:{ordinal} is not available: CUDA failed: {}", panic_message(panic.as_ref()))),
     }
 }
 
@@ -236,16 +233,18 @@ fn template_text(t: &ChatTemplate) -> Option<String> {
 /// A panic inside mistral.rs, as a message.
 pub fn panic_text(what: &str, e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            format!("mistral.rs failed while {what}: {msg}")
-        }
+        Ok(payload) => format!("mistral.rs failed while {what}: {}", panic_message(payload.as_ref())),
         Err(e) => format!("{what} was cancelled: {e}"),
     }
+}
+
+/// The text a panic carries (`panic!` gives a String or a &str).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
