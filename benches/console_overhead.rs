@@ -1,11 +1,12 @@
 //! What the console costs on top of the bare engine, on the real demo model.
 //!
-//! A (bare): `engine::generate::run` called directly, its events drained and counted.
+//! A (bare): the engine's face alone: `Engine::generate`, its events drained and counted.
 //! B (console): the real event loop (`tui::event_loop::run`) on a 200x60 TestBackend at the
 //! configured frame cap, with a scripted key stream that pastes the question and presses Enter,
-//! the engine worker thread and its channels, the GPU/host sampler and the conversation store,
-//! as `startup::console` wires them. B's request is the one the console builds; A runs the same
-//! request, and the answers must match token for token.
+//! the same engine, the GPU/host sampler and the conversation store, all feeding the inbox as
+//! `startup::console` wires them. B's request is the one the console builds; A runs the same
+//! request, and the answers must match token for token. B's engine is tapped (one forwarding
+//! hop) to see when the answer streams and to close the keyboard once it is done.
 //!
 //! Decode tok/s is the engine's own figure (tokens after the first / time after the first) in
 //! both. A and B alternate (order flipped each run) after one warm-up of each.
@@ -17,19 +18,26 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Context, bail};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use llamadeck::app::{Action, Effect, State, update};
-use llamadeck::config::{Config, Keymap};
-use llamadeck::engine::protocol::{EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest};
-use llamadeck::engine::{EngineHandle, LoadedModel, generate, spawn_engine};
+use llamadeck::app::{Action, Effect, Inbox, State, update};
+use llamadeck::chat::{FinishReason, GenStats};
+use llamadeck::config::Config;
+use llamadeck::engine::{
+    Engine, EngineCommand, EngineEvent, EngineStatus, GenEvent, GenerateRequest, Generation, GenerationSink, LoadState, ModelSpec,
+    mistral,
+};
+use llamadeck::keys::Keymap;
+use llamadeck::theme::Theme;
 use llamadeck::tui::event_loop::{self, Exit, LoopIo};
-use llamadeck::ui::theme::Theme;
+use llamadeck::tui::producers;
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::watch;
 
 /// Asks for a long answer, so that greedy decoding rarely stops before the token limit
 /// (mistral.rs 0.8.1 cannot be told to ignore the end-of-sequence token).
@@ -93,20 +101,20 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut config = Config::default();
     config.sampling.temperature = 0.0;
     config.sampling.max_tokens = opts.tokens;
-    let spec = llamadeck::startup::model_spec(&config, Some(&opts.model.to_string_lossy()));
+    let spec = config.model_spec(Some(&opts.model.to_string_lossy()));
 
-    // One engine for both paths: B talks to its worker, A calls generate::run on its model.
-    let (events_tx, mut events) = unbounded_channel();
-    let engine = spawn_engine(events_tx);
-    engine.send(EngineCommand::Load(spec.clone()));
+    // One engine for both paths, through its face.
+    let engine = mistral::spawn();
+    let mut status = engine.watch_status();
+    engine.load(spec.clone());
     let loaded = loop {
-        match events.recv().await.context("the engine stopped")? {
-            e @ EngineEvent::Loaded { .. } => break e,
-            EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
-            _ => {}
+        status.changed().await.context("the engine stopped")?;
+        match status.borrow_and_update().state.clone() {
+            LoadState::Ready(facts) => break EngineEvent::Loaded { model: facts.name, context_len: facts.context_len },
+            LoadState::Failed { reason } => bail!("loading failed: {reason}"),
+            LoadState::Idle | LoadState::Loading => {}
         }
     };
-    let model = engine.loaded().context("loaded but no model shared")?;
     let request = console_request(&config, &spec, &loaded);
     if request.sampling.temperature != 0.0 || request.sampling.max_tokens != opts.tokens {
         bail!("the console's request is not greedy with {} tokens: {:?}", opts.tokens, request.sampling);
@@ -123,8 +131,8 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
         config.ui.fps,
         opts.runs
     );
-    let reference = bare(&model, request.clone()).await?;
-    let warm = console.run(&mut events).await?;
+    let reference = bare(&engine, request.clone()).await?;
+    let warm = console.run().await?;
     check_same(&reference, &warm, "warm-up")?;
     println!(
         "answer: {} tokens, {} prompt tokens, starts {:?}",
@@ -137,11 +145,11 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     for run in 0..opts.runs {
         // Flipping the order cancels slow drift (thermal, page cache) between the two paths.
         if run % 2 == 0 {
-            a.push(bare(&model, request.clone()).await?);
-            b.push(console.run(&mut events).await?);
+            a.push(bare(&engine, request.clone()).await?);
+            b.push(console.run().await?);
         } else {
-            b.push(console.run(&mut events).await?);
-            a.push(bare(&model, request.clone()).await?);
+            b.push(console.run().await?);
+            a.push(bare(&engine, request.clone()).await?);
         }
         let (sa, sb) = (&a[run], &b[run]);
         check_same(&reference, sa, "bare")?;
@@ -238,7 +246,7 @@ fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> 
 }
 
 /// The request the console sends for QUESTION: a throwaway state fed the same keys.
-fn console_request(config: &Config, spec: &llamadeck::engine::protocol::ModelSpec, loaded: &EngineEvent) -> GenerateRequest {
+fn console_request(config: &Config, spec: &ModelSpec, loaded: &EngineEvent) -> GenerateRequest {
     let mut state = State::new(config, Keymap::defaults(), spec.clone(), Theme::COLOR, Instant::now());
     update(&mut state, Action::Engine(loaded.clone()));
     update(&mut state, Action::Paste(QUESTION.into()));
@@ -252,79 +260,54 @@ fn console_request(config: &Config, spec: &llamadeck::engine::protocol::ModelSpe
         .expect("Enter sends the question")
 }
 
-/// A: the engine's generate task alone; the consumer only collects the events.
-async fn bare(model: &LoadedModel, request: GenerateRequest) -> anyhow::Result<Sample> {
-    let (tx, mut rx) = unbounded_channel();
-    // Kept until the end: a dropped sender reads as "cancel".
-    let (_cancel, cancel_rx) = tokio::sync::oneshot::channel();
+/// A: the engine's face alone; the consumer only collects the events.
+async fn bare(engine: &Engine, request: GenerateRequest) -> anyhow::Result<Sample> {
     let (cpu, thread_cpu) = (cpu_time(libc::RUSAGE_SELF), cpu_time(libc::RUSAGE_THREAD));
-    let task = tokio::spawn(generate::run(model.clone(), request, cancel_rx, tx));
+    let mut generation = engine.generate(request);
     let mut text = String::new();
     let stats = loop {
-        match rx.recv().await.context("the answer ended without Finished")? {
-            EngineEvent::Token { text: t, .. } => text.push_str(&t),
-            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => break stats,
-            EngineEvent::Finished { reason, .. } => bail!("bare run ended with {}", reason.label()),
-            EngineEvent::Failed { error, .. } => bail!("bare run failed: {error}"),
-            _ => {}
+        match generation.next().await.context("the answer ended without Finished")? {
+            GenEvent::Token(t) => text.push_str(&t),
+            GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => break stats,
+            GenEvent::Finished { reason, .. } => bail!("bare run ended with {}", reason.label()),
+            GenEvent::Failed(error) => bail!("bare run failed: {}", error.message),
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
         }
     };
     let (thread_cpu, cpu) = (cpu_time(libc::RUSAGE_THREAD) - thread_cpu, cpu_time(libc::RUSAGE_SELF) - cpu);
-    task.await?;
     Ok(Sample { stats, text, process_cpu: cpu, consumer_cpu: thread_cpu, redraws_per_s: None })
 }
 
 /// B: what `startup::console` builds, with a TestBackend for the terminal.
 struct Console<'a> {
-    engine: &'a EngineHandle,
+    engine: &'a Engine,
     config: &'a Config,
-    spec: &'a llamadeck::engine::protocol::ModelSpec,
+    spec: &'a ModelSpec,
     loaded: &'a EngineEvent,
     data_dir: &'a std::path::Path,
 }
 
 impl Console<'_> {
-    async fn run(&self, engine_events: &mut UnboundedReceiver<EngineEvent>) -> anyhow::Result<Sample> {
+    async fn run(&self) -> anyhow::Result<Sample> {
         // A fresh conversation each run, so the prompt is the same every time.
         let mut state = State::new(self.config, Keymap::defaults(), self.spec.clone(), Theme::COLOR, Instant::now());
         update(&mut state, Action::Engine(self.loaded.clone()));
+        let inbox = Inbox::new();
         let gpu_rx = llamadeck::gpu::spawn_sampler(llamadeck::gpu::open_source(), Duration::from_millis(self.config.gpu.interval_ms));
-        // Commands go to the engine through a task, as in startup::console.
-        let (engine_tx, mut commands) = unbounded_channel::<EngineCommand>();
-        let engine = self.engine.clone();
-        tokio::spawn(async move {
-            while let Some(command) = commands.recv().await {
-                engine.send(command);
-            }
-        });
+        producers::gpu(gpu_rx, inbox.sender());
         let (keys, key_rx) = futures::channel::mpsc::unbounded::<io::Result<Event>>();
         keys.unbounded_send(Ok(Event::Paste(QUESTION.into())))?;
         keys.unbounded_send(Ok(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))))?;
-        let (loop_tx, engine_rx) = unbounded_channel();
-        let (_shutdown_tx, shutdown_rx) = unbounded_channel();
-        let io = LoopIo {
-            terminal_events: key_rx,
-            engine_tx,
-            engine_rx,
-            gpu_rx,
-            shutdown_rx,
-            config_path: self.data_dir.join("config.yaml"),
-            fps: self.config.ui.fps,
-            server_rx: unbounded_channel().1,
-            data_dir: Some(self.data_dir.to_path_buf()),
-            clipboard: None,
-        };
+        producers::terminal(key_rx, inbox.sender());
+        let (tap, streamed) = Tap::new(self.engine.clone(), keys);
+        let io = LoopIo::new(inbox, Engine::new(tap), self.data_dir.join("config.yaml"))
+            .fps(self.config.ui.fps)
+            .data_dir(Some(self.data_dir.to_path_buf()));
         let mut terminal = Terminal::new(FrameClock { inner: TestBackend::new(200, 60), flushes: Vec::new() })?;
         let (cpu, thread_cpu) = (cpu_time(libc::RUSAGE_SELF), cpu_time(libc::RUSAGE_THREAD));
-        // The engine's events reach the loop through one forwarding hop (the engine outlives each
-        // run); the hop also notes when the answer streams and closes the keyboard at the end.
-        let events = std::mem::replace(engine_events, unbounded_channel().1);
-        let relay = tokio::spawn(relay(events, loop_tx, keys));
         let (exit, _) = event_loop::run(&mut terminal, &mut state, io).await?;
         let (thread_cpu, cpu) = (cpu_time(libc::RUSAGE_THREAD) - thread_cpu, cpu_time(libc::RUSAGE_SELF) - cpu);
-        let (events, streamed) = relay.await?;
-        *engine_events = events;
-        let streamed = streamed?;
+        let streamed = streamed.lock().unwrap().take().context("the tap saw no answer end")??;
         if exit != Exit::InputClosed {
             bail!("the console ended with {exit:?}");
         }
@@ -353,37 +336,76 @@ struct Streamed {
     end: Instant,
 }
 
-/// Forwards engine events to the loop until the answer finishes, then closes the keyboard so
-/// the loop ends (after a pause that lets it take in the last event first).
+type Outcome = Arc<Mutex<Option<anyhow::Result<Streamed>>>>;
+
+/// The engine with a listener on its one answer: notes when it streams and how it ends, and
+/// closes the keyboard once it is over (after a pause that lets the loop take in the end first).
+struct Tap {
+    engine: Engine,
+    keys: Mutex<Option<futures::channel::mpsc::UnboundedSender<io::Result<Event>>>>,
+    outcome: Outcome,
+}
+
+impl Tap {
+    fn new(engine: Engine, keys: futures::channel::mpsc::UnboundedSender<io::Result<Event>>) -> (Self, Outcome) {
+        let outcome = Outcome::default();
+        (Self { engine, keys: Mutex::new(Some(keys)), outcome: outcome.clone() }, outcome)
+    }
+}
+
+impl llamadeck::engine::Backend for Tap {
+    fn load(&self, spec: ModelSpec) {
+        self.engine.load(spec)
+    }
+
+    fn status(&self) -> watch::Receiver<EngineStatus> {
+        self.engine.watch_status()
+    }
+
+    fn generate(&self, request: GenerateRequest, sink: GenerationSink) {
+        let generation = self.engine.generate(request);
+        let keys = self.keys.lock().unwrap().take();
+        tokio::spawn(relay(generation, sink, keys, self.outcome.clone()));
+    }
+}
+
 async fn relay(
-    mut events: UnboundedReceiver<EngineEvent>,
-    to_loop: UnboundedSender<EngineEvent>,
-    keys: futures::channel::mpsc::UnboundedSender<io::Result<Event>>,
-) -> (UnboundedReceiver<EngineEvent>, anyhow::Result<Streamed>) {
+    mut generation: Generation,
+    mut sink: GenerationSink,
+    keys: Option<futures::channel::mpsc::UnboundedSender<io::Result<Event>>>,
+    outcome: Outcome,
+) {
     let mut text = String::new();
     let mut first = None;
     let result = loop {
-        let Some(event) = events.recv().await else { break Err(anyhow::anyhow!("the engine stopped")) };
-        let outcome = match &event {
-            EngineEvent::Token { text: t, .. } => {
+        let event = tokio::select! {
+            event = generation.next() => event,
+            _ = sink.cancelled() => {
+                generation.cancel();
+                generation.next().await
+            }
+        };
+        let Some(event) = event else { break Err(anyhow::anyhow!("the engine stopped")) };
+        let end = match &event {
+            GenEvent::Token(t) => {
                 first.get_or_insert_with(Instant::now);
                 text.push_str(t);
                 None
             }
-            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => Some(Ok(stats.clone())),
-            EngineEvent::Finished { reason, .. } => Some(Err(anyhow::anyhow!("console run ended with {}", reason.label()))),
-            EngineEvent::Failed { error, .. } => Some(Err(anyhow::anyhow!("console run failed: {error}"))),
-            _ => None,
+            GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => Some(Ok(stats.clone())),
+            GenEvent::Finished { reason, .. } => Some(Err(anyhow::anyhow!("console run ended with {}", reason.label()))),
+            GenEvent::Failed(error) => Some(Err(anyhow::anyhow!("console run failed: {}", error.message))),
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) => None,
         };
-        let _ = to_loop.send(event);
-        if let Some(outcome) = outcome {
-            let end = Instant::now();
-            break outcome.map(|stats| Streamed { stats, text, first: first.unwrap_or(end), end });
+        sink.send(event);
+        if let Some(end) = end {
+            let at = Instant::now();
+            break end.map(|stats| Streamed { stats, text, first: first.unwrap_or(at), end: at });
         }
     };
+    *outcome.lock().unwrap() = Some(result);
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(keys);
-    (events, result)
 }
 
 /// CPU time used by the process or by the calling thread.

@@ -4,10 +4,12 @@
 use std::time::{Duration, Instant};
 
 use llamadeck::app::{Action, State, update};
-use llamadeck::config::{Config, Keymap};
-use llamadeck::engine::protocol::{EngineEvent, FinishReason, GenStats, ModelSpec};
+use llamadeck::chat::{FinishReason, GenStats};
+use llamadeck::config::Config;
+use llamadeck::engine::{EngineCommand, EngineEvent, ModelSpec};
 use llamadeck::gpu::snapshot::{GpuDevice, GpuSnapshot, GpuStatus};
-use llamadeck::ui::theme::Theme;
+use llamadeck::keys::{Command, Keymap};
+use llamadeck::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -45,11 +47,11 @@ fn main() {
 
 fn ask(state: &mut State, text: &str) -> u64 {
     update(state, Action::Paste(text.to_string()));
-    let effects = update(state, Action::Command(llamadeck::app::command::Command::Send));
+    let effects = update(state, Action::Command(Command::Send));
     effects
         .iter()
         .find_map(|e| match e {
-            llamadeck::app::Effect::Engine(llamadeck::engine::protocol::EngineCommand::Generate(req)) => Some(req.id),
+            llamadeck::app::Effect::Engine(EngineCommand::Generate(req)) => Some(req.id),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no request in {effects:?}"))

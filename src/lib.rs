@@ -1,15 +1,33 @@
 //! llamadeck: a terminal console for running Llama-2 with mistral.rs on your own GPU servers.
 //!
-//! `app` holds the state and the pure `update`; `ui` draws it, one file a pane; the three
-//! producers are `engine` (the model), `gpu` (NVML sampler) and `tui` (terminal events).
-pub mod app;
+//! Floors, from the ground up (ARCHITECTURE.md has the picture; a floor never uses one above):
+//! 1. shared words: `text`, `atomic_file`, `sink`, `sampling`, `keys`, `chat`, `theme`, `layout`;
+//! 2. producers, each behind one face: `signals`, `gpu`, `engine`, `store`, `config`;
+//! 3. `app`: the state and the pure reducer;
+//! 4. `ui` draws the state, `server` serves the engine over HTTP;
+//! 5. `tui`: the terminal and the loop over the one inbox;
+//! 6. `cli` and `startup`: the command line and the composition root.
 pub mod atomic_file;
+pub mod chat;
+pub mod keys;
+pub mod layout;
+pub mod sampling;
+pub mod sink;
+pub mod text;
+pub mod theme;
+
 pub mod config;
 pub mod engine;
 pub mod gpu;
-pub mod text;
-pub mod server;
-pub mod startup;
+pub mod signals;
 pub mod store;
-pub mod tui;
+
+pub mod app;
+
+pub mod server;
 pub mod ui;
+
+pub mod tui;
+
+pub mod cli;
+pub mod startup;

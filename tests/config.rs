@@ -3,12 +3,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use llamadeck::app::command::Command;
-use llamadeck::app::sampling::{Sampling, LLAMA2_SYSTEM_PROMPT};
 use llamadeck::config::{
-    self, check_server_exposure, config_path_from, parse, save_sampling, ColorMode, Config, ConfigError, KeyBinding,
-    Keymap, DEFAULT_CONFIG_YAML,
+    self, check_server_exposure, config_path_from, parse, save_sampling, ColorMode, Config, ConfigError, DEFAULT_CONFIG_YAML,
 };
+use llamadeck::keys::{Command, KeyBinding, Keymap};
+use llamadeck::sampling::{Sampling, LLAMA2_SYSTEM_PROMPT};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> PathBuf {
@@ -253,7 +252,7 @@ fn other_range_checks() {
         "/etc/x.yaml:2:16: model.cpu_weights: unknown variant `fast`, expected one of `auto`, `native`, `q8_0`, `f32`"
     );
     let c = parse("model:\n  cpu_weights: f32\n", Path::new("x")).unwrap();
-    assert_eq!(c.model.cpu_weights, llamadeck::engine::protocol::CpuWeights::F32);
+    assert_eq!(c.model.cpu_weights, llamadeck::engine::CpuWeights::F32);
 }
 
 // ---- paths and loading ----

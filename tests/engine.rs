@@ -2,17 +2,15 @@
 //! and a tiny random-weight Llama-2-shaped safetensors model generated here. No network.
 mod support;
 
-use llamadeck::app::sampling::Sampling;
-use llamadeck::engine::protocol::{
-    CpuWeights,
-    ChatMessage, EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest, ModelSpec, RequestId, Role,
-};
-use llamadeck::engine::template::llama2_prompt;
-use llamadeck::engine::{EngineHandle, demo_model_path, spawn_engine};
+use llamadeck::chat::{ChatMessage, FinishReason, GenStats, RequestId, Role};
+use llamadeck::engine::events::StatusEvents;
+use llamadeck::engine::mistral::template::llama2_prompt;
+use llamadeck::engine::{CpuWeights, EngineEvent, GenEvent, GenerateRequest, Generation, ModelSpec, demo_model_path, mistral};
+use llamadeck::sampling::Sampling;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use support::tiny_llama::{self, BOS, EOS, reference_ids};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,9 +37,10 @@ fn greedy(max_tokens: u32) -> Sampling {
     Sampling { temperature: 0.0, max_tokens, ..Sampling::default() }
 }
 
+/// The in-process engine, driven through its face as the console and the API drive it.
 struct Engine {
-    handle: EngineHandle,
-    events: UnboundedReceiver<EngineEvent>,
+    engine: llamadeck::engine::Engine,
+    running: HashMap<RequestId, Generation>,
 }
 
 /// What one answer produced.
@@ -57,61 +56,59 @@ struct Answer {
 
 impl Engine {
     fn start() -> Self {
-        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-        Self { handle: spawn_engine(tx), events }
+        Self { engine: mistral::spawn(), running: HashMap::new() }
     }
 
-    async fn next(&mut self, timeout: Duration) -> EngineEvent {
-        tokio::time::timeout(timeout, self.events.recv()).await.expect("engine event in time").expect("engine alive")
-    }
-
-    /// Loads and returns (Loaded's context length, the stages seen) or the failure reason.
+    /// Loads and returns (the context length, every stage reported) or the failure reason.
     async fn load(&mut self, spec: ModelSpec) -> Result<(usize, Vec<String>), String> {
-        self.handle.send(EngineCommand::Load(spec));
+        let mut status = self.engine.watch_status();
+        status.borrow_and_update();
+        self.engine.load(spec);
+        let mut events = StatusEvents::default();
         let mut stages = Vec::new();
         loop {
-            match self.next(LOAD_TIMEOUT).await {
-                EngineEvent::LoadStage { stage } => stages.push(stage),
-                EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),
-                EngineEvent::LoadFailed { reason } => return Err(reason),
-                other => panic!("unexpected while loading: {other:?}"),
+            tokio::time::timeout(LOAD_TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
+            for event in events.next(&status.borrow_and_update()) {
+                match event {
+                    EngineEvent::LoadStage { stage } => stages.push(stage),
+                    EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),
+                    EngineEvent::LoadFailed { reason } => return Err(reason),
+                    other => panic!("unexpected while loading: {other:?}"),
+                }
             }
         }
     }
 
-    fn generate(&self, id: RequestId, messages: Vec<ChatMessage>, sampling: Sampling) {
-        self.handle.send(EngineCommand::Generate(GenerateRequest { id, messages, sampling }));
+    fn generate(&mut self, id: RequestId, messages: Vec<ChatMessage>, sampling: Sampling) {
+        self.running.insert(id, self.engine.generate(GenerateRequest { id, messages, sampling }));
     }
 
-    /// Collects events of `id` until Finished; `cancel_after` tokens, then sends Cancel.
+    /// Collects events of `id` until it finishes; after `cancel_after` tokens, cancels it.
     async fn answer(&mut self, id: RequestId, cancel_after: Option<usize>) -> Result<Answer, String> {
+        let mut generation = self.running.remove(&id).expect("generating");
         let mut a = Answer::default();
         loop {
-            match self.next(ANSWER_TIMEOUT).await {
-                EngineEvent::Token { id: i, text } if i == id => {
+            let event = tokio::time::timeout(ANSWER_TIMEOUT, generation.next()).await.expect("engine event in time");
+            match event.expect("the generation reports how it ended") {
+                GenEvent::Token(text) => {
                     a.text.push_str(&text);
                     a.tokens += 1;
                     if cancel_after == Some(a.tokens) {
-                        self.handle.send(EngineCommand::Cancel(id));
+                        generation.cancel();
                     }
                 }
-                EngineEvent::Finished { id: i, reason, stats } if i == id => {
+                GenEvent::Finished { reason, stats } => {
                     a.reason = Some(reason);
                     a.stats = stats;
+                    // Nothing follows the end.
+                    let after = tokio::time::timeout(Duration::from_millis(500), generation.next()).await;
+                    assert!(matches!(after, Ok(None)), "after the end: {after:?}");
                     return Ok(a);
                 }
-                EngineEvent::Failed { id: i, error } if i == id => return Err(error),
-                EngineEvent::Trimmed { id: i, dropped_messages } if i == id => a.trimmed = dropped_messages,
-                EngineEvent::Unsupported { id: i, what } if i == id => a.unsupported = what,
-                other => panic!("unexpected during answer {id}: {other:?}"),
+                GenEvent::Failed(error) => return Err(error.message),
+                GenEvent::Started { trimmed, .. } => a.trimmed = trimmed,
+                GenEvent::Unsupported(what) => a.unsupported = what,
             }
-        }
-    }
-
-    /// No event arrives for a while (nothing leaks after Finished).
-    async fn quiet(&mut self, for_: Duration) {
-        if let Ok(event) = tokio::time::timeout(for_, self.events.recv()).await {
-            panic!("unexpected event: {event:?}");
         }
     }
 }
@@ -174,7 +171,6 @@ async fn smollm2_gguf_end_to_end() {
     assert_eq!(stopped.reason, Some(FinishReason::Stopped));
     assert!(stopped.tokens >= 3 && !stopped.text.is_empty());
     assert!(stopped.stats.completion_tokens < 50, "{:?}", stopped.stats);
-    engine.quiet(Duration::from_millis(500)).await;
 
     // A seed is reported as unsupported, and the answer still comes.
     let seeded = Sampling { seed: Some(7), ..greedy(4) };
@@ -307,3 +303,27 @@ async fn tiny_llama_safetensors_loads_generates_and_trims() {
     assert_eq!(a.stats.prompt_tokens, 1 + reference_ids("abc").len());
 }
 
+
+/// A user message that already is a Llama-2 prompt is not wrapped again, and its `<s>` is the
+/// BOS id, not text: the ids equal the structured conversation's, token for token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_llama2_formatted_message_is_not_wrapped_twice() {
+    use llamadeck::engine::mistral::{generate::build_prompt, load::load};
+    let dir = tempfile::tempdir().unwrap();
+    tiny_llama::write(dir.path());
+    let model = load(&spec(dir.path().to_str().unwrap()), std::sync::Arc::new(|_| {})).await.expect("tiny llama loads");
+    let formatted = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is a GPU? [/INST]";
+    let request = |messages: Vec<ChatMessage>| GenerateRequest { id: 1, messages, sampling: Sampling { max_tokens: 4, ..Sampling::default() } };
+    let (ids, _) = build_prompt(&model, &request(vec![msg(Role::User, formatted)])).await.unwrap();
+    let mut expected = vec![BOS];
+    expected.extend(reference_ids("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is a GPU? [/INST]"));
+    assert_eq!(ids, expected);
+    let structured = vec![msg(Role::System, "Be brief."), msg(Role::User, "What is a GPU?")];
+    assert_eq!(ids, llama2_prompt(&structured, &model.tokenizer, BOS, EOS).unwrap());
+    assert_eq!(ids.iter().filter(|&&id| id == BOS).count(), 1);
+    // A multi-turn prompt: `</s><s>` become EOS and BOS.
+    let two = "<s>[INST] hi [/INST] hello </s><s>[INST] again [/INST]";
+    let (ids, _) = build_prompt(&model, &request(vec![msg(Role::User, two)])).await.unwrap();
+    let expected: Vec<u32> = [vec![BOS], reference_ids("[INST] hi [/INST] hello "), vec![EOS, BOS], reference_ids("[INST] again [/INST]")].concat();
+    assert_eq!(ids, expected);
+}

@@ -1,14 +1,16 @@
-//! What can happen (Action) and what the loop must do about it (Effect).
+//! What can happen (Action) and what the loop must do about it (Effect). Every producer's news
+//! arrives as an Action on the console's one inbox; the reducer answers with Effects as data.
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossterm::event::KeyEvent;
 
-use crate::app::command::Command;
-use crate::app::sampling::Sampling;
-use crate::engine::protocol::{EngineCommand, EngineEvent};
+use crate::app::api::ServerEvent;
+use crate::engine::{EngineCommand, EngineEvent, ModelSpec};
 use crate::gpu::snapshot::GpuSnapshot;
+use crate::keys::Command;
+use crate::sampling::Sampling;
 
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -19,18 +21,22 @@ pub enum Action {
     Command(Command),
     Engine(EngineEvent),
     /// What the API server reports (address, requests).
-    Server(crate::server::ServerEvent),
+    Server(ServerEvent),
     Gpu(Arc<GpuSnapshot>),
     /// The clock moved on (drives the loading timer).
     Tick(Instant),
     /// The result of an `Effect::SaveSettings`.
     Saved(Result<PathBuf, String>),
     /// The result of re-reading the config for a reload: the spec to load, or why not.
-    ModelChosen(Result<crate::engine::protocol::ModelSpec, String>),
+    ModelChosen(Result<ModelSpec, String>),
     /// The conversation store's answer to an `Effect::Store`.
     Store(crate::store::Reply),
     /// The result of an `Effect::Clipboard`: characters copied, or why not.
     Copied(Result<usize, String>),
+    /// SIGTERM or SIGHUP: the loop ends (the reducer never sees it).
+    Signal(&'static str),
+    /// The terminal's input ended (`None`) or failed: the loop ends (the reducer never sees it).
+    TerminalClosed(Option<String>),
     /// The loop is ending (quit, signal, lost terminal): stop and save what there is.
     Shutdown,
 }

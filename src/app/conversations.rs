@@ -1,143 +1,19 @@
-//! Saved conversations in the reducer: what to save and when, the conversations view, the offer
-//! to resume at start, `/` search in the current conversation, export and copy. Pure, like the
-//! rest of `update`: the store's work is asked for with `Effect::Store` and answered with
-//! `Action::Store`.
+//! Saved conversations in the reducer: the store's replies, the conversations view, the offer
+//! to resume at start, `/` search in the current conversation, `/model` and `/export`, and copy.
+//! Pure, like the rest of `update`: the store's work is asked for with `Effect::Store` and
+//! answered with `Action::Store`.
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use crate::app::action::Effect;
-use crate::app::command::Command;
-use crate::app::state::{Focus, MessageStatus, Notice, NoticeLevel, State, new_input};
-use crate::engine::protocol::Role;
-use crate::store::{Conversation, ExportFormat, Listing, Reply, Request, Summary};
-
-/// Which conversation the chat shows, as far as the store is concerned.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConversationMeta {
-    /// The file it is saved in; none until the store gives it one.
-    pub id: Option<String>,
-    pub title: Option<String>,
-    pub created: Option<u64>,
-    /// Changes whenever the chat starts another conversation, so a late id from the store
-    /// is never given to the wrong one.
-    pub serial: u64,
-}
-
-#[derive(Debug, Clone)]
-pub enum BrowserMode {
-    List,
-    Rename(TextArea<'static>),
-    ConfirmDelete,
-    Filter(TextArea<'static>),
-}
-
-/// The conversations view.
-#[derive(Debug, Clone)]
-pub struct Browser {
-    /// None until the store has listed the folder.
-    pub listing: Option<Listing>,
-    /// Index into `visible()`.
-    pub selected: usize,
-    /// Search over all conversations (title and text), lower-cased.
-    pub filter: String,
-    pub mode: BrowserMode,
-}
-
-impl Browser {
-    pub fn visible(&self) -> Vec<&Summary> {
-        let Some(listing) = &self.listing else { return Vec::new() };
-        let filter = self.filter.trim().to_lowercase();
-        listing
-            .entries
-            .iter()
-            .filter(|e| filter.is_empty() || e.title.to_lowercase().contains(&filter) || e.text.contains(&filter))
-            .collect()
-    }
-
-    pub fn selected_entry(&self) -> Option<&Summary> {
-        self.visible().get(self.selected).copied()
-    }
-}
-
-/// `/` search in the current conversation.
-#[derive(Debug, Clone)]
-pub struct Search {
-    pub query: TextArea<'static>,
-    /// Indices of the messages that contain the query.
-    pub matches: Vec<usize>,
-    /// Index into `matches`.
-    pub current: Option<usize>,
-}
-
-impl Search {
-    pub fn text(&self) -> String {
-        self.query.lines().join(" ")
-    }
-
-    pub fn current_message(&self) -> Option<usize> {
-        self.current.and_then(|i| self.matches.get(i).copied())
-    }
-}
-
-fn notice(state: &mut State, level: NoticeLevel, text: String) -> Vec<Effect> {
-    state.notice = Some(Notice { text: crate::text::sanitize(&text), level });
-    Vec::new()
-}
-
-// ---- saving ------------------------------------------------------------------------------
-
-/// The conversation as it should be on disk: an answer still streaming is left out (a crash
-/// loses at most that answer). None when there is nothing to save.
-pub fn snapshot(state: &State) -> Option<Conversation> {
-    let messages: Vec<_> = state.messages.iter().filter(|m| m.status != MessageStatus::Streaming).cloned().collect();
-    if messages.is_empty() {
-        return None;
-    }
-    Some(Conversation {
-        id: state.conversation.id.clone(),
-        title: state.conversation.title.clone(),
-        created: state.conversation.created,
-        updated: None,
-        messages,
-    })
-}
-
-/// The effect that saves the current conversation (none when it is empty).
-pub fn save(state: &State) -> Vec<Effect> {
-    snapshot(state)
-        .map(|c| Effect::Store(Request::Save { serial: state.conversation.serial, conversation: Box::new(c) }))
-        .into_iter()
-        .collect()
-}
-
-/// Leaves the current conversation (already saved) for an empty one.
-pub fn start_new(state: &mut State) {
-    state.messages.clear();
-    state.scroll_top = None;
-    state.context_used = 0;
-    state.search = None;
-    let serial = state.conversation.serial + 1;
-    state.conversation = ConversationMeta { serial, ..ConversationMeta::default() };
-}
-
-fn load_into(state: &mut State, c: Conversation) {
-    let title = crate::store::title_of(&c);
-    start_new(state);
-    state.messages = c.messages;
-    for m in &mut state.messages {
-        // Nothing from a file is still streaming.
-        if m.status == MessageStatus::Streaming {
-            m.status = MessageStatus::Stopped;
-        }
-        m.request = None;
-    }
-    state.context_used = state.last_stats().map_or(0, |s| s.prompt_tokens + s.completion_tokens);
-    state.conversation.id = c.id;
-    state.conversation.title = c.title;
-    state.conversation.created = c.created;
-    state.focus = Focus::Input;
-    notice(state, NoticeLevel::Info, format!("opened \"{title}\""));
-}
+use crate::app::answer::stop_answer;
+use crate::app::overlays::{Browser, BrowserMode, Search};
+use crate::app::saving::{load_into, snapshot, start_new};
+use crate::app::state::{NoticeLevel, State, new_input};
+use crate::chat::Role;
+use crate::engine::EngineCommand;
+use crate::keys::Command;
+use crate::store::{ExportFormat, Reply, Request};
 
 pub fn on_store(state: &mut State, reply: Reply) -> Vec<Effect> {
     match reply {
@@ -149,7 +25,7 @@ pub fn on_store(state: &mut State, reply: Reply) -> Vec<Effect> {
             Vec::new()
         }
         Reply::Saved(Ok(_)) => Vec::new(),
-        Reply::Saved(Err(e)) => notice(state, NoticeLevel::Error, format!("conversation not saved: {e}")),
+        Reply::Saved(Err(e)) => state.notice(NoticeLevel::Error, format!("conversation not saved: {e}")),
         Reply::Listed(listing) => {
             if let Some(browser) = state.browser.as_mut() {
                 browser.listing = Some(listing);
@@ -166,25 +42,25 @@ pub fn on_store(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::Loaded(Ok(c)) => {
             if state.generating.is_some() {
-                return notice(state, NoticeLevel::Warn, "stop the answer first (Esc), then open it again".into());
+                return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then open it again");
             }
             load_into(state, c);
             Vec::new()
         }
         Reply::Loaded(Err(e)) => {
             let mut effects = relist(state);
-            effects.extend(notice(state, NoticeLevel::Error, format!("cannot open that conversation: {e}")));
+            effects.extend(state.notice(NoticeLevel::Error, format!("cannot open that conversation: {e}")));
             effects
         }
-        Reply::Renamed(Ok(_)) => notice(state, NoticeLevel::Info, "conversation renamed".into()),
-        Reply::Deleted(Ok(_)) => notice(state, NoticeLevel::Info, "conversation deleted".into()),
+        Reply::Renamed(Ok(_)) => state.notice(NoticeLevel::Info, "conversation renamed"),
+        Reply::Deleted(Ok(_)) => state.notice(NoticeLevel::Info, "conversation deleted"),
         Reply::Renamed(Err(e)) | Reply::Deleted(Err(e)) => {
             let mut effects = relist(state);
-            effects.extend(notice(state, NoticeLevel::Error, e));
+            effects.extend(state.notice(NoticeLevel::Error, e));
             effects
         }
-        Reply::Exported(Ok(path)) => notice(state, NoticeLevel::Info, format!("exported to {}", path.display())),
-        Reply::Exported(Err(e)) => notice(state, NoticeLevel::Error, format!("export failed: {e}")),
+        Reply::Exported(Ok(path)) => state.notice(NoticeLevel::Info, format!("exported to {}", path.display())),
+        Reply::Exported(Err(e)) => state.notice(NoticeLevel::Error, format!("export failed: {e}")),
     }
 }
 
@@ -207,11 +83,11 @@ pub fn slash_command(state: &mut State, text: &str) -> Option<Vec<Effect>> {
     let format = match rest.trim() {
         "md" | "markdown" | "" => ExportFormat::Markdown,
         "json" => ExportFormat::Json,
-        other => return Some(notice(state, NoticeLevel::Warn, format!("/export {other}: say md or json"))),
+        other => return Some(state.notice(NoticeLevel::Warn, format!("/export {other}: say md or json"))),
     };
     Some(match snapshot(state) {
         Some(conversation) => vec![Effect::Store(Request::Export { format, conversation: Box::new(conversation) })],
-        None => notice(state, NoticeLevel::Info, "nothing to export yet".into()),
+        None => state.notice(NoticeLevel::Info, "nothing to export yet"),
     })
 }
 
@@ -219,14 +95,14 @@ pub fn copy_last(state: &mut State) -> Vec<Effect> {
     let last = state.messages.iter().rev().find(|m| m.role == Role::Assistant && !m.text.is_empty());
     match last {
         Some(m) => vec![Effect::Clipboard(m.text.clone())],
-        None => notice(state, NoticeLevel::Info, "no answer to copy yet".into()),
+        None => state.notice(NoticeLevel::Info, "no answer to copy yet"),
     }
 }
 
 pub fn on_copied(state: &mut State, result: Result<usize, String>) -> Vec<Effect> {
     match result {
-        Ok(chars) => notice(state, NoticeLevel::Info, format!("last answer copied ({chars} characters, OSC 52)")),
-        Err(e) => notice(state, NoticeLevel::Error, format!("copy failed: {e}")),
+        Ok(chars) => state.notice(NoticeLevel::Info, format!("last answer copied ({chars} characters, OSC 52)")),
+        Err(e) => state.notice(NoticeLevel::Error, format!("copy failed: {e}")),
     }
 }
 
@@ -252,7 +128,7 @@ pub fn on_resume_key(state: &mut State, key: &KeyEvent, command: Option<Command>
     let summary = state.resume.take()?;
     match (key.code, command) {
         (KeyCode::Enter, _) if plain(key) => Some(vec![Effect::Store(Request::Load(summary.id))]),
-        (KeyCode::Esc, _) => Some(notice(state, NoticeLevel::Info, "new conversation (F3 lists the saved ones)".into())),
+        (KeyCode::Esc, _) => Some(state.notice(NoticeLevel::Info, "new conversation (F3 lists the saved ones)")),
         (_, Some(Command::Conversations)) => Some(open_browser(state)),
         _ => None,
     }
@@ -289,7 +165,7 @@ pub fn on_browser_key(state: &mut State, key: KeyEvent, command: Option<Command>
             if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                 return Some(delete_selected(state));
             }
-            return Some(notice(state, NoticeLevel::Info, "kept".into()));
+            return Some(state.notice(NoticeLevel::Info, "kept"));
         }
         BrowserMode::Filter(editor) => {
             match key.code {
@@ -322,10 +198,10 @@ pub fn on_browser_key(state: &mut State, key: KeyEvent, command: Option<Command>
         KeyCode::End => browser.selected = last,
         KeyCode::Enter => return Some(open_selected(state)),
         KeyCode::Char('n') => {
-            let mut effects = crate::app::update::stop_answer(state);
+            let mut effects = stop_answer(state);
             start_new(state);
             state.browser = None;
-            effects.extend(notice(state, NoticeLevel::Info, "new conversation".into()));
+            effects.extend(state.notice(NoticeLevel::Info, "new conversation"));
             return Some(effects);
         }
         KeyCode::Char('r') | KeyCode::F(2) => {
@@ -361,7 +237,7 @@ fn open_selected(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     // The current conversation is saved (with a partial answer, if one was streaming) first.
-    let mut effects = crate::app::update::stop_answer(state);
+    let mut effects = stop_answer(state);
     effects.push(Effect::Store(Request::Load(id)));
     effects
 }
@@ -393,7 +269,7 @@ fn delete_selected(state: &mut State) -> Vec<Effect> {
     if state.conversation.id.as_deref() == Some(id.as_str()) {
         // Its file is going: the chat starts afresh rather than saving it again under that name.
         if let Some(request) = state.generating.take() {
-            effects.push(Effect::Engine(crate::engine::protocol::EngineCommand::Cancel(request)));
+            effects.push(Effect::Engine(EngineCommand::Cancel(request)));
         }
         start_new(state);
     }
@@ -459,10 +335,8 @@ fn step(state: &mut State, delta: isize) {
 /// Scrolls so the current match's message starts at the top of the chat pane.
 fn show_match(state: &mut State) {
     let Some(index) = state.search.as_ref().and_then(Search::current_message) else { return };
-    let width = crate::ui::layout::chat_text_width(state.size);
-    let starts = crate::ui::chat::message_starts(state, width);
-    let total = crate::ui::chat::line_count(state, width);
-    let max_top = total.saturating_sub(crate::ui::layout::chat_page_height(state.size));
-    let top = starts.get(index).copied().unwrap_or(0);
+    let plan = state.chat_plan();
+    let max_top = plan.last_top(crate::layout::chat_page_height(state.size));
+    let top = plan.starts.get(index).copied().unwrap_or(0);
     state.scroll_top = if top >= max_top { None } else { Some(top) };
 }

@@ -1,11 +1,18 @@
-//! The console's behaviour: state, what can happen, and the pure reducer.
+//! The console's behaviour: state, what can happen, and the pure reducer. `update` does no I/O
+//! and asks no view for geometry (it reads `crate::layout`); `Effect`s are plain data the loop
+//! carries out. `api` is what the console knows of the API server, `conversations` the reducer's
+//! part of saving, browsing and searching conversations.
 pub mod action;
-pub mod command;
+mod answer;
+pub mod api;
 pub mod conversations;
-pub mod sampling;
+pub mod inbox;
+pub mod overlays;
+mod saving;
 pub mod state;
 pub mod update;
 
 pub use action::{Action, Effect};
+pub use inbox::Inbox;
 pub use state::State;
 pub use update::update;

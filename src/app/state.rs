@@ -4,60 +4,22 @@ use std::time::{Duration, Instant};
 
 use ratatui_textarea::{TextArea, WrapMode};
 
-pub use crate::app::conversations::{Browser, BrowserMode, ConversationMeta, Search};
-use crate::app::sampling::{PresetValues, Sampling, builtin_presets};
-use crate::config::{Config, Keymap};
-use crate::engine::protocol::{FinishReason, GenStats, ModelSpec, RequestId, Role};
+pub use crate::app::overlays::{Browser, BrowserMode, ConversationMeta, Search};
+use crate::app::action::Effect;
+use crate::chat::{GenStats, Message, RequestId};
+use crate::config::Config;
+use crate::engine::ModelSpec;
 use crate::gpu::GpuHistory;
 use crate::gpu::snapshot::GpuSnapshot;
-use crate::ui::theme::Theme;
+use crate::keys::Keymap;
+use crate::layout::chat_lines::{ChatPlan, Note, Tone};
+use crate::sampling::{PresetValues, Sampling, builtin_presets};
+use crate::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Input,
     Settings,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum MessageStatus {
-    Complete,
-    Streaming,
-    /// Stopped by the user; the partial answer is kept.
-    Stopped,
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub role: Role,
-    /// Already sanitized: safe to draw.
-    pub text: String,
-    pub status: MessageStatus,
-    pub request: Option<RequestId>,
-    pub stats: Option<GenStats>,
-    pub finish: Option<FinishReason>,
-    /// For an answer: the settings and the model it was generated with (saved with it).
-    pub sampling: Option<Sampling>,
-    pub model: Option<String>,
-}
-
-impl Message {
-    pub fn user(text: &str) -> Self {
-        Self::new(Role::User, text, MessageStatus::Complete)
-    }
-
-    pub fn new(role: Role, text: &str, status: MessageStatus) -> Self {
-        Self {
-            role,
-            text: crate::text::sanitize(text),
-            status,
-            request: None,
-            stats: None,
-            finish: None,
-            sampling: None,
-            model: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,7 +76,7 @@ pub struct State {
     pub context_used: usize,
     pub show_help: bool,
     /// The API server as the console sees it (F4 shows its recent requests).
-    pub api: crate::server::status::ApiStatus,
+    pub api: crate::app::api::ApiStatus,
     pub keymap: Keymap,
     pub notice: Option<Notice>,
     pub quit_armed: bool,
@@ -200,6 +162,39 @@ impl State {
     /// The stats of the newest answer that has them, for the chat pane's footer.
     pub fn last_stats(&self) -> Option<&GenStats> {
         self.messages.iter().rev().find_map(|m| m.stats.as_ref())
+    }
+
+    /// Shows `text` in the status bar. Notices quote paths and error messages: they are drawn,
+    /// so they are sanitized too.
+    /// Returns no effects, so a reducer branch can end with it.
+    pub fn notice(&mut self, level: NoticeLevel, text: impl AsRef<str>) -> Vec<Effect> {
+        self.notice = Some(Notice { text: crate::text::sanitize(text.as_ref()), level });
+        Vec::new()
+    }
+
+    /// What the chat pane shows after the messages: the model's loading stage or failure, or a
+    /// first hint in an empty conversation.
+    pub fn chat_notes(&self) -> Vec<Note> {
+        let note = |text: String, tone| Note { text, tone };
+        match &self.model {
+            ModelState::Loading { stage, .. } => {
+                let secs = self.loading_elapsed().map_or(0, |d| d.as_secs());
+                vec![note(format!("loading {}: {stage} · {secs}s", self.model_spec.source), Tone::Warn)]
+            }
+            ModelState::Failed { reason } => vec![
+                note(format!("the model did not load: {reason}"), Tone::Error),
+                note("fix the config and press F5 to load again, or type /model PATH and Enter".into(), Tone::Dim),
+            ],
+            ModelState::Ready { .. } if self.messages.is_empty() => {
+                vec![note("Ask anything. Enter sends · Alt+Enter new line · Tab settings · F1 help".into(), Tone::Dim)]
+            }
+            ModelState::Ready { .. } => Vec::new(),
+        }
+    }
+
+    /// The chat's line plan at the current terminal size.
+    pub fn chat_plan(&self) -> ChatPlan {
+        ChatPlan::new(&self.messages, &self.chat_notes(), crate::layout::chat_text_width(self.size))
     }
 }
 

@@ -3,12 +3,15 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::app::action::{Action, Effect};
-use crate::app::command::Command;
+use crate::app::answer::{answer_mut, stop_answer};
+use crate::app::overlays::BrowserMode;
+use crate::app::saving;
+use crate::app::state::{Focus, ModelState, NoticeLevel, State, new_input};
 use crate::app::conversations;
-use crate::app::sampling::Field;
-use crate::app::state::{Focus, Message, MessageStatus, ModelState, Notice, NoticeLevel, State, new_input};
-use crate::engine::protocol::{ChatMessage, EngineCommand, EngineEvent, FinishReason, GenerateRequest, Role};
-use crate::ui::layout;
+use crate::chat::{ChatMessage, FinishReason, Message, MessageStatus, Role};
+use crate::engine::{EngineCommand, EngineEvent, GenerateRequest};
+use crate::keys::Command;
+use crate::sampling::Field;
 
 /// Pastes larger than this are refused whole rather than freezing the input box.
 pub const MAX_PASTE_BYTES: usize = 1 << 20;
@@ -36,27 +39,23 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.now = now;
             Vec::new()
         }
-        Action::Saved(Ok(path)) => notice(state, NoticeLevel::Info, format!("settings saved to {}", path.display())),
-        Action::Saved(Err(e)) => notice(state, NoticeLevel::Error, format!("settings not saved: {e}")),
+        Action::Saved(Ok(path)) => state.notice(NoticeLevel::Info, format!("settings saved to {}", path.display())),
+        Action::Saved(Err(e)) => state.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
         Action::ModelChosen(Ok(spec)) => {
             if state.generating.is_some() {
-                return notice(state, NoticeLevel::Warn, "stop the answer first (Esc), then load again".into());
+                return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
             state.model = ModelState::Loading { stage: "starting".into(), since: state.now };
             state.model_spec = spec.clone();
             vec![Effect::Engine(EngineCommand::Load(spec))]
         }
-        Action::ModelChosen(Err(e)) => notice(state, NoticeLevel::Error, e),
+        Action::ModelChosen(Err(e)) => state.notice(NoticeLevel::Error, e),
         Action::Store(reply) => conversations::on_store(state, reply),
         Action::Copied(result) => conversations::on_copied(state, result),
-        Action::Shutdown => stop(state),
+        Action::Shutdown => stop_answer(state),
+        // The loop acts on these itself.
+        Action::Signal(_) | Action::TerminalClosed(_) => Vec::new(),
     }
-}
-
-fn notice(state: &mut State, level: NoticeLevel, text: String) -> Vec<Effect> {
-    // Notices quote paths and error messages: they are drawn, so they are sanitized too.
-    state.notice = Some(Notice { text: crate::text::sanitize(&text), level });
-    Vec::new()
 }
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
@@ -120,12 +119,12 @@ fn typed_into_input(state: &State, key: &KeyEvent) -> bool {
 fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
     if text.len() > MAX_PASTE_BYTES {
         let kib = text.len() / 1024;
-        return notice(state, NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the 1024 KiB limit"));
+        return state.notice(NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the 1024 KiB limit"));
     }
     let clean = crate::text::sanitize(text);
     state.resume = None;
     if let Some(browser) = state.browser.as_mut() {
-        if let conversations::BrowserMode::Rename(editor) | conversations::BrowserMode::Filter(editor) = &mut browser.mode {
+        if let BrowserMode::Rename(editor) | BrowserMode::Filter(editor) = &mut browser.mode {
             editor.insert_str(clean.replace('\n', " "));
         }
     } else if let Some(search) = state.search.as_mut() {
@@ -143,7 +142,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     if command != Command::Quit {
         state.quit_armed = false;
     }
-    let page = layout::chat_page_height(state.size);
+    let page = crate::layout::chat_page_height(state.size);
     match command {
         Command::Quit => quit(state),
         Command::Send => send(state),
@@ -153,7 +152,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Command::Stop => stop(state),
+        Command::Stop => stop_answer(state),
         Command::FocusNext => {
             state.focus = match state.focus {
                 Focus::Input => Focus::Settings,
@@ -184,10 +183,10 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Regenerate => regenerate(state),
         Command::EditLast => edit_last(state),
         Command::ClearConversation => {
-            let mut effects = stop(state);
-            conversations::start_new(state);
+            let mut effects = stop_answer(state);
+            saving::start_new(state);
             state.notice = None;
-            effects.extend(notice(state, NoticeLevel::Info, "new conversation (the last one is saved: F3)".into()));
+            effects.extend(state.notice(NoticeLevel::Info, "new conversation (the last one is saved: F3)"));
             effects
         }
         Command::Conversations => conversations::open_browser(state),
@@ -199,7 +198,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::ReloadModel => {
             if state.generating.is_some() {
-                return notice(state, NoticeLevel::Warn, "stop the answer first (Esc), then load again".into());
+                return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
             vec![Effect::ChooseModel { path: None }]
         }
@@ -212,9 +211,9 @@ fn current_preset(state: &State) -> Option<String> {
 
 fn quit(state: &mut State) -> Vec<Effect> {
     if state.generating.is_some() && !state.quit_armed {
-        let mut effects = stop(state);
+        let mut effects = stop_answer(state);
         state.quit_armed = true;
-        effects.extend(notice(state, NoticeLevel::Warn, "answer stopped; press quit again to leave".into()));
+        effects.extend(state.notice(NoticeLevel::Warn, "answer stopped; press quit again to leave"));
         return effects;
     }
     state.should_quit = true;
@@ -231,11 +230,11 @@ fn send(state: &mut State) -> Vec<Effect> {
         return effects;
     }
     if state.generating.is_some() {
-        return notice(state, NoticeLevel::Warn, "still answering: Esc stops it".into());
+        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !matches!(state.model, ModelState::Ready { .. }) {
         // Keep the text: nothing typed is lost while the model loads.
-        return notice(state, NoticeLevel::Warn, "the model is not loaded yet; your message is kept".into());
+        return state.notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
     }
     state.input = new_input(state.theme);
     state.messages.push(Message::user(&text));
@@ -262,7 +261,7 @@ fn start_answer(state: &mut State) -> Vec<Effect> {
     let mut effects =
         vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
-    effects.extend(conversations::save(state));
+    effects.extend(saving::save(state));
     effects
 }
 
@@ -292,50 +291,28 @@ fn conversation(state: &State) -> Vec<ChatMessage> {
     out
 }
 
-/// Stops the answer being generated, keeping (and saving) what it said so far.
-pub fn stop_answer(state: &mut State) -> Vec<Effect> {
-    stop(state)
-}
-
-fn stop(state: &mut State) -> Vec<Effect> {
-    let Some(id) = state.generating.take() else {
-        return Vec::new();
-    };
-    if let Some(m) = answer_mut(state, id) {
-        m.status = MessageStatus::Stopped;
-        m.finish = Some(FinishReason::Stopped);
-    }
-    let mut effects = vec![Effect::Engine(EngineCommand::Cancel(id))];
-    effects.extend(conversations::save(state));
-    effects
-}
-
-fn answer_mut(state: &mut State, id: u64) -> Option<&mut Message> {
-    state.messages.iter_mut().rev().find(|m| m.request == Some(id))
-}
-
 fn regenerate(state: &mut State) -> Vec<Effect> {
     if state.generating.is_some() {
-        return notice(state, NoticeLevel::Warn, "still answering: Esc stops it".into());
+        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !matches!(state.model, ModelState::Ready { .. }) {
-        return notice(state, NoticeLevel::Warn, "the model is not loaded yet".into());
+        return state.notice(NoticeLevel::Warn, "the model is not loaded yet");
     }
     if state.messages.last().is_some_and(|m| m.role == Role::Assistant) {
         state.messages.pop();
     }
     if state.messages.last().is_none_or(|m| m.role != Role::User) {
-        return notice(state, NoticeLevel::Info, "nothing to regenerate".into());
+        return state.notice(NoticeLevel::Info, "nothing to regenerate");
     }
     start_answer(state)
 }
 
 fn edit_last(state: &mut State) -> Vec<Effect> {
     if state.generating.is_some() {
-        return notice(state, NoticeLevel::Warn, "still answering: Esc stops it".into());
+        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     let Some(pos) = state.messages.iter().rposition(|m| m.role == Role::User) else {
-        return notice(state, NoticeLevel::Info, "no question to edit".into());
+        return state.notice(NoticeLevel::Info, "no question to edit");
     };
     let text = state.messages[pos].text.clone();
     state.messages.truncate(pos);
@@ -356,13 +333,12 @@ fn next_preset(state: &mut State) -> Vec<Effect> {
     state.preset = Some(name.clone());
     state.preset_modified = false;
     state.settings.error = None;
-    notice(state, NoticeLevel::Info, format!("preset {name} applied"))
+    state.notice(NoticeLevel::Info, format!("preset {name} applied"))
 }
 
 fn scroll_by(state: &mut State, delta: isize) -> Vec<Effect> {
-    let total = crate::ui::chat::line_count(state, layout::chat_text_width(state.size));
-    let page = layout::chat_page_height(state.size);
-    let max_top = total.saturating_sub(page);
+    let page = crate::layout::chat_page_height(state.size);
+    let max_top = state.chat_plan().last_top(page);
     let top = state.scroll_top.unwrap_or(max_top);
     let new_top = top.saturating_add_signed(delta).min(max_top);
     state.scroll_top = if new_top >= max_top { None } else { Some(new_top) };
@@ -403,7 +379,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
                     m.finish = Some(reason);
                 }
                 m.stats = Some(stats);
-                return conversations::save(state);
+                return saving::save(state);
             }
         }
         EngineEvent::Failed { id, error } => {
@@ -413,12 +389,12 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
             if let Some(m) = answer_mut(state, id) {
                 m.status = MessageStatus::Failed(crate::text::sanitize(&error));
                 m.finish = Some(FinishReason::Error);
-                return conversations::save(state);
+                return saving::save(state);
             }
         }
         EngineEvent::Trimmed { dropped_messages, .. } => {
             let text = format!("context full: the {dropped_messages} oldest messages were left out of this request");
-            return notice(state, NoticeLevel::Warn, text);
+            return state.notice(NoticeLevel::Warn, text);
         }
         EngineEvent::Unsupported { what, .. } => state.unsupported = what,
     }

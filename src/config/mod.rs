@@ -1,10 +1,10 @@
 //! The config file: YAML loading with file:line:column errors, the keymap, saving settings.
 //!
-//! `schema` is the file's shape; `load` reads and checks it (`validate` for what serde cannot
-//! express, `locate` to find the line of a problem); `keys` turns `keys:` into a keymap; `save`
-//! writes the sampling settings back without disturbing the rest of the file.
+//! `schema` is the file's shape (and the model spec it asks for); `load` reads and checks it
+//! (`validate` for what serde cannot express, `locate` to find the line of a problem); `save`
+//! writes the sampling settings back without disturbing the rest of the file. The keymap the
+//! `keys:` section builds lives in `crate::keys`.
 mod error;
-mod keys;
 mod load;
 mod locate;
 mod paths;
@@ -14,9 +14,17 @@ mod validate;
 mod yaml_edit;
 
 pub use error::ConfigError;
-pub use keys::{KeyBinding, Keymap};
 pub use load::{load, load_file, parse, Loaded, DEFAULT_CONFIG_YAML};
 pub use paths::{config_path_from, default_config_path};
 pub use save::save_sampling;
 pub use schema::*;
 pub use validate::{check_server_exposure, is_loopback_host, ISQ_TYPES};
+
+/// The config at `explicit` (or the default path) and the keymap its `keys:` section makes, or
+/// the error to print before the terminal is touched.
+pub fn load_with_keymap(explicit: Option<&std::path::Path>) -> Result<(Loaded, crate::keys::Keymap), String> {
+    let loaded = load(explicit).map_err(|e| e.to_string())?;
+    let path = loaded.path.display().to_string();
+    let keymap = crate::keys::Keymap::from_config(&loaded.config.keys).map_err(|(cmd, msg)| format!("{path}: keys.{cmd}: {msg}"))?;
+    Ok((loaded, keymap))
+}

@@ -8,7 +8,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::locate::{locate, Seg, Target};
 use super::yaml_edit::{double_quoted, entry_at, Entry, Lines, ValueSpan};
-use crate::app::sampling::{Field, Sampling};
+use crate::sampling::{Field, Sampling};
 
 /// Saves `sampling` (and the `preset:` line; `None` clears an existing one) into `path`.
 /// Creates the file (and its folders) when missing. Refuses, changing nothing, when the file is

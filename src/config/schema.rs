@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::sampling::{PresetValues, Sampling};
-use crate::engine::protocol::CpuWeights;
+use crate::engine::{CpuWeights, ModelSpec, demo_model_path};
+use crate::sampling::{PresetValues, Sampling};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +34,23 @@ pub struct ModelConfig {
     pub chat_template: Option<String>,
     /// GGUF weights on CPU: auto, native, q8_0 or f32.
     pub cpu_weights: CpuWeights,
+}
+
+impl Config {
+    /// What to load: `cli_model` (`--model`), else `model.path`, else the demo model.
+    pub fn model_spec(&self, cli_model: Option<&str>) -> ModelSpec {
+        let source = cli_model
+            .map(str::to_string)
+            .or_else(|| self.model.path.clone())
+            .unwrap_or_else(|| demo_model_path().to_string_lossy().into_owned());
+        ModelSpec {
+            source,
+            isq: self.model.isq.clone(),
+            device: self.model.device.clone(),
+            chat_template: self.model.chat_template.clone(),
+            cpu_weights: self.model.cpu_weights,
+        }
+    }
 }
 
 impl Default for ModelConfig {

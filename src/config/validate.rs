@@ -2,10 +2,10 @@
 //! Each problem carries the path of the offending node so the loader can find its line.
 use std::net::IpAddr;
 
-use super::keys::Keymap;
+use crate::keys::Keymap;
 use super::locate::{Seg, Target};
 use super::schema::Config;
-use crate::app::sampling::{builtin_presets, check_range, Field, PresetValues, Sampling};
+use crate::sampling::{builtin_presets, check_range, Field, PresetValues, Sampling};
 
 /// One problem: where (path, key or value) and what.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,48 +1,16 @@
 //! `llamadeck bench`: load time, prefill and decode speed, time to first token and peak RSS,
-//! measured through the same engine the console uses (in the spirit of llama-bench: a fixed
-//! prompt length, greedy decoding, the median over several runs after one warm-up).
-use super::protocol::{ChatMessage, CpuWeights, EngineCommand, EngineEvent, FinishReason, GenStats, GenerateRequest, ModelSpec, Role};
-use super::{demo_model_path, spawn_engine};
-use crate::app::sampling::Sampling;
+//! measured through the engine's face, as the console and the API use it (in the spirit of
+//! llama-bench: a fixed prompt length, greedy decoding, the median over several runs after one
+//! warm-up).
+use super::events::{EngineEvent, StatusEvents};
+use super::face::{Engine, GenEvent, GenerateRequest};
+use super::spec::{CpuWeights, ModelSpec};
+use crate::chat::{ChatMessage, FinishReason, GenStats, Role};
+use crate::sampling::Sampling;
 use anyhow::{Context, bail};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct BenchCli {
-    /// Prompt length in tokens (approximate; the report shows the exact count).
-    #[arg(long, default_value_t = 128)]
-    pub prompt_tokens: usize,
-    /// A prompt of your own instead of `--prompt-tokens` words (for comparing greedy output).
-    #[arg(long)]
-    pub prompt: Option<String>,
-    /// Tokens to generate per run.
-    #[arg(long, default_value_t = 64)]
-    pub gen_tokens: usize,
-    /// Measured runs (after one warm-up run).
-    #[arg(long, default_value_t = 3)]
-    pub runs: usize,
-    /// CPU threads (RAYON_NUM_THREADS); default: all cores.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// "cpu" or "cuda:N".
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// In-situ quantization for safetensors models, e.g. Q4K.
-    #[arg(long)]
-    pub isq: Option<String>,
-    /// GGUF weights on CPU (as `model.cpu_weights` in the config).
-    #[arg(long, value_enum, default_value_t = CpuWeights::Auto)]
-    pub cpu_weights: CpuWeights,
-    /// After the measured runs, this many more requests, then the resident set again: memory
-    /// that grows per request shows up as the difference.
-    #[arg(long, default_value_t = 0)]
-    pub soak: usize,
-    /// One JSON object instead of the table (for scripts/bench).
-    #[arg(long)]
-    pub json: bool,
-}
 
 #[derive(Debug, Clone)]
 pub struct BenchArgs {
@@ -91,39 +59,8 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// The `bench` subcommand: `--model` (global) or the demo model. Returns the exit code.
-pub fn run_cli(cli: &crate::startup::Cli, args: &BenchCli) -> i32 {
-    let model = cli.model.clone().map(PathBuf::from).unwrap_or_else(demo_model_path);
-    let json = args.json;
-    let args = BenchArgs {
-        model,
-        prompt_tokens: args.prompt_tokens,
-        prompt: args.prompt.clone(),
-        gen_tokens: args.gen_tokens,
-        runs: args.runs,
-        threads: args.threads,
-        device: args.device.clone(),
-        isq: args.isq.clone(),
-        cpu_weights: args.cpu_weights,
-        soak: args.soak,
-    };
-    match run(args) {
-        Ok(report) if json => {
-            println!("{}", serde_json::to_string(&report).expect("a report serializes"));
-            0
-        }
-        Ok(report) => {
-            println!("{report}");
-            0
-        }
-        Err(e) => {
-            eprintln!("llamadeck bench: {e:#}");
-            1
-        }
-    }
-}
-
-pub fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
+/// Measures the engine `start` makes (called after `--threads` is in the environment).
+pub fn run(args: BenchArgs, start: impl FnOnce() -> Engine) -> anyhow::Result<BenchReport> {
     if args.runs == 0 || args.gen_tokens < 2 {
         bail!("runs must be at least 1 and gen-tokens at least 2");
     }
@@ -132,13 +69,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<BenchReport> {
         // runs from `main` with no other threads reading the environment.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
     }
+    let engine = start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(bench(args))
+    runtime.block_on(bench(engine, args))
 }
 
-async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let engine = spawn_engine(tx);
+async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
     let spec = ModelSpec {
         source: args.model.to_string_lossy().into_owned(),
         isq: args.isq.clone(),
@@ -147,23 +83,28 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
         cpu_weights: args.cpu_weights,
     };
     let started = Instant::now();
-    engine.send(EngineCommand::Load(spec));
-    let (model, load) = loop {
-        match rx.recv().await.context("the engine stopped")? {
-            EngineEvent::Loaded { model, .. } => break (model, started.elapsed()),
-            EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
-            // What loading decided (the estimate, a re-encoding) goes to stderr, beside the table.
-            EngineEvent::LoadStage { stage } => eprintln!("load: {stage}"),
-            _ => {}
+    let mut status = engine.watch_status();
+    let mut events = StatusEvents::default();
+    engine.load(spec);
+    let (model, load) = 'loading: loop {
+        status.changed().await.context("the engine stopped")?;
+        for event in events.next(&status.borrow_and_update()) {
+            match event {
+                EngineEvent::Loaded { model, .. } => break 'loading (model, started.elapsed()),
+                EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
+                // What loading decided (the estimate, a re-encoding) goes to stderr, beside the table.
+                EngineEvent::LoadStage { stage } => eprintln!("load: {stage}"),
+                _ => {}
+            }
         }
     };
     let rss_after_load = current_rss();
 
-    one_request(&engine, &mut rx, 0, &args).await?; // the warm-up
+    one_request(&engine, 0, &args).await?; // the warm-up
     let mut measured = Vec::new();
     let mut text = String::new();
     for run in 1..=args.runs {
-        let (stats, generated) = one_request(&engine, &mut rx, run, &args).await?;
+        let (stats, generated) = one_request(&engine, run, &args).await?;
         if run == 1 {
             text = generated;
         }
@@ -171,7 +112,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
     }
     let rss_after_runs = current_rss();
     for run in args.runs + 1..=args.runs + args.soak {
-        one_request(&engine, &mut rx, run, &args).await?;
+        one_request(&engine, run, &args).await?;
     }
     Ok(BenchReport {
         model,
@@ -196,12 +137,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<BenchReport> {
 }
 
 /// One greedy raw-prompt request; its stats and text.
-async fn one_request(
-    engine: &super::EngineHandle,
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
-    run: usize,
-    args: &BenchArgs,
-) -> anyhow::Result<(GenStats, String)> {
+async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::Result<(GenStats, String)> {
     let request = GenerateRequest {
         id: run as u64,
         messages: vec![ChatMessage {
@@ -210,15 +146,15 @@ async fn one_request(
         }],
         sampling: Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, raw_mode: true, ..Sampling::default() },
     };
-    engine.send(EngineCommand::Generate(request));
+    let mut generation = engine.generate(request);
     let mut text = String::new();
     loop {
-        match rx.recv().await.context("the engine stopped")? {
-            EngineEvent::Token { text: t, .. } => text.push_str(&t),
-            EngineEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats, .. } => return Ok((stats, text)),
-            EngineEvent::Finished { reason, .. } => bail!("run {run} ended with {}", reason.label()),
-            EngineEvent::Failed { error, .. } => bail!("run {run} failed: {error}"),
-            _ => {}
+        match generation.next().await.context("the engine stopped")? {
+            GenEvent::Token(t) => text.push_str(&t),
+            GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => return Ok((stats, text)),
+            GenEvent::Finished { reason, .. } => bail!("run {run} ended with {}", reason.label()),
+            GenEvent::Failed(error) => bail!("run {run} failed: {}", error.message),
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
         }
     }
 }

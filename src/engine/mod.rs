@@ -1,67 +1,20 @@
-//! The model engine: mistral.rs loaded in-process on its own thread, driven by
-//! `EngineCommand`s and reporting `EngineEvent`s.
-//!
-//! `source` decides what a model string names (never a silent download), `estimate` sizes it
-//! before loading, `load` builds the pipeline (device, dtype, ISQ, template), `template` turns
-//! a conversation into token ids, `generate` streams one answer, `worker` owns the thread.
+//! The model engine, behind one face (`face`): the chat pane and the API server load, ask and
+//! cancel through [`Engine`] and never see the backend. `mistral/` is the in-process backend
+//! (mistral.rs 0.8.1 on its own thread); everything that names a mistral.rs or candle type
+//! lives there. `spec` says what to load, `events` is the console's view of the face, `stats`
+//! and `stop` are the per-answer timing and stop-string matching any backend uses, and `bench`
+//! measures any backend through the face.
 pub mod bench;
-pub mod estimate;
-pub mod generate;
-mod gguf_meta;
-mod lead;
-pub mod load;
-mod overlay;
-pub mod protocol;
-pub mod reencode;
-pub mod request;
-pub mod source;
-pub mod stages;
+pub mod events;
+pub mod face;
+pub mod mistral;
+pub mod spec;
 pub mod stats;
 pub mod stop;
-pub mod template;
-mod worker;
 
-use protocol::{EngineCommand, EngineEvent};
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
-
-pub use load::LoadedModel;
-pub use source::{ModelSource, demo_model_path, resolve_source};
-pub use stages::{StageLayer, stage_layer};
-pub use worker::EngineStatus;
-
-/// A cheap, cloneable handle to the engine thread.
-#[derive(Clone)]
-pub struct EngineHandle {
-    commands: UnboundedSender<EngineCommand>,
-    model: worker::SharedModel,
-    status: worker::SharedStatus,
-}
-
-impl EngineHandle {
-    /// Never blocks; a command sent after the engine thread ended is dropped.
-    pub fn send(&self, cmd: EngineCommand) {
-        let _ = self.commands.send(cmd);
-    }
-
-    /// The loaded mistral.rs instance, for serving the same model over HTTP.
-    pub fn runner(&self) -> Option<Arc<mistralrs::core::MistralRs>> {
-        self.loaded().map(|m| m.runner)
-    }
-
-    /// The loaded model with its tokenizer and prompt format.
-    pub fn loaded(&self) -> Option<LoadedModel> {
-        self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Where loading stands (the latest stage while loading).
-    pub fn status(&self) -> EngineStatus {
-        self.status.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// Starts the engine thread. Loading and generation run there; events go to `events`.
-pub fn spawn_engine(events: UnboundedSender<EngineEvent>) -> EngineHandle {
-    let (commands, model, status) = worker::spawn(events);
-    EngineHandle { commands, model, status }
-}
+pub use events::{EngineCommand, EngineEvent};
+pub use face::{
+    Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, Generation,
+    GenerationSink, LoadState, ModelFacts,
+};
+pub use spec::{CpuWeights, ModelSpec, demo_model_path};

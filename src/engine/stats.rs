@@ -1,6 +1,6 @@
 //! Per-answer timing, measured by the engine itself: mistral.rs 0.8.1 has no TTFT field and
 //! gives no usage at all for a cancelled answer.
-use super::protocol::GenStats;
+use crate::chat::GenStats;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]

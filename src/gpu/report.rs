@@ -9,16 +9,6 @@ use super::nvml::{NvmlSource, why_unavailable};
 use super::sampler::spawn_sampler;
 use super::snapshot::GpuDevice;
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct GpuCli {
-    /// Readings to print; each prints one line per GPU.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub samples: u32,
-    /// Milliseconds between readings (at least 100).
-    #[arg(long, default_value_t = 1000)]
-    pub interval_ms: u64,
-}
-
 pub const HEADER: &str =
     "# sample, index, name, memory.used [MiB], memory.total [MiB], utilization.gpu [%], temperature.gpu [C], power.draw [W]";
 
@@ -41,13 +31,10 @@ pub fn line(sample: u32, device: &GpuDevice) -> String {
     )
 }
 
-/// The `gpu` subcommand. Exit code 1 when NVML cannot be used (the reason on stderr) or sees no GPU.
-pub fn run_cli(args: &GpuCli) -> i32 {
-    run(args, &mut std::io::stdout().lock(), &mut std::io::stderr())
-}
-
-pub fn run(args: &GpuCli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    match report(args, out, err) {
+/// `samples` readings `interval` apart. Exit code 1 when NVML cannot be used (the reason on
+/// `err`) or sees no GPU.
+pub fn run(samples: u32, interval: Duration, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match report(samples, interval, out, err) {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(err, "llamadeck gpu: cannot write the report: {e}");
@@ -56,7 +43,7 @@ pub fn run(args: &GpuCli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
-fn report(args: &GpuCli, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<i32> {
+fn report(samples: u32, interval: Duration, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<i32> {
     let source = match NvmlSource::open() {
         Ok(source) => source,
         Err(e) => {
@@ -65,9 +52,9 @@ fn report(args: &GpuCli, out: &mut dyn Write, err: &mut dyn Write) -> std::io::R
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let mut readings = spawn_sampler(Box::new(source), Duration::from_millis(args.interval_ms));
+    let mut readings = spawn_sampler(Box::new(source), interval);
     writeln!(out, "{HEADER}")?;
-    for sample in 1..=args.samples {
+    for sample in 1..=samples {
         if runtime.block_on(readings.changed()).is_err() {
             writeln!(err, "llamadeck gpu: the sampler thread stopped")?;
             return Ok(1);
@@ -118,7 +105,7 @@ mod tests {
     #[test]
     fn explains_a_missing_driver_or_reports_every_gpu() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(&GpuCli { samples: 2, interval_ms: 100 }, &mut out, &mut err);
+        let code = run(2, Duration::from_millis(100), &mut out, &mut err);
         let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
         match code {
             1 => {

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::app::sampling::Sampling;
-use crate::engine::protocol::{ChatMessage, Role};
+use crate::chat::{ChatMessage, Role};
+use crate::sampling::Sampling;
 
 /// At most this many stop strings (OpenAI allows 4).
 const MAX_STOPS: usize = 16;

@@ -80,7 +80,7 @@ pub async fn openai_errors(response: Response) -> Response {
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = match status {
         StatusCode::PAYLOAD_TOO_LARGE => format!("the request body is larger than the server's limit of {} bytes", super::BODY_LIMIT),
-        StatusCode::NOT_FOUND => "no such endpoint: see GET /v1/models, POST /v1/chat/completions, POST /v1/completions".into(),
+        StatusCode::NOT_FOUND => format!("no such endpoint: see {}", super::routes::openai_routes()),
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint".into(),
         _ if !text.is_empty() => text,
         _ => status.canonical_reason().unwrap_or("error").to_string(),

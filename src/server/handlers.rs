@@ -1,7 +1,7 @@
-//! The endpoints. A generation is the chat pane's own path: `engine::generate::build_prompt`
-//! then `run_prompt` on the shared model, streamed back as server-sent events or collected.
-//! Dropping the response (the client went away) drops the cancel sender, which stops the
-//! sequence in mistral.rs at its next token.
+//! The endpoints. A generation goes through the engine's face, as the chat pane's do: the
+//! handler waits for the prompt to be accepted (a prompt that cannot be built is a 400), then
+//! streams the events back as server-sent events or collects them. Dropping the response (the
+//! client went away) drops the `Generation`, which cancels it in the engine.
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,15 +16,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio::sync::oneshot;
 
 use super::AppState;
 use super::api::{ChatRequest, CompletionRequest, Plan, parse};
 use super::error::ApiError;
 use super::metrics::Tracker;
-use crate::engine::protocol::{ChatMessage, EngineEvent, FinishReason, GenStats, GenerateRequest, Role};
-use crate::engine::{EngineStatus, LoadedModel, generate};
+use crate::chat::{ChatMessage, FinishReason, GenStats, Role};
+use crate::engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -35,8 +33,8 @@ enum Kind {
 impl Kind {
     fn endpoint(self) -> &'static str {
         match self {
-            Kind::Chat => "/v1/chat/completions",
-            Kind::Text => "/v1/completions",
+            Kind::Chat => super::routes::CHAT_COMPLETIONS,
+            Kind::Text => super::routes::COMPLETIONS,
         }
     }
 }
@@ -45,15 +43,14 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The loaded model, or a 503 that says where loading stands.
-fn model(state: &AppState) -> Result<LoadedModel, ApiError> {
-    if let Some(model) = state.engine.loaded() {
-        return Ok(model);
-    }
-    Err(ApiError::not_ready(match state.engine.status() {
-        EngineStatus::Loading(stage) => format!("the model is loading ({stage}); try again shortly"),
-        EngineStatus::Failed(reason) => format!("the model failed to load: {reason}"),
-        EngineStatus::Idle | EngineStatus::Ready => "no model is loaded".into(),
+/// The loaded model's facts, or a 503 that says where loading stands.
+fn model(state: &AppState) -> Result<ModelFacts, ApiError> {
+    let status = state.engine.status();
+    Err(ApiError::not_ready(match status.state {
+        LoadState::Ready(facts) => return Ok(facts),
+        LoadState::Loading => format!("the model is loading ({}); try again shortly", status.stage()),
+        LoadState::Failed { reason } => format!("the model failed to load: {reason}"),
+        LoadState::Idle => "no model is loaded".into(),
     }))
 }
 
@@ -91,10 +88,9 @@ pub async fn completions(State(state): State<AppState>, ConnectInfo(peer): Conne
     }
 }
 
-/// One running generation: its events, and the sender whose drop cancels it.
-struct Generation {
-    events: UnboundedReceiver<EngineEvent>,
-    _cancel: oneshot::Sender<()>,
+/// One running generation and how to answer it.
+struct Answer {
+    generation: Generation,
     tracker: Tracker,
     id: String,
     model: String,
@@ -103,34 +99,41 @@ struct Generation {
 }
 
 async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessage>, plan: Plan, client: String) -> Response {
-    let model = match model(&state) {
+    let facts = match model(&state) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let req = GenerateRequest { id, messages, sampling: plan.sampling.clone() };
-    let ids = match generate::build_prompt(&model, &req).await {
-        Ok((ids, _)) => ids,
-        Err(message) => {
-            let code = if message.contains("context") { "context_length_exceeded" } else { "invalid_messages" };
-            return ApiError::invalid("messages", message).code(code).into_response();
+    let mut generation = state.engine.generate(GenerateRequest { id, messages, sampling: plan.sampling.clone() });
+    // The prompt is built in the engine; one that cannot be is the client's error, answered
+    // before any stream starts.
+    loop {
+        match generation.next().await {
+            Some(GenEvent::Started { .. }) => break,
+            Some(GenEvent::Unsupported(_)) => continue,
+            Some(GenEvent::Failed(error)) => {
+                return match error.kind {
+                    GenErrorKind::ContextFull => ApiError::invalid("messages", error.message).code("context_length_exceeded"),
+                    GenErrorKind::Invalid => ApiError::invalid("messages", error.message).code("invalid_messages"),
+                    GenErrorKind::NotReady => ApiError::not_ready(error.message),
+                    GenErrorKind::Engine => ApiError::server(error.message),
+                }
+                .into_response();
+            }
+            Some(other) => unreachable!("an engine reported {other:?} before starting"),
+            None => return ApiError::server("the engine stopped").into_response(),
         }
-    };
-    let (events_tx, events) = unbounded_channel();
-    let (cancel, cancel_rx) = oneshot::channel();
-    let name = model.name.clone();
-    tokio::spawn(generate::run_prompt(model, req, ids, cancel_rx, events_tx));
+    }
     let prefix = if kind == Kind::Chat { "chatcmpl" } else { "cmpl" };
-    let generation = Generation {
-        events,
-        _cancel: cancel,
+    let answer = Answer {
+        generation,
         tracker: state.metrics.track(kind.endpoint(), client),
         id: format!("{prefix}-{id}"),
-        model: name,
+        model: facts.name,
         created: now(),
         kind,
     };
-    if plan.stream { stream(generation, plan.include_usage).into_response() } else { collect(generation).await }
+    if plan.stream { stream(answer, plan.include_usage).into_response() } else { collect(answer).await }
 }
 
 fn usage(stats: &GenStats) -> Value {
@@ -148,15 +151,15 @@ fn finish_reason(reason: FinishReason) -> &'static str {
     }
 }
 
-async fn collect(mut g: Generation) -> Response {
+async fn collect(mut g: Answer) -> Response {
     let mut text = String::new();
-    while let Some(event) = g.events.recv().await {
+    while let Some(event) = g.generation.next().await {
         match event {
-            EngineEvent::Token { text: piece, .. } => {
+            GenEvent::Token(piece) => {
                 g.tracker.token();
                 text.push_str(&piece);
             }
-            EngineEvent::Finished { reason, stats, .. } => {
+            GenEvent::Finished { reason, stats } => {
                 let reason = finish_reason(reason);
                 g.tracker.finish(reason, stats.clone());
                 let choice = match g.kind {
@@ -170,18 +173,18 @@ async fn collect(mut g: Generation) -> Response {
                 }))
                 .into_response();
             }
-            EngineEvent::Failed { error, .. } => {
-                g.tracker.finish(&format!("error: {error}"), GenStats::default());
-                return ApiError::server(error).into_response();
+            GenEvent::Failed(error) => {
+                g.tracker.finish(&format!("error: {}", error.message), GenStats::default());
+                return ApiError::server(error.message).into_response();
             }
-            _ => {}
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
         }
     }
     g.tracker.finish("error: the engine stopped", GenStats::default());
     ApiError::server("the engine stopped before the answer was complete").into_response()
 }
 
-fn chunk(g: &Generation, delta: Value, finish: Option<&str>) -> Event {
+fn chunk(g: &Answer, delta: Value, finish: Option<&str>) -> Event {
     let choice = match g.kind {
         Kind::Chat => json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}),
         Kind::Text => json!({"index": 0, "text": delta.get("content").and_then(Value::as_str).unwrap_or(""), "logprobs": null, "finish_reason": finish}),
@@ -196,7 +199,7 @@ fn data(value: Value) -> Event {
 
 /// Server-sent events: a role chunk, one chunk per piece of text, a final chunk with the
 /// finish reason (and a usage chunk when `stream_options.include_usage`), then `[DONE]`.
-fn stream(g: Generation, include_usage: bool) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let opening = (g.kind == Kind::Chat).then(|| chunk(&g, json!({"role": "assistant", "content": ""}), None));
     let state = (g, opening, false);
     let events = futures::stream::unfold(state, move |(mut g, mut pending, done)| async move {
@@ -207,12 +210,12 @@ fn stream(g: Generation, include_usage: bool) -> Sse<impl Stream<Item = Result<E
             return None;
         }
         loop {
-            let out = match g.events.recv().await {
-                Some(EngineEvent::Token { text, .. }) => {
+            let out = match g.generation.next().await {
+                Some(GenEvent::Token(text)) => {
                     g.tracker.token();
                     vec![chunk(&g, json!({"content": text}), None)]
                 }
-                Some(EngineEvent::Finished { reason, stats, .. }) => {
+                Some(GenEvent::Finished { reason, stats }) => {
                     let reason = finish_reason(reason);
                     g.tracker.finish(reason, stats.clone());
                     let mut out = vec![chunk(&g, json!({}), Some(reason))];
@@ -223,9 +226,9 @@ fn stream(g: Generation, include_usage: bool) -> Sse<impl Stream<Item = Result<E
                     out.push(Event::default().data("[DONE]"));
                     return Some((out, (g, None, true)));
                 }
-                Some(EngineEvent::Failed { error, .. }) => {
-                    g.tracker.finish(&format!("error: {error}"), GenStats::default());
-                    let out = vec![data(ApiError::server(error).body()), Event::default().data("[DONE]")];
+                Some(GenEvent::Failed(error)) => {
+                    g.tracker.finish(&format!("error: {}", error.message), GenStats::default());
+                    let out = vec![data(ApiError::server(error.message).body()), Event::default().data("[DONE]")];
                     return Some((out, (g, None, true)));
                 }
                 Some(_) => continue,
@@ -244,7 +247,7 @@ fn stream(g: Generation, include_usage: bool) -> Sse<impl Stream<Item = Result<E
 }
 
 pub async fn models(State(state): State<AppState>) -> Response {
-    let data: Vec<Value> = match state.engine.loaded() {
+    let data: Vec<Value> = match state.engine.model() {
         Some(m) => vec![json!({
             "id": m.name, "object": "model", "created": state.started, "owned_by": "llamadeck",
             "context_length": m.context_len,
@@ -260,9 +263,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
         Ok(m) => Json(json!({"status": "ok", "model": m.name, "in_flight": state.metrics.in_flight()})).into_response(),
         Err(e) => {
             let mut body = e.body();
-            match state.engine.status() {
-                EngineStatus::Loading(stage) => (body["status"], body["stage"]) = (json!("loading"), json!(stage)),
-                EngineStatus::Failed(_) => body["status"] = json!("failed"),
+            let status = state.engine.status();
+            match status.state {
+                LoadState::Loading => (body["status"], body["stage"]) = (json!("loading"), json!(status.stage())),
+                LoadState::Failed { .. } => body["status"] = json!("failed"),
                 _ => body["status"] = json!("no model"),
             }
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
@@ -278,14 +282,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Counts every response by endpoint and status for `/metrics`.
 pub async fn count(State(metrics): State<Arc<super::Metrics>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let endpoint = match request.uri().path() {
-        "/v1/chat/completions" => "/v1/chat/completions",
-        "/v1/completions" => "/v1/completions",
-        "/v1/models" => "/v1/models",
-        "/health" => "/health",
-        "/metrics" => "/metrics",
-        _ => "other",
-    };
+    let endpoint = super::routes::endpoint(request.uri().path());
     let response = next.run(request).await;
     metrics.request(endpoint, response.status().as_u16());
     response

@@ -7,38 +7,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::mpsc::UnboundedSender;
-
-use crate::engine::protocol::GenStats;
+pub use crate::app::api::{RECENT, RequestRecord, ServerEvent};
+use crate::chat::GenStats;
 use crate::gpu::snapshot::GpuSnapshot;
+use crate::sink::Sink;
 
-/// How many finished requests the console and the metrics keep.
-pub const RECENT: usize = 20;
 const TTFT_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-/// One finished API request, as the console lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestRecord {
-    /// The peer address and the client's product (`User-Agent`'s first word).
-    pub client: String,
-    pub endpoint: &'static str,
-    pub prompt_tokens: usize,
-    pub completion_tokens: usize,
-    pub decode_tok_s: Option<f64>,
-    pub ttft_ms: Option<u64>,
-    /// "stop", "length", "cancelled" or "error: ...".
-    pub status: String,
-}
-
-/// What the server reports to the console.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ServerEvent {
-    Listening(std::net::SocketAddr),
-    /// The address could not be bound (port in use, ...) or serving was refused.
-    Failed(String),
-    InFlight(usize),
-    Finished(RequestRecord),
-}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -50,7 +24,7 @@ pub struct Metrics {
     ttft: Mutex<Histogram>,
     last_decode_tok_s: Mutex<Option<f64>>,
     recent: Mutex<VecDeque<RequestRecord>>,
-    events: Option<UnboundedSender<ServerEvent>>,
+    events: Option<Sink<ServerEvent>>,
 }
 
 #[derive(Default)]
@@ -65,13 +39,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    pub fn new(events: Option<UnboundedSender<ServerEvent>>) -> Self {
+    pub fn new(events: Option<Sink<ServerEvent>>) -> Self {
         Self { events, ..Self::default() }
     }
 
     fn emit(&self, event: ServerEvent) {
-        if let Some(tx) = &self.events {
-            let _ = tx.send(event);
+        if let Some(sink) = &self.events {
+            sink.send(event);
         }
     }
 

@@ -1,15 +1,14 @@
-//! The OpenAI-compatible HTTP API over the shared engine (axum + tower-http).
+//! The OpenAI-compatible HTTP API over the engine's face (axum + tower-http): handlers hold an
+//! `Engine`, never a model, so they work with any backend and run against a scripted one in tests.
 //!
-//! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`, `GET /health`,
-//! `GET /metrics`. Only these are mounted (none of mistral.rs's admin routes). Layers, outermost
+//! Routes are the table in `routes` (none of mistral.rs's admin routes). Layers, outermost
 //! first: CORS (only when configured), OpenAI-style error bodies, response counting, bearer-key
 //! auth (only when a key is set), the request body limit.
 pub mod api;
 pub mod error;
 mod handlers;
-pub mod headless;
 pub mod metrics;
-pub mod status;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,17 +17,17 @@ use std::sync::atomic::AtomicU64;
 use axum::Router;
 use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
-use crate::app::sampling::Sampling;
 use crate::config::Config;
-use crate::engine::EngineHandle;
+use crate::engine::Engine;
 use crate::gpu::snapshot::GpuSnapshot;
+use crate::sampling::Sampling;
+use crate::sink::Sink;
 pub use error::ApiError;
 pub use metrics::{Metrics, RequestRecord, ServerEvent};
 
@@ -68,7 +67,7 @@ impl ServerOptions {
 
 #[derive(Clone)]
 pub struct AppState {
-    engine: EngineHandle,
+    engine: Engine,
     metrics: Arc<Metrics>,
     defaults: Sampling,
     gpu: Option<watch::Receiver<Arc<GpuSnapshot>>>,
@@ -83,7 +82,7 @@ fn same_key(given: &[u8], key: &[u8]) -> bool {
 
 /// The API as an axum router.
 pub fn router(
-    engine: EngineHandle,
+    engine: Engine,
     options: &ServerOptions,
     metrics: Arc<Metrics>,
     gpu: Option<watch::Receiver<Arc<GpuSnapshot>>>,
@@ -97,14 +96,7 @@ pub fn router(
         next_id: Arc::new(AtomicU64::new(1 << 40)),
         started: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    let mut app = Router::new()
-        .route("/v1/chat/completions", post(handlers::chat))
-        .route("/v1/completions", post(handlers::completions))
-        .route("/v1/models", get(handlers::models))
-        .route("/health", get(handlers::health))
-        .route("/metrics", get(handlers::metrics))
-        .with_state(state)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let mut app: Router = routes::router().with_state(state).layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     if let Some(key) = options.api_key.clone() {
         let expected = format!("Bearer {key}");
         app = app.layer(ValidateRequestHeaderLayer::custom(move |request: &mut Request<axum::body::Body>| {
@@ -161,14 +153,14 @@ impl Drop for Server {
 /// Binds and serves in the background. The bound address (or why binding failed) is also
 /// reported on `events`, for the console.
 pub async fn start(
-    engine: EngineHandle,
+    engine: Engine,
     options: &ServerOptions,
     gpu: Option<watch::Receiver<Arc<GpuSnapshot>>>,
-    events: Option<mpsc::UnboundedSender<ServerEvent>>,
+    events: Option<Sink<ServerEvent>>,
 ) -> Result<Server, String> {
     let report = |e: ServerEvent| {
-        if let Some(tx) = &events {
-            let _ = tx.send(e);
+        if let Some(sink) = &events {
+            sink.send(e);
         }
     };
     let address = options.address();
@@ -203,15 +195,15 @@ pub async fn start(
 pub async fn start_for_console(
     config: &Config,
     insecure: bool,
-    engine: EngineHandle,
+    engine: Engine,
     gpu: watch::Receiver<Arc<GpuSnapshot>>,
-    events: mpsc::UnboundedSender<ServerEvent>,
+    events: Sink<ServerEvent>,
 ) -> Option<Server> {
     if !config.server.enabled {
         return None;
     }
     if !insecure && let Err(why) = crate::config::check_server_exposure(config) {
-        let _ = events.send(ServerEvent::Failed(why));
+        events.send(ServerEvent::Failed(why));
         return None;
     }
     start(engine, &ServerOptions::from_config(config), Some(gpu), Some(events)).await.ok()

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::{Conversation, ExportFormat, format::role_name, time, title_of};
-use crate::app::sampling::Sampling;
-use crate::app::state::{Message, MessageStatus};
-use crate::engine::protocol::Role;
+use super::{Conversation, ExportFormat, time, title_of};
+use crate::chat::{Message, MessageStatus, Role};
+use crate::sampling::Sampling;
 
 pub fn markdown(c: &Conversation) -> String {
     let mut out = format!("# {}\n\n", title_of(c));
@@ -43,7 +42,7 @@ fn answer_details(m: &Message) -> Option<String> {
         }
     }
     if let Some(stats) = &m.stats {
-        parts.push(crate::ui::chat::stats_text(stats));
+        parts.push(stats.summary());
     }
     if m.status == MessageStatus::Stopped {
         parts.push("stopped".into());
@@ -69,7 +68,7 @@ pub fn openai_json(c: &Conversation) -> Value {
             Role::Assistant if !m.text.is_empty() && !matches!(m.status, MessageStatus::Failed(_)) => {
                 if let Some(user) = pending.take() {
                     messages.push(json!({"role": "user", "content": user.text}));
-                    messages.push(json!({"role": role_name(m.role), "content": m.text}));
+                    messages.push(json!({"role": Role::name(m.role), "content": m.text}));
                 }
             }
             _ => {}

@@ -11,9 +11,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::sampling::Sampling;
-use crate::app::state::{Message, MessageStatus};
-use crate::engine::protocol::{FinishReason, GenStats, Role};
+use crate::chat::{FinishReason, GenStats, Message, MessageStatus, Role};
+use crate::sampling::Sampling;
 
 pub const VERSION: u64 = 1;
 
@@ -57,33 +56,6 @@ pub struct FileStats {
     pub prefill_tok_s: Option<f64>,
 }
 
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-    }
-}
-
-fn role_from(name: &str) -> Option<Role> {
-    Some(match name {
-        "system" => Role::System,
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
-        _ => return None,
-    })
-}
-
-fn finish_from(name: &str) -> Option<FinishReason> {
-    Some(match name {
-        "stop" => FinishReason::Stop,
-        "length" => FinishReason::Length,
-        "stopped" => FinishReason::Stopped,
-        "error" => FinishReason::Error,
-        _ => return None,
-    })
-}
-
 pub fn to_file(m: &Message) -> FileMessage {
     let (status, error) = match &m.status {
         MessageStatus::Complete => ("complete", None),
@@ -93,7 +65,7 @@ pub fn to_file(m: &Message) -> FileMessage {
     };
     let is_answer = m.role == Role::Assistant;
     FileMessage {
-        role: role_name(m.role).into(),
+        role: m.role.name().into(),
         content: m.text.clone(),
         status: is_answer.then(|| status.to_string()),
         error,
@@ -112,7 +84,7 @@ pub fn to_file(m: &Message) -> FileMessage {
 
 /// A message as read from disk, every text that may reach the screen sanitized.
 pub fn from_file(m: FileMessage, index: usize) -> Result<Message, String> {
-    let role = role_from(&m.role).ok_or_else(|| format!("message {index}: unknown role {:?}", m.role))?;
+    let role = Role::from_name(&m.role).ok_or_else(|| format!("message {index}: unknown role {:?}", m.role))?;
     let status = match m.status.as_deref() {
         None | Some("complete") => MessageStatus::Complete,
         Some("stopped") => MessageStatus::Stopped,
@@ -120,7 +92,7 @@ pub fn from_file(m: FileMessage, index: usize) -> Result<Message, String> {
         Some(other) => return Err(format!("message {index}: unknown status {other:?}")),
     };
     let mut message = Message::new(role, &m.content, status);
-    message.finish = m.finish.as_deref().and_then(finish_from);
+    message.finish = m.finish.as_deref().and_then(FinishReason::from_label);
     message.model = m.model.as_deref().map(crate::text::sanitize);
     message.sampling = m.sampling.and_then(|v| serde_json::from_value::<Sampling>(v).ok());
     message.stats = m.stats.map(|s| GenStats {

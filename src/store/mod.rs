@@ -14,8 +14,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::app::state::Message;
-use crate::engine::protocol::Role;
+use crate::chat::{Message, Role};
 
 /// A conversation as the console holds it; `id` is the file name without `.json`.
 #[derive(Debug, Clone, PartialEq)]

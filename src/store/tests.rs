@@ -1,8 +1,7 @@
 //! The store on a real folder: round trips, damaged files, ids, rename, delete, exports.
 use super::*;
-use crate::app::sampling::Sampling;
-use crate::app::state::{Message, MessageStatus};
-use crate::engine::protocol::{FinishReason, GenStats, Role};
+use crate::chat::{FinishReason, GenStats, Message, MessageStatus, Role};
+use crate::sampling::Sampling;
 
 fn conversation() -> Conversation {
     let mut answer = Message::new(Role::Assistant, "Use NVML.\x1b]52;c;aGk=\x07", MessageStatus::Complete);
@@ -139,7 +138,7 @@ fn exports_markdown_and_openai_json() {
 fn the_worker_assigns_one_id_per_conversation_and_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut w = worker::Worker::spawn(dir.path().to_path_buf(), tx).unwrap();
+    let mut w = worker::Worker::spawn(dir.path().to_path_buf(), crate::sink::Sink::channel(tx)).unwrap();
     let mut c = conversation();
     c.id = None;
     let save = |serial, c: &Conversation| Request::Save { serial, conversation: Box::new(c.clone()) };

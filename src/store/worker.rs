@@ -1,13 +1,13 @@
 //! The store's one worker thread: requests are carried out in the order they were made (a
-//! rename never races a save of the same file), off the console's loop, and answered on a
-//! channel the loop listens to. `flush` waits until everything asked so far is on disk.
+//! rename never races a save of the same file), off the console's loop, and answered into a
+//! sink (the console's inbox). `flush` waits until everything asked so far is on disk.
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Reply, Request, conversations_dir, exports_dir, time::now_unix};
+use crate::sink::Sink;
 
 enum Job {
     Run(Request),
@@ -20,11 +20,11 @@ pub struct Worker {
     assigned: Option<(u64, String, u64)>,
     used: std::collections::HashSet<String>,
     jobs: std_mpsc::Sender<Job>,
-    replies: UnboundedSender<Reply>,
+    replies: Sink<Reply>,
 }
 
 impl Worker {
-    pub fn spawn(data_dir: PathBuf, replies: UnboundedSender<Reply>) -> std::io::Result<Self> {
+    pub fn spawn(data_dir: PathBuf, replies: Sink<Reply>) -> std::io::Result<Self> {
         let (jobs, rx) = std_mpsc::channel::<Job>();
         let dir = data_dir.clone();
         let tx = replies.clone();
@@ -33,7 +33,7 @@ impl Worker {
                 match job {
                     Job::Run(request) => {
                         if let Some(reply) = carry_out(&dir, request) {
-                            let _ = tx.send(reply);
+                            tx.send(reply);
                         }
                     }
                     Job::Flush(done) => {
@@ -71,7 +71,7 @@ impl Worker {
             other => (other, None),
         };
         if self.jobs.send(Job::Run(request)).is_err() {
-            let _ = self.replies.send(Reply::Saved(Err("the store worker stopped".into())));
+            self.replies.send(Reply::Saved(Err("the store worker stopped".into())));
         }
         assigned
     }

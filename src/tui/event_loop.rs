@@ -1,43 +1,55 @@
-//! The one loop: terminal events, engine events and GPU snapshots become actions, the reducer
-//! updates the state, effects are carried out, and the screen is redrawn only when something
-//! changed, at most `fps` times a second. Generic over the backend so tests can drive it.
+//! The one loop: every producer's news arrives as an `Action` in the inbox, the reducer updates
+//! the state, effects are carried out, and the screen is redrawn only when something changed, at
+//! most `fps` times a second; a burst of actions (tokens) is drained into one frame. Generic over
+//! the backend so tests can drive it.
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::Event;
-use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
 
-use crate::app::{Action, Effect, State, update};
-use crate::engine::protocol::{EngineCommand, EngineEvent, ModelSpec};
-use crate::gpu::snapshot::GpuSnapshot;
+use crate::app::{Action, Effect, Inbox, State, update};
+use crate::engine::{Engine, ModelSpec};
 use crate::store::worker::Worker;
 use crate::store::{Listing, Reply, Request};
+use crate::tui::engine_link::EngineLink;
 
 /// Where clipboard (OSC 52) sequences are written: the terminal.
 pub type Clipboard = Box<dyn FnMut(&[u8]) -> io::Result<()> + Send>;
 
-/// Everything the loop talks to.
-pub struct LoopIo<S> {
-    pub terminal_events: S,
-    pub engine_tx: mpsc::UnboundedSender<EngineCommand>,
-    pub engine_rx: mpsc::UnboundedReceiver<EngineEvent>,
-    pub gpu_rx: watch::Receiver<Arc<GpuSnapshot>>,
-    /// SIGTERM/SIGHUP and the like: each message asks for a clean exit.
-    pub shutdown_rx: mpsc::UnboundedReceiver<&'static str>,
+/// What the loop reads from and acts on. Producers are wired to `inbox` by whoever starts the
+/// loop (`startup::console`, or a test); the loop itself owns only what its effects need.
+pub struct LoopIo {
+    pub inbox: Inbox,
+    pub engine: Engine,
     /// Where settings are saved and the model section re-read from.
     pub config_path: PathBuf,
     pub fps: u32,
-    /// What the API server reports.
-    pub server_rx: mpsc::UnboundedReceiver<crate::server::ServerEvent>,
     /// Where conversations are saved (`store::data_dir()`); None saves nothing.
     pub data_dir: Option<PathBuf>,
     /// None refuses copying (no terminal to copy through).
     pub clipboard: Option<Clipboard>,
+}
+
+impl LoopIo {
+    /// At 30 fps, saving no conversations and copying nothing, until told otherwise.
+    pub fn new(inbox: Inbox, engine: Engine, config_path: PathBuf) -> Self {
+        Self { inbox, engine, config_path, fps: 30, data_dir: None, clipboard: None }
+    }
+
+    pub fn fps(self, fps: u32) -> Self {
+        Self { fps, ..self }
+    }
+
+    pub fn data_dir(self, data_dir: Option<PathBuf>) -> Self {
+        Self { data_dir, ..self }
+    }
+
+    pub fn clipboard(self, clipboard: Clipboard) -> Self {
+        Self { clipboard: Some(clipboard), ..self }
+    }
 }
 
 /// How the loop ended.
@@ -56,32 +68,34 @@ pub struct LoopStats {
     pub actions: u64,
 }
 
-/// The conversation store's worker and its replies, when conversations are saved.
-struct Store {
-    worker: Option<Worker>,
-    replies: mpsc::UnboundedReceiver<Reply>,
+/// What carries out the reducer's effects.
+struct Effects {
+    engine: EngineLink,
+    store: Option<Worker>,
+    config_path: PathBuf,
+    clipboard: Option<Clipboard>,
 }
 
-pub async fn run<B, S>(terminal: &mut Terminal<B>, state: &mut State, mut io: LoopIo<S>) -> anyhow::Result<(Exit, LoopStats)>
+pub async fn run<B>(terminal: &mut Terminal<B>, state: &mut State, io: LoopIo) -> anyhow::Result<(Exit, LoopStats)>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
-    S: Stream<Item = io::Result<Event>> + Unpin,
 {
-    let (replies_tx, replies) = mpsc::unbounded_channel();
-    let worker = match &io.data_dir {
-        Some(dir) => Some(Worker::spawn(dir.clone(), replies_tx)?),
+    let LoopIo { mut inbox, engine, config_path, fps, data_dir, clipboard } = io;
+    let sender = inbox.sender();
+    let store = match data_dir {
+        Some(dir) => Some(Worker::spawn(dir, sender.sink(Action::Store))?),
         None => None,
     };
-    let mut store = Store { worker, replies };
-    if let Some(worker) = store.worker.as_mut() {
+    let mut effects = Effects { engine: EngineLink::new(engine, sender), store, config_path, clipboard };
+    if let Some(worker) = effects.store.as_mut() {
         worker.submit(Request::Latest);
     }
-    let result = run_loop(terminal, state, &mut io, &mut store).await;
+    let result = run_loop(terminal, state, &mut inbox, &mut effects, fps).await;
     // However the loop ended (quit, SIGHUP, SIGTERM, a lost terminal), the conversation is on
     // disk before the caller restores the terminal and exits.
-    let _ = dispatch(state, Action::Shutdown, &mut io, &mut store);
-    if let Some(worker) = &store.worker
+    let _ = dispatch(state, Action::Shutdown, &mut effects);
+    if let Some(worker) = &effects.store
         && !worker.flush(Duration::from_secs(10))
     {
         tracing::error!("conversation store did not finish writing in time");
@@ -89,28 +103,32 @@ where
     result
 }
 
-async fn run_loop<B, S>(
+/// What one action means for the loop.
+enum Step {
+    Continue,
+    End(Exit),
+}
+
+async fn run_loop<B>(
     terminal: &mut Terminal<B>,
     state: &mut State,
-    io: &mut LoopIo<S>,
-    store: &mut Store,
+    inbox: &mut Inbox,
+    effects: &mut Effects,
+    fps: u32,
 ) -> anyhow::Result<(Exit, LoopStats)>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
-    S: Stream<Item = io::Result<Event>> + Unpin,
 {
-    let frame = Duration::from_secs_f64(1.0 / io.fps.clamp(1, 120) as f64);
+    let frame = Duration::from_secs_f64(1.0 / fps.clamp(1, 120) as f64);
     let mut stats = LoopStats::default();
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let size = terminal.size()?;
-    dispatch(state, Action::Resize(size.width, size.height), io, store)?;
-    if !io.gpu_rx.borrow().devices.is_empty() || io.gpu_rx.has_changed().unwrap_or(false) {
-        let snapshot = io.gpu_rx.borrow_and_update().clone();
-        dispatch(state, Action::Gpu(snapshot), io, store)?;
-    }
-    let mut gpu_open = true;
+    dispatch(state, Action::Resize(size.width, size.height), effects)?;
+    // While loading, the elapsed-time counter needs a tick each second, from the clock.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let now = Instant::now();
         let next_draw = last_draw.map_or(now, |t| t + frame);
@@ -120,97 +138,76 @@ where
             dirty = false;
             last_draw = Some(now);
         }
-        // While loading, the elapsed-time counter needs a tick each second; otherwise sleep.
-        let tick = state.loading_elapsed().map(|_| Duration::from_millis(1000));
+        let loading = state.loading_elapsed().is_some();
         let action = tokio::select! {
-            event = io.terminal_events.next() => match event {
-                Some(Ok(event)) => match to_action(event) {
-                    Some(action) => action,
-                    None => continue,
-                },
-                Some(Err(e)) => return Err(e.into()),
-                None => return Ok((Exit::InputClosed, stats)),
-            },
-            Some(event) = io.engine_rx.recv() => Action::Engine(event),
-            Some(event) = io.server_rx.recv() => Action::Server(event),
-            changed = io.gpu_rx.changed(), if gpu_open => {
-                if changed.is_err() {
-                    gpu_open = false;
-                    continue;
-                }
-                Action::Gpu(io.gpu_rx.borrow_and_update().clone())
-            }
-            Some(reply) = store.replies.recv() => Action::Store(reply),
-            Some(signal) = io.shutdown_rx.recv() => return Ok((Exit::Signal(signal), stats)),
+            action = inbox.recv() => action,
             _ = tokio::time::sleep_until(next_draw.into()), if dirty => continue,
-            _ = tokio::time::sleep(tick.unwrap_or_default()), if tick.is_some() => Action::Tick(Instant::now()),
+            at = tick.tick(), if loading => Action::Tick(at.into_std()),
         };
-        stats.actions += 1;
-        dirty = true;
-        if dispatch(state, action, io, store)? {
-            if dirty {
-                terminal.draw(|f| crate::ui::render(f, state))?;
-                stats.draws += 1;
-            }
-            return Ok((Exit::Quit, stats));
-        }
-        // Drain engine events that queued up meanwhile, so a burst of tokens costs one redraw.
-        while let Ok(event) = io.engine_rx.try_recv() {
+        // Everything already waiting goes into the same frame.
+        let mut next = Some(action);
+        while let Some(action) = next.take() {
             stats.actions += 1;
-            dispatch(state, Action::Engine(event), io, store)?;
+            dirty = true;
+            match step(state, action, effects)? {
+                Step::Continue => {}
+                Step::End(Exit::Quit) => {
+                    terminal.draw(|f| crate::ui::render(f, state))?;
+                    stats.draws += 1;
+                    return Ok((Exit::Quit, stats));
+                }
+                Step::End(exit) => return Ok((exit, stats)),
+            }
+            next = inbox.try_recv();
         }
     }
 }
 
-fn to_action(event: Event) -> Option<Action> {
-    match event {
-        Event::Key(key) => Some(Action::Key(key)),
-        Event::Paste(text) => Some(Action::Paste(text)),
-        Event::Resize(w, h) => Some(Action::Resize(w, h)),
-        _ => None,
-    }
+fn step(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Result<Step> {
+    Ok(match action {
+        Action::Signal(name) => Step::End(Exit::Signal(name)),
+        Action::TerminalClosed(None) => Step::End(Exit::InputClosed),
+        Action::TerminalClosed(Some(error)) => anyhow::bail!("the terminal failed: {error}"),
+        action => {
+            if dispatch(state, action, effects)? {
+                Step::End(Exit::Quit)
+            } else {
+                Step::Continue
+            }
+        }
+    })
 }
 
 /// Runs the reducer and carries out its effects; true when the console should quit.
-/// Every effect is carried out even when the engine has gone (a save must not be skipped).
-fn dispatch<S>(state: &mut State, action: Action, io: &mut LoopIo<S>, store: &mut Store) -> anyhow::Result<bool> {
+/// Every effect is carried out, in order; effects that answer at once (a save's new id, a
+/// settings save, a copy) are fed back before anything else happens.
+fn dispatch(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Result<bool> {
     let mut pending = vec![action];
-    let mut engine_gone = false;
     while let Some(action) = pending.pop() {
-        if matches!(action, Action::Tick(_)) {
-            state.now = Instant::now();
-        }
         for effect in update(state, action) {
             match effect {
                 Effect::Quit => return Ok(true),
-                Effect::Engine(command) => {
-                    if io.engine_tx.send(command).is_err() {
-                        engine_gone = true;
-                    }
-                }
-                Effect::Store(request) => match store.worker.as_mut() {
+                Effect::Engine(command) => effects.engine.run(command),
+                Effect::Store(request) => match effects.store.as_mut() {
                     Some(worker) => pending.extend(worker.submit(request).map(Action::Store)),
                     None => pending.extend(no_store(request).map(Action::Store)),
                 },
                 Effect::Clipboard(text) => {
-                    let result = match io.clipboard.as_mut() {
+                    let result = match effects.clipboard.as_mut() {
                         Some(write) => write(&crate::tui::clipboard::osc52(&text)).map(|()| text.chars().count()).map_err(|e| e.to_string()),
                         None => Err("no terminal to copy through".into()),
                     };
                     pending.push(Action::Copied(result));
                 }
                 Effect::SaveSettings { sampling, preset } => {
-                    let result = crate::config::save_sampling(&io.config_path, &sampling, preset.as_deref())
-                        .map(|()| io.config_path.clone())
+                    let result = crate::config::save_sampling(&effects.config_path, &sampling, preset.as_deref())
+                        .map(|()| effects.config_path.clone())
                         .map_err(|e| e.to_string());
                     pending.push(Action::Saved(result));
                 }
-                Effect::ChooseModel { path } => pending.push(Action::ModelChosen(choose_model(state, path, &io.config_path))),
+                Effect::ChooseModel { path } => pending.push(Action::ModelChosen(choose_model(state, path, &effects.config_path))),
             }
         }
-    }
-    if engine_gone {
-        anyhow::bail!("the model engine stopped");
     }
     Ok(false)
 }
@@ -237,7 +234,7 @@ fn choose_model(state: &State, path: Option<String>, config_path: &std::path::Pa
             let loaded = crate::config::load(Some(config_path)).or_else(|e| {
                 if config_path.exists() { Err(e) } else { Ok(crate::config::Loaded { config: Default::default(), path: config_path.to_path_buf(), existed: false }) }
             });
-            loaded.map(|l| crate::startup::model_spec(&l.config, None)).map_err(|e| e.to_string())
+            loaded.map(|l| l.config.model_spec(None)).map_err(|e| e.to_string())
         }
     }
 }

@@ -2,46 +2,34 @@
 //! message box.
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use crate::app::state::{Focus, Message, MessageStatus, ModelState, State};
-use crate::engine::protocol::{GenStats, Role};
-use crate::ui::theme::Theme;
-use crate::ui::wrap::{truncate, wrap};
+use crate::app::state::{Focus, State};
+use crate::chat::{Message, MessageStatus, Role};
+use crate::layout::chat_lines::{Tone, body, note_lines};
+use crate::text::truncate;
+use crate::theme::Theme;
 
-/// Every chat line for a text width of `width`; the reducer uses its length for paging.
+/// Every chat line for a text width of `width` (the scrolled-away view).
 pub fn lines(state: &State, width: usize) -> Vec<Line<'static>> {
-    lines_and_starts(state, width).0
-}
-
-/// The line each message's header is on, for a text width of `width` (search scrolls there).
-pub fn message_starts(state: &State, width: usize) -> Vec<usize> {
-    lines_and_starts(state, width).1
-}
-
-fn lines_and_starts(state: &State, width: usize) -> (Vec<Line<'static>>, Vec<usize>) {
     let mut out = Vec::new();
-    let mut starts = Vec::with_capacity(state.messages.len());
     for index in 0..state.messages.len() {
         if !out.is_empty() {
             out.push(Line::default());
         }
-        starts.push(out.len());
         out.extend(message_lines(state, index, width));
     }
-    model_lines(state, width, false, &mut out);
-    (out, starts)
+    out.extend(notes(state, width, !state.messages.is_empty()));
+    out
 }
 
 /// The last `height` lines, wrapping only the newest messages: following the tail while an
 /// answer streams costs the screen, not the whole history.
 fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> {
-    let mut tail = Vec::new();
-    model_lines(state, width, !state.messages.is_empty(), &mut tail);
+    let tail = notes(state, width, !state.messages.is_empty());
+    let mut count = tail.len();
     let mut chunks = vec![tail];
-    let mut count = chunks[0].len();
     for index in (0..state.messages.len()).rev() {
         if count >= height {
             break;
@@ -58,33 +46,19 @@ fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> 
     all.into_iter().skip(skip).collect()
 }
 
-/// One message: its header, its wrapped text, and its error if it failed.
+/// One message: its header, then its body as the line plan wraps it.
 fn message_lines(state: &State, index: usize, width: usize) -> Vec<Line<'static>> {
     let theme = state.theme;
     let message = &state.messages[index];
-    let mut out = Vec::new();
     let mut head = header(message, theme);
     if state.search.as_ref().and_then(|s| s.current_message()) == Some(index) {
         head.spans.push(Span::styled(" ◆ found", theme.key()));
     }
-    out.push(head);
-    let mut body = message.text.clone();
-    if message.status == MessageStatus::Streaming {
-        body.push('▌');
-    }
-    if !(body.is_empty() && message.role == Role::Assistant) {
-        out.extend(wrap(&body, width.saturating_sub(2)).into_iter().map(|l| Line::from(format!("  {l}"))));
-    }
-    if let MessageStatus::Failed(error) = &message.status {
-        for l in wrap(&format!("error: {error}"), width.saturating_sub(2)) {
-            out.push(Line::styled(format!("  {l}"), theme.error()));
-        }
-    }
+    let body = body(message, width);
+    let mut out = vec![head];
+    out.extend(body.text.into_iter().map(Line::from));
+    out.extend(body.error.into_iter().map(|l| Line::styled(l, theme.error())));
     out
-}
-
-pub fn line_count(state: &State, width: usize) -> usize {
-    lines(state, width).len()
 }
 
 fn header(message: &Message, theme: Theme) -> Line<'static> {
@@ -102,50 +76,26 @@ fn header(message: &Message, theme: Theme) -> Line<'static> {
     }
     if let Some(stats) = &message.stats {
         let reason = message.finish.map(|f| f.label()).unwrap_or("");
-        spans.push(Span::styled(format!(" · {} · {reason}", stats_text(stats)), theme.dim()));
+        spans.push(Span::styled(format!(" · {} · {reason}", stats.summary()), theme.dim()));
     }
     Line::from(spans)
 }
 
-/// "42 tok · 31.2 tok/s · ttft 180 ms"
-pub fn stats_text(stats: &GenStats) -> String {
-    let mut parts = vec![format!("{} tok", stats.completion_tokens)];
-    if let Some(rate) = stats.decode_tok_s {
-        parts.push(format!("{rate:.1} tok/s"));
-    }
-    if let Some(ttft) = stats.ttft_ms {
-        parts.push(format!("ttft {ttft} ms"));
-    }
-    parts.join(" · ")
-}
-
-/// The model's loading or failure notice after the messages; `after_messages` asks for the
-/// blank line that separates it from messages not in `out`.
-fn model_lines(state: &State, width: usize, after_messages: bool, out: &mut Vec<Line<'static>>) {
+/// The model's loading or failure notice (or the first hint) after the messages.
+fn notes(state: &State, width: usize, after_messages: bool) -> Vec<Line<'static>> {
     let theme = state.theme;
-    let text_w = width.saturating_sub(2);
-    let push = |text: String, style: Style, out: &mut Vec<Line<'static>>| {
-        if !out.is_empty() || after_messages {
-            out.push(Line::default());
-        }
-        out.extend(wrap(&text, text_w).into_iter().map(|l| Line::styled(format!("  {l}"), style)));
+    let style = |tone| match tone {
+        Tone::Warn => theme.warn(),
+        Tone::Error => theme.error(),
+        Tone::Dim => theme.dim(),
     };
-    match &state.model {
-        ModelState::Loading { stage, .. } => {
-            let secs = state.loading_elapsed().map_or(0, |d| d.as_secs());
-            let source = &state.model_spec.source;
-            push(format!("loading {source}: {stage} · {secs}s"), theme.warn(), out);
-        }
-        ModelState::Failed { reason } => {
-            let hint = "fix the config and press F5 to load again, or type /model PATH and Enter";
-            push(format!("the model did not load: {reason}"), theme.error(), out);
-            push(hint.to_string(), theme.dim(), out);
-        }
-        ModelState::Ready { .. } if state.messages.is_empty() => {
-            push("Ask anything. Enter sends · Alt+Enter new line · Tab settings · F1 help".into(), theme.dim(), out);
-        }
-        ModelState::Ready { .. } => {}
-    }
+    note_lines(&state.chat_notes(), width, after_messages)
+        .into_iter()
+        .map(|line| match line {
+            Some((text, tone)) => Line::styled(text, style(tone)),
+            None => Line::default(),
+        })
+        .collect()
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {

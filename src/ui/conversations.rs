@@ -7,8 +7,8 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::app::state::{Browser, BrowserMode, State};
 use crate::store::time;
-use crate::ui::layout::centered;
-use crate::ui::wrap::{str_width, truncate};
+use crate::layout::centered;
+use crate::text::{str_width, truncate};
 
 const DATE_W: usize = 16;
 const TURNS_W: usize = 5;

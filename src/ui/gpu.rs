@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use crate::gpu::snapshot::{GpuDevice, GpuProcess, GpuSnapshot, GpuStatus};
 use crate::gpu::{GpuHistory, Series};
-use crate::ui::theme::Theme;
+use crate::theme::Theme;
 use cells::{
     bar, clean, fit, fit_right, percent, power, size, sparkline, temperature, truncate, used_of_total, width, wrap,
 };

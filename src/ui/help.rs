@@ -3,7 +3,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::app::command::Command;
+use crate::keys::Command;
 use crate::app::state::State;
 
 /// Keys the settings pane handles itself (not remappable).

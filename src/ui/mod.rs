@@ -1,22 +1,21 @@
-//! Drawing: one file a pane. `render` only reads the state.
+//! Drawing: one file a pane. `render` only reads the state; where each pane goes comes from
+//! `crate::layout`, colours from `crate::theme`.
+pub mod api;
 pub mod chat;
 pub mod conversations;
 pub mod gpu;
-pub mod api;
 pub mod help;
-pub mod layout;
 pub mod popup;
 pub mod search;
 pub mod settings;
 pub mod status;
-pub mod theme;
-pub mod wrap;
 
 use ratatui::Frame;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use crate::app::state::State;
+use crate::layout;
 
 pub fn render(frame: &mut Frame, state: &State) {
     let area = frame.area();

@@ -4,9 +4,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ui::layout::centered;
-use crate::ui::theme::Theme;
-use crate::ui::wrap::{str_width, truncate};
+use crate::layout::centered;
+use crate::theme::Theme;
+use crate::text::{str_width, truncate};
 
 pub fn render(frame: &mut Frame, area: Rect, width: u16, title: &str, content: Vec<Line<'static>>, theme: Theme) {
     let popup = centered(area, width, content.len() as u16 + 2);

@@ -4,9 +4,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::app::sampling::Field;
+use crate::sampling::Field;
 use crate::app::state::{Focus, State};
-use crate::ui::wrap::{str_width, truncate, wrap};
+use crate::text::{str_width, truncate, wrap};
 
 const NAME_WIDTH: usize = 19;
 

@@ -4,9 +4,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::command::Command;
+use crate::keys::Command;
 use crate::app::state::{ModelState, NoticeLevel, State};
-use crate::ui::wrap::{str_width, truncate};
+use crate::text::{str_width, truncate};
 
 const HINTS: [(Command, &str); 5] = [
     (Command::Send, "send"),

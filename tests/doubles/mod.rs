@@ -1,15 +1,23 @@
-//! Test doubles for the console: a scripted engine, a scripted GPU, hand-made snapshots.
+//! Test doubles for the console and the API: a scripted engine behind the engine's face,
+//! hand-made GPU snapshots, a terminal backend that records bytes.
 //! They live under tests/ only, so the binary can never reach them.
 #![allow(dead_code)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+
 use llamadeck::app::State;
-use llamadeck::config::{Config, Keymap};
-use llamadeck::engine::protocol::{EngineCommand, EngineEvent, FinishReason, GenStats, ModelSpec};
+use llamadeck::chat::{FinishReason, GenStats, Role};
+use llamadeck::config::Config;
+use llamadeck::engine::stop::{StopMatcher, StopStep};
+use llamadeck::engine::{
+    Backend, ChatFormat, Engine, EngineEvent, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink,
+    LoadState, ModelFacts, ModelSpec,
+};
 use llamadeck::gpu::snapshot::{GpuDevice, GpuProcess, GpuSnapshot, GpuStatus, HostStats};
-use llamadeck::ui::theme::Theme;
-use tokio::sync::mpsc;
+use llamadeck::keys::Keymap;
+use llamadeck::theme::Theme;
+use tokio::sync::watch;
 
 pub fn state() -> State {
     let spec = ModelSpec { source: "/models/llama-2-13b-chat".into(), device: "cpu".into(), ..Default::default() };
@@ -75,57 +83,105 @@ pub fn lost_gpu() -> GpuSnapshot {
     s
 }
 
-/// A scripted engine: loads at once, answers every request with `words`, one per `delay`,
-/// and honours Cancel. Returns the command sender and the event receiver for the loop.
-pub fn scripted_engine(
-    words: Vec<String>,
-    delay: Duration,
-) -> (mpsc::UnboundedSender<EngineCommand>, mpsc::UnboundedReceiver<EngineEvent>) {
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<EngineCommand>();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut current: Option<(u64, usize, Instant)> = None;
-        loop {
-            let wait = if current.is_some() { delay } else { Duration::from_secs(3600) };
-            tokio::select! {
-                command = cmd_rx.recv() => match command {
-                    None => break,
-                    Some(EngineCommand::Load(spec)) => {
-                        let _ = ev_tx.send(EngineEvent::LoadStage { stage: "reading weights".into() });
-                        let _ = ev_tx.send(EngineEvent::Loaded { model: spec.source, context_len: 4096 });
-                    }
-                    Some(EngineCommand::Generate(req)) => current = Some((req.id, 0, Instant::now())),
-                    Some(EngineCommand::Cancel(id)) => {
-                        if let Some((cur, n, _)) = current.take_if(|c| c.0 == id) {
-                            let _ = ev_tx.send(finished(cur, n, FinishReason::Stopped));
-                        }
-                    }
-                },
-                _ = tokio::time::sleep(wait), if current.is_some() => {
-                    let (id, n, _) = current.as_mut().map(|c| (c.0, c.1, c.2)).unwrap();
-                    if n < words.len() {
-                        let _ = ev_tx.send(EngineEvent::Token { id, text: words[n].clone() });
-                        current.as_mut().unwrap().1 += 1;
-                    } else {
-                        current = None;
-                        let _ = ev_tx.send(finished(id, n, FinishReason::Stop));
-                    }
-                }
-            }
-        }
-    });
-    (cmd_tx, ev_rx)
+/// What a scripted engine does: every answer is `words`, one per `delay`, cut at `max_tokens`
+/// and at stop strings; a prompt (words in the messages, plus one) longer than `context_len` is
+/// refused as the real engine refuses it.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub words: Vec<String>,
+    pub delay: Duration,
+    pub context_len: usize,
+    /// After this many words the answer fails, as an engine error.
+    pub fail_after: Option<usize>,
 }
 
-fn finished(id: u64, tokens: usize, reason: FinishReason) -> EngineEvent {
-    let stats = GenStats {
-        prompt_tokens: 20,
-        completion_tokens: tokens,
-        ttft_ms: Some(120),
-        decode_tok_s: Some(40.0),
-        prefill_tok_s: Some(300.0),
-    };
-    EngineEvent::Finished { id, reason, stats }
+/// The requests a scripted engine was given, in order.
+pub type Requests = Arc<std::sync::Mutex<Vec<GenerateRequest>>>;
+
+struct Scripted {
+    script: Script,
+    status: Arc<watch::Sender<EngineStatus>>,
+    requests: Requests,
+}
+
+impl Backend for Scripted {
+    fn load(&self, spec: ModelSpec) {
+        let facts = ModelFacts { name: spec.source, context_len: self.script.context_len, format: ChatFormat::Llama2 };
+        let load_id = self.status.borrow().load_id + 1;
+        let stages = vec!["reading weights".to_string()];
+        self.status.send_replace(EngineStatus { load_id, state: LoadState::Ready(facts), stages });
+    }
+
+    fn status(&self) -> watch::Receiver<EngineStatus> {
+        self.status.subscribe()
+    }
+
+    fn generate(&self, request: GenerateRequest, mut sink: GenerationSink) {
+        self.requests.lock().unwrap().push(request.clone());
+        if self.status.borrow().facts().is_none() {
+            return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::NotReady, "the model is not loaded yet")));
+        }
+        let script = self.script.clone();
+        let prompt_tokens = 1 + request.messages.iter().map(|m| m.content.split_whitespace().count()).sum::<usize>();
+        if prompt_tokens >= script.context_len {
+            let message = format!("the prompt is {prompt_tokens} tokens but the model's context holds {}", script.context_len);
+            return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::ContextFull, message)));
+        }
+        if !request.sampling.raw_mode && request.messages.last().is_none_or(|m| m.role != Role::User) {
+            return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Invalid, "the conversation must end with a user message")));
+        }
+        tokio::spawn(async move {
+            sink.send(GenEvent::Started { prompt_tokens, trimmed: 0 });
+            let max = (request.sampling.max_tokens as usize).min(script.context_len - prompt_tokens);
+            let mut stop = StopMatcher::new(&request.sampling.stop);
+            let stats = |n| GenStats {
+                prompt_tokens,
+                completion_tokens: n,
+                ttft_ms: Some(120),
+                decode_tok_s: Some(40.0),
+                prefill_tok_s: Some(300.0),
+            };
+            for (n, word) in script.words.iter().take(max).enumerate() {
+                if script.fail_after == Some(n) {
+                    return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, "the scripted engine failed")));
+                }
+                tokio::select! {
+                    _ = sink.cancelled() => return sink.send(GenEvent::Finished { reason: FinishReason::Stopped, stats: stats(n) }),
+                    _ = tokio::time::sleep(script.delay) => {}
+                }
+                let (text, stopped) = match stop.push(word) {
+                    StopStep::Emit(text) => (text, false),
+                    StopStep::Stop(text) => (text, true),
+                };
+                if !text.is_empty() {
+                    sink.send(GenEvent::Token(text));
+                }
+                if stopped {
+                    return sink.send(GenEvent::Finished { reason: FinishReason::Stop, stats: stats(n + 1) });
+                }
+            }
+            let rest = stop.finish();
+            if !rest.is_empty() {
+                sink.send(GenEvent::Token(rest));
+            }
+            let n = script.words.len().min(max);
+            let reason = if n == max && n < script.words.len() { FinishReason::Length } else { FinishReason::Stop };
+            sink.send(GenEvent::Finished { reason, stats: stats(n) });
+        });
+    }
+}
+
+/// A scripted engine following `script`, and the requests it gets.
+pub fn scripted(script: Script) -> (Engine, Requests) {
+    let (status, _) = watch::channel(EngineStatus::default());
+    let requests = Requests::default();
+    (Engine::new(Scripted { script, status: Arc::new(status), requests: requests.clone() }), requests)
+}
+
+/// A scripted engine that loads at once (any spec; the model is named after its source) and
+/// answers every request with `words`, one per `delay`, honouring cancel.
+pub fn scripted_engine(words: Vec<String>, delay: Duration) -> Engine {
+    scripted(Script { words, delay, context_len: 4096, fail_after: None }).0
 }
 
 pub fn shared(s: GpuSnapshot) -> Arc<GpuSnapshot> {

@@ -1,11 +1,10 @@
 //! Fixed-width text pieces for the GPU panel: numbers, bars, sparklines, truncation and
 //! wrapping, all measured in terminal columns (unicode-width), so wide names keep columns.
-use unicode_width::UnicodeWidthChar;
 
 use crate::gpu::Series;
-use crate::text::sanitize;
+use crate::text::{WrapOptions, sanitize, wrap_with};
 // Column width and cutting with '…' are the ones every pane uses.
-pub(super) use crate::ui::wrap::{str_width as width, truncate};
+pub(super) use crate::text::{str_width as width, truncate};
 
 const GIB: f64 = (1u64 << 30) as f64;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -32,62 +31,10 @@ pub(super) fn fit_right(text: &str, cells: usize) -> String {
     format!("{}{cut}", " ".repeat(cells.saturating_sub(width(&cut))))
 }
 
-/// The longest head of `text` within `max` columns, and the rest.
-fn split_at_width(text: &str, max: usize) -> (&str, &str) {
-    let mut used = 0;
-    for (at, c) in text.char_indices() {
-        used += c.width().unwrap_or(0);
-        if used > max {
-            return text.split_at(at);
-        }
-    }
-    (text, "")
-}
-
-/// Greedy word wrap into at most `rows` lines of `max` columns; words longer than a line
-/// are cut, and the last line ends in '…' when text was left over.
+/// Word wrap into at most `rows` lines of `max` columns, whitespace folded; words longer than a
+/// line are cut, and the last line ends in '…' when text was left over.
 pub(super) fn wrap(text: &str, max: usize, rows: usize) -> Vec<String> {
-    if max == 0 || rows == 0 {
-        return Vec::new();
-    }
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let mut word = word;
-        while !word.is_empty() {
-            let gap = usize::from(!line.is_empty());
-            if width(&line) + gap + width(word) <= max {
-                if gap == 1 {
-                    line.push(' ');
-                }
-                line.push_str(word);
-                break;
-            }
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-                continue;
-            }
-            // A word wider than the line: cut it, at least one character per line.
-            let (head, tail) = split_at_width(word, max);
-            let (head, tail) = if head.is_empty() {
-                word.split_at(word.chars().next().map_or(0, char::len_utf8))
-            } else {
-                (head, tail)
-            };
-            lines.push(head.to_string());
-            word = tail;
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    if lines.len() > rows {
-        lines.truncate(rows);
-        if let Some(last) = lines.last_mut() {
-            *last = truncate(&format!("{last}…"), max);
-        }
-    }
-    lines
+    wrap_with(text, max, WrapOptions { fold_whitespace: true, max_lines: Some(rows) })
 }
 
 /// A bar `cells` wide filled to `percent`, in eighths of a cell: (filled, unfilled).

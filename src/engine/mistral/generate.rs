@@ -1,0 +1,311 @@
+//! One answer: build the prompt (fitting the context), send it to mistral.rs as token ids,
+//! and forward the stream to the generation's sink. mistral.rs's response channel is drained as
+//! fast as it fills (the sink is unbounded), so a slow screen or client never stalls the engine.
+use super::leading_space::{FirstToken, LeadRestorer};
+use super::load::LoadedModel;
+use super::params::{sampling_params, unsupported};
+use super::template::{PromptFormat, check_alternation, dedup_leading_bos, drop_oldest_exchange, llama2_prompt};
+use crate::chat::{ChatMessage, FinishReason, Role};
+use crate::engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
+use crate::engine::stats::StatsClock;
+use crate::engine::stop::{StopMatcher, StopStep};
+use mistralrs::core::RequestMessage;
+use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor, TextMessageRole, TextMessages};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::mpsc::channel;
+use tokio::sync::oneshot;
+
+/// Room kept for the answer when trimming old exchanges: max_tokens, at most a quarter of
+/// the context (a long answer still runs until the context is full, then stops with "length").
+pub fn prompt_budget(context_len: usize, max_tokens: u32) -> usize {
+    context_len.saturating_sub((max_tokens as usize).min(context_len / 4).max(1))
+}
+
+/// The prompt's token ids and how many old messages were left out to fit.
+pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<(Vec<u32>, usize), GenError> {
+    let context = model.context_len;
+    let invalid = |message: String| GenError::new(GenErrorKind::Invalid, message);
+    if req.sampling.raw_mode {
+        let text = req.messages.iter().rev().find(|m| m.role == Role::User).ok_or_else(|| invalid("raw mode needs a prompt".into()))?;
+        let ids = raw_prompt(model, &text.content).map_err(invalid)?;
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
+    // A user message that already is a whole Llama-2 prompt is the prompt: not wrapped again.
+    if let (PromptFormat::Llama2 { bos, eos }, Some(last)) = (model.format, req.messages.last())
+        && last.role == Role::User
+        && is_llama2_prompt(&last.content)
+    {
+        let mut ids = encode_with_markers(&model.tokenizer, &last.content, bos, eos).map_err(invalid)?;
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
+    check_alternation(&req.messages).map_err(invalid)?;
+    let budget = prompt_budget(context, req.sampling.max_tokens);
+    let mut messages = req.messages.clone();
+    let mut dropped = 0;
+    loop {
+        let ids = chat_prompt(model, &messages).await.map_err(invalid)?;
+        if ids.len() <= budget {
+            return Ok((ids, dropped));
+        }
+        match drop_oldest_exchange(&mut messages) {
+            Some(n) => dropped += n,
+            // Only the newest message is left: send it if it fits at all, never cut it.
+            None if ids.len() < context => return Ok((ids, dropped)),
+            None => return Err(too_long(ids.len(), context)),
+        }
+    }
+}
+
+fn too_long(tokens: usize, context: usize) -> GenError {
+    GenError::new(
+        GenErrorKind::ContextFull,
+        format!("the prompt is {tokens} tokens but the model's context holds {context}; shorten the message"),
+    )
+}
+
+fn raw_prompt(model: &LoadedModel, text: &str) -> Result<Vec<u32>, String> {
+    let encode = |special| model.tokenizer.encode(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
+    match model.format {
+        // A prompt that spells out its own `<s>`: those markers are the BOS/EOS ids, not text.
+        PromptFormat::Llama2 { bos, eos } if text.trim_start().starts_with("<s>") => {
+            encode_with_markers(&model.tokenizer, text, bos, eos)
+        }
+        // Meta's text_completion: BOS + tokenize(prompt).
+        PromptFormat::Llama2 { bos, .. } => Ok([vec![bos], encode(false)?].concat()),
+        PromptFormat::ModelTemplate => encode(true),
+    }
+}
+
+/// True for text already in Llama-2-chat form: `<s>[INST] ... [/INST]` (the `<s>` optional).
+pub fn is_llama2_prompt(text: &str) -> bool {
+    let t = text.trim_start();
+    let t = t.strip_prefix("<s>").unwrap_or(t).trim_start();
+    t.starts_with("[INST]") && text.contains("[/INST]")
+}
+
+/// Encodes text that spells out `<s>` and `</s>`: each marker becomes the BOS/EOS id and the
+/// text between them is tokenized on its own, as Meta's reference does (whitespace-only gaps,
+/// such as the newline in `</s>\n<s>`, are left out).
+pub fn encode_with_markers(tokenizer: &tokenizers::Tokenizer, text: &str, bos: u32, eos: u32) -> Result<Vec<u32>, String> {
+    let mut ids = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let next = [("<s>", bos), ("</s>", eos)].into_iter().filter_map(|(m, id)| rest.find(m).map(|at| (at, m, id))).min();
+        let (piece, marker) = match next {
+            Some((at, m, id)) => (&rest[..at], Some((m, id))),
+            None => (rest, None),
+        };
+        if !piece.trim().is_empty() {
+            let encoded = tokenizer.encode(piece, false).map_err(|e| format!("tokenizer: {e}"))?;
+            ids.extend_from_slice(encoded.get_ids());
+        }
+        match marker {
+            Some((m, id)) => {
+                ids.push(id);
+                rest = &rest[piece.len() + m.len()..];
+            }
+            None => break,
+        }
+    }
+    Ok(ids)
+}
+
+async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
+    match model.format {
+        PromptFormat::Llama2 { bos, eos } => llama2_prompt(messages, &model.tokenizer, bos, eos),
+        PromptFormat::ModelTemplate => {
+            let msgs = messages.iter().fold(TextMessages::new(), |m, msg| {
+                let role = match msg.role {
+                    Role::System => TextMessageRole::System,
+                    Role::User => TextMessageRole::User,
+                    Role::Assistant => TextMessageRole::Assistant,
+                };
+                m.add_message(role, &msg.content)
+            });
+            // `Model::tokenize` takes an `Either` that mistralrs does not re-export; `From<Result>` builds it.
+            let text = Err::<String, TextMessages>(msgs).into();
+            let mut ids = model.model.tokenize(text, None, true, true, None).await.map_err(|e| format!("chat template: {e}"))?;
+            dedup_leading_bos(&mut ids, model.bos);
+            Ok(ids)
+        }
+    }
+}
+
+/// Runs one request to the end, a stop sequence, an error, the caller's cancel or the worker's
+/// `abort` (a new model is loading). `max_tokens` larger than what is left of the context is
+/// clamped to fit.
+pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: GenerationSink, mut abort: oneshot::Receiver<()>) {
+    let what = unsupported(&req.sampling);
+    if !what.is_empty() {
+        sink.send(GenEvent::Unsupported(what));
+    }
+    let (ids, trimmed) = match build_prompt(&model, &req).await {
+        Ok(p) => p,
+        Err(error) => return sink.send(GenEvent::Failed(error)),
+    };
+    sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
+    let room = model.context_len.saturating_sub(ids.len()).max(1);
+    req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
+    let mut clock = StatsClock::start(ids.len());
+    let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
+    if sink.is_cancelled() {
+        // Cancelled while the prompt was built: mistral.rs never reads it.
+        return sink.send(finish(FinishReason::Stopped, &clock));
+    }
+    let first_token = FirstToken::default();
+    let (sampled, counter) = token_counter(ids.len(), first_token.clone());
+    let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
+    let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
+    // A few chunks of slack so the engine never waits on us between polls.
+    let (tx, mut rx) = channel(64);
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: sampling_params(&req.sampling),
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: model.runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: Some(vec![counter]),
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sent = match model.runner.get_sender(None) {
+        Ok(sender) => sender.send(request).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = sent {
+        return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {error}"))));
+    }
+
+    let mut stop = StopMatcher::new(&req.sampling.stop);
+    loop {
+        let response = tokio::select! {
+            biased;
+            _ = sink.cancelled() => None,
+            _ = &mut abort => None,
+            r = rx.recv() => Some(r),
+        };
+        clock.sampled(sampled.load(Ordering::Relaxed));
+        let Some(response) = response else {
+            // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
+            return sink.send(finish(FinishReason::Stopped, &clock));
+        };
+        let Some(response) = response else {
+            // mistral.rs ends a stream without a final chunk when the last token leaves an
+            // incomplete UTF-8 character (no text to send); errors always arrive as responses.
+            if let Some(held) = lead.flush()
+                && forward(&mut stop, &held, &sink)
+            {
+                return sink.send(finish(FinishReason::Stop, &clock));
+            }
+            token(&sink, stop.finish());
+            let stats = clock.stats();
+            let full = stats.completion_tokens >= req.sampling.max_tokens as usize
+                || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
+            let reason = if full { FinishReason::Length } else { FinishReason::Stop };
+            return sink.send(GenEvent::Finished { reason, stats });
+        };
+        match response {
+            Response::CompletionChunk(chunk) => {
+                clock.token();
+                let Some(choice) = chunk.choices.into_iter().next() else { continue };
+                let mut text = lead.push(choice.text);
+                if choice.finish_reason.is_some() {
+                    // The last chunk: nothing may stay held.
+                    text = text.into_iter().chain(lead.flush()).reduce(|a, b| a + &b);
+                }
+                if let Some(text) = text
+                    && forward(&mut stop, &text, &sink)
+                {
+                    return sink.send(finish(FinishReason::Stop, &clock));
+                }
+                if let Some(reason) = choice.finish_reason {
+                    token(&sink, stop.finish());
+                    return sink.send(finish(finish_reason(&reason), &clock));
+                }
+            }
+            Response::InternalError(e) | Response::ValidationError(e) => {
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, e.to_string())));
+            }
+            Response::CompletionModelError(error, _) | Response::ModelError(error, _) => {
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, error)));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A pass-through logits processor that records how many tokens were sampled: completion
+/// chunks carry no usage, and one chunk may hold several tokens.
+/// It also notes the first generated token, for `LeadRestorer`.
+fn token_counter(prompt_len: usize, first: FirstToken) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
+        seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
+        if let Some(&id) = context.get(prompt_len) {
+            let _ = first.set(id);
+        }
+        Ok(logits.clone())
+    };
+    (count, Arc::new(processor))
+}
+
+/// Passes streamed text through the stop matcher to the sink; true when a stop string ended
+/// the answer.
+fn forward(stop: &mut StopMatcher, text: &str, sink: &GenerationSink) -> bool {
+    match stop.push(text) {
+        StopStep::Emit(text) => {
+            token(sink, text);
+            false
+        }
+        StopStep::Stop(text) => {
+            token(sink, text);
+            true
+        }
+    }
+}
+
+fn token(sink: &GenerationSink, text: String) {
+    if !text.is_empty() {
+        sink.send(GenEvent::Token(text));
+    }
+}
+
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "length" => FinishReason::Length,
+        "canceled" => FinishReason::Stopped,
+        _ => FinishReason::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_room_for_the_answer() {
+        assert_eq!(prompt_budget(4096, 1024), 3072);
+        assert_eq!(prompt_budget(4096, 100), 3996);
+        assert_eq!(prompt_budget(4096, 100_000), 3072);
+        assert_eq!(prompt_budget(256, 0), 255);
+    }
+
+    #[test]
+    fn finish_reasons_map() {
+        assert_eq!(finish_reason("stop"), FinishReason::Stop);
+        assert_eq!(finish_reason("length"), FinishReason::Length);
+        assert_eq!(finish_reason("canceled"), FinishReason::Stopped);
+    }
+}

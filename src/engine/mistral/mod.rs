@@ -1,0 +1,29 @@
+//! The in-process backend: mistral.rs 0.8.1 on its own thread. Everything that names a
+//! mistral.rs or candle type lives in this folder.
+//!
+//! `source` decides what a model string names (never a silent download), `estimate` sizes it
+//! before loading, `reencode` prepares GGUF weights candle computes slowly on CPU, `load` builds
+//! the pipeline (device, dtype, ISQ, template), `template` turns a conversation into token ids,
+//! `generate` streams one answer, `worker` owns the thread and is the [`Backend`].
+pub mod estimate;
+pub mod generate;
+mod gguf_meta;
+mod leading_space;
+pub mod load;
+mod overlay;
+mod params;
+pub mod reencode;
+pub mod source;
+pub mod stages;
+pub mod template;
+mod worker;
+
+pub use stages::{StageLayer, stage_layer};
+pub use worker::MistralBackend;
+
+use crate::engine::face::Engine;
+
+/// Starts the engine thread; nothing is loaded until `Engine::load`.
+pub fn spawn() -> Engine {
+    Engine::new(worker::spawn())
+}

@@ -1,0 +1,7 @@
+//! Commands and the keys that run them: one vocabulary for the reducer, the config's `keys:`
+//! section, the hint bar and the help overlay (television reads its keymap into the same enum).
+pub mod command;
+pub mod keymap;
+
+pub use command::Command;
+pub use keymap::{KeyBinding, Keymap};

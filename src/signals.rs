@@ -1,0 +1,39 @@
+//! The signals that end llamadeck cleanly: SIGTERM and SIGHUP (a dropped SSH session). Each one
+//! also starts a watchdog, so a process stuck writing to a terminal nobody reads any more still
+//! ends after a grace period instead of ignoring the signal.
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// How long the clean exit (which saves the conversation) gets after a signal.
+pub const EXIT_GRACE: Duration = Duration::from_secs(15);
+
+/// The name of each SIGTERM or SIGHUP as it arrives. Must be called inside a tokio runtime.
+pub fn shutdown_signals() -> std::io::Result<mpsc::UnboundedReceiver<&'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::unbounded_channel();
+    for (kind, name) in [(SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP")] {
+        let mut stream = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                start_exit_watchdog(name);
+                if tx.send(name).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(rx)
+}
+
+fn start_exit_watchdog(signal: &'static str) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(move || {
+            std::thread::sleep(EXIT_GRACE);
+            tracing::error!("no clean exit {}s after {signal}; ending the process", EXIT_GRACE.as_secs());
+            std::process::exit(1);
+        });
+    });
+}

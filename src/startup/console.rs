@@ -1,0 +1,95 @@
+//! The console: config, logging, the engine, the GPU sampler, the API server, signals and the
+//! terminal, all feeding one inbox, and the loop over it.
+use std::time::Duration;
+
+use crate::app::{Action, Inbox, State};
+use crate::cli::Cli;
+use crate::config::{ColorMode, Loaded};
+use crate::keys::Keymap;
+use crate::theme::Theme;
+use crate::tui::event_loop::{self, Exit, LoopIo};
+
+/// The theme for `ui.color` and the NO_COLOR variable.
+pub fn theme(color: ColorMode, no_color_env: Option<&str>) -> Theme {
+    match color {
+        ColorMode::Always => Theme::COLOR,
+        ColorMode::Never => Theme::PLAIN,
+        // https://no-color.org: any non-empty value disables colour.
+        ColorMode::Auto if no_color_env.is_some_and(|v| !v.is_empty()) => Theme::PLAIN,
+        ColorMode::Auto => Theme::COLOR,
+    }
+}
+
+/// Opens the console. Returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let (loaded, keymap) = match crate::config::load_with_keymap(cli.config.as_deref()) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("llamadeck: {e}");
+            return 2;
+        }
+    };
+    let log = super::logging::log_path();
+    let _log_guard = match super::logging::to_file(&log) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("llamadeck: cannot open the log file {}: {e}", log.display());
+            return 2;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llamadeck: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    crate::tui::terminal::install_panic_hook(log.display().to_string());
+    let result = runtime.block_on(console(cli, loaded, keymap));
+    crate::tui::terminal::restore();
+    // The engine thread may still be loading; don't wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
+        Ok(Exit::Quit | Exit::InputClosed) => 0,
+        Ok(Exit::Signal(name)) => {
+            tracing::info!("exiting on {name}");
+            0
+        }
+        Err(e) => {
+            eprintln!("llamadeck: {e:#}");
+            1
+        }
+    }
+}
+
+async fn console(cli: Cli, loaded: Loaded, keymap: Keymap) -> anyhow::Result<Exit> {
+    let config = loaded.config;
+    let spec = config.model_spec(cli.model.as_deref());
+    let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
+    let inbox = Inbox::new();
+    let to_inbox = inbox.sender();
+
+    let engine = crate::engine::mistral::spawn();
+    engine.load(spec.clone());
+    let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
+    crate::tui::producers::gpu(gpu.clone(), to_inbox.clone());
+    // Kept until the console exits; a port in use is shown in the status bar.
+    let _api = crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await;
+    crate::tui::producers::signals(crate::signals::shutdown_signals()?, to_inbox.clone());
+
+    let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
+    let mut terminal = crate::tui::terminal::enter()?;
+    crate::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
+    let io = LoopIo::new(inbox, engine, loaded.path)
+        .fps(config.ui.fps)
+        .data_dir(crate::store::data_dir())
+        .clipboard(Box::new(|bytes: &[u8]| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()
+        }));
+    let result = event_loop::run(&mut terminal, &mut state, io).await;
+    crate::tui::terminal::restore();
+    result.map(|(exit, _)| exit)
+}

@@ -1,0 +1,120 @@
+//! `llamadeck serve`: the API without the console, for systemd. Logs go to stderr (or
+//! `--log-file`); SIGTERM/SIGINT stop accepting, give answers in flight a few seconds, and exit 0.
+use std::time::Duration;
+
+use crate::cli::{Cli, ServeCli};
+use crate::config::Config;
+use crate::engine::events::StatusEvents;
+use crate::engine::{EngineEvent, mistral};
+use crate::server::{ServerOptions, start};
+
+/// How long answers in flight may run on after SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
+    let (loaded, _) = match crate::config::load_with_keymap(cli.config.as_deref()) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("llamadeck: {e}");
+            return 2;
+        }
+    };
+    let mut config = loaded.config.clone();
+    config.server.enabled = true;
+    if let Some(host) = &args.host {
+        config.server.host = host.clone();
+    }
+    if let Some(port) = args.port {
+        config.server.port = port;
+    }
+    if !cli.insecure
+        && let Err(e) = crate::config::check_server_exposure(&config)
+    {
+        eprintln!("llamadeck: server.host: {e}");
+        return 2;
+    }
+    if let Err(e) = super::logging::for_serve(args.log_file.as_deref()) {
+        eprintln!("llamadeck: cannot open the log file: {e}");
+        return 2;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llamadeck: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(serve(cli, &config));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+async fn serve(cli: &Cli, config: &Config) -> i32 {
+    let options = ServerOptions::from_config(config);
+    if options.api_key.is_none() && !crate::config::is_loopback_host(&options.host) {
+        tracing::warn!("serving on {} without an API key (--insecure)", options.host);
+    }
+    let engine = mistral::spawn();
+    let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
+    // Bind first, so that requests during loading get a 503 naming the stage.
+    let server = match start(engine.clone(), &options, Some(gpu), None).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("llamadeck: {e}");
+            return 1;
+        }
+    };
+    eprintln!("llamadeck: serving the OpenAI-compatible API on http://{}/v1", server.addr);
+    let spec = config.model_spec(cli.model.as_deref());
+    tracing::info!("loading {}", spec.source);
+    let mut status = engine.watch_status();
+    let mut events = StatusEvents::default();
+    engine.load(spec);
+    let mut signals = match crate::signals::shutdown_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("llamadeck: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let code = loop {
+        tokio::select! {
+            Some(name) = signals.recv() => {
+                tracing::info!("{name}: shutting down");
+                break 0;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("SIGINT: shutting down");
+                break 0;
+            }
+            changed = status.changed() => {
+                if changed.is_err() {
+                    break 1;
+                }
+                let news = events.next(&status.borrow_and_update());
+                let mut failed = false;
+                for event in news {
+                    match event {
+                        EngineEvent::LoadStage { stage } => tracing::info!("loading: {stage}"),
+                        EngineEvent::Loaded { model, context_len } => {
+                            tracing::info!("loaded {model} ({context_len}-token context)");
+                            eprintln!("llamadeck: model {model} loaded; ready");
+                        }
+                        EngineEvent::LoadFailed { reason } => {
+                            tracing::error!("loading failed: {reason}");
+                            eprintln!("llamadeck: loading failed: {reason}");
+                            failed = true;
+                        }
+                        _ => {}
+                    }
+                }
+                if failed {
+                    break 1;
+                }
+            }
+        }
+    };
+    server.stop(GRACE).await;
+    code
+}
