@@ -49,6 +49,7 @@ impl Config {
             device: self.model.device.clone(),
             chat_template: self.model.chat_template.clone(),
             cpu_weights: self.model.cpu_weights,
+            ..ModelSpec::default()
         }
     }
 }

@@ -81,6 +81,7 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         device: args.device.clone(),
         chat_template: None,
         cpu_weights: args.cpu_weights,
+        ..ModelSpec::default()
     };
     let started = Instant::now();
     let mut status = engine.watch_status();

@@ -17,4 +17,4 @@ pub use face::{
     Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, Generation,
     GenerationSink, LoadState, ModelFacts,
 };
-pub use spec::{CpuWeights, ModelSpec, demo_model_path};
+pub use spec::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};

@@ -16,6 +16,79 @@ pub struct ModelSpec {
     pub chat_template: Option<String>,
     /// How GGUF weights are held when running on CPU.
     pub cpu_weights: CpuWeights,
+    /// A model string that is not a local path may be fetched from the Hugging Face hub.
+    pub allow_download: bool,
+    /// Load even when the memory estimate says the model does not fit.
+    pub skip_memory_check: bool,
+    /// How much of the conversation's key/value cache is kept for the next turn.
+    pub prefix_cache: PrefixCache,
+}
+
+/// The prefix cache's budget: the key/value copies of finished answers kept so that the next
+/// turn of a conversation reads only what is new. Written `off`, `auto`, `512 MiB`, `2 GiB` or
+/// `8 sequences` (in the config and on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum PrefixCache {
+    Off,
+    /// A share of the memory left after loading, decided by the engine.
+    #[default]
+    Auto,
+    Bytes(u64),
+    Sequences(usize),
+}
+
+impl std::str::FromStr for PrefixCache {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim().to_ascii_lowercase();
+        let expected = || format!("{text:?}: expected off, auto, a size such as 512 MiB or 2 GiB, or a count such as 8 sequences");
+        match t.as_str() {
+            "off" | "false" | "no" | "0" => return Ok(PrefixCache::Off),
+            "auto" | "on" | "true" | "yes" => return Ok(PrefixCache::Auto),
+            _ => {}
+        }
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (number, unit) = (t[..split].trim(), t[split..].trim());
+        let value: f64 = number.parse().map_err(|_| expected())?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(expected());
+        }
+        let bytes = |scale: f64| Ok(PrefixCache::Bytes((value * scale) as u64));
+        match unit {
+            "mib" | "mb" | "m" => bytes((1u64 << 20) as f64),
+            "gib" | "gb" | "g" => bytes((1u64 << 30) as f64),
+            "sequences" | "sequence" | "seqs" if value.fract() == 0.0 && value >= 1.0 => Ok(PrefixCache::Sequences(value as usize)),
+            _ => Err(expected()),
+        }
+    }
+}
+
+impl TryFrom<String> for PrefixCache {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<PrefixCache> for String {
+    fn from(p: PrefixCache) -> String {
+        p.to_string()
+    }
+}
+
+impl std::fmt::Display for PrefixCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrefixCache::Off => f.write_str("off"),
+            PrefixCache::Auto => f.write_str("auto"),
+            PrefixCache::Bytes(b) if b % (1 << 30) == 0 && *b > 0 => write!(f, "{} GiB", b >> 30),
+            PrefixCache::Bytes(b) => write!(f, "{} MiB", b >> 20),
+            PrefixCache::Sequences(n) => write!(f, "{n} sequences"),
+        }
+    }
 }
 
 /// The weight format for GGUF models on CPU (see `engine::mistral::reencode`).
@@ -63,4 +136,26 @@ pub fn cache_home() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrefixCache;
+
+    #[test]
+    fn prefix_cache_budgets_read_and_print_back() {
+        for (text, value) in [
+            ("off", PrefixCache::Off),
+            ("auto", PrefixCache::Auto),
+            ("512 MiB", PrefixCache::Bytes(512 << 20)),
+            ("2GiB", PrefixCache::Bytes(2 << 30)),
+            ("8 sequences", PrefixCache::Sequences(8)),
+        ] {
+            assert_eq!(text.parse::<PrefixCache>(), Ok(value), "{text}");
+            assert_eq!(value.to_string().parse::<PrefixCache>(), Ok(value));
+        }
+        for bad in ["", "lots", "-1 GiB", "1.5 sequences", "0 sequences", "3 parsecs"] {
+            assert!(bad.parse::<PrefixCache>().is_err(), "{bad:?}");
+        }
+    }
 }
