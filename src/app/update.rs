@@ -357,6 +357,12 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::Loaded { model, context_len } => {
             state.model = ModelState::Ready { name: crate::text::sanitize(&model), context_len };
         }
+        EngineEvent::LoadRejected { reason, model, context_len } => {
+            let model = crate::text::sanitize(&model);
+            let text = format!("not loaded: {reason}; still using {model}");
+            state.model = ModelState::Ready { name: model, context_len };
+            return state.notice(NoticeLevel::Error, text);
+        }
         EngineEvent::LoadFailed { reason } => {
             state.model = ModelState::Failed { reason: crate::text::sanitize(&reason) };
         }

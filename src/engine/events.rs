@@ -18,6 +18,8 @@ pub enum EngineEvent {
     LoadStage { stage: String },
     Loaded { model: String, context_len: usize },
     LoadFailed { reason: String },
+    /// A new load was refused before anything was unloaded: `model` still serves.
+    LoadRejected { reason: String, model: String, context_len: usize },
     Token { id: RequestId, text: String },
     Finished { id: RequestId, reason: FinishReason, stats: GenStats },
     Failed { id: RequestId, error: String },
@@ -45,6 +47,11 @@ impl StatusEvents {
             status.stages.iter().skip(self.stages_seen).map(|stage| EngineEvent::LoadStage { stage: stage.clone() }).collect();
         self.stages_seen = self.stages_seen.max(status.stages.len());
         let end = match &status.state {
+            LoadState::Ready(facts) if let Some(reason) = &status.rejected => Some(EngineEvent::LoadRejected {
+                reason: reason.clone(),
+                model: facts.name.clone(),
+                context_len: facts.context_len,
+            }),
             LoadState::Ready(facts) => Some(EngineEvent::Loaded { model: facts.name.clone(), context_len: facts.context_len }),
             LoadState::Failed { reason } => Some(EngineEvent::LoadFailed { reason: reason.clone() }),
             LoadState::Idle | LoadState::Loading => None,
@@ -80,7 +87,7 @@ mod tests {
     #[test]
     fn every_stage_once_then_the_end_once_and_a_new_load_starts_over() {
         let mut events = StatusEvents::default();
-        let mut status = EngineStatus { load_id: 1, state: LoadState::Loading, stages: vec!["a".into()] };
+        let mut status = EngineStatus { load_id: 1, state: LoadState::Loading, stages: vec!["a".into()], rejected: None };
         assert_eq!(events.next(&status), vec![EngineEvent::LoadStage { stage: "a".into() }]);
         status.stages.extend(["b".into(), "c".into()]);
         let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
@@ -88,7 +95,11 @@ mod tests {
         let stage = |s: &str| EngineEvent::LoadStage { stage: s.into() };
         assert_eq!(events.next(&status), vec![stage("b"), stage("c"), EngineEvent::Loaded { model: "m".into(), context_len: 9 }]);
         assert!(events.next(&status).is_empty());
-        let next = EngineStatus { load_id: 2, state: LoadState::Failed { reason: "r".into() }, stages: vec!["x".into()] };
+        let next = EngineStatus { load_id: 2, state: LoadState::Failed { reason: "r".into() }, stages: vec!["x".into()], rejected: None };
         assert_eq!(events.next(&next), vec![stage("x"), EngineEvent::LoadFailed { reason: "r".into() }]);
+        let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
+        let refused = EngineStatus { load_id: 3, state: LoadState::Ready(facts), stages: vec![], rejected: Some("no such file".into()) };
+        let rejected = EngineEvent::LoadRejected { reason: "no such file".into(), model: "m".into(), context_len: 9 };
+        assert_eq!(events.next(&refused), vec![rejected]);
     }
 }

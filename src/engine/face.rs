@@ -48,6 +48,9 @@ pub struct EngineStatus {
     pub load_id: u64,
     pub state: LoadState,
     pub stages: Vec<String>,
+    /// Why the newest load was refused before anything was unloaded (a path that does not
+    /// exist, a device that is not there); the model in `state` is still the one serving.
+    pub rejected: Option<String>,
 }
 
 impl EngineStatus {

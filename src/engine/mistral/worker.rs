@@ -53,7 +53,7 @@ const MAX_STAGES: usize = 500;
 impl StatusBoard {
     /// A new load, with no stage yet.
     fn start(&self, generation: u64) {
-        self.status.send_replace(EngineStatus { load_id: generation, state: LoadState::Loading, stages: Vec::new() });
+        self.status.send_replace(EngineStatus { load_id: generation, state: LoadState::Loading, stages: Vec::new(), rejected: None });
     }
 
     /// How load `generation` ended; its stages stay.
