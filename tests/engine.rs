@@ -73,6 +73,7 @@ impl Engine {
                     EngineEvent::LoadStage { stage } => stages.push(stage),
                     EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),
                     EngineEvent::LoadFailed { reason } => return Err(reason),
+                    EngineEvent::LoadRejected { reason, .. } => return Err(format!("rejected: {reason}")),
                     other => panic!("unexpected while loading: {other:?}"),
                 }
             }
@@ -123,7 +124,7 @@ fn plausible(stats: &GenStats, max_tokens: usize) {
     }
 }
 
-/// Load, stream, determinism, stop mid-stream, unsupported seed, a corrupt file and a missing
+/// Load, stream, determinism, stop mid-stream, seeds, a corrupt file and a missing
 /// path, in one sequence on one engine (one SmolLM2 in memory at a time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smollm2_gguf_end_to_end() {
@@ -160,6 +161,9 @@ async fn smollm2_gguf_end_to_end() {
     plausible(&first.stats, 24);
     println!("SmolLM2 answer: {:?} {:?}", first.text, first.stats);
 
+    // A path that does not exist is refused before anything is unloaded: the model still answers.
+    let refused = engine.load(spec("/nonexistent/other.gguf")).await.unwrap_err();
+    assert_eq!(refused, "rejected: model path /nonexistent/other.gguf does not exist");
     engine.generate(2, chat.clone(), greedy(24));
     let second = engine.answer(2, None).await.unwrap();
     assert_eq!(first.text, second.text, "greedy decoding is deterministic");
@@ -172,11 +176,31 @@ async fn smollm2_gguf_end_to_end() {
     assert!(stopped.tokens >= 3 && !stopped.text.is_empty());
     assert!(stopped.stats.completion_tokens < 50, "{:?}", stopped.stats);
 
-    // A seed is reported as unsupported, and the answer still comes.
-    let seeded = Sampling { seed: Some(7), ..greedy(4) };
-    engine.generate(4, chat.clone(), seeded);
-    let answer = engine.answer(4, None).await.unwrap();
-    assert!(answer.unsupported.iter().any(|w| w.contains("seed")));
+    // Sampling at temperature 1: a seed gives the same answer again, no seed a new one each time
+    // (mistral.rs alone seeds one generator with 0 for the whole process).
+    let hot = |seed| Sampling { temperature: 1.0, top_p: 1.0, seed, ..greedy(24) };
+    let mut answers = Vec::new();
+    for (id, seed) in [(40, Some(7)), (41, Some(7)), (42, Some(8)), (43, None), (44, None)] {
+        engine.generate(id, chat.clone(), hot(seed));
+        let a = engine.answer(id, None).await.unwrap();
+        assert!(a.unsupported.is_empty(), "{:?}", a.unsupported);
+        answers.push(a.text);
+    }
+    assert_eq!(answers[0], answers[1], "the same seed, the same answer");
+    assert_ne!(answers[0], answers[2], "another seed, another answer");
+    assert_ne!(answers[3], answers[4], "no seed: random each time");
+
+    // Callers that go away while their prompt is being built (the chat template is rendered by
+    // mistral.rs) cost nothing and break nothing: an answer running meanwhile ends as it would
+    // alone, token for token.
+    engine.generate(50, chat.clone(), greedy(24));
+    for id in 51..71 {
+        drop(engine.engine.generate(GenerateRequest { id, messages: chat.clone(), sampling: greedy(24) }));
+    }
+    let beside = engine.answer(50, None).await.unwrap();
+    assert_eq!((beside.text.as_str(), beside.reason), (first.text.as_str(), first.reason));
+    engine.generate(71, chat.clone(), greedy(24));
+    assert_eq!(engine.answer(71, None).await.unwrap().text, first.text, "the engine still answers");
 
     // Stop sequences end the answer before the stop text appears.
     let cut = first.text.char_indices().nth(6).map(|(i, _)| &first.text[i..]).unwrap_or_default();

@@ -3,7 +3,8 @@
 //! fast as it fills (the sink is unbounded), so a slow screen or client never stalls the engine.
 use super::leading_space::{FirstToken, LeadRestorer};
 use super::load::LoadedModel;
-use super::params::{sampling_params, unsupported};
+use super::params::sampling_params;
+use super::sampler::{Draw, Rng, pick};
 use super::template::{PromptFormat, check_alternation, dedup_leading_bos, drop_oldest_exchange, llama2_prompt};
 use crate::chat::{ChatMessage, FinishReason, Role};
 use crate::engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
@@ -139,10 +140,6 @@ async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Ve
 /// `abort` (a new model is loading). `max_tokens` larger than what is left of the context is
 /// clamped to fit.
 pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: GenerationSink, mut abort: oneshot::Receiver<()>) {
-    let what = unsupported(&req.sampling);
-    if !what.is_empty() {
-        sink.send(GenEvent::Unsupported(what));
-    }
     let (ids, trimmed) = match build_prompt(&model, &req).await {
         Ok(p) => p,
         Err(error) => return sink.send(GenEvent::Failed(error)),
@@ -150,14 +147,24 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
     sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
     let room = model.context_len.saturating_sub(ids.len()).max(1);
     req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
-    let mut clock = StatsClock::start(ids.len());
     let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
-    if sink.is_cancelled() {
-        // Cancelled while the prompt was built: mistral.rs never reads it.
+    // One prompt at a time goes to mistral.rs (it cannot stop a prompt it has started reading):
+    // a request whose client leaves while it waits here costs nothing.
+    let prefill = tokio::select! {
+        biased;
+        _ = sink.cancelled() => None,
+        _ = &mut abort => None,
+        permit = model.prefill.clone().acquire_owned() => permit.ok(),
+    };
+    let mut clock = StatsClock::start(ids.len());
+    let Some(prefill) = prefill.filter(|_| !sink.is_cancelled()) else {
         return sink.send(finish(FinishReason::Stopped, &clock));
-    }
+    };
+    let mut prefill = Some(prefill);
     let first_token = FirstToken::default();
-    let (sampled, counter) = token_counter(ids.len(), first_token.clone());
+    let draw = Draw::from_sampling(&req.sampling);
+    let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
+    let (sampled, step) = step_processor(ids.len(), first_token.clone(), draw.map(|d| (d, rng)));
     let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
     let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
@@ -173,17 +180,17 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
         suffix: None,
         tools: None,
         tool_choice: None,
-        logits_processors: Some(vec![counter]),
+        logits_processors: Some(vec![step]),
         return_raw_logits: false,
         web_search_options: None,
         model_id: None,
         truncate_sequence: false,
     }));
-    let sent = match model.runner.get_sender(None) {
-        Ok(sender) => sender.send(request).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let sender = match model.runner.get_sender(None) {
+        Ok(sender) => sender,
+        Err(e) => return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {e}")))),
     };
-    if let Err(error) = sent {
+    if let Err(error) = sender.send(request).await {
         return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {error}"))));
     }
 
@@ -200,7 +207,14 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
             // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
             return sink.send(finish(FinishReason::Stopped, &clock));
         };
+        // Any response means mistral.rs has read the prompt: the next one may go.
+        drop(prefill.take());
         let Some(response) = response else {
+            if sender.is_closed() {
+                // mistral.rs's engine thread ended (it panicked): this answer is cut short.
+                let error = "the engine stopped in the middle of this answer (see the log); ask again";
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, error)));
+            }
             // mistral.rs ends a stream without a final chunk when the last token leaves an
             // incomplete UTF-8 character (no text to send); errors always arrive as responses.
             if let Some(held) = lead.flush()
@@ -245,18 +259,26 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
     }
 }
 
-/// A pass-through logits processor that records how many tokens were sampled: completion
-/// chunks carry no usage, and one chunk may hold several tokens.
-/// It also notes the first generated token, for `LeadRestorer`.
-fn token_counter(prompt_len: usize, first: FirstToken) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+/// The logits processor every answer runs. It counts the tokens sampled (completion chunks carry
+/// no usage, and one chunk may hold several tokens), notes the first generated token for
+/// `LeadRestorer`, and, unless decoding is greedy, draws the next token with the answer's own
+/// generator (see `sampler`), leaving only that token possible.
+fn step_processor(prompt_len: usize, first: FirstToken, draw: Option<(Draw, Rng)>) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
+    let draw = draw.map(|(d, rng)| (d, std::sync::Mutex::new(rng)));
     let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
         seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
         if let Some(&id) = context.get(prompt_len) {
             let _ = first.set(id);
         }
-        Ok(logits.clone())
+        let Some((draw, rng)) = &draw else { return Ok(logits.clone()) };
+        let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
+        let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(chosen) = pick(&values, *draw, &mut rng) else { return Ok(logits.clone()) };
+        let mut only = vec![f32::NEG_INFINITY; values.len()];
+        only[chosen] = 0.0;
+        Tensor::from_vec(only, values.len(), logits.device())?.to_dtype(logits.dtype())
     };
     (count, Arc::new(processor))
 }

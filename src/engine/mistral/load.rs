@@ -11,13 +11,13 @@ use crate::engine::face::{ChatFormat, ModelFacts};
 use crate::engine::spec::{CpuWeights, ModelSpec};
 use mistralrs::core::{
     ChatTemplate, DefaultSchedulerMethod, DeviceMapSetting, GGUFLoaderBuilder, GGUFSpecificConfig, IsqType, Loader,
-    MistralRs, MistralRsBuilder, ModelDType, NormalLoaderBuilder, NormalSpecificConfig, SchedulerConfig,
+    MistralRs, MistralRsBuilder, ModelDType, NormalLoaderBuilder, NormalSpecificConfig, Pipeline, SchedulerConfig,
     TokenSource, parse_isq_value,
 };
 use mistralrs::{Device, Model};
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tokenizers::Tokenizer;
 
 /// Concurrent sequences the scheduler runs (chat pane plus API clients).
@@ -33,6 +33,10 @@ pub struct LoadedModel {
     pub bos: Option<u32>,
     pub context_len: usize,
     pub name: String,
+    /// One prompt at a time is handed to mistral.rs (see `generate::run`).
+    pub prefill: Arc<tokio::sync::Semaphore>,
+    /// The weights: alive until mistral.rs's engine thread has let go of them.
+    pub pipeline: Weak<tokio::sync::Mutex<dyn Pipeline + Send + Sync>>,
     /// Keeps a patched-config directory alive as long as the model.
     _overlay: Option<Arc<ConfigOverlay>>,
 }
@@ -103,6 +107,15 @@ fn token_source(source: &ModelSource) -> TokenSource {
         ModelSource::Hub(_) if has_env_token => TokenSource::CacheToken,
         _ => TokenSource::None,
     }
+}
+
+/// The checks that need no memory: what the model string names, the device, the template file.
+/// A load that fails them is refused before the serving model is unloaded.
+pub fn precheck(spec: &ModelSpec) -> Result<(), String> {
+    resolve_source(&spec.source)?;
+    parse_device(&spec.device)?;
+    template_override(spec.chat_template.as_deref())?;
+    Ok(())
 }
 
 /// Loads `spec`, reporting stages through `stage`. Blocking work runs on the blocking pool;
@@ -185,6 +198,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
 
     stage("starting the engine".into());
+    let weights = Arc::downgrade(&pipeline);
     let mut builder = MistralRsBuilder::new(pipeline, scheduler(), false, None);
     // On CPU the prefix cache never evicts (memory grows per request), so it stays off there.
     builder = if on_cpu { builder.with_no_prefix_cache(true) } else { builder.with_prefix_cache_n(16) };
@@ -197,6 +211,8 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         bos,
         context_len: metadata.max_seq_len,
         name,
+        prefill: Arc::new(tokio::sync::Semaphore::new(1)),
+        pipeline: weights,
         _overlay: overlay.map(Arc::new),
     })
 }

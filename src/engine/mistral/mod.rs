@@ -13,6 +13,7 @@ pub mod load;
 mod overlay;
 mod params;
 pub mod reencode;
+pub mod sampler;
 pub mod source;
 pub mod stages;
 pub mod template;

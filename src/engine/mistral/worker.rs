@@ -3,7 +3,7 @@
 //! Every generation runs here, the chat pane's and the API's alike: a caller that goes away
 //! only cancels its generation, never a wait inside mistral.rs.
 use super::generate;
-use super::load::{LoadedModel, load, panic_text};
+use super::load::{LoadedModel, load, panic_text, precheck};
 use crate::engine::face::{Backend, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadState};
 use crate::engine::spec::ModelSpec;
 use std::collections::HashMap;
@@ -56,6 +56,15 @@ impl StatusBoard {
         self.status.send_replace(EngineStatus { load_id: generation, state: LoadState::Loading, stages: Vec::new(), rejected: None });
     }
 
+    /// Load `generation` was refused before anything was unloaded: the serving model stays.
+    fn reject(&self, generation: u64, reason: String) {
+        self.status.send_modify(|status| {
+            status.load_id = generation;
+            status.stages.clear();
+            status.rejected = Some(reason);
+        });
+    }
+
     /// How load `generation` ended; its stages stay.
     fn end(&self, generation: u64, state: LoadState) {
         self.status.send_if_modified(|status| {
@@ -78,6 +87,32 @@ impl StatusBoard {
             }
             take
         });
+    }
+}
+
+/// How long a new load waits for the old model's memory to be given back.
+const UNLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until nothing holds the old weights any more (mistral.rs's engine thread lets go when
+/// the last answer on it has ended); false when `limit` passed first.
+async fn released<T: ?Sized>(weights: &std::sync::Weak<T>, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while weights.strong_count() > 0 {
+        if started.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    true
+}
+
+/// Hands freed heap back to the operating system: glibc keeps the pages of a dropped model
+/// otherwise, and the next load would count as a second model in memory.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -138,17 +173,30 @@ impl Worker {
     }
 
     fn start_load(&mut self, spec: ModelSpec) {
+        self.load_generation += 1;
+        let generation = self.load_generation;
+        // A path that does not exist (or a missing device) must not cost the working model.
+        if self.current.is_some()
+            && let Err(reason) = precheck(&spec)
+        {
+            return self.board.reject(generation, reason);
+        }
         // The old model goes first: two 13B models rarely fit side by side.
         for (_, abort) in self.answers.drain() {
             let _ = abort.send(());
         }
-        self.current = None;
-        self.load_generation += 1;
-        let generation = self.load_generation;
+        let old_weights = self.current.take().map(|m| m.pipeline.clone());
         self.board.start(generation);
         let (board, done) = (self.board.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let stage = Arc::new(move |stage: String| board.stage(generation, stage));
+            if let Some(weights) = old_weights {
+                stage("unloading the previous model".into());
+                if !released(&weights, UNLOAD_WAIT).await {
+                    stage("the previous model is still held by an answer; loading beside it".into());
+                }
+                return_freed_memory();
+            }
             // Its own task, so that a panic inside mistral.rs becomes a failed load.
             let result = match tokio::spawn(async move { load(&spec, stage).await }).await {
                 Ok(result) => result,
