@@ -33,7 +33,9 @@ pub enum Action {
     Store(crate::store::Reply),
     /// The result of an `Effect::Clipboard`: characters copied, or why not.
     Copied(Result<usize, String>),
-    /// SIGTERM or SIGHUP: the loop ends (the reducer never sees it).
+    /// Something went wrong outside the loop (a panic in a background thread), in words.
+    Problem(String),
+    /// SIGTERM, SIGINT or SIGHUP: the loop ends (the reducer never sees it).
     Signal(&'static str),
     /// The terminal's input ended (`None`) or failed: the loop ends (the reducer never sees it).
     TerminalClosed(Option<String>),

@@ -53,6 +53,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Store(reply) => conversations::on_store(state, reply),
         Action::Copied(result) => conversations::on_copied(state, result),
         Action::Shutdown => stop_answer(state),
+        Action::Problem(text) => state.notice(NoticeLevel::Error, text),
         // The loop acts on these itself.
         Action::Signal(_) | Action::TerminalClosed(_) => Vec::new(),
     }

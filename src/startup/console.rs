@@ -22,10 +22,15 @@ pub fn theme(color: ColorMode, no_color_env: Option<&str>) -> Theme {
 
 /// Opens the console. Returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        super::say("no terminal: the console needs one (for the API alone, use `llamadeck serve`)");
+        return 2;
+    }
     let (loaded, keymap) = match crate::config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
-            eprintln!("llamadeck: {e}");
+            super::say(&e);
             return 2;
         }
     };
@@ -33,19 +38,24 @@ pub fn run(cli: Cli) -> i32 {
     let _log_guard = match super::logging::to_file(&log) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("llamadeck: cannot open the log file {}: {e}", log.display());
+            super::say(&format!("cannot open the log file {}: {e}", log.display()));
             return 2;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("llamadeck: cannot start the runtime: {e}");
+            super::say(&format!("cannot start the runtime: {e}"));
             return 1;
         }
     };
-    crate::tui::terminal::install_panic_hook(log.display().to_string());
-    let result = runtime.block_on(console(cli, loaded, keymap));
+    let inbox = Inbox::new();
+    let problems = inbox.sender();
+    let report = Box::new(move |text: String| {
+        problems.send(Action::Problem(text));
+    });
+    crate::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
+    let result = runtime.block_on(console(cli, loaded, keymap, inbox));
     crate::tui::terminal::restore();
     // The engine thread may still be loading; don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -56,17 +66,16 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("llamadeck: {e:#}");
+            super::say(&format!("{e:#}"));
             1
         }
     }
 }
 
-async fn console(cli: Cli, loaded: Loaded, keymap: Keymap) -> anyhow::Result<Exit> {
+async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, inbox: Inbox) -> anyhow::Result<Exit> {
     let config = loaded.config;
     let spec = config.model_spec(cli.model.as_deref());
     let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
-    let inbox = Inbox::new();
     let to_inbox = inbox.sender();
 
     let engine = crate::engine::mistral::spawn();

@@ -15,7 +15,7 @@ pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
     let (loaded, _) = match crate::config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
-            eprintln!("llamadeck: {e}");
+            super::say(&e);
             return 2;
         }
     };
@@ -30,26 +30,40 @@ pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
     if !cli.insecure
         && let Err(e) = crate::config::check_server_exposure(&config)
     {
-        eprintln!("llamadeck: server.host: {e}");
+        super::say(&format!("server.host: {e}"));
         return 2;
     }
     if let Err(e) = super::logging::for_serve(args.log_file.as_deref()) {
-        eprintln!("llamadeck: cannot open the log file: {e}");
+        super::say(&format!("cannot open the log file: {e}"));
         return 2;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("llamadeck: cannot start the runtime: {e}");
+            super::say(&format!("cannot start the runtime: {e}"));
             return 1;
         }
     };
-    let code = runtime.block_on(serve(cli, &config));
+    let say = Say { logs_on_stderr: args.log_file.is_none() };
+    let code = runtime.block_on(serve(cli, &config, say));
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
 }
 
-async fn serve(cli: &Cli, config: &Config) -> i32 {
+/// What the operator reads on stderr: the log itself when it goes there, else one line each.
+struct Say {
+    logs_on_stderr: bool,
+}
+
+impl Say {
+    fn line(&self, text: &str) {
+        if !self.logs_on_stderr {
+            super::say(text);
+        }
+    }
+}
+
+async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
     let options = ServerOptions::from_config(config);
     if options.api_key.is_none() && !crate::config::is_loopback_host(&options.host) {
         tracing::warn!("serving on {} without an API key (--insecure)", options.host);
@@ -61,11 +75,11 @@ async fn serve(cli: &Cli, config: &Config) -> i32 {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("llamadeck: {e}");
+            say.line(&e);
             return 1;
         }
     };
-    eprintln!("llamadeck: serving the OpenAI-compatible API on http://{}/v1", server.addr);
+    say.line(&format!("serving the OpenAI-compatible API on http://{}/v1", server.addr));
     let spec = config.model_spec(cli.model.as_deref());
     tracing::info!("loading {}", spec.source);
     let mut status = engine.watch_status();
@@ -74,7 +88,7 @@ async fn serve(cli: &Cli, config: &Config) -> i32 {
     let mut signals = match crate::signals::shutdown_signals() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("llamadeck: cannot install signal handlers: {e}");
+            super::say(&format!("cannot install signal handlers: {e}"));
             return 1;
         }
     };
@@ -82,10 +96,6 @@ async fn serve(cli: &Cli, config: &Config) -> i32 {
         tokio::select! {
             Some(name) = signals.recv() => {
                 tracing::info!("{name}: shutting down");
-                break 0;
-            }
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("SIGINT: shutting down");
                 break 0;
             }
             changed = status.changed() => {
@@ -99,11 +109,11 @@ async fn serve(cli: &Cli, config: &Config) -> i32 {
                         EngineEvent::LoadStage { stage } => tracing::info!("loading: {stage}"),
                         EngineEvent::Loaded { model, context_len } => {
                             tracing::info!("loaded {model} ({context_len}-token context)");
-                            eprintln!("llamadeck: model {model} loaded; ready");
+                            say.line(&format!("model {model} loaded; ready"));
                         }
                         EngineEvent::LoadFailed { reason } => {
                             tracing::error!("loading failed: {reason}");
-                            eprintln!("llamadeck: loading failed: {reason}");
+                            say.line(&format!("loading failed: {reason}"));
                             failed = true;
                         }
                         _ => {}

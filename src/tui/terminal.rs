@@ -38,16 +38,28 @@ pub fn restore() {
     let _ = stdout.flush();
 }
 
-/// Restores the terminal before any panic message is printed. A panic outside the threads
-/// that contain their own panics (the model engine reports those as load errors) ends the
-/// process: a console whose background task died would only show stale state.
-pub fn install_panic_hook(log_hint: String) {
+/// Where a panic outside the loop's thread is reported (the console shows it); set by startup.
+static REPORT: std::sync::OnceLock<Box<dyn Fn(String) + Send + Sync>> = std::sync::OnceLock::new();
+
+/// Restores the terminal before any panic message is printed, when the panic is on the thread
+/// that runs the loop (this one): the console cannot go on without it. A panic anywhere else
+/// (a model engine thread, a server task, a sampler) ends at most its own request or load: it
+/// is logged, shown through `report`, and the console keeps running.
+pub fn install_panic_hook(log_hint: String, report: Option<Box<dyn Fn(String) + Send + Sync>>) {
+    if let Some(report) = report {
+        let _ = REPORT.set(report);
+    }
+    let loop_thread = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("unnamed");
         tracing::error!(thread = name, "panic: {info}");
-        if contains_own_panics(name) {
+        if thread.id() != loop_thread {
+            if let Some(report) = REPORT.get() {
+                let message = info.payload_as_str().unwrap_or("unknown panic");
+                report(format!("internal error in {name}: {message} (details in {log_hint})"));
+            }
             return;
         }
         restore();
@@ -55,10 +67,4 @@ pub fn install_panic_hook(log_hint: String) {
         eprintln!("llamadeck stopped after an internal error; details in {log_hint}");
         std::process::exit(101);
     }));
-}
-
-/// Threads whose panics are caught and reported in the console (mistralrs panics on some bad
-/// model files instead of returning an error).
-fn contains_own_panics(thread_name: &str) -> bool {
-    thread_name.starts_with("llamadeck-engine")
 }

@@ -13,18 +13,18 @@ fn only_id(home: &std::path::Path) -> Option<String> {
     listing.entries.first().map(|e| e.id.clone())
 }
 
-/// A real generation (tiny random-weight Llama, CPU) in a pseudo-terminal, killed with
-/// SIGKILL while it answers the second question: the file holds the first exchange and the
-/// second question intact, and the next start offers it back.
+/// A real generation (the SmolLM2 demo model, CPU) in a pseudo-terminal, killed with SIGKILL
+/// while it answers the second question (a long story, so the kill lands mid-answer): the file
+/// holds the first exchange and the second question intact, and the next start offers it back.
 #[test]
 fn sigkill_mid_generation_leaves_an_intact_resumable_conversation() {
     let home = tempfile::tempdir().unwrap();
-    let model = home.path().join("tinyllama");
-    std::fs::create_dir_all(&model).unwrap();
-    super::tiny_llama::write(&model);
+    let model = std::env::var_os("LLAMADECK_DEMO_MODEL").map(std::path::PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
+    assert!(model.is_file(), "run scripts/fetch-demo-model");
     let config = home.path().join("config/llamadeck/config.yaml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(&config, "sampling:\n  raw_mode: true\n  temperature: 0.0\n  max_tokens: 200\n").unwrap();
+    let settings = "server:\n  enabled: false\nsampling:\n  temperature: 0.0\n  max_tokens: 300\n  system_prompt: \"\"\n";
+    std::fs::write(&config, settings).unwrap();
     let start = |home: &std::path::Path| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_llamadeck"));
         command
@@ -41,7 +41,7 @@ fn sigkill_mid_generation_leaves_an_intact_resumable_conversation() {
     let mut pty = start(home.path());
     // One word: ratatui skips cells that did not change, so a space may be a cursor move.
     assert!(pty.wait_for(b"anything", Duration::from_secs(120)), "the model loaded");
-    pty.type_bytes(b"zebra question one\r");
+    pty.type_bytes(b"zebra: one word?\r");
     let dir = conversations(home.path());
     let first_done = Instant::now();
     let id = loop {
@@ -55,19 +55,18 @@ fn sigkill_mid_generation_leaves_an_intact_resumable_conversation() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let mark = pty.output_len();
-    pty.type_bytes(b"second question\r");
-    let mid = pty.wait_for_after(mark, b"answering", Duration::from_secs(10));
+    pty.type_bytes(b"Write a long story about a lighthouse keeper.\r");
+    assert!(pty.wait_for_after(mark, b"answering", Duration::from_secs(10)), "the second answer started");
     unsafe { libc::kill(pty.child.id() as i32, libc::SIGKILL) };
     pty.wait_exit(Duration::from_secs(10)).expect("killed");
-    eprintln!("killed {} the second answer was streaming", if mid { "while" } else { "after" });
 
     let c = llamadeck::store::load(&dir, &id).expect("the file is intact");
-    assert_eq!(c.messages[0].text, "zebra question one");
+    assert_eq!(c.messages[0].text, "zebra: one word?");
     assert_eq!(c.messages[1].status, llamadeck::chat::MessageStatus::Complete);
-    assert!(c.messages[1].sampling.as_ref().is_some_and(|s| s.raw_mode && s.max_tokens == 200));
+    assert!(c.messages[1].sampling.as_ref().is_some_and(|s| s.temperature == 0.0 && s.max_tokens == 300));
     assert!(c.messages[1].stats.is_some() && c.messages[1].model.is_some());
-    assert_eq!(c.messages[2].text, "second question", "the question was saved before its answer");
-    assert!(c.messages.len() <= 4);
+    assert_eq!(c.messages[2].text, "Write a long story about a lighthouse keeper.", "the question was saved before its answer");
+    assert_eq!(c.messages.len(), 3, "the kill landed while the answer was being written: {:?}", c.messages.get(3));
 
     // A restart offers the conversation back; Enter resumes it.
     // (The screen is drawn as a diff: words, not whole lines, are what can be looked for.)
