@@ -5,13 +5,14 @@ use super::leading_space::{FirstToken, LeadRestorer};
 use super::load::LoadedModel;
 use super::params::sampling_params;
 use super::sampler::{Draw, Rng, pick};
-use super::template::{PromptFormat, check_alternation, dedup_leading_bos, drop_oldest_exchange, llama2_prompt};
+use super::render::{encode_shielded, specials_in};
+use super::template::{PromptFormat, check_alternation, dedup_leading_bos, llama2_prompt};
 use crate::chat::{ChatMessage, FinishReason, Role};
 use crate::engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
 use crate::engine::stats::StatsClock;
 use crate::engine::stop::{StopMatcher, StopStep};
 use mistralrs::core::RequestMessage;
-use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor, TextMessageRole, TextMessages};
+use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::channel;
@@ -24,7 +25,7 @@ pub fn prompt_budget(context_len: usize, max_tokens: u32) -> usize {
 }
 
 /// The prompt's token ids and how many old messages were left out to fit.
-pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<(Vec<u32>, usize), GenError> {
+pub fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<(Vec<u32>, usize), GenError> {
     let context = model.context_len;
     let invalid = |message: String| GenError::new(GenErrorKind::Invalid, message);
     if req.sampling.raw_mode {
@@ -37,7 +38,7 @@ pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<
         && last.role == Role::User
         && is_llama2_prompt(&last.content)
     {
-        let mut ids = encode_with_markers(&model.tokenizer, &last.content, bos, eos).map_err(invalid)?;
+        let mut ids = encode_with_markers(&model.plain, &last.content, bos, eos).map_err(invalid)?;
         if ids.first() != Some(&bos) {
             ids.insert(0, bos);
         }
@@ -45,18 +46,51 @@ pub async fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<
     }
     check_alternation(&req.messages).map_err(invalid)?;
     let budget = prompt_budget(context, req.sampling.max_tokens);
-    let mut messages = req.messages.clone();
-    let mut dropped = 0;
+    let build = |messages: &[ChatMessage]| chat_prompt(model, messages).map_err(invalid);
+    let cost = |m: &ChatMessage| model.plain.encode_fast(m.content.as_str(), false).map_or(0, |e| e.len());
+    fit(&req.messages, budget, context, build, cost)
+}
+
+/// The prompt for `messages` within `budget` tokens: whole old exchanges after the system
+/// prompt are left out, and when some must go, enough go to bring the prompt to three
+/// quarters of the budget, so the next turns find the same prefix (and a prefix cache hit)
+/// instead of losing one more exchange each time. The number of exchanges to leave out is
+/// estimated from each message's own tokens, so a long history costs a few builds, not one per
+/// exchange. The newest message alone is sent if it fits the context at all; it is never cut.
+fn fit(
+    messages: &[ChatMessage],
+    budget: usize,
+    context: usize,
+    build: impl Fn(&[ChatMessage]) -> Result<Vec<u32>, GenError>,
+    cost: impl Fn(&ChatMessage) -> usize,
+) -> Result<(Vec<u32>, usize), GenError> {
+    let ids = build(messages)?;
+    if ids.len() <= budget {
+        return Ok((ids, 0));
+    }
+    let first = usize::from(messages.first().is_some_and(|m| m.role == Role::System));
+    let exchanges = (messages.len() - first) / 2;
+    let costs: Vec<usize> = messages.iter().map(cost).collect();
+    let overhead = ids.len().saturating_sub(costs.iter().sum()) / messages.len().max(1);
+    let target = budget * 3 / 4;
+    let (mut estimate, mut dropped) = (ids.len(), 0);
+    while dropped < exchanges && estimate > target {
+        let at = first + 2 * dropped;
+        estimate = estimate.saturating_sub(costs[at] + costs[at + 1] + 2 * overhead);
+        dropped += 1;
+    }
     loop {
-        let ids = chat_prompt(model, &messages).await.map_err(invalid)?;
+        let kept = [&messages[..first], &messages[first + 2 * dropped..]].concat();
+        let ids = build(&kept)?;
         if ids.len() <= budget {
-            return Ok((ids, dropped));
+            return Ok((ids, 2 * dropped));
         }
-        match drop_oldest_exchange(&mut messages) {
-            Some(n) => dropped += n,
-            // Only the newest message is left: send it if it fits at all, never cut it.
-            None if ids.len() < context => return Ok((ids, dropped)),
-            None => return Err(too_long(ids.len(), context)),
+        if dropped < exchanges {
+            dropped += 1;
+        } else if ids.len() < context {
+            return Ok((ids, 2 * dropped));
+        } else {
+            return Err(too_long(ids.len(), context));
         }
     }
 }
@@ -68,15 +102,18 @@ fn too_long(tokens: usize, context: usize) -> GenError {
     )
 }
 
+/// A raw completion's prompt: the text as it is. Its special tokens' spellings are read as the
+/// tokens (a raw prompt is the whole prompt, control tokens included).
 fn raw_prompt(model: &LoadedModel, text: &str) -> Result<Vec<u32>, String> {
-    let encode = |special| model.tokenizer.encode(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
+    let encode = |special| model.tokenizer.encode_fast(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
     match model.format {
         // A prompt that spells out its own `<s>`: those markers are the BOS/EOS ids, not text.
-        PromptFormat::Llama2 { bos, eos } if text.trim_start().starts_with("<s>") => {
-            encode_with_markers(&model.tokenizer, text, bos, eos)
-        }
+        PromptFormat::Llama2 { bos, eos } if text.trim_start().starts_with("<s>") => encode_with_markers(&model.plain, text, bos, eos),
         // Meta's text_completion: BOS + tokenize(prompt).
-        PromptFormat::Llama2 { bos, .. } => Ok([vec![bos], encode(false)?].concat()),
+        PromptFormat::Llama2 { bos, .. } => {
+            let text = model.plain.encode_fast(text, false).map_err(|e| e.to_string())?;
+            Ok([vec![bos], text.get_ids().to_vec()].concat())
+        }
         PromptFormat::ModelTemplate => encode(true),
     }
 }
@@ -90,8 +127,8 @@ pub fn is_llama2_prompt(text: &str) -> bool {
 
 /// Encodes text that spells out `<s>` and `</s>`: each marker becomes the BOS/EOS id and the
 /// text between them is tokenized on its own, as Meta's reference does (whitespace-only gaps,
-/// such as the newline in `</s>\n<s>`, are left out).
-pub fn encode_with_markers(tokenizer: &tokenizers::Tokenizer, text: &str, bos: u32, eos: u32) -> Result<Vec<u32>, String> {
+/// such as the newline in `</s>\n<s>`, are left out). `plain` reads no other special token.
+pub fn encode_with_markers(plain: &tokenizers::Tokenizer, text: &str, bos: u32, eos: u32) -> Result<Vec<u32>, String> {
     let mut ids = Vec::new();
     let mut rest = text.trim_start();
     while !rest.is_empty() {
@@ -101,7 +138,7 @@ pub fn encode_with_markers(tokenizer: &tokenizers::Tokenizer, text: &str, bos: u
             None => (rest, None),
         };
         if !piece.trim().is_empty() {
-            let encoded = tokenizer.encode(piece, false).map_err(|e| format!("tokenizer: {e}"))?;
+            let encoded = plain.encode_fast(piece, false).map_err(|e| format!("tokenizer: {e}"))?;
             ids.extend_from_slice(encoded.get_ids());
         }
         match marker {
@@ -115,21 +152,20 @@ pub fn encode_with_markers(tokenizer: &tokenizers::Tokenizer, text: &str, bos: u
     Ok(ids)
 }
 
-async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
+/// A chat prompt: Llama-2's built by hand, token by token; other models' through their own
+/// template, rendered and tokenized here. Message text is never read as control tokens.
+fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
     match model.format {
-        PromptFormat::Llama2 { bos, eos } => llama2_prompt(messages, &model.tokenizer, bos, eos),
+        PromptFormat::Llama2 { bos, eos } => llama2_prompt(messages, &model.plain, bos, eos),
         PromptFormat::ModelTemplate => {
-            let msgs = messages.iter().fold(TextMessages::new(), |m, msg| {
-                let role = match msg.role {
-                    Role::System => TextMessageRole::System,
-                    Role::User => TextMessageRole::User,
-                    Role::Assistant => TextMessageRole::Assistant,
-                };
-                m.add_message(role, &msg.content)
-            });
-            // `Model::tokenize` takes an `Either` that mistralrs does not re-export; `From<Result>` builds it.
-            let text = Err::<String, TextMessages>(msgs).into();
-            let mut ids = model.model.tokenize(text, None, true, true, None).await.map_err(|e| format!("chat template: {e}"))?;
+            let renderer = model.renderer.as_ref().ok_or("the model has no chat template")?;
+            let text = renderer.render(messages)?;
+            let literals = specials_in(messages, &model.specials);
+            let mut ids = if literals.is_empty() {
+                model.tokenizer.encode_fast(text.as_str(), true).map(|e| e.get_ids().to_vec()).map_err(|e| format!("tokenizer: {e}"))?
+            } else {
+                encode_shielded(&text, messages, &literals, &model.tokenizer, &model.plain)?
+            };
             dedup_leading_bos(&mut ids, model.bos);
             Ok(ids)
         }
@@ -140,7 +176,7 @@ async fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Ve
 /// `abort` (a new model is loading). `max_tokens` larger than what is left of the context is
 /// clamped to fit.
 pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: GenerationSink, mut abort: oneshot::Receiver<()>) {
-    let (ids, trimmed) = match build_prompt(&model, &req).await {
+    let (ids, trimmed) = match build_prompt(&model, &req) {
         Ok(p) => p,
         Err(error) => return sink.send(GenEvent::Failed(error)),
     };
@@ -329,5 +365,64 @@ mod tests {
         assert_eq!(finish_reason("stop"), FinishReason::Stop);
         assert_eq!(finish_reason("length"), FinishReason::Length);
         assert_eq!(finish_reason("canceled"), FinishReason::Stopped);
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn msg(role: Role, content: &str) -> ChatMessage {
+        ChatMessage { role, content: content.into() }
+    }
+
+    /// A conversation of `exchanges` exchanges after a system prompt, then a question.
+    fn conversation(exchanges: usize) -> Vec<ChatMessage> {
+        let mut m = vec![msg(Role::System, "sys")];
+        for i in 0..exchanges {
+            m.push(msg(Role::User, &format!("question {i}")));
+            m.push(msg(Role::Assistant, &format!("answer {i}")));
+        }
+        m.push(msg(Role::User, "newest"));
+        m
+    }
+
+    /// Two tokens a message plus one for the template's share: what `build` and `cost` count.
+    fn tokens(messages: &[ChatMessage]) -> usize {
+        messages.iter().map(|m| m.content.split_whitespace().count() + 1).sum()
+    }
+
+    #[test]
+    fn a_long_history_is_trimmed_in_a_few_builds_keeping_the_system_prompt() {
+        let messages = conversation(1500);
+        let builds = Cell::new(0);
+        let build = |m: &[ChatMessage]| {
+            builds.set(builds.get() + 1);
+            Ok(vec![0; tokens(m)])
+        };
+        let cost = |m: &ChatMessage| m.content.split_whitespace().count();
+        let (ids, dropped) = fit(&messages, 400, 4096, build, cost).unwrap();
+        assert!(builds.get() <= 3, "{} builds", builds.get());
+        assert!(ids.len() <= 400 && ids.len() >= 250, "{}", ids.len());
+        assert_eq!(dropped % 2, 0);
+        assert!(dropped >= 2 * 1400, "{dropped}");
+    }
+
+    #[test]
+    fn trimming_leaves_room_for_the_next_turns_and_never_cuts_the_newest_message() {
+        let messages = conversation(20);
+        let build = |m: &[ChatMessage]| Ok(vec![0; tokens(m)]);
+        let cost = |m: &ChatMessage| m.content.split_whitespace().count();
+        let full = tokens(&messages);
+        let (ids, dropped) = fit(&messages, full - 1, 4096, build, cost).unwrap();
+        assert!(ids.len() <= (full - 1) * 3 / 4, "dropped down to three quarters: {} of {}", ids.len(), full);
+        assert!(dropped > 2);
+        // Only the newest message and the system prompt left, still too long for the budget but
+        // within the context: sent as it is; beyond the context: refused.
+        let lone = vec![msg(Role::System, "sys"), msg(Role::User, &"w ".repeat(50))];
+        assert_eq!(fit(&lone, 10, 100, build, cost).unwrap().1, 0);
+        let error = fit(&lone, 10, 20, build, cost).unwrap_err();
+        assert_eq!(error.kind, GenErrorKind::ContextFull);
     }
 }

@@ -6,6 +6,7 @@ use super::overlay::{ConfigOverlay, overlay_if_needed};
 use super::reencode;
 use super::source::{ModelSource, resolve_source};
 use super::stages::{LoadingScope, StageFn};
+use super::render::Renderer;
 use super::template::{PromptFormat, is_llama2_template};
 use crate::engine::face::{ChatFormat, ModelFacts};
 use crate::engine::spec::{CpuWeights, ModelSpec};
@@ -29,6 +30,12 @@ pub struct LoadedModel {
     pub runner: Arc<MistralRs>,
     pub model: Arc<Model>,
     pub tokenizer: Arc<Tokenizer>,
+    /// The same tokenizer reading special tokens' spellings as plain text: for message text.
+    pub plain: Arc<Tokenizer>,
+    /// The model's own chat template (for `PromptFormat::ModelTemplate`).
+    pub renderer: Option<Arc<Renderer>>,
+    /// How the tokenizer's special tokens are spelled.
+    pub specials: Arc<Vec<String>>,
     pub format: PromptFormat,
     pub bos: Option<u32>,
     pub context_len: usize,
@@ -189,13 +196,20 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     let token_id = |t: Option<String>| t.and_then(|t| tokenizer.token_to_id(&t));
     let bos = token_id(template.as_ref().and_then(|t| special_tokens(t).0));
     let eos = token_id(template.as_ref().and_then(|t| special_tokens(t).1)).or(metadata.eos_tok.first().copied());
-    let format = match template.as_deref().and_then(template_text) {
-        Some(text) if !is_llama2_template(&text) => PromptFormat::ModelTemplate,
+    let (format, renderer) = match template.as_deref().and_then(|t| template_source(t).map(|source| (t, source))) {
+        Some((t, source)) if !is_llama2_template(&source) => {
+            let (bos, eos, unk) = special_tokens(t);
+            (PromptFormat::ModelTemplate, Some(Arc::new(Renderer::new(&source, bos, eos, unk)?)))
+        }
         _ => match (bos, eos) {
-            (Some(bos), Some(eos)) => PromptFormat::Llama2 { bos, eos },
+            (Some(bos), Some(eos)) => (PromptFormat::Llama2 { bos, eos }, None),
             _ => return Err("the model has no chat template and no BOS/EOS tokens for the built-in Llama-2 one; give a chat_template file".into()),
         },
     };
+    let mut plain = (*tokenizer).clone();
+    plain.set_encode_special_tokens(true);
+    let specials: Vec<String> =
+        tokenizer.get_added_tokens_decoder().into_values().filter(|t| t.special).map(|t| t.content).collect();
 
     stage("starting the engine".into());
     let weights = Arc::downgrade(&pipeline);
@@ -207,6 +221,9 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         model: Arc::new(Model::new(runner.clone())),
         runner,
         tokenizer,
+        plain: Arc::new(plain),
+        renderer,
+        specials: Arc::new(specials),
         format,
         bos,
         context_len: metadata.max_seq_len,
@@ -244,16 +261,25 @@ fn scheduler() -> SchedulerConfig {
     }
 }
 
-/// The BOS and EOS strings a template file declares (plain strings or HF AddedToken objects).
-fn special_tokens(t: &ChatTemplate) -> (Option<String>, Option<String>) {
+/// The BOS, EOS and UNK strings a template file declares (plain strings or HF AddedToken objects).
+fn special_tokens(t: &ChatTemplate) -> (Option<String>, Option<String>, Option<String>) {
     let bos = t.bos_token.as_ref().map(|b| b.0.as_ref().either(|s| s.clone(), |d| d.content.clone()));
     let eos = t.eos_token.as_ref().map(|b| b.0.as_ref().either(|s| s.clone(), |d| d.content.clone()));
-    (bos, eos)
+    let unk = t.unk_token.as_ref().map(|b| b.0.as_ref().either(|s| s.clone(), |d| d.content.clone()));
+    (bos, eos, unk)
 }
 
-fn template_text(t: &ChatTemplate) -> Option<String> {
+/// The template text: the only one, or, of named ones, the one called "default" (as mistral.rs
+/// chooses without tools).
+fn template_source(t: &ChatTemplate) -> Option<String> {
     let value = t.chat_template.as_ref()?;
-    Some(value.0.as_ref().either(|s| s.clone(), |named| named.iter().flat_map(|m| m.values().cloned()).collect()))
+    value.0.as_ref().either(
+        |s| Some(s.clone()),
+        |named| {
+            let default = named.iter().find(|m| m.get("name").is_some_and(|n| n == "default"));
+            default.and_then(|m| m.get("template").cloned()).or_else(|| named.iter().find_map(|m| m.get("default").cloned()))
+        },
+    )
 }
 
 /// A panic inside mistral.rs, as a message.

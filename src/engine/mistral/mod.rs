@@ -3,8 +3,10 @@
 //!
 //! `source` decides what a model string names (never a silent download), `estimate` sizes it
 //! before loading, `reencode` prepares GGUF weights candle computes slowly on CPU, `load` builds
-//! the pipeline (device, dtype, ISQ, template), `template` turns a conversation into token ids,
-//! `generate` streams one answer, `worker` owns the thread and is the [`Backend`].
+//! the pipeline (device, dtype, ISQ, template), `template` (Llama-2's own encoding) and `render`
+//! (a model's Jinja template) turn a conversation into token ids, `sampler` draws tokens with a
+//! seed of the answer's own, `generate` streams one answer, `worker` owns the thread and is the
+//! [`Backend`].
 pub mod estimate;
 pub mod generate;
 mod gguf_meta;
@@ -13,6 +15,7 @@ pub mod load;
 mod overlay;
 mod params;
 pub mod reencode;
+pub mod render;
 pub mod sampler;
 pub mod source;
 pub mod stages;

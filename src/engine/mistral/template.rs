@@ -83,17 +83,6 @@ pub fn llama2_prompt(messages: &[ChatMessage], tokenizer: &Tokenizer, bos: u32, 
     Ok(ids)
 }
 
-/// Drops the oldest user/assistant exchange, keeping the system prompt. Returns how many
-/// messages went, or `None` when only the newest user message is left.
-pub fn drop_oldest_exchange(messages: &mut Vec<ChatMessage>) -> Option<usize> {
-    let first_turn = usize::from(messages.first().is_some_and(|m| m.role == Role::System));
-    if messages.len() - first_turn < 3 {
-        return None;
-    }
-    messages.drain(first_turn..first_turn + 2);
-    Some(2)
-}
-
 /// Removes one leading BOS when a template and the tokenizer's post-processor both added one.
 pub fn dedup_leading_bos(ids: &mut Vec<u32>, bos: Option<u32>) {
     if let Some(bos) = bos
@@ -120,22 +109,6 @@ mod tests {
         assert!(check_alternation(&ok[..3]).is_err());
         assert!(check_alternation(&[msg(Role::User, "a"), msg(Role::User, "b")]).is_err());
         assert!(check_alternation(&[msg(Role::System, "s")]).is_err());
-    }
-
-    #[test]
-    fn dropping_keeps_system_and_newest() {
-        let mut m = vec![
-            msg(Role::System, "s"),
-            msg(Role::User, "1"),
-            msg(Role::Assistant, "1a"),
-            msg(Role::User, "2"),
-        ];
-        assert_eq!(drop_oldest_exchange(&mut m), Some(2));
-        assert_eq!(m, vec![msg(Role::System, "s"), msg(Role::User, "2")]);
-        assert_eq!(drop_oldest_exchange(&mut m), None);
-        let mut no_system = vec![msg(Role::User, "1"), msg(Role::Assistant, "1a"), msg(Role::User, "2")];
-        assert_eq!(drop_oldest_exchange(&mut no_system), Some(2));
-        assert_eq!(no_system, vec![msg(Role::User, "2")]);
     }
 
     #[test]
