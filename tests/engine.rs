@@ -74,6 +74,7 @@ impl Engine {
                     EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),
                     EngineEvent::LoadFailed { reason } => return Err(reason),
                     EngineEvent::LoadRejected { reason, .. } => return Err(format!("rejected: {reason}")),
+                    EngineEvent::LoadWarning { warning } => stages.push(format!("warning: {warning}")),
                     other => panic!("unexpected while loading: {other:?}"),
                 }
             }
@@ -440,4 +441,24 @@ async fn llama2_prompts_keep_text_as_text_and_long_histories_are_trimmed() {
     engine.generate(1, long, greedy(4));
     let answer = engine.answer(1, None).await.expect("answered");
     assert!(answer.trimmed >= 9_900, "{}", answer.trimmed);
+}
+
+/// A model bigger than the free memory stops before a weight is read, saying what it needs,
+/// what is free and how to load it anyway; loaded anyway, the warning stays with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_cannot_fit_stops_before_reading_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.gguf");
+    std::fs::copy(demo_model(), &huge).unwrap();
+    // Sparse: 1 TiB on paper, no disk used; the estimate reads the size.
+    std::fs::OpenOptions::new().write(true).open(&huge).unwrap().set_len(1 << 40).unwrap();
+    let native = |skip| ModelSpec { cpu_weights: CpuWeights::Native, skip_memory_check: skip, ..spec(huge.to_str().unwrap()) };
+    let mut engine = Engine::start();
+    let started = std::time::Instant::now();
+    let refusal = engine.load(native(false)).await.unwrap_err();
+    assert!(refusal.starts_with("the model will not fit: it needs about 1024 GiB"), "{refusal}");
+    assert!(refusal.contains("is free RAM") && refusal.contains("model.skip_memory_check: true"), "{refusal}");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused before reading weights");
+    let (_, stages) = engine.load(native(true)).await.expect("loads anyway");
+    assert!(stages.iter().any(|s| s.starts_with("warning: this model needs about 1024 GiB")), "{stages:?}");
 }

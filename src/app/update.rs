@@ -358,6 +358,7 @@ fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::Loaded { model, context_len } => {
             state.model = ModelState::Ready { name: crate::text::sanitize(&model), context_len };
         }
+        EngineEvent::LoadWarning { warning } => return state.notice(NoticeLevel::Warn, warning),
         EngineEvent::LoadRejected { reason, model, context_len } => {
             let model = crate::text::sanitize(&model);
             let text = format!("not loaded: {reason}; still using {model}");

@@ -18,6 +18,8 @@ pub enum EngineEvent {
     LoadStage { stage: String },
     Loaded { model: String, context_len: usize },
     LoadFailed { reason: String },
+    /// Loading found something to keep in view while the model serves.
+    LoadWarning { warning: String },
     /// A new load was refused before anything was unloaded: `model` still serves.
     LoadRejected { reason: String, model: String, context_len: usize },
     Token { id: RequestId, text: String },
@@ -58,6 +60,7 @@ impl StatusEvents {
         };
         if let Some(end) = end.filter(|_| !self.ended) {
             self.ended = true;
+            out.extend(status.warnings.iter().map(|w| EngineEvent::LoadWarning { warning: w.clone() }));
             out.push(end);
         }
         out
@@ -87,18 +90,20 @@ mod tests {
     #[test]
     fn every_stage_once_then_the_end_once_and_a_new_load_starts_over() {
         let mut events = StatusEvents::default();
-        let mut status = EngineStatus { load_id: 1, state: LoadState::Loading, stages: vec!["a".into()], rejected: None };
+        let mut status = EngineStatus { load_id: 1, state: LoadState::Loading, stages: vec!["a".into()], ..EngineStatus::default() };
         assert_eq!(events.next(&status), vec![EngineEvent::LoadStage { stage: "a".into() }]);
         status.stages.extend(["b".into(), "c".into()]);
         let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
         status.state = LoadState::Ready(facts);
+        status.warnings = vec!["tight".into()];
         let stage = |s: &str| EngineEvent::LoadStage { stage: s.into() };
-        assert_eq!(events.next(&status), vec![stage("b"), stage("c"), EngineEvent::Loaded { model: "m".into(), context_len: 9 }]);
+        let warning = EngineEvent::LoadWarning { warning: "tight".into() };
+        assert_eq!(events.next(&status), vec![stage("b"), stage("c"), warning, EngineEvent::Loaded { model: "m".into(), context_len: 9 }]);
         assert!(events.next(&status).is_empty());
-        let next = EngineStatus { load_id: 2, state: LoadState::Failed { reason: "r".into() }, stages: vec!["x".into()], rejected: None };
+        let next = EngineStatus { load_id: 2, state: LoadState::Failed { reason: "r".into() }, stages: vec!["x".into()], ..EngineStatus::default() };
         assert_eq!(events.next(&next), vec![stage("x"), EngineEvent::LoadFailed { reason: "r".into() }]);
         let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
-        let refused = EngineStatus { load_id: 3, state: LoadState::Ready(facts), stages: vec![], rejected: Some("no such file".into()) };
+        let refused = EngineStatus { load_id: 3, state: LoadState::Ready(facts), rejected: Some("no such file".into()), ..EngineStatus::default() };
         let rejected = EngineEvent::LoadRejected { reason: "no such file".into(), model: "m".into(), context_len: 9 };
         assert_eq!(events.next(&refused), vec![rejected]);
     }

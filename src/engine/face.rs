@@ -51,6 +51,8 @@ pub struct EngineStatus {
     /// Why the newest load was refused before anything was unloaded (a path that does not
     /// exist, a device that is not there); the model in `state` is still the one serving.
     pub rejected: Option<String>,
+    /// What the newest load found worth keeping in view while the model serves.
+    pub warnings: Vec<String>,
 }
 
 impl EngineStatus {

@@ -109,7 +109,7 @@ impl Backend for Scripted {
         let facts = ModelFacts { name: spec.source, context_len: self.script.context_len, format: ChatFormat::Llama2 };
         let load_id = self.status.borrow().load_id + 1;
         let stages = vec!["reading weights".to_string()];
-        self.status.send_replace(EngineStatus { load_id, state: LoadState::Ready(facts), stages, rejected: None });
+        self.status.send_replace(EngineStatus { load_id, state: LoadState::Ready(facts), stages, ..EngineStatus::default() });
     }
 
     fn status(&self) -> watch::Receiver<EngineStatus> {

@@ -13,27 +13,58 @@ pub struct MemoryEstimate {
 }
 
 impl MemoryEstimate {
+    /// The weights and one answer at the full context: the least a load needs.
     pub fn total(&self) -> u64 {
         self.weights_bytes + self.kv_cache_bytes
     }
 
-    /// One line for the chat pane, with a warning when `free` is known and too small.
-    pub fn message(&self, free: Option<u64>, place: &str) -> String {
+    pub fn fits(&self, free: u64) -> bool {
+        self.total() <= free
+    }
+
+    /// How many answers at the full context fit beside the weights in `free` (each answer in
+    /// flight keeps its own KV cache), from 1 to `most`.
+    pub fn answers_that_fit(&self, free: u64, most: usize) -> usize {
+        let room = free.saturating_sub(self.weights_bytes) / self.kv_cache_bytes.max(1);
+        usize::try_from(room).unwrap_or(usize::MAX).clamp(1, most)
+    }
+
+    /// One line for the chat pane: what the model needs, what is free and how many answers can
+    /// run at once; a warning when it does not fit.
+    pub fn message(&self, free: Option<u64>, place: &str, answers: usize) -> String {
         let mut line = format!(
-            "needs about {} ({} weights + {} KV cache at {} tokens)",
+            "needs about {} ({} weights + {} KV cache for one answer at {} tokens)",
             gib(self.total()),
             gib(self.weights_bytes),
             gib(self.kv_cache_bytes),
             self.context_len
         );
         match free {
-            Some(free) if self.total() > free => {
-                line.push_str(&format!("; will not fit: only {} free {place}", gib(free)))
-            }
-            Some(free) => line.push_str(&format!("; {} free {place}", gib(free))),
+            Some(free) if !self.fits(free) => line.push_str(&format!("; will not fit: only {} free {place}", gib(free))),
+            Some(free) => line.push_str(&format!("; {} free {place}, room for {answers} answers at once", gib(free))),
             None => {}
         }
         line
+    }
+
+    /// Why the load stops before reading the weights, with the figures and what would fit.
+    pub fn refusal(&self, free: u64, place: &str, smaller: &[(String, MemoryEstimate)]) -> String {
+        let fitting: Vec<String> =
+            smaller.iter().filter(|(_, e)| e.fits(free)).map(|(name, e)| format!("isq: {name} (about {})", gib(e.total()))).collect();
+        let instead = if fitting.is_empty() {
+            "a more strongly quantized model (fewer bits per weight)".to_string()
+        } else {
+            format!("in-situ quantization, e.g. {}", fitting.join(" or "))
+        };
+        format!(
+            "the model will not fit: it needs about {} ({} weights + {} KV cache for one answer at {} tokens) and only {} is free {place}; \
+             what would fit: {instead}; to load it anyway set model.skip_memory_check: true",
+            gib(self.total()),
+            gib(self.weights_bytes),
+            gib(self.kv_cache_bytes),
+            self.context_len,
+            gib(free)
+        )
     }
 }
 
@@ -55,7 +86,7 @@ pub fn free_memory(cuda_ordinal: Option<usize>) -> Option<u64> {
     }
 }
 
-fn gib(bytes: u64) -> String {
+pub fn gib(bytes: u64) -> String {
     let g = bytes as f64 / (1u64 << 30) as f64;
     if g >= 10.0 { format!("{g:.0} GiB") } else if g >= 0.1 { format!("{g:.1} GiB") } else { format!("{:.0} MiB", g * 1024.0) }
 }
@@ -127,9 +158,22 @@ mod tests {
         let kv = 2 * 40 * 40 * 128 * 4096 * 2u64;
         assert_eq!(kv, 3_355_443_200);
         let e = MemoryEstimate { weights_bytes: 7 << 30, kv_cache_bytes: kv, context_len: 4096 };
-        assert!(e.message(Some(8 << 30), "on cuda:0").contains("will not fit"));
-        assert!(!e.message(Some(80 << 30), "on cuda:0").contains("will not fit"));
-        assert!(e.message(None, "").starts_with("needs about 10 GiB"));
+        assert!(e.message(Some(8 << 30), "on cuda:0", 1).contains("will not fit"));
+        assert!(!e.message(Some(80 << 30), "on cuda:0", 16).contains("will not fit"));
+        assert!(e.message(None, "", 16).starts_with("needs about 10 GiB"));
+    }
+
+    #[test]
+    fn answers_at_once_are_what_fits_beside_the_weights() {
+        let e = MemoryEstimate { weights_bytes: 26 << 30, kv_cache_bytes: 3 << 30, context_len: 4096 };
+        assert_eq!(e.answers_that_fit(80 << 30, 16), 16);
+        assert_eq!(e.answers_that_fit(41 << 30, 16), 5);
+        assert_eq!(e.answers_that_fit(20 << 30, 16), 1, "never none: the load itself is refused then");
+        let q4 = MemoryEstimate { weights_bytes: 7 << 30, ..e.clone() };
+        let refusal = e.refusal(20 << 30, "on cuda:0", &[("Q4K".into(), q4), ("Q8_0".into(), e.clone())]);
+        assert!(refusal.contains("needs about 29 GiB") && refusal.contains("only 20 GiB is free on cuda:0"), "{refusal}");
+        assert!(refusal.contains("isq: Q4K (about 10 GiB)") && !refusal.contains("Q8_0"), "{refusal}");
+        assert!(refusal.contains("model.skip_memory_check: true"), "{refusal}");
     }
 
     #[test]

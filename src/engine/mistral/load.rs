@@ -1,7 +1,7 @@
 //! Loading a model with mistral.rs's lower-level loaders, so that we choose the device and the
 //! activation dtype ourselves (the 0.8.1 SDK builders ignore `with_device` and always use
 //! `ModelDType::Auto` for GGUF, which means slow BF16 on CPU).
-use super::estimate::{estimate, free_memory};
+use super::estimate::{MemoryEstimate, estimate, free_memory, gib};
 use super::overlay::{ConfigOverlay, overlay_if_needed};
 use super::reencode;
 use super::source::{ModelSource, resolve_source};
@@ -21,7 +21,8 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 use tokenizers::Tokenizer;
 
-/// Concurrent sequences the scheduler runs (chat pane plus API clients).
+/// Concurrent sequences the scheduler runs at most (chat pane plus API clients); fewer when
+/// their KV caches would not fit.
 const MAX_NUM_SEQS: usize = 16;
 
 /// A loaded model and what the worker needs to build prompts for it. Cheap to clone.
@@ -36,6 +37,8 @@ pub struct LoadedModel {
     pub renderer: Option<Arc<Renderer>>,
     /// How the tokenizer's special tokens are spelled.
     pub specials: Arc<Vec<String>>,
+    /// What loading found worth keeping in view (a model loaded although it may not fit).
+    pub warnings: Vec<String>,
     pub format: PromptFormat,
     pub bos: Option<u32>,
     pub context_len: usize,
@@ -151,8 +154,32 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         ModelSource::Gguf(file) if on_cpu => ModelSource::Gguf(cpu_weights(file, spec.cpu_weights, &*stage).await?),
         other => other,
     };
+    // Before any weight is read: a model that cannot fit stops here, with the figures.
+    let mut answers = MAX_NUM_SEQS;
+    let mut warnings = Vec::new();
     if let Some(e) = estimate(&source, isq_name, kv_elem_bytes)? {
-        stage(e.message(free_memory(cuda_ordinal(&spec.device)?), &place));
+        let free = free_memory(cuda_ordinal(&spec.device)?);
+        if let Some(free) = free {
+            answers = e.answers_that_fit(free, MAX_NUM_SEQS);
+        }
+        stage(e.message(free, &place, answers));
+        if let Some(free) = free.filter(|&f| !e.fits(f)) {
+            if !spec.skip_memory_check {
+                let smaller: Vec<(String, MemoryEstimate)> = match &source {
+                    ModelSource::HfDir(_) => ["Q4K", "Q5K", "Q6K", "Q8_0"]
+                        .into_iter()
+                        .filter_map(|n| estimate(&source, Some(n), kv_elem_bytes).ok().flatten().map(|e| (n.to_string(), e)))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                return Err(e.refusal(free, &place, &smaller));
+            }
+            warnings.push(format!(
+                "this model needs about {} and only {} is free {place}: loading anyway (model.skip_memory_check); it may run out of memory",
+                gib(e.total()),
+                gib(free)
+            ));
+        }
     }
     let (chat_template, jinja_explicit) = template_override(spec.chat_template.as_deref())?;
 
@@ -213,7 +240,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
 
     stage("starting the engine".into());
     let weights = Arc::downgrade(&pipeline);
-    let mut builder = MistralRsBuilder::new(pipeline, scheduler(), false, None);
+    let mut builder = MistralRsBuilder::new(pipeline, scheduler(answers), false, None);
     // On CPU the prefix cache never evicts (memory grows per request), so it stays off there.
     builder = if on_cpu { builder.with_no_prefix_cache(true) } else { builder.with_prefix_cache_n(16) };
     let runner = builder.build().await;
@@ -224,6 +251,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         plain: Arc::new(plain),
         renderer,
         specials: Arc::new(specials),
+        warnings,
         format,
         bos,
         context_len: metadata.max_seq_len,
@@ -255,10 +283,9 @@ fn normal_loader(id: String, chat_template: Option<String>, jinja: Option<String
         .map_err(|e| format!("{e:#}"))
 }
 
-fn scheduler() -> SchedulerConfig {
-    SchedulerConfig::DefaultScheduler {
-        method: DefaultSchedulerMethod::Fixed(NonZeroUsize::new(MAX_NUM_SEQS).expect("non-zero")),
-    }
+/// At most `answers` sequences at once: each keeps a KV cache that grows to the context.
+fn scheduler(answers: usize) -> SchedulerConfig {
+    SchedulerConfig::DefaultScheduler { method: DefaultSchedulerMethod::Fixed(NonZeroUsize::new(answers.max(1)).expect("non-zero")) }
 }
 
 /// The BOS, EOS and UNK strings a template file declares (plain strings or HF AddedToken objects).

@@ -53,7 +53,7 @@ const MAX_STAGES: usize = 500;
 impl StatusBoard {
     /// A new load, with no stage yet.
     fn start(&self, generation: u64) {
-        self.status.send_replace(EngineStatus { load_id: generation, state: LoadState::Loading, stages: Vec::new(), rejected: None });
+        self.status.send_replace(EngineStatus { load_id: generation, state: LoadState::Loading, ..EngineStatus::default() });
     }
 
     /// Load `generation` was refused before anything was unloaded: the serving model stays.
@@ -65,12 +65,13 @@ impl StatusBoard {
         });
     }
 
-    /// How load `generation` ended; its stages stay.
-    fn end(&self, generation: u64, state: LoadState) {
+    /// How load `generation` ended, and what it warns of; its stages stay.
+    fn end(&self, generation: u64, state: LoadState, warnings: Vec<String>) {
         self.status.send_if_modified(|status| {
             let current = status.load_id == generation;
             if current {
                 status.state = state;
+                status.warnings = warnings;
             }
             current
         });
@@ -231,11 +232,11 @@ impl Worker {
             Internal::Loaded { generation, result } if generation == self.load_generation => match result {
                 Ok(model) => {
                     // Kept before it is announced: whoever sees Ready can generate at once.
-                    let facts = model.facts();
+                    let (facts, warnings) = (model.facts(), model.warnings.clone());
                     self.current = Some(model);
-                    self.board.end(generation, LoadState::Ready(facts));
+                    self.board.end(generation, LoadState::Ready(facts), warnings);
                 }
-                Err(reason) => self.board.end(generation, LoadState::Failed { reason }),
+                Err(reason) => self.board.end(generation, LoadState::Failed { reason }, Vec::new()),
             },
             Internal::Loaded { .. } => {} // superseded by a newer Load
             Internal::AnswerDone(serial) => {
