@@ -462,3 +462,87 @@ async fn a_model_that_cannot_fit_stops_before_reading_its_weights() {
     let (_, stages) = engine.load(native(true)).await.expect("loads anyway");
     assert!(stages.iter().any(|s| s.starts_with("warning: this model needs about 1024 GiB")), "{stages:?}");
 }
+
+/// The chat pane and the API drive one engine from different runtimes (the console's loop and
+/// the server's handlers): answers asked for in turn and at once all finish, each the same as
+/// when asked alone (the pattern the console-overhead bench once stalled on).
+#[test]
+fn one_engine_answers_callers_on_other_runtimes_in_turn_and_at_once() {
+    let engine = mistral::spawn();
+    let console = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let api = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut status = engine.watch_status();
+    engine.load(spec(demo_model().to_str().unwrap()));
+    console.block_on(async {
+        while engine.model().is_none() {
+            tokio::time::timeout(LOAD_TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
+        }
+    });
+    let ask = |engine: &llamadeck::engine::Engine, id| {
+        let engine = engine.clone();
+        async move {
+            let chat = vec![msg(Role::User, "Name three colours.")];
+            let mut generation = engine.generate(GenerateRequest { id, messages: chat, sampling: greedy(16) });
+            let mut text = String::new();
+            loop {
+                match tokio::time::timeout(ANSWER_TIMEOUT, generation.next()).await.expect("no stall") {
+                    Some(GenEvent::Token(t)) => text.push_str(&t),
+                    Some(GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, .. }) => return text,
+                    Some(GenEvent::Finished { reason, .. }) => panic!("ended with {reason:?}"),
+                    Some(GenEvent::Failed(e)) => panic!("failed: {}", e.message),
+                    Some(_) => {}
+                    None => panic!("ended without finishing"),
+                }
+            }
+        }
+    };
+    let alone = console.block_on(ask(&engine, 1));
+    for round in 0..2 {
+        assert_eq!(api.block_on(ask(&engine, 10 + round)), alone, "the API's turn");
+        assert_eq!(console.block_on(ask(&engine, 20 + round)), alone, "the console's turn");
+    }
+    let from_api = api.spawn(ask(&engine, 30));
+    let from_console = console.spawn(ask(&engine, 31));
+    assert_eq!(console.block_on(from_console).unwrap(), alone);
+    assert_eq!(api.block_on(from_api).unwrap(), alone);
+}
+
+/// A growing conversation hits the prefix cache from its second turn (the system prompt and
+/// the earlier turns are not read again); past its budget the cache is emptied (the engine
+/// restarts over the same weights) and answering goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_reuses_its_prefix_and_the_cache_keeps_its_budget() {
+    use llamadeck::engine::PrefixCache;
+    let mut engine = Engine::start();
+    let cached = ModelSpec { prefix_cache: PrefixCache::Sequences(3), ..spec(demo_model().to_str().unwrap()) };
+    let (_, stages) = engine.load(cached).await.expect("SmolLM2 loads");
+    assert!(stages.iter().any(|s| s.starts_with("prefix cache: up to 3 sequences")), "{stages:?}");
+    let stats = |e: &Engine| e.engine.status().cache.expect("the cache is on");
+    // The accounts are published just after an answer's end: wait for what is expected.
+    async fn settled(e: &Engine, ok: impl Fn(&llamadeck::engine::PrefixCacheStats) -> bool) -> llamadeck::engine::PrefixCacheStats {
+        let started = std::time::Instant::now();
+        loop {
+            let s = e.engine.status().cache.expect("the cache is on");
+            if ok(&s) || started.elapsed() > Duration::from_secs(5) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let mut chat = vec![msg(Role::System, "You are a helpful assistant who answers in one short sentence.")];
+    for (turn, question) in ["What is a GPU?", "And a CPU?", "Which is faster for matrices?", "Why?", "Thanks!"].iter().enumerate() {
+        chat.push(msg(Role::User, question));
+        engine.generate(100 + turn as u64, chat.clone(), greedy(12));
+        let answer = engine.answer(100 + turn as u64, None).await.unwrap();
+        assert!(!answer.text.trim().is_empty());
+        chat.push(msg(Role::Assistant, answer.text.trim()));
+        if turn == 1 {
+            let s = settled(&engine, |s| s.hits >= 1).await;
+            assert!(s.hits >= 1 && s.tokens_reused > 10, "the second turn reused the first's prompt: {s:?}");
+        }
+    }
+    let s = settled(&engine, |s| s.restarts >= 1).await;
+    assert!(s.restarts >= 1 && s.sequences_held <= 3, "{s:?}");
+    engine.generate(200, vec![msg(Role::User, "Still there?")], greedy(4));
+    assert!(!engine.answer(200, None).await.unwrap().text.is_empty(), "answers after the restart");
+}

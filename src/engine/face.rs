@@ -53,6 +53,26 @@ pub struct EngineStatus {
     pub rejected: Option<String>,
     /// What the newest load found worth keeping in view while the model serves.
     pub warnings: Vec<String>,
+    /// The prefix cache of the loaded model, when it keeps one.
+    pub cache: Option<PrefixCacheStats>,
+}
+
+/// What the prefix cache holds and has saved: the key/value cache of finished answers, kept so
+/// that the next turn of a conversation reads only what is new.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrefixCacheStats {
+    /// As configured: `auto`, `2 GiB`, `8 sequences`.
+    pub setting: String,
+    pub budget_bytes: Option<u64>,
+    pub budget_sequences: Option<usize>,
+    pub bytes_held: u64,
+    pub sequences_held: usize,
+    /// Answers whose prompt began with a cached prefix.
+    pub hits: u64,
+    /// Prompt tokens not read again thanks to the cache.
+    pub tokens_reused: u64,
+    /// Times the cache was emptied to stay within its budget.
+    pub restarts: u64,
 }
 
 impl EngineStatus {

@@ -181,6 +181,10 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
         Err(error) => return sink.send(GenEvent::Failed(error)),
     };
     sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
+    if let Some(cache) = lock(&model.prefix).as_mut() {
+        let reused = cache.reusable(&ids);
+        cache.note_hit(reused);
+    }
     let room = model.context_len.saturating_sub(ids.len()).max(1);
     req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
     let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
@@ -200,7 +204,14 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
     let first_token = FirstToken::default();
     let draw = Draw::from_sampling(&req.sampling);
     let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
-    let (sampled, step) = step_processor(ids.len(), first_token.clone(), draw.map(|d| (d, rng)));
+    let sequence = Arc::new(std::sync::Mutex::new(ids.clone()));
+    let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)));
+    // mistral.rs caches the sequences it finishes itself (not those cancelled): count them.
+    let cached = || {
+        if let Some(cache) = lock(&model.prefix).as_mut() {
+            cache.added(&lock(&sequence));
+        }
+    };
     let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
     let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
@@ -259,6 +270,7 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
                 return sink.send(finish(FinishReason::Stop, &clock));
             }
             token(&sink, stop.finish());
+            cached();
             let stats = clock.stats();
             let full = stats.completion_tokens >= req.sampling.max_tokens as usize
                 || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
@@ -281,7 +293,11 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
                 }
                 if let Some(reason) = choice.finish_reason {
                     token(&sink, stop.finish());
-                    return sink.send(finish(finish_reason(&reason), &clock));
+                    let reason = finish_reason(&reason);
+                    if matches!(reason, FinishReason::Stop | FinishReason::Length) {
+                        cached();
+                    }
+                    return sink.send(finish(reason, &clock));
                 }
             }
             Response::InternalError(e) | Response::ValidationError(e) => {
@@ -299,14 +315,29 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
 /// no usage, and one chunk may hold several tokens), notes the first generated token for
 /// `LeadRestorer`, and, unless decoding is greedy, draws the next token with the answer's own
 /// generator (see `sampler`), leaving only that token possible.
-fn step_processor(prompt_len: usize, first: FirstToken, draw: Option<(Draw, Rng)>) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+/// `sequence` starts as the prompt and is extended with the tokens generated, as far as the
+/// processor sees them (for the prefix cache's accounts).
+fn step_processor(
+    sequence: Arc<std::sync::Mutex<Vec<u32>>>,
+    first: FirstToken,
+    draw: Option<(Draw, Rng)>,
+) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
+    let prompt_len = lock(&sequence).len();
     let draw = draw.map(|(d, rng)| (d, std::sync::Mutex::new(rng)));
     let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
         seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
         if let Some(&id) = context.get(prompt_len) {
             let _ = first.set(id);
+        }
+        {
+            // On a prefix-cache hit the first step sees only the prompt's new part.
+            let mut sequence = lock(&sequence);
+            if context.len() > sequence.len() && context.len() > prompt_len {
+                let known = sequence.len();
+                sequence.extend_from_slice(&context[known..]);
+            }
         }
         let Some((draw, rng)) = &draw else { return Ok(logits.clone()) };
         let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
@@ -317,6 +348,10 @@ fn step_processor(prompt_len: usize, first: FirstToken, draw: Option<(Draw, Rng)
         Tensor::from_vec(only, values.len(), logits.device())?.to_dtype(logits.dtype())
     };
     (count, Arc::new(processor))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Passes streamed text through the stop matcher to the sink; true when a stop string ended

@@ -6,6 +6,7 @@ use super::overlay::{ConfigOverlay, overlay_if_needed};
 use super::reencode;
 use super::source::{ModelSource, resolve_source};
 use super::stages::{LoadingScope, StageFn};
+use super::prefix::PrefixBudget;
 use super::render::Renderer;
 use super::template::{PromptFormat, is_llama2_template};
 use crate::engine::face::{ChatFormat, ModelFacts};
@@ -45,6 +46,9 @@ pub struct LoadedModel {
     pub name: String,
     /// One prompt at a time is handed to mistral.rs (see `generate::run`).
     pub prefill: Arc<tokio::sync::Semaphore>,
+    /// The prefix cache's accounts (`None` when it is off).
+    pub prefix: Arc<std::sync::Mutex<Option<PrefixBudget>>>,
+    pub on_cpu: bool,
     /// The weights: alive until mistral.rs's engine thread has let go of them.
     pub pipeline: Weak<tokio::sync::Mutex<dyn Pipeline + Send + Sync>>,
     /// Keeps a patched-config directory alive as long as the model.
@@ -155,14 +159,11 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         other => other,
     };
     // Before any weight is read: a model that cannot fit stops here, with the figures.
-    let mut answers = MAX_NUM_SEQS;
     let mut warnings = Vec::new();
-    if let Some(e) = estimate(&source, isq_name, kv_elem_bytes)? {
-        let free = free_memory(cuda_ordinal(&spec.device)?);
-        if let Some(free) = free {
-            answers = e.answers_that_fit(free, MAX_NUM_SEQS);
-        }
-        stage(e.message(free, &place, answers));
+    let plan = estimate(&source, isq_name, kv_elem_bytes)?.map(|e| (e, free_memory(cuda_ordinal(&spec.device).ok().flatten())));
+    if let Some((e, free)) = &plan {
+        let (e, free) = (e, *free);
+        stage(e.message(free, &place, free.map_or(MAX_NUM_SEQS, |f| e.answers_that_fit(f, MAX_NUM_SEQS))));
         if let Some(free) = free.filter(|&f| !e.fits(f)) {
             if !spec.skip_memory_check {
                 let smaller: Vec<(String, MemoryEstimate)> = match &source {
@@ -238,11 +239,34 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     let specials: Vec<String> =
         tokenizer.get_added_tokens_decoder().into_values().filter(|t| t.special).map(|t| t.content).collect();
 
+    // The prefix cache's budget comes out of the memory left after the weights, and so do the
+    // answers that can run at once, each with a KV cache that may grow to the context.
+    // Key and value bytes a token takes in the KV cache, from the model's shape and dtype.
+    let from_shape = metadata.model_metadata.as_ref().map(|m| {
+        let per_layer = m.num_kv_heads() * (m.k_head_dim() + m.v_head_dim());
+        (m.num_layers() * per_layer * metadata.activation_dtype.size_in_bytes()) as u64
+    });
+    let bytes_per_token = from_shape.or_else(|| plan.as_ref().map(|(e, _)| e.kv_cache_bytes / e.context_len.max(1)));
+    let left = plan.as_ref().and_then(|(e, free)| free.map(|f| f.saturating_sub(e.weights_bytes)));
+    let prefix = bytes_per_token.and_then(|b| PrefixBudget::new(spec.prefix_cache, b, metadata.max_seq_len, left));
+    let mut answers = MAX_NUM_SEQS;
+    if let Some((e, Some(free))) = &plan {
+        let cache_bytes = prefix.as_ref().and_then(|p| p.account().budget_bytes).unwrap_or(0);
+        answers = e.answers_that_fit(free.saturating_sub(cache_bytes), MAX_NUM_SEQS);
+    }
+    stage(match &prefix {
+        Some(p) => format!("prefix cache: up to {} ({}); room for {answers} answers at once", budget_words(p.account()), p.account().setting),
+        None => format!("prefix cache off; room for {answers} answers at once"),
+    });
     stage("starting the engine".into());
     let weights = Arc::downgrade(&pipeline);
     let mut builder = MistralRsBuilder::new(pipeline, scheduler(answers), false, None);
-    // On CPU the prefix cache never evicts (memory grows per request), so it stays off there.
-    builder = if on_cpu { builder.with_no_prefix_cache(true) } else { builder.with_prefix_cache_n(16) };
+    builder = match &prefix {
+        None => builder.with_no_prefix_cache(true),
+        // mistral.rs evicts on a GPU itself (the oldest first); on the CPU only our budget does.
+        Some(p) if !on_cpu => builder.with_prefix_cache_n(p.gpu_entries(metadata.max_seq_len)),
+        Some(_) => builder,
+    };
     let runner = builder.build().await;
     Ok(LoadedModel {
         model: Arc::new(Model::new(runner.clone())),
@@ -257,6 +281,8 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         context_len: metadata.max_seq_len,
         name,
         prefill: Arc::new(tokio::sync::Semaphore::new(1)),
+        prefix: Arc::new(std::sync::Mutex::new(prefix)),
+        on_cpu,
         pipeline: weights,
         _overlay: overlay.map(Arc::new),
     })
@@ -281,6 +307,35 @@ fn normal_loader(id: String, chat_template: Option<String>, jinja: Option<String
     NormalLoaderBuilder::new(NormalSpecificConfig::default(), chat_template, None, Some(id), false, jinja)
         .build(None)
         .map_err(|e| format!("{e:#}"))
+}
+
+fn budget_words(stats: &crate::engine::PrefixCacheStats) -> String {
+    match (stats.budget_bytes, stats.budget_sequences) {
+        (Some(bytes), _) => gib(bytes),
+        (None, Some(n)) => format!("{n} sequences"),
+        (None, None) => "nothing".into(),
+    }
+}
+
+impl LoadedModel {
+    /// Restarts mistral.rs's engine over the same weights: its prefix cache starts empty and
+    /// nothing is reloaded. Only while no answer runs (a running one would be cut short).
+    pub async fn restart_engine(&self) -> Result<(), String> {
+        let old = self.runner.get_sender(None).map_err(|e| e.to_string())?;
+        old.send(mistralrs::core::Request::Terminate).await.map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        loop {
+            // mistral.rs starts a new engine thread once it finds the old one finished.
+            let sender = self.runner.get_sender(None).map_err(|e| e.to_string())?;
+            if !sender.same_channel(&old) {
+                return Ok(());
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                return Err("the engine did not restart within 10 s".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
 }
 
 /// At most `answers` sequences at once: each keeps a KV cache that grows to the context.

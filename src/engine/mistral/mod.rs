@@ -14,6 +14,7 @@ mod leading_space;
 pub mod load;
 mod overlay;
 mod params;
+pub mod prefix;
 pub mod reencode;
 pub mod render;
 pub mod sampler;

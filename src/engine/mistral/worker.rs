@@ -65,6 +65,15 @@ impl StatusBoard {
         });
     }
 
+    /// The loaded model's prefix cache, as it stands now.
+    fn cache(&self, stats: Option<crate::engine::PrefixCacheStats>) {
+        self.status.send_if_modified(|status| {
+            let changed = status.cache != stats;
+            status.cache = stats;
+            changed
+        });
+    }
+
     /// How load `generation` ended, and what it warns of; its stages stay.
     fn end(&self, generation: u64, state: LoadState, warnings: Vec<String>) {
         self.status.send_if_modified(|status| {
@@ -168,9 +177,35 @@ impl Worker {
                     Some(Command::Generate(request, sink)) => self.start_answer(request, sink),
                     None => break, // every handle is gone
                 },
-                Some(internal) = self.internal_rx.recv() => self.internal(internal),
+                Some(internal) = self.internal_rx.recv() => {
+                    if self.internal(internal) {
+                        self.after_answer().await;
+                    }
+                }
             }
         }
+    }
+
+    /// Publishes the prefix cache's accounts, and empties the cache when it is over budget and
+    /// no answer runs (a restart would cut one short). Commands wait meanwhile (milliseconds).
+    async fn after_answer(&mut self) {
+        let Some(model) = &self.current else { return };
+        let over = lock(&model.prefix).as_ref().is_some_and(|p| p.over());
+        if over && self.answers.is_empty() {
+            match model.restart_engine().await {
+                Ok(()) => {
+                    if let Some(p) = lock(&model.prefix).as_mut() {
+                        p.emptied();
+                    }
+                    if model.on_cpu {
+                        return_freed_memory();
+                    }
+                }
+                Err(e) => tracing::error!("could not empty the prefix cache: {e}"),
+            }
+        }
+        let stats = lock(&model.prefix).as_ref().map(|p| p.account().clone());
+        self.board.cache(stats);
     }
 
     fn start_load(&mut self, spec: ModelSpec) {
@@ -227,21 +262,30 @@ impl Worker {
         });
     }
 
-    fn internal(&mut self, message: Internal) {
+    /// True when an answer ended.
+    fn internal(&mut self, message: Internal) -> bool {
         match message {
             Internal::Loaded { generation, result } if generation == self.load_generation => match result {
                 Ok(model) => {
                     // Kept before it is announced: whoever sees Ready can generate at once.
                     let (facts, warnings) = (model.facts(), model.warnings.clone());
+                    let cache = lock(&model.prefix).as_ref().map(|p| p.account().clone());
                     self.current = Some(model);
                     self.board.end(generation, LoadState::Ready(facts), warnings);
+                    self.board.cache(cache);
                 }
                 Err(reason) => self.board.end(generation, LoadState::Failed { reason }, Vec::new()),
             },
             Internal::Loaded { .. } => {} // superseded by a newer Load
             Internal::AnswerDone(serial) => {
                 self.answers.remove(&serial);
+                return true;
             }
         }
+        false
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
