@@ -517,7 +517,6 @@ async fn a_conversation_reuses_its_prefix_and_the_cache_keeps_its_budget() {
     let cached = ModelSpec { prefix_cache: PrefixCache::Sequences(3), ..spec(demo_model().to_str().unwrap()) };
     let (_, stages) = engine.load(cached).await.expect("SmolLM2 loads");
     assert!(stages.iter().any(|s| s.starts_with("prefix cache: up to 3 sequences")), "{stages:?}");
-    let stats = |e: &Engine| e.engine.status().cache.expect("the cache is on");
     // The accounts are published just after an answer's end: wait for what is expected.
     async fn settled(e: &Engine, ok: impl Fn(&llamadeck::engine::PrefixCacheStats) -> bool) -> llamadeck::engine::PrefixCacheStats {
         let started = std::time::Instant::now();
