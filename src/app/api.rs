@@ -66,6 +66,13 @@ pub struct ApiStatus {
     pub selected: usize,
 }
 
+/// The log's columns, cut or padded to their widths (69 columns before the outcome, so that
+/// a word of it still shows in an 80-column terminal).
+fn row(time: &str, code: &str, path: &str, client: &str, tokens: &str, speed: &str, outcome: &str) -> String {
+    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    format!("{time:<8} {code:<4} {:<20} {:<17} {tokens:>9} {speed:>5} {outcome}", cut(path, 20), cut(client, 17))
+}
+
 /// "14:03:12" (UTC) of a Unix time.
 fn clock(secs: u64) -> String {
     let day = secs % 86_400;
@@ -114,17 +121,20 @@ impl ApiStatus {
         Some(if self.in_flight > 0 { format!("api {address} · {} in flight", self.in_flight) } else { format!("api {address}") })
     }
 
+    /// The column titles over `lines`.
+    pub fn header() -> String {
+        row("time", "code", "path", "client", "tokens", "tok/s", "outcome")
+    }
+
     /// One line a request, newest first: time, status, path, client, tokens, tok/s, outcome.
     pub fn lines(&self) -> Vec<String> {
         self.recent
             .iter()
             .rev()
             .map(|r| {
-                let client: String = r.client.chars().take(21).collect();
-                let path: String = r.path().chars().take(20).collect();
                 let tokens = if r.generated() { format!("{}+{}", r.prompt_tokens, r.completion_tokens) } else { "-".into() };
                 let speed = r.decode_tok_s.map_or("-".to_string(), |t| format!("{t:.1}"));
-                format!("{} {} {path:<20} {client:<21} {tokens:>9} {speed:>6}  {}", clock(r.at), r.status, r.outcome)
+                row(&clock(r.at), &r.status.to_string(), r.path(), &r.client, &tokens, &speed, &r.outcome)
             })
             .collect()
     }
@@ -180,7 +190,8 @@ mod tests {
             s.apply(ServerEvent::Finished(record(50_592, 200, "length")));
         }
         assert_eq!(s.recent.len(), RECENT);
-        assert_eq!(s.lines()[0], "14:03:12 200 /v1/chat/completions 127.0.0.1:5000 OpenAI      20+8   41.0  length");
+        assert_eq!(s.lines()[0], "14:03:12 200  /v1/chat/completions 127.0.0.1:5000 Op      20+8  41.0 length");
+        assert_eq!(ApiStatus::header(), "time     code path                 client               tokens tok/s outcome");
         s.apply(ServerEvent::Failed("cannot serve the API on 127.0.0.1:8229: Address in use".into()));
         assert!(s.summary().unwrap().starts_with("api off: cannot serve"));
     }
@@ -198,7 +209,7 @@ mod tests {
             ..record(0, 503, "model_not_ready")
         };
         s.apply(ServerEvent::Finished(refused));
-        assert_eq!(s.lines()[0], "00:00:00 503 /v1/chat/completions 127.0.0.1:5000 OpenAI         -      -  model_not_ready");
+        assert_eq!(s.lines()[0], "00:00:00 503  /v1/chat/completions 127.0.0.1:5000 Op         -     - model_not_ready");
         assert!(s.detail().unwrap().ends_with(&format!("503 · 127.0.0.1:5000 OpenAI/Python · model_not_ready: {reason}")));
     }
 

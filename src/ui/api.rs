@@ -11,8 +11,6 @@ use crate::text::{sanitize, truncate, wrap};
 /// The overlay's widest.
 const WIDTH: u16 = 110;
 
-const HEADER: &str = "time     code path                 client                   tokens  tok/s  outcome";
-
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let api = &state.api;
     let theme = state.theme;
@@ -29,7 +27,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         // Summary, header and the blank line before the detail; at least one row shows.
         let room = inner_height.saturating_sub(3 + detail.len()).max(1);
         let first = (api.selected + 1).saturating_sub(room);
-        content.push(Line::styled(fit(HEADER), theme.dim()));
+        content.push(Line::styled(fit(&crate::app::api::ApiStatus::header()), theme.dim()));
         for (i, row) in rows.iter().enumerate().skip(first).take(room) {
             let style = if i == api.selected { theme.selected() } else { ratatui::style::Style::default() };
             content.push(Line::styled(fit(row), style));
@@ -69,7 +67,11 @@ mod tests {
                 endpoint: "POST /v1/chat/completions".into(),
                 status,
                 client: "127.0.0.1:5000 curl/8.5.0".into(),
-                outcome: if status == 503 { "model_not_ready".into() } else { "ok".into() },
+                outcome: match status {
+                    503 => "model_not_ready".into(),
+                    404 => "refused".into(),
+                    _ => "ok".into(),
+                },
                 reason: if status == 503 { reason.into() } else { String::new() },
                 ..RequestRecord::default()
             }));
@@ -77,7 +79,7 @@ mod tests {
         state.api.show = true;
         state.api.select(1);
         let text = screen(&state, 80, 24);
-        assert!(text.contains("00:01:00 503 /v1/chat/completions"), "{text}");
+        assert!(text.contains("00:01:00 503  /v1/chat/completions"), "{text}");
         // The reason, wrapped over lines of the 78-column box: every word is there.
         let inside: Vec<&str> = text.lines().map(|l| l.trim().trim_matches('│').trim()).collect();
         let joined = inside.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
@@ -85,5 +87,19 @@ mod tests {
         assert!(joined.contains("try again shortly"), "{text}");
         // Three rows, the header, the summary: nothing was cut at this size.
         assert!(text.contains("00:02:00 404") && text.contains("00:00:00 200"), "{text}");
+    }
+
+    /// A long log in a small terminal scrolls so that the selected row stays in view.
+    #[test]
+    fn the_selected_row_stays_in_view() {
+        let mut state = State::new(&Config::default(), Keymap::defaults(), ModelSpec::default(), Theme::PLAIN, std::time::Instant::now());
+        for i in 0..100u64 {
+            state.api.apply(ServerEvent::Finished(RequestRecord { at: 60 * i, status: 200, outcome: "ok".into(), ..RequestRecord::default() }));
+        }
+        state.api.show = true;
+        state.api.select(50);
+        let text = screen(&state, 80, 24);
+        assert!(text.contains("00:49:00 200"), "the 51st newest (request 49) shows:\n{text}");
+        assert!(!text.contains("01:39:00"), "the newest scrolled away:\n{text}");
     }
 }
