@@ -1,4 +1,4 @@
-"""Third-party clients against a running llamadeck API (run by tests/server.rs).
+"""Third-party clients against a running llamadeck API (run by tests/server/real_model.rs).
 
 usage: api_clients.py SMOL_BASE_URL LLAMA_BASE_URL
 
@@ -9,6 +9,7 @@ import os
 import sys
 
 import openai
+from langchain_classic.chains import LLMChain
 from langchain_core.messages import HumanMessage
 from langchain_core.prompts import PromptTemplate
 from langchain_openai import ChatOpenAI
@@ -82,5 +83,14 @@ usage = answer.response_metadata["token_usage"]
 text = template[len("<s>"):].replace("{user_message}", "What is on-premise deployment?")
 assert usage["prompt_tokens"] == 1 + 1 + len(text), (usage, 2 + len(text))
 print("langchain template:", usage)
+
+# The README's LLMChain(llm=chat, prompt=prompt), from langchain-classic: the same prompt tokens.
+prompt = PromptTemplate(input_variables=["user_message"], template=template)
+llm_chain = LLMChain(llm=ChatOpenAI(openai_api_base=llama, max_tokens=16), prompt=prompt, return_final_only=False)
+out = llm_chain.invoke({"user_message": "What is on-premise deployment?"})
+assert out["text"], out
+usage = out["full_generation"][0].message.response_metadata["token_usage"]
+assert usage["prompt_tokens"] == 1 + 1 + len(text), (usage, 2 + len(text))
+print("langchain LLMChain:", usage)
 
 print("all clients ok")

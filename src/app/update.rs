@@ -69,7 +69,24 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     if state.api.show {
-        state.api.show = false;
+        // The request log: arrows select, Esc or its own key closes, quit still quits.
+        match key.code {
+            KeyCode::Up => state.api.select(-1),
+            KeyCode::Down => state.api.select(1),
+            KeyCode::PageUp => state.api.select(-10),
+            KeyCode::PageDown => state.api.select(10),
+            KeyCode::Home => state.api.select(isize::MIN),
+            KeyCode::End => state.api.select(isize::MAX),
+            KeyCode::Esc => state.api.show = false,
+            _ => match state.keymap.lookup(&key) {
+                Some(Command::ApiRequests) => state.api.show = false,
+                Some(Command::Quit) => {
+                    state.api.show = false;
+                    return run_command(state, Command::Quit);
+                }
+                _ => {}
+            },
+        }
         return Vec::new();
     }
     if let KeyCode::Char(c) = key.code

@@ -83,12 +83,31 @@ pub struct ServerConfig {
     pub port: u16,
     /// Required when `host` is not a loopback address.
     pub api_key: Option<String>,
+    /// Web pages allowed to call (CORS); requests from any other page get 403.
     pub cors_origins: Vec<String>,
+    /// Host names requests may be addressed to besides localhost, IP addresses and `host`.
+    pub allowed_hosts: Vec<String>,
+    /// Connections served at once; more are answered 503.
+    pub max_connections: usize,
+    /// Seconds a request's headers may take; an idle connection is closed after as long.
+    pub header_timeout_secs: u64,
+    /// Seconds a request's body may take.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { enabled: true, host: "127.0.0.1".into(), port: 8229, api_key: None, cors_origins: Vec::new() }
+        Self {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 8229,
+            api_key: None,
+            cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_connections: 256,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+        }
     }
 }
 

@@ -116,6 +116,9 @@ fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
     if config.server.port == 0 {
         return Err(Problem::at_value(&["server", "port"], "must be between 1 and 65535 (got 0)".into()));
     }
+    check_between(&["server", "max_connections"], config.server.max_connections as u64, 1, 100_000)?;
+    check_between(&["server", "header_timeout_secs"], config.server.header_timeout_secs, 1, 3600)?;
+    check_between(&["server", "body_timeout_secs"], config.server.body_timeout_secs, 1, 3600)?;
     check_between(&["ui", "fps"], config.ui.fps.into(), 1, 120)
 }
 

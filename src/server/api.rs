@@ -237,11 +237,15 @@ fn content_text(i: usize, content: &Option<Content>) -> Result<String, ApiError>
             for (j, part) in parts.iter().enumerate() {
                 match (part.kind.as_str(), &part.text) {
                     ("text", Some(t)) => text.push_str(t),
+                    ("text", None) => {
+                        return Err(ApiError::invalid(format!("{param}[{j}].text"), "a text content part needs a `text` string"));
+                    }
                     (kind, _) => {
                         return Err(ApiError::invalid(
                             format!("{param}[{j}]"),
                             format!("content part type {kind:?} is not supported: this model reads text only"),
-                        ));
+                        )
+                        .code("unsupported_parameter"));
                     }
                 }
             }
@@ -323,7 +327,8 @@ impl CompletionRequest {
                 items[0].as_str().unwrap_or_default().to_string()
             }
             Some(serde_json::Value::Array(_)) => {
-                return Err(ApiError::invalid("prompt", "`prompt` must be one string (batches and token arrays are not supported)"));
+                return Err(ApiError::invalid("prompt", "`prompt` must be one string (batches and token arrays are not supported)")
+                    .code("unsupported_parameter"));
             }
             Some(_) => return Err(ApiError::invalid("prompt", "`prompt` must be a string")),
         };
@@ -384,5 +389,25 @@ mod tests {
         assert_eq!(r.common.plan(&Sampling::default(), false).unwrap_err().param.as_deref(), Some("seed"));
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":9}"#).unwrap();
         assert!(r.common.plan(&Sampling::default(), false).is_err());
+    }
+
+    #[test]
+    fn a_text_part_without_text_is_malformed_not_unsupported() {
+        let e = chat(r#"{"messages":[{"role":"user","content":[{"type":"text"}]}]}"#).unwrap().conversation().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].text"));
+        assert!(!e.message.contains("not supported"), "{}", e.message);
+        assert_eq!(e.code, None);
+    }
+
+    #[test]
+    fn images_and_prompt_batches_are_unsupported_parameters() {
+        let image = r#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:,"}}]}]}"#;
+        let e = chat(image).unwrap().conversation().unwrap_err();
+        assert_eq!((e.param.as_deref(), e.code), (Some("messages[0].content[0]"), Some("unsupported_parameter")));
+        for prompt in [r#"["a","b"]"#, "[1,2,3]"] {
+            let r: CompletionRequest = parse(format!(r#"{{"prompt":{prompt}}}"#).as_bytes()).unwrap();
+            let e = r.prompt_text().unwrap_err();
+            assert_eq!((e.param.as_deref(), e.code), (Some("prompt"), Some("unsupported_parameter")), "{prompt}");
+        }
     }
 }

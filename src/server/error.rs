@@ -48,9 +48,38 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
     }
 
+    /// 403: a host or origin this server does not answer for.
+    pub fn forbidden(message: impl Into<String>, code: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message).code(code)
+    }
+
+    /// 503 for an answer still running when the shutdown grace is over.
+    pub fn shutting_down() -> Self {
+        let message = "the server is shutting down: the answer was cut off before it was complete";
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message).code("shutting_down")
+    }
+
+    pub fn too_large() -> Self {
+        let message = format!("the request body is larger than the server's limit of {} bytes", super::BODY_LIMIT);
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", message)
+    }
+
+    /// 503 for a connection over `server.max_connections`.
+    pub fn busy(limit: usize) -> Self {
+        let message = format!("the server is serving its limit of {limit} connections (server.max_connections); try again shortly");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message).code("too_many_connections")
+    }
+
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
     }
+}
+
+/// What an error response said, kept on the response for the request log (F4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorNote {
+    pub message: String,
+    pub code: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
@@ -59,6 +88,7 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
+        response.extensions_mut().insert(ErrorNote { message: self.message, code: self.code });
         response
     }
 }
@@ -79,7 +109,7 @@ pub async fn openai_errors(response: Response) -> Response {
     let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("the request body is larger than the server's limit of {} bytes", super::BODY_LIMIT),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large().message,
         StatusCode::NOT_FOUND => format!("no such endpoint: see {}", super::routes::openai_routes()),
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint".into(),
         _ if !text.is_empty() => text,

@@ -1,26 +1,27 @@
 //! The endpoints. A generation goes through the engine's face, as the chat pane's do: the
 //! handler waits for the prompt to be accepted (a prompt that cannot be built is a 400), then
 //! streams the events back as server-sent events or collects them. Dropping the response (the
-//! client went away) drops the `Generation`, which cancels it in the engine.
+//! client went away) drops the `Generation`, which cancels it in the engine. Only an answer
+//! the engine finished is "stop" or "length"; any other end is an error to the client.
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::Stream;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::AppState;
 use super::api::{ChatRequest, CompletionRequest, Plan, parse};
 use super::error::ApiError;
-use super::metrics::Tracker;
+use super::listen::Phase;
+use super::metrics::{RequestInfo, Tracked, Tracker};
 use crate::chat::{ChatMessage, FinishReason, GenStats, Role};
 use crate::engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts};
 
@@ -28,15 +29,6 @@ use crate::engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadSta
 enum Kind {
     Chat,
     Text,
-}
-
-impl Kind {
-    fn endpoint(self) -> &'static str {
-        match self {
-            Kind::Chat => super::routes::CHAT_COMPLETIONS,
-            Kind::Text => super::routes::COMPLETIONS,
-        }
-    }
 }
 
 fn now() -> u64 {
@@ -54,15 +46,7 @@ fn model(state: &AppState) -> Result<ModelFacts, ApiError> {
     }))
 }
 
-fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).and_then(|ua| ua.split_whitespace().next());
-    match agent {
-        Some(agent) => format!("{peer} {}", agent.chars().take(24).collect::<String>()),
-        None => peer.to_string(),
-    }
-}
-
-pub async fn chat(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn chat(State(state): State<AppState>, Extension(info): Extension<RequestInfo>, body: Bytes) -> Response {
     let prepared = (|| {
         let req: ChatRequest = parse(&body)?;
         let messages = req.conversation()?;
@@ -70,12 +54,12 @@ pub async fn chat(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<
         Ok::<_, ApiError>((messages, plan))
     })();
     match prepared {
-        Ok((messages, plan)) => generate_response(state, Kind::Chat, messages, plan, client(peer, &headers)).await,
+        Ok((messages, plan)) => generate_response(state, Kind::Chat, messages, plan, info).await,
         Err(e) => e.into_response(),
     }
 }
 
-pub async fn completions(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn completions(State(state): State<AppState>, Extension(info): Extension<RequestInfo>, body: Bytes) -> Response {
     let prepared = (|| {
         let req: CompletionRequest = parse(&body)?;
         let prompt = req.prompt_text()?;
@@ -83,7 +67,7 @@ pub async fn completions(State(state): State<AppState>, ConnectInfo(peer): Conne
         Ok::<_, ApiError>((vec![ChatMessage { role: Role::User, content: prompt }], plan))
     })();
     match prepared {
-        Ok((messages, plan)) => generate_response(state, Kind::Text, messages, plan, client(peer, &headers)).await,
+        Ok((messages, plan)) => generate_response(state, Kind::Text, messages, plan, info).await,
         Err(e) => e.into_response(),
     }
 }
@@ -92,13 +76,14 @@ pub async fn completions(State(state): State<AppState>, ConnectInfo(peer): Conne
 struct Answer {
     generation: Generation,
     tracker: Tracker,
+    phase: watch::Receiver<Phase>,
     id: String,
     model: String,
     created: u64,
     kind: Kind,
 }
 
-async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessage>, plan: Plan, client: String) -> Response {
+async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessage>, plan: Plan, info: RequestInfo) -> Response {
     let facts = match model(&state) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -107,9 +92,9 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
     let mut generation = state.engine.generate(GenerateRequest { id, messages, sampling: plan.sampling.clone() });
     // The prompt is built in the engine; one that cannot be is the client's error, answered
     // before any stream starts.
-    loop {
+    let prompt_tokens = loop {
         match generation.next().await {
-            Some(GenEvent::Started { .. }) => break,
+            Some(GenEvent::Started { prompt_tokens, .. }) => break prompt_tokens,
             Some(GenEvent::Unsupported(_)) => continue,
             Some(GenEvent::Failed(error)) => {
                 return match error.kind {
@@ -121,20 +106,26 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
                 .into_response();
             }
             Some(other) => unreachable!("an engine reported {other:?} before starting"),
-            None => return ApiError::server("the engine stopped").into_response(),
+            None => return ApiError::server(ENDED_EARLY).into_response(),
         }
-    }
+    };
     let prefix = if kind == Kind::Chat { "chatcmpl" } else { "cmpl" };
     let answer = Answer {
         generation,
-        tracker: state.metrics.track(kind.endpoint(), client),
+        tracker: state.metrics.track(info, prompt_tokens),
+        phase: state.phase.clone(),
         id: format!("{prefix}-{id}"),
         model: facts.name,
         created: now(),
         kind,
     };
-    if plan.stream { stream(answer, plan.include_usage).into_response() } else { collect(answer).await }
+    let mut response = if plan.stream { stream(answer, plan.include_usage).into_response() } else { collect(answer).await };
+    response.extensions_mut().insert(Tracked);
+    response
 }
+
+/// Said when the engine lets go of an answer without saying how it ended.
+const ENDED_EARLY: &str = "the engine stopped before the answer was complete";
 
 fn usage(stats: &GenStats) -> Value {
     json!({
@@ -144,23 +135,65 @@ fn usage(stats: &GenStats) -> Value {
     })
 }
 
-fn finish_reason(reason: FinishReason) -> &'static str {
+/// The finish reason a client is told, or why the answer is an error instead: only an answer
+/// that reached its end is "stop" or "length".
+fn finish_reason(reason: FinishReason) -> Result<&'static str, &'static str> {
     match reason {
-        FinishReason::Length => "length",
-        _ => "stop",
+        FinishReason::Stop => Ok("stop"),
+        FinishReason::Length => Ok("length"),
+        FinishReason::Stopped => Err("the engine stopped the answer before it was complete (the model is being reloaded or replaced)"),
+        FinishReason::Error => Err("the engine failed before the answer was complete"),
     }
+}
+
+/// What comes next for an answer: an engine event, or the end of the shutdown grace.
+enum Step {
+    Event(Option<GenEvent>),
+    Closing,
+}
+
+async fn next_step(g: &mut Answer) -> Step {
+    tokio::select! {
+        event = g.generation.next() => Step::Event(event),
+        () = closing(&mut g.phase) => Step::Closing,
+    }
+}
+
+/// Resolves when the server's grace is over (never when the server was dropped without one).
+async fn closing(phase: &mut watch::Receiver<Phase>) {
+    if phase.wait_for(|p| *p == Phase::Closing).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A collected answer ended in an error: logged, and answered 500.
+fn failed(g: &mut Answer, message: &str) -> Response {
+    g.tracker.fail(StatusCode::INTERNAL_SERVER_ERROR.as_u16(), message);
+    ApiError::server(message).into_response()
 }
 
 async fn collect(mut g: Answer) -> Response {
     let mut text = String::new();
-    while let Some(event) = g.generation.next().await {
+    loop {
+        let event = match next_step(&mut g).await {
+            Step::Event(Some(event)) => event,
+            Step::Event(None) => return failed(&mut g, ENDED_EARLY),
+            Step::Closing => {
+                let error = ApiError::shutting_down();
+                g.tracker.fail(error.status.as_u16(), &error.message);
+                return error.into_response();
+            }
+        };
         match event {
             GenEvent::Token(piece) => {
                 g.tracker.token();
                 text.push_str(&piece);
             }
             GenEvent::Finished { reason, stats } => {
-                let reason = finish_reason(reason);
+                let reason = match finish_reason(reason) {
+                    Ok(reason) => reason,
+                    Err(why) => return failed(&mut g, why),
+                };
                 g.tracker.finish(reason, stats.clone());
                 let choice = match g.kind {
                     Kind::Chat => json!({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": reason}),
@@ -173,15 +206,10 @@ async fn collect(mut g: Answer) -> Response {
                 }))
                 .into_response();
             }
-            GenEvent::Failed(error) => {
-                g.tracker.finish(&format!("error: {}", error.message), GenStats::default());
-                return ApiError::server(error.message).into_response();
-            }
+            GenEvent::Failed(error) => return failed(&mut g, &error.message),
             GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
         }
     }
-    g.tracker.finish("error: the engine stopped", GenStats::default());
-    ApiError::server("the engine stopped before the answer was complete").into_response()
 }
 
 fn chunk(g: &Answer, delta: Value, finish: Option<&str>) -> Event {
@@ -197,8 +225,15 @@ fn data(value: Value) -> Event {
     Event::default().data(value.to_string())
 }
 
+/// A stream's last events when the answer cannot end normally: an error chunk, then `[DONE]`.
+fn error_end(g: &mut Answer, error: ApiError) -> Vec<Event> {
+    g.tracker.fail(StatusCode::OK.as_u16(), &error.message);
+    vec![data(error.body()), Event::default().data("[DONE]")]
+}
+
 /// Server-sent events: a role chunk, one chunk per piece of text, a final chunk with the
-/// finish reason (and a usage chunk when `stream_options.include_usage`), then `[DONE]`.
+/// finish reason (and a usage chunk when `stream_options.include_usage`), then `[DONE]`. An
+/// answer that does not end normally ends with an error chunk and `[DONE]` instead.
 fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let opening = (g.kind == Kind::Chat).then(|| chunk(&g, json!({"role": "assistant", "content": ""}), None));
     let state = (g, opening, false);
@@ -210,13 +245,30 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
             return None;
         }
         loop {
-            let out = match g.generation.next().await {
-                Some(GenEvent::Token(text)) => {
+            let event = match next_step(&mut g).await {
+                Step::Event(Some(event)) => event,
+                Step::Event(None) => {
+                    let out = error_end(&mut g, ApiError::server(ENDED_EARLY));
+                    return Some((out, (g, None, true)));
+                }
+                Step::Closing => {
+                    let out = error_end(&mut g, ApiError::shutting_down());
+                    return Some((out, (g, None, true)));
+                }
+            };
+            let out = match event {
+                GenEvent::Token(text) => {
                     g.tracker.token();
                     vec![chunk(&g, json!({"content": text}), None)]
                 }
-                Some(GenEvent::Finished { reason, stats }) => {
-                    let reason = finish_reason(reason);
+                GenEvent::Finished { reason, stats } => {
+                    let reason = match finish_reason(reason) {
+                        Ok(reason) => reason,
+                        Err(why) => {
+                            let out = error_end(&mut g, ApiError::server(why));
+                            return Some((out, (g, None, true)));
+                        }
+                    };
                     g.tracker.finish(reason, stats.clone());
                     let mut out = vec![chunk(&g, json!({}), Some(reason))];
                     if include_usage {
@@ -226,17 +278,11 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
                     out.push(Event::default().data("[DONE]"));
                     return Some((out, (g, None, true)));
                 }
-                Some(GenEvent::Failed(error)) => {
-                    g.tracker.finish(&format!("error: {}", error.message), GenStats::default());
-                    let out = vec![data(ApiError::server(error.message).body()), Event::default().data("[DONE]")];
+                GenEvent::Failed(error) => {
+                    let out = error_end(&mut g, ApiError::server(error.message));
                     return Some((out, (g, None, true)));
                 }
-                Some(_) => continue,
-                None => {
-                    g.tracker.finish("error: the engine stopped", GenStats::default());
-                    let out = vec![data(ApiError::server("the engine stopped").body()), Event::default().data("[DONE]")];
-                    return Some((out, (g, None, true)));
-                }
+                GenEvent::Started { .. } | GenEvent::Unsupported(_) => continue,
             };
             return Some((out, (g, None, false)));
         }
@@ -278,12 +324,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let gpu = state.gpu.as_ref().map(|rx| rx.borrow().clone());
     let text = state.metrics.render(gpu.as_deref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
-}
-
-/// Counts every response by endpoint and status for `/metrics`.
-pub async fn count(State(metrics): State<Arc<super::Metrics>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let endpoint = super::routes::endpoint(request.uri().path());
-    let response = next.run(request).await;
-    metrics.request(endpoint, response.status().as_u16());
-    response
 }

@@ -1,12 +1,20 @@
-//! Counters for `GET /metrics` (Prometheus text format) and the recent requests the console
-//! shows. Each generation holds a `Tracker`, which records the outcome when it is dropped,
-//! so a client that goes away mid-answer is still counted (as "cancelled").
+//! Counters for `GET /metrics` (Prometheus text format) and the request log the console shows
+//! (F4). `record` logs every response; a generation's response is logged by its `Tracker`
+//! instead, when the answer ends, so a client that goes away mid-answer is still logged (as
+//! "cancelled", with its prompt's real size).
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ErrorNote;
 pub use crate::app::api::{RECENT, RequestRecord, ServerEvent};
 use crate::chat::GenStats;
 use crate::gpu::snapshot::GpuSnapshot;
@@ -24,6 +32,8 @@ pub struct Metrics {
     ttft: Mutex<Histogram>,
     last_decode_tok_s: Mutex<Option<f64>>,
     recent: Mutex<VecDeque<RequestRecord>>,
+    connections: AtomicUsize,
+    refused: AtomicU64,
     events: Option<Sink<ServerEvent>>,
 }
 
@@ -62,12 +72,35 @@ impl Metrics {
         lock(&self.recent).iter().cloned().collect()
     }
 
-    /// Starts tracking one generation.
-    pub fn track(self: &Arc<Self>, endpoint: &'static str, client: String) -> Tracker {
+    /// Starts tracking one generation, whose prompt the engine has accepted.
+    pub fn track(self: &Arc<Self>, info: RequestInfo, prompt_tokens: usize) -> Tracker {
         let n = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.waiting.fetch_add(1, Ordering::Relaxed);
         self.emit(ServerEvent::InFlight(n));
-        Tracker { metrics: self.clone(), endpoint, client, started: Instant::now(), waiting: true, chunks: 0, outcome: None }
+        Tracker { metrics: self.clone(), info, prompt_tokens, started: Instant::now(), ttft_ms: None, chunks: 0, status: 200, outcome: None }
+    }
+
+    /// Adds a request to the log the console shows.
+    fn log(&self, record: RequestRecord) {
+        {
+            let mut recent = lock(&self.recent);
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(record.clone());
+        }
+        self.emit(ServerEvent::Finished(record));
+    }
+
+    /// One connection more; one less when the guard drops.
+    pub fn connection_opened(self: &Arc<Self>) -> ConnectionCount {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionCount(self.clone())
+    }
+
+    /// A connection over the cap was answered 503.
+    pub fn connection_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -85,6 +118,8 @@ impl Metrics {
         gauge(&mut text, "llamadeck_generated_tokens_total", "counter", "Tokens generated for API requests (rate() of it is the throughput).", self.generated_tokens.load(Ordering::Relaxed).to_string());
         gauge(&mut text, "llamadeck_requests_in_flight", "gauge", "API generations running now.", self.in_flight.load(Ordering::Relaxed).to_string());
         gauge(&mut text, "llamadeck_queue_depth", "gauge", "API generations admitted that have not produced their first token yet.", self.waiting.load(Ordering::Relaxed).to_string());
+        gauge(&mut text, "llamadeck_connections_open", "gauge", "HTTP connections open now.", self.connections.load(Ordering::Relaxed).to_string());
+        gauge(&mut text, "llamadeck_connections_refused_total", "counter", "Connections answered 503 because server.max_connections were open.", self.refused.load(Ordering::Relaxed).to_string());
         let tok_s = lock(&self.last_decode_tok_s).map_or("NaN".to_string(), |v| format!("{v:.3}"));
         gauge(&mut text, "llamadeck_decode_tokens_per_second", "gauge", "Decode speed of the last finished API generation.", tok_s);
         {
@@ -131,24 +166,105 @@ pub fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// One generation in flight; records its outcome when dropped.
+/// Holds one open connection in the count.
+pub struct ConnectionCount(Arc<Metrics>);
+
+impl Drop for ConnectionCount {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Who asked what, and when: set on every request by `record`, read by the handlers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestInfo {
+    /// Unix seconds.
+    pub at: u64,
+    /// "POST /v1/chat/completions", as sent (cut short).
+    pub endpoint: String,
+    pub client: String,
+}
+
+/// Marks a response whose log entry its generation's `Tracker` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Tracked;
+
+/// The peer address and the client's product (`User-Agent`'s first word).
+fn client(peer: Option<SocketAddr>, headers: &HeaderMap) -> String {
+    let peer = peer.map_or("-".to_string(), |p| p.to_string());
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).and_then(|ua| ua.split_whitespace().next());
+    match agent {
+        Some(agent) => format!("{peer} {}", agent.chars().take(24).collect::<String>()),
+        None => peer,
+    }
+}
+
+/// Health checks and metric scrapes that succeed: polled every few seconds by monitors, they
+/// would push every real request out of the log (`/metrics` still counts them).
+fn is_probe(method: &Method, endpoint: &str, status: u16) -> bool {
+    method == Method::GET && matches!(endpoint, "/health" | "/metrics") && (200..300).contains(&status)
+}
+
+/// Counts every response by endpoint and status for `/metrics`, and logs it for the console
+/// unless a generation's `Tracker` will.
+pub async fn record(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let label = super::routes::endpoint(&path);
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let info = RequestInfo {
+        at: crate::store::time::now_unix(),
+        endpoint: format!("{method} {}", path.chars().take(80).collect::<String>()),
+        client: client(peer, request.headers()),
+    };
+    request.extensions_mut().insert(info.clone());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    metrics.request(label, status);
+    if response.extensions().get::<Tracked>().is_none() && !is_probe(&method, label, status) {
+        let note = response.extensions().get::<ErrorNote>();
+        let outcome = match note {
+            Some(note) => note.code.unwrap_or(if status >= 500 { "server error" } else { "refused" }).to_string(),
+            None => "ok".to_string(),
+        };
+        metrics.log(RequestRecord {
+            at: info.at,
+            endpoint: info.endpoint,
+            status,
+            client: info.client,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            decode_tok_s: None,
+            ttft_ms: None,
+            outcome,
+            reason: note.map(|n| n.message.clone()).unwrap_or_default(),
+        });
+    }
+    response
+}
+
+/// One generation in flight; logs how it ended when dropped.
 pub struct Tracker {
     metrics: Arc<Metrics>,
-    endpoint: &'static str,
-    client: String,
+    info: RequestInfo,
+    prompt_tokens: usize,
     started: Instant,
-    waiting: bool,
+    ttft_ms: Option<u64>,
     chunks: usize,
-    outcome: Option<(String, GenStats)>,
+    /// The HTTP status the client got (a stream that fails later still got 200).
+    status: u16,
+    /// In a word, why in full, and the engine's counts.
+    outcome: Option<(String, String, GenStats)>,
 }
 
 impl Tracker {
     /// A piece of the answer arrived; the first one takes the request out of the queue.
     pub fn token(&mut self) {
         self.chunks += 1;
-        if std::mem::take(&mut self.waiting) {
+        if self.ttft_ms.is_none() {
             self.metrics.waiting.fetch_sub(1, Ordering::Relaxed);
             let secs = self.started.elapsed().as_secs_f64();
+            self.ttft_ms = Some((secs * 1000.0) as u64);
             let mut h = lock(&self.metrics.ttft);
             if let Some(i) = TTFT_BUCKETS.iter().position(|le| secs <= *le) {
                 h.buckets[i] += 1;
@@ -158,41 +274,53 @@ impl Tracker {
         }
     }
 
-    pub fn finish(&mut self, status: &str, stats: GenStats) {
-        self.outcome = Some((status.to_string(), stats));
+    /// The answer ended normally ("stop", "length").
+    pub fn finish(&mut self, reason: &str, stats: GenStats) {
+        self.outcome = Some((reason.to_string(), String::new(), stats));
+    }
+
+    /// The answer ended in an error, told to the client with `status` (200 once a stream started).
+    pub fn fail(&mut self, status: u16, message: &str) {
+        self.status = status;
+        let stats = self.counted();
+        self.outcome = Some(("error".to_string(), message.to_string(), stats));
+    }
+
+    /// What this side counted, for an answer the engine did not finish.
+    fn counted(&self) -> GenStats {
+        GenStats { prompt_tokens: self.prompt_tokens, completion_tokens: self.chunks, ttft_ms: self.ttft_ms, ..GenStats::default() }
     }
 }
 
 impl Drop for Tracker {
     fn drop(&mut self) {
         let m = &self.metrics;
-        if self.waiting {
+        if self.ttft_ms.is_none() {
             m.waiting.fetch_sub(1, Ordering::Relaxed);
         }
         let n = m.in_flight.fetch_sub(1, Ordering::Relaxed) - 1;
-        let (status, stats) = self.outcome.take().unwrap_or_else(|| ("cancelled".into(), GenStats { completion_tokens: self.chunks, ..GenStats::default() }));
+        let (outcome, reason, stats) = self.outcome.take().unwrap_or_else(|| {
+            let why = format!("the client closed the connection after {} pieces of the answer", self.chunks);
+            ("cancelled".to_string(), why, self.counted())
+        });
         m.prompt_tokens.fetch_add(stats.prompt_tokens as u64, Ordering::Relaxed);
         m.generated_tokens.fetch_add(stats.completion_tokens as u64, Ordering::Relaxed);
         if stats.decode_tok_s.is_some() {
             *lock(&m.last_decode_tok_s) = stats.decode_tok_s;
         }
-        let record = RequestRecord {
-            client: std::mem::take(&mut self.client),
-            endpoint: self.endpoint,
+        let info = std::mem::take(&mut self.info);
+        m.emit(ServerEvent::InFlight(n));
+        m.log(RequestRecord {
+            at: info.at,
+            endpoint: info.endpoint,
+            status: self.status,
+            client: info.client,
             prompt_tokens: stats.prompt_tokens,
             completion_tokens: stats.completion_tokens,
             decode_tok_s: stats.decode_tok_s,
-            ttft_ms: stats.ttft_ms,
-            status,
-        };
-        {
-            let mut recent = lock(&m.recent);
-            if recent.len() == RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(record.clone());
-        }
-        m.emit(ServerEvent::InFlight(n));
-        m.emit(ServerEvent::Finished(record));
+            ttft_ms: stats.ttft_ms.or(self.ttft_ms),
+            outcome,
+            reason,
+        });
     }
 }

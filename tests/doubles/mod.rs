@@ -93,6 +93,17 @@ pub struct Script {
     pub context_len: usize,
     /// After this many words the answer fails, as an engine error.
     pub fail_after: Option<usize>,
+    /// After this many words the answer ends early, as `EarlyEnd` says.
+    pub early_end: Option<(usize, EarlyEnd)>,
+}
+
+/// How a scripted answer can end before its words run out, other than by failing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EarlyEnd {
+    /// The engine lets go of the generation with no last event (a crashed engine thread).
+    Vanish,
+    /// The engine stops the answer itself (`Finished` with `Stopped`, as a model reload does).
+    Aborted,
 }
 
 /// The requests a scripted engine was given, in order.
@@ -145,6 +156,13 @@ impl Backend for Scripted {
                 if script.fail_after == Some(n) {
                     return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, "the scripted engine failed")));
                 }
+                match script.early_end {
+                    Some((after, EarlyEnd::Vanish)) if after == n => return drop(sink),
+                    Some((after, EarlyEnd::Aborted)) if after == n => {
+                        return sink.send(GenEvent::Finished { reason: FinishReason::Stopped, stats: stats(n) });
+                    }
+                    _ => {}
+                }
                 tokio::select! {
                     _ = sink.cancelled() => return sink.send(GenEvent::Finished { reason: FinishReason::Stopped, stats: stats(n) }),
                     _ = tokio::time::sleep(script.delay) => {}
@@ -181,7 +199,7 @@ pub fn scripted(script: Script) -> (Engine, Requests) {
 /// A scripted engine that loads at once (any spec; the model is named after its source) and
 /// answers every request with `words`, one per `delay`, honouring cancel.
 pub fn scripted_engine(words: Vec<String>, delay: Duration) -> Engine {
-    scripted(Script { words, delay, context_len: 4096, fail_after: None }).0
+    scripted(Script { words, delay, context_len: 4096, fail_after: None, early_end: None }).0
 }
 
 pub fn shared(s: GpuSnapshot) -> Arc<GpuSnapshot> {

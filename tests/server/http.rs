@@ -26,23 +26,36 @@ impl Reply {
     }
 }
 
-/// Sends one HTTP/1.0 request (the answer ends when the server closes) and reads it all.
+/// Sends one HTTP/1.0 request (the answer ends when the server closes) and reads it all. `Host`
+/// and `Content-Type` (JSON) are added unless `extra_headers` name them.
 pub fn http(addr: SocketAddr, method: &str, path: &str, extra_headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n", body.len());
-    if !extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+    let named = |name: &str| extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let mut head = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
+    if !named("host") {
+        head.push_str("Host: localhost\r\n");
+    }
+    if !named("content-type") {
         head.push_str("Content-Type: application/json\r\n");
     }
     for (k, v) in extra_headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
+    raw(addr, &[head.as_bytes(), body].concat())
+}
+
+/// Sends `request` as it is and reads the whole answer.
+pub fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let _ = stream.write_all(request);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
+    parse_reply(&raw)
+}
+
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(raw)));
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.lines();
     let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -10,7 +10,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use llamadeck::engine::{Engine, LoadState, ModelSpec, demo_model_path, mistral};
-use llamadeck::sampling::Sampling;
 use llamadeck::server::{Server, ServerEvent, ServerOptions};
 use llamadeck::sink::Sink;
 use serde_json::{Value, json};
@@ -40,10 +39,10 @@ impl Served {
 }
 
 fn options() -> ServerOptions {
-    ServerOptions { host: "127.0.0.1".into(), port: 0, api_key: None, cors_origins: Vec::new(), defaults: Sampling::default() }
+    ServerOptions { port: 0, ..ServerOptions::default() }
 }
 
-fn demo_model() -> PathBuf {
+pub fn demo_model() -> PathBuf {
     let path = std::env::var_os("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(demo_model_path);
     assert!(path.is_file(), "demo model {} is missing: run scripts/fetch-demo-model (or set LLAMADECK_DEMO_MODEL)", path.display());
     path
@@ -214,7 +213,7 @@ fn a_disconnected_stream_is_cancelled() {
     let body = chat_body("Write a long story about a lighthouse keeper.", json!({"max_tokens": 400, "stream": true})).to_string();
     let mut stream = TcpStream::connect(f.smol.addr()).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nUser-Agent: cancel-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nUser-Agent: cancel-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut chunks = 0;
     let mut line = String::new();
@@ -236,7 +235,7 @@ fn a_disconnected_stream_is_cancelled() {
         assert!(started.elapsed() < Duration::from_secs(20), "the generation was not cancelled");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(record.status, "cancelled", "{record:?}");
+    assert_eq!(record.outcome, "cancelled", "{record:?}");
     assert!(record.completion_tokens < 100, "{record:?}");
 }
 

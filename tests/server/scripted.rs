@@ -5,45 +5,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use llamadeck::chat::Role;
-use llamadeck::engine::{Engine, ModelSpec};
+use serde_json::{Value, json};
 
-use llamadeck::sampling::Sampling;
-use llamadeck::server::{Server, ServerOptions};
-use serde_json::json;
-
-use super::doubles::{Requests, Script, scripted};
+use super::doubles::{EarlyEnd, Script, no_gpu, scripted, shared};
 use super::http::*;
-
-/// A served scripted engine; dropping it stops the server, then its runtime.
-struct Api {
-    server: Server,
-    requests: Requests,
-    _runtime: tokio::runtime::Runtime,
-}
-
-async fn serve(engine: Engine) -> Server {
-    let options = ServerOptions { host: "127.0.0.1".into(), port: 0, api_key: None, cors_origins: Vec::new(), defaults: Sampling::default() };
-    llamadeck::server::start(engine, &options, None, None).await.expect("binds port 0")
-}
-
-/// A server on a scripted engine; loaded unless `loaded` is false.
-fn api(script: Script, loaded: bool) -> Api {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (engine, requests) = scripted(script);
-    if loaded {
-        engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() });
-    }
-    let server = runtime.block_on(serve(engine.clone()));
-    Api { server, requests, _runtime: runtime }
-}
-
-fn words(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("w{i} ")).collect()
-}
-
-fn script(words: Vec<String>) -> Script {
-    Script { words, delay: Duration::from_millis(1), context_len: 4096, fail_after: None }
-}
+use super::served::{api, script, wait_for, words};
 
 #[test]
 fn the_request_reaches_the_engine_through_its_face_with_the_sampling_asked_for() {
@@ -53,7 +19,7 @@ fn the_request_reaches_the_engine_through_its_face_with_the_sampling_asked_for()
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "two words here"}],
         "temperature": 0.3, "top_p": 0.5, "max_tokens": 7, "stop": ["zz"],
     });
-    let reply = post(api.server.addr, "/v1/chat/completions", body);
+    let reply = post(api.addr(), "/v1/chat/completions", body);
     assert_eq!(reply.status, 200);
     let v = reply.json();
     assert_eq!(v["choices"][0]["message"]["content"], "w0 w1 w2 ");
@@ -72,29 +38,29 @@ fn a_prompt_the_engine_cannot_fit_is_a_400_before_any_stream_starts() {
     let api = api(Script { context_len: 8, ..script(words(3)) }, true);
     let long = "one two three four five six seven eight nine ten";
     for stream in [false, true] {
-        let reply = post(api.server.addr, "/v1/chat/completions", chat_body(long, json!({"stream": stream})));
+        let reply = post(api.addr(), "/v1/chat/completions", chat_body(long, json!({"stream": stream})));
         assert_openai_error(&reply, 400, Some("messages"));
         assert_eq!(reply.json()["error"]["code"], "context_length_exceeded");
     }
-    let reply = post(api.server.addr, "/v1/chat/completions", chat_body("short", json!({})));
+    let reply = post(api.addr(), "/v1/chat/completions", chat_body("short", json!({})));
     assert_eq!(reply.status, 200);
 }
 
 #[test]
 fn without_a_loaded_model_every_generation_is_a_503() {
     let api = api(script(words(3)), false);
-    assert_openai_error(&post(api.server.addr, "/v1/chat/completions", chat_body("hi", json!({}))), 503, None);
-    assert_openai_error(&post(api.server.addr, "/v1/completions", json!({"prompt": "hi"})), 503, None);
-    let health = get(api.server.addr, "/health");
+    assert_openai_error(&post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({}))), 503, None);
+    assert_openai_error(&post(api.addr(), "/v1/completions", json!({"prompt": "hi"})), 503, None);
+    let health = get(api.addr(), "/health");
     assert_eq!((health.status, health.json()["status"].clone()), (503, json!("no model")));
-    assert_eq!(get(api.server.addr, "/v1/models").json()["data"], json!([]));
+    assert_eq!(get(api.addr(), "/v1/models").json()["data"], json!([]));
     assert!(api.requests.lock().unwrap().is_empty(), "nothing reached the engine");
 }
 
 #[test]
 fn an_engine_failure_mid_stream_ends_the_stream_with_an_error_and_done() {
     let api = api(Script { fail_after: Some(2), ..script(words(5)) }, true);
-    let reply = post(api.server.addr, "/v1/chat/completions", chat_body("hi", json!({"stream": true})));
+    let reply = post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({"stream": true})));
     assert_eq!(reply.status, 200);
     let events = reply.events();
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
@@ -102,7 +68,7 @@ fn an_engine_failure_mid_stream_ends_the_stream_with_an_error_and_done() {
     assert_eq!(error["error"]["message"], "the scripted engine failed");
     let (text, _) = streamed_text(&events[..events.len() - 2]);
     assert_eq!(text, "w0 w1 ");
-    let reply = post(api.server.addr, "/v1/chat/completions", chat_body("hi", json!({})));
+    let reply = post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({})));
     assert_openai_error(&reply, 500, None);
 }
 
@@ -111,9 +77,9 @@ fn an_engine_failure_mid_stream_ends_the_stream_with_an_error_and_done() {
 fn a_client_that_leaves_cancels_its_generation_in_the_engine() {
     let api = api(Script { delay: Duration::from_millis(20), ..script(words(500)) }, true);
     let body = chat_body("tell me everything", json!({"stream": true})).to_string();
-    let mut stream = TcpStream::connect(api.server.addr).unwrap();
+    let mut stream = TcpStream::connect(api.addr()).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nUser-Agent: leaver\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nUser-Agent: leaver\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let (mut chunks, mut line) = (0, String::new());
     while chunks < 3 {
@@ -125,12 +91,150 @@ fn a_client_that_leaves_cancels_its_generation_in_the_engine() {
     drop((reader, stream));
     let started = Instant::now();
     let record = loop {
-        if let Some(r) = api.server.metrics.recent().into_iter().find(|r| r.client.contains("leaver")) {
+        if let Some(r) = api.server().metrics.recent().into_iter().find(|r| r.client.contains("leaver")) {
             break r;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "the generation was not cancelled");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(record.status, "cancelled", "{record:?}");
+    assert_eq!((record.status, record.outcome.as_str()), (200, "cancelled"), "{record:?}");
     assert!(record.completion_tokens < 100, "{record:?}");
+    // "tell me everything": three words and BOS, as the engine counted them.
+    assert_eq!(record.prompt_tokens, 4, "a cancelled request keeps its prompt's size: {record:?}");
+}
+
+/// A client that leaves before a collected (non-streaming) answer is ready cancels it too.
+#[test]
+fn a_client_that_leaves_before_a_collected_answer_cancels_it() {
+    let api = api(Script { delay: Duration::from_millis(20), ..script(words(500)) }, true);
+    let body = chat_body("tell me everything", json!({})).to_string();
+    let mut stream = TcpStream::connect(api.addr()).unwrap();
+    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nUser-Agent: impatient\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    wait_for(Duration::from_secs(10), "the request to reach the engine", || !api.requests.lock().unwrap().is_empty());
+    stream.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(stream);
+    let mut record = None;
+    wait_for(Duration::from_secs(10), "the generation to be cancelled", || {
+        record = api.server().metrics.recent().into_iter().find(|r| r.client.contains("impatient"));
+        record.is_some()
+    });
+    let record = record.unwrap();
+    assert_eq!(record.outcome, "cancelled", "{record:?}");
+    assert!(record.completion_tokens < 100, "500 words at 20 ms would take 10 s: {record:?}");
+}
+
+/// The events of a streamed answer, parsed, without `[DONE]`; and whether `[DONE]` ended it.
+fn parsed(events: &[String]) -> (Vec<Value>, bool) {
+    let done = events.last().map(String::as_str) == Some("[DONE]");
+    (events.iter().filter(|e| *e != "[DONE]").map(|e| serde_json::from_str(e).unwrap()).collect(), done)
+}
+
+/// An answer that ends without the engine saying it finished is an error to the client, never
+/// "stop": the stream ends with an error chunk and `[DONE]`, a collected answer is a 500.
+#[test]
+fn an_answer_that_ends_unfinished_is_an_error_never_stop() {
+    for how in [EarlyEnd::Vanish, EarlyEnd::Aborted] {
+        let api = api(Script { early_end: Some((2, how)), ..script(words(5)) }, true);
+        let reply = post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({"stream": true})));
+        assert_eq!(reply.status, 200);
+        let (events, done) = parsed(&reply.events());
+        assert!(done, "{how:?}: {events:?}");
+        let last = events.last().unwrap();
+        let message = last["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("the engine stopped") && message.contains("complete"), "{how:?}: {last}");
+        assert!(events.iter().all(|e| e["choices"][0]["finish_reason"].is_null()), "{how:?}: no finish reason: {events:?}");
+        assert_eq!(streamed_text(&reply.events()[..events.len() - 1]).0, "w0 w1 ");
+        let reply = post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({})));
+        assert_openai_error(&reply, 500, None);
+        let reply = post(api.addr(), "/v1/completions", json!({"prompt": "hi"}));
+        assert_openai_error(&reply, 500, None);
+        let logged: Vec<_> = api.server().metrics.recent().into_iter().map(|r| (r.status, r.outcome)).collect();
+        assert_eq!(logged, [(200, "error".to_string()), (500, "error".to_string()), (500, "error".to_string())], "{how:?}");
+    }
+}
+
+/// Ids are `chatcmpl-<n>` with n from the clock, so no two runs (servers) hand out the same.
+#[test]
+fn request_ids_are_new_in_every_run() {
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let id = |api: &super::served::Api| {
+        let v = post(api.addr(), "/v1/chat/completions", chat_body("hi", json!({}))).json();
+        v["id"].as_str().unwrap().strip_prefix("chatcmpl-").unwrap().parse::<u64>().unwrap()
+    };
+    let (first, second) = (api(script(words(1)), true), api(script(words(1)), true));
+    let (a, b) = (id(&first), id(&second));
+    assert_ne!(a, b);
+    assert!(a >= before && b >= before, "{a} {b} start from the time ({before})");
+    assert_eq!(id(&first), a + 1);
+}
+
+/// Requests hyper refuses itself (it never passes them on) still get OpenAI error bodies.
+#[test]
+fn malformed_http_gets_openai_error_bodies_too() {
+    let api = api(script(words(1)), true);
+    let cases: [(&str, Vec<u8>, u16); 3] = [
+        ("bad Content-Length", b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n".to_vec(), 400),
+        ("two Content-Lengths", b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n".to_vec(), 400),
+        ("too many headers", [b"GET /health HTTP/1.1\r\nHost: localhost\r\n".to_vec(), b"X-A: b\r\n".repeat(120), b"\r\n".to_vec()].concat(), 431),
+    ];
+    for (name, request, status) in cases {
+        let reply = raw(api.addr(), &request);
+        eprintln!("{name}: {}", String::from_utf8_lossy(&reply.body));
+        assert_openai_error(&reply, status, None);
+    }
+    assert_eq!(get(api.addr(), "/health").status, 200);
+}
+
+/// After SIGTERM (`stop`), an answer that ends within the grace ends normally; new
+/// connections are refused.
+#[test]
+fn stopping_lets_answers_in_flight_finish_within_the_grace() {
+    let mut api = api(Script { delay: Duration::from_millis(30), ..script(words(10)) }, true);
+    let addr = api.addr();
+    let client = std::thread::spawn(move || post(addr, "/v1/chat/completions", chat_body("hi", json!({"stream": true}))));
+    wait_for(Duration::from_secs(10), "the answer to start", || api.server().metrics.in_flight() == 1);
+    let started = Instant::now();
+    api.stop(Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(5), "stop waited for the answer, not the whole grace");
+    let (events, done) = parsed(&client.join().unwrap().events());
+    assert!(done);
+    assert_eq!(events.last().unwrap()["choices"][0]["finish_reason"], "stop", "{events:?}");
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
+/// After the grace, an answer still streaming ends with an error chunk and `[DONE]`, not a cut.
+#[test]
+fn after_the_grace_a_stream_ends_with_an_error_chunk_and_done() {
+    let mut api = api(Script { delay: Duration::from_millis(20), ..script(words(1000)) }, true);
+    let addr = api.addr();
+    let client = std::thread::spawn(move || post(addr, "/v1/chat/completions", chat_body("hi", json!({"stream": true}))));
+    wait_for(Duration::from_secs(10), "the answer to start", || api.server().metrics.in_flight() == 1);
+    let started = Instant::now();
+    api.stop(Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let (events, done) = parsed(&client.join().unwrap().events());
+    assert!(done, "{events:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["error"]["code"], "shutting_down", "{last}");
+}
+
+/// The console refuses to serve a non-loopback host without a key, unless `--insecure`.
+#[test]
+fn the_console_serves_a_non_loopback_host_without_a_key_only_with_insecure() {
+    use llamadeck::server::{ServerEvent, start_for_console};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut config = llamadeck::config::Config::default();
+    (config.server.host, config.server.port) = ("0.0.0.0".into(), 0);
+    let (engine, _) = scripted(script(words(1)));
+    let (_gpu_tx, gpu) = tokio::sync::watch::channel(shared(no_gpu()));
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let sink = llamadeck::sink::Sink::channel(events_tx);
+    let refused = runtime.block_on(start_for_console(&config, false, engine.clone(), gpu.clone(), sink.clone()));
+    assert!(refused.is_none());
+    assert!(matches!(events.try_recv(), Ok(ServerEvent::Failed(why)) if why.contains("--insecure")));
+    let served = runtime.block_on(start_for_console(&config, true, engine, gpu, sink)).expect("--insecure serves");
+    assert!(served.addr.ip().is_unspecified());
+    assert!(matches!(events.try_recv(), Ok(ServerEvent::Listening(addr)) if addr == served.addr));
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], served.addr.port()));
+    assert_eq!(get(local, "/v1/models").status, 200);
 }
