@@ -62,13 +62,18 @@ impl Engine {
     /// Loads and returns (the context length, every stage reported) or the failure reason.
     async fn load(&mut self, spec: ModelSpec) -> Result<(usize, Vec<String>), String> {
         let mut status = self.engine.watch_status();
-        status.borrow_and_update();
+        // Later changes of the load before this one (its prefix cache's accounts) are not news.
+        let before = status.borrow_and_update().load_id;
         self.engine.load(spec);
         let mut events = StatusEvents::default();
         let mut stages = Vec::new();
         loop {
             tokio::time::timeout(LOAD_TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
-            for event in events.next(&status.borrow_and_update()) {
+            let now = status.borrow_and_update().clone();
+            if now.load_id == before {
+                continue;
+            }
+            for event in events.next(&now) {
                 match event {
                     EngineEvent::LoadStage { stage } => stages.push(stage),
                     EngineEvent::Loaded { context_len, .. } => return Ok((context_len, stages)),

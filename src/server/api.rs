@@ -200,16 +200,9 @@ impl Common {
         if s.stop.len() > MAX_STOPS {
             return Err(ApiError::invalid("stop", format!("at most {MAX_STOPS} stop strings (got {})", s.stop.len())));
         }
-        if let Some(seed) = self.seed {
-            return Err(ApiError::invalid(
-                "seed",
-                format!(
-                    "`seed` ({seed}) is not supported: mistral.rs 0.8.1 has no per-request seed, so the answer would not be \
-                     reproducible; leave it out (temperature 0 is deterministic)"
-                ),
-            )
-            .code("unsupported_parameter"));
-        }
+        // A seed reproduces a sampled answer (same model, prompt and settings); left out, every
+        // answer draws anew (the config's seed is the console's).
+        s.seed = self.seed.map(|seed| seed as u64);
         if let Some(n) = self.n
             && n != 1
         {
@@ -385,8 +378,10 @@ mod tests {
     fn stop_one_or_many_and_refusals() {
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":"\n"}"#).unwrap();
         assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.stop, vec!["\n"]);
-        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":["a","b"],"seed":1}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap_err().param.as_deref(), Some("seed"));
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":["a","b"],"seed":7}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.seed, Some(7));
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling { seed: Some(3), ..Sampling::default() }, false).unwrap().sampling.seed, None);
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":9}"#).unwrap();
         assert!(r.common.plan(&Sampling::default(), false).is_err());
     }

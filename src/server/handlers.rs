@@ -322,6 +322,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let gpu = state.gpu.as_ref().map(|rx| rx.borrow().clone());
-    let text = state.metrics.render(gpu.as_deref());
+    let cache = state.engine.status().cache;
+    let text = state.metrics.render(gpu.as_deref(), cache.as_ref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

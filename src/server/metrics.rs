@@ -17,6 +17,7 @@ use axum::response::Response;
 use super::error::ErrorNote;
 pub use crate::app::api::{RECENT, RequestRecord, ServerEvent};
 use crate::chat::GenStats;
+use crate::engine::PrefixCacheStats;
 use crate::gpu::snapshot::GpuSnapshot;
 use crate::sink::Sink;
 
@@ -104,7 +105,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, gpu: Option<&GpuSnapshot>) -> String {
+    pub fn render(&self, gpu: Option<&GpuSnapshot>, cache: Option<&PrefixCacheStats>) -> String {
         let mut text = String::from(
             "# HELP llamadeck_requests_total HTTP API responses by endpoint and status.\n# TYPE llamadeck_requests_total counter\n",
         );
@@ -132,6 +133,16 @@ impl Metrics {
             }
             let _ = writeln!(text, "llamadeck_time_to_first_token_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(text, "llamadeck_time_to_first_token_seconds_sum {:.6}\nllamadeck_time_to_first_token_seconds_count {}", h.sum, h.count);
+        }
+        if let Some(c) = cache {
+            gauge(&mut text, "llamadeck_prefix_cache_hits_total", "counter", "Answers whose prompt began with a cached prefix (the system prompt, earlier turns).", c.hits.to_string());
+            gauge(&mut text, "llamadeck_prefix_cache_reused_tokens_total", "counter", "Prompt tokens not read again thanks to the prefix cache.", c.tokens_reused.to_string());
+            gauge(&mut text, "llamadeck_prefix_cache_bytes", "gauge", "Memory the prefix cache holds (llamadeck's count of mistral.rs's copies).", c.bytes_held.to_string());
+            gauge(&mut text, "llamadeck_prefix_cache_sequences", "gauge", "Finished answers the prefix cache holds.", c.sequences_held.to_string());
+            if let Some(budget) = c.budget_bytes {
+                gauge(&mut text, "llamadeck_prefix_cache_budget_bytes", "gauge", "The prefix cache's budget (model.prefix_cache).", budget.to_string());
+            }
+            gauge(&mut text, "llamadeck_prefix_cache_restarts_total", "counter", "Times the prefix cache was emptied to keep its budget.", c.restarts.to_string());
         }
         if let Some(rss) = resident_bytes() {
             gauge(&mut text, "llamadeck_process_resident_memory_bytes", "gauge", "Resident memory of the llamadeck process.", rss.to_string());

@@ -102,6 +102,10 @@ fn health_models_and_metrics() {
         "llamadeck_time_to_first_token_seconds_count",
         "llamadeck_process_resident_memory_bytes",
         "# TYPE llamadeck_gpu_memory_used_bytes gauge",
+        "llamadeck_prefix_cache_hits_total",
+        "llamadeck_prefix_cache_reused_tokens_total",
+        "llamadeck_prefix_cache_bytes",
+        "llamadeck_prefix_cache_budget_bytes",
     ] {
         assert!(text.contains(family), "{family} missing from\n{text}");
     }
@@ -287,7 +291,7 @@ fn bad_inputs_get_openai_errors_and_the_server_keeps_serving() {
         ("string temperature", json!({"messages": user, "temperature": "hot"}).to_string().into_bytes(), 400, Some("temperature")),
         ("negative top_p", json!({"messages": user, "top_p": -0.5}).to_string().into_bytes(), 400, Some("top_p")),
         ("penalty out of range", json!({"messages": user, "presence_penalty": 7}).to_string().into_bytes(), 400, Some("presence_penalty")),
-        ("seed refused", json!({"messages": user, "seed": 42}).to_string().into_bytes(), 400, Some("seed")),
+        ("seed of the wrong type", json!({"messages": user, "seed": "lucky"}).to_string().into_bytes(), 400, Some("seed")),
         ("n refused", json!({"messages": user, "n": 3}).to_string().into_bytes(), 400, Some("n")),
         ("stop wrong type", json!({"messages": user, "stop": 5}).to_string().into_bytes(), 400, Some("stop")),
     ];

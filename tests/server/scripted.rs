@@ -17,7 +17,7 @@ fn the_request_reaches_the_engine_through_its_face_with_the_sampling_asked_for()
     let body = json!({
         "model": "gpt-3.5-turbo",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "two words here"}],
-        "temperature": 0.3, "top_p": 0.5, "max_tokens": 7, "stop": ["zz"],
+        "temperature": 0.3, "top_p": 0.5, "max_tokens": 7, "stop": ["zz"], "seed": 42,
     });
     let reply = post(api.addr(), "/v1/chat/completions", body);
     assert_eq!(reply.status, 200);
@@ -31,6 +31,7 @@ fn the_request_reaches_the_engine_through_its_face_with_the_sampling_asked_for()
     assert_eq!(request.messages.iter().map(|m| m.role).collect::<Vec<_>>(), [Role::System, Role::User]);
     let s = &request.sampling;
     assert_eq!((s.temperature, s.top_p, s.max_tokens, s.stop.clone(), s.raw_mode), (0.3, 0.5, 7, vec!["zz".to_string()], false));
+    assert_eq!(s.seed, Some(42));
 }
 
 #[test]
