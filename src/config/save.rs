@@ -21,7 +21,7 @@ pub fn save_sampling(path: &Path, sampling: &Sampling, preset: Option<&str>) -> 
         Err(e) => return Err(e),
     };
     let new = rewrite(old.as_deref().unwrap_or(""), sampling, preset).map_err(|m| invalid(format!("{}: {m}", path.display())))?;
-    crate::atomic_file::write(path, new.as_bytes())
+    crate::files::write(path, new.as_bytes())
 }
 
 fn invalid(message: String) -> io::Error {

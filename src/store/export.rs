@@ -97,9 +97,8 @@ fn sampling_fields(s: &Sampling, body: &mut Map<String, Value>) {
     if s.frequency_penalty != 0.0 {
         body.insert("frequency_penalty".into(), json!(s.frequency_penalty));
     }
-    if let Some(seed) = s.seed {
-        body.insert("seed".into(), json!(seed));
-    }
+    // No `seed`: mistral.rs 0.8.1 has no per-request seed and our API refuses the field, so a
+    // body carrying it could not be replayed (the Markdown export still records it).
     if !s.stop.is_empty() {
         body.insert("stop".into(), json!(s.stop));
     }
@@ -117,6 +116,6 @@ pub fn write(dir: &Path, format: ExportFormat, c: &Conversation, now: u64) -> Re
         }
     };
     let path = dir.join(format!("{stem}.{ext}"));
-    crate::atomic_file::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::files::write_private(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
