@@ -191,7 +191,7 @@ fn at_least(min: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send
 fn interval_ms(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if (100..=60_000).contains(&n) => Ok(n),
-        _ => Err("must be a whole number of milliseconds between 100 and 60000 (NVML is not read more often)".into()),
+        _ => Err("must be a whole number of milliseconds between 100 and 60000".into()),
     }
 }
 
@@ -233,7 +233,7 @@ impl Parsed {
             ("--insecure", cli.insecure),
         ];
         if let Some((flag, _)) = given.iter().find(|(flag, set)| *set && !taken.contains(flag)) {
-            let message = format!("{flag} is not an option of `llamadeck {name}` (see `llamadeck {name} --help`)\n");
+            let message = format!("{flag} is not an option of `llamadeck {name}` (see `llamadeck {name} --help`)");
             return Err(clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message));
         }
         cli.command = Some(match command {
