@@ -1,15 +1,15 @@
 //! llamadeck: a terminal console for running Llama-2 with mistral.rs on your own GPU servers.
 //!
 //! Floors, from the ground up (ARCHITECTURE.md has the picture; a floor never uses one above):
-//! 1. shared words: `text`, `atomic_file`, `sink`, `sampling`, `keys`, `chat`, `theme`, `layout`,
+//! 1. shared words: `text`, `files`, `sink`, `sampling`, `keys`, `chat`, `theme`, `layout`,
 //!    `prom` (the Prometheus text format);
 //! 2. producers, each behind one face: `signals`, `gpu`, `engine`, `store`, `config`;
 //! 3. `app`: the state and the pure reducer;
 //! 4. `ui` draws the state, `server` serves the engine over HTTP;
 //! 5. `tui`: the terminal and the loop over the one inbox;
 //! 6. `cli` and `startup`: the command line and the composition root.
-pub mod atomic_file;
 pub mod chat;
+pub mod files;
 pub mod keys;
 pub mod layout;
 pub mod prom;

@@ -163,7 +163,7 @@ fn bad_device() {
 fn wrong_type() {
     assert_eq!(
         error_of("wrong_type.yaml"),
-        "wrong_type.yaml:2:16: gpu.interval_ms: invalid type: string \"fast\", expected u64"
+        "wrong_type.yaml:2:16: gpu.interval_ms: must be a whole number between 100 and 60000 (got \"fast\")"
     );
 }
 
@@ -172,7 +172,7 @@ fn bad_key_name() {
     assert_eq!(
         error_of("bad_key_name.yaml"),
         "bad_key_name.yaml:3:18: keys.quit: \"ctrl+nope\": unknown key \"nope\" \
-         (a character, enter, esc, tab, space, f1..f12, up, pageup, ...)"
+         (a character, enter, esc, tab, space, f1..f24, up, pageup, ...)"
     );
 }
 
@@ -245,7 +245,7 @@ fn other_range_checks() {
          Q8K, HQQ4, HQQ8 (got \"q3\")"
     );
     assert_eq!(err("sampling:\n  top_k: 5000\n"), "/etc/x.yaml:2:10: sampling.top_k: must be between 0 and 1000 (got 5000)");
-    assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: invalid type: floating point `1.5`, expected u32");
+    assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: must be a whole number between 0 and 1000 (got 1.5)");
     assert!(parse("model:\n  device: cuda:0\n  isq: hqq8\n", Path::new("x")).is_ok());
     assert_eq!(
         err("model:\n  cpu_weights: fast\n"),
@@ -253,6 +253,112 @@ fn other_range_checks() {
     );
     let c = parse("model:\n  cpu_weights: f32\n", Path::new("x")).unwrap();
     assert_eq!(c.model.cpu_weights, llamadeck::engine::CpuWeights::F32);
+}
+
+#[test]
+fn type_errors_say_what_to_write_not_which_rust_type() {
+    let err = |text: &str| parse(text, Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(err("sampling:\n  temperature: hot\n"), "/etc/x.yaml:2:16: sampling.temperature: must be a number between 0 and 2 (got \"hot\")");
+    assert_eq!(err("sampling: 5\n"), "/etc/x.yaml:1:11: sampling: must be a mapping (key: value lines) (got 5)");
+    assert_eq!(err("server:\n  port: 70000\n"), "/etc/x.yaml:2:9: server.port: must be a whole number between 1 and 65535 (got 70000)");
+    assert_eq!(err("ui:\n  hints: maybe\n"), "/etc/x.yaml:2:10: ui.hints: must be true or false (got \"maybe\")");
+    assert_eq!(err("- a\n"), "/etc/x.yaml:1:1: the file must be a mapping (key: value lines) (got a list)");
+    assert_eq!(err("model:\n  allow_download: yes\n"), "/etc/x.yaml:2:19: model.allow_download: must be true or false (got \"yes\")");
+    for text in ["gpu:\n  interval_ms: x\n", "sampling:\n  stop: 3\n", "keys:\n  quit: ctrl+q\n", "sampling:\n  seed: -1\n"] {
+        let e = err(text);
+        assert!(!["u64", "f64", "u32", "i64", "struct", "a sequence", "expected"].iter().any(|w| e.contains(w)), "{e}");
+    }
+}
+
+#[test]
+fn a_line_indented_into_the_value_above_is_reported_where_it_is() {
+    let err = |text: &str| parse(text, Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(
+        err("gpu:\n  interval_ms: 500\n    history_secs: 60\n"),
+        "/etc/x.yaml:3:5: gpu.interval_ms: must be a whole number between 100 and 60000 (got \"500 history_secs\"): \
+         this line is indented more than line 2, so YAML read it as part of that value; indent it like the keys around it"
+    );
+    assert_eq!(
+        err("sampling:\n  system_prompt: hi\n   temperature: 0.7\n"),
+        "/etc/x.yaml:3:15: sampling: unexpected `key:` here: indent this line like the keys around it, or put quotes around a \
+         value that holds \": \""
+    );
+}
+
+#[test]
+fn a_key_given_twice_is_reported_at_its_second_place() {
+    let err = |text: &str| parse(text, Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(
+        err("sampling:\n  temperature: 0.5\ngpu: {}\nsampling:\n  top_p: 0.3\n"),
+        "/etc/x.yaml:4:1: sampling: given a second time (first on line 1); keep one"
+    );
+    assert_eq!(
+        err("sampling:\n  temperature: 0.5\n  top_p: 0.3\n  temperature: 0.7\n"),
+        "/etc/x.yaml:4:3: sampling.temperature: given a second time (first on line 2); keep one"
+    );
+}
+
+#[test]
+fn model_download_memory_and_prefix_cache_keys_reach_the_model_spec() {
+    use llamadeck::engine::PrefixCache;
+    let defaults = Config::default().model_spec(None);
+    assert_eq!((defaults.allow_download, defaults.skip_memory_check, defaults.prefix_cache), (false, false, PrefixCache::Auto));
+    let c = parse("model:\n  allow_download: true\n  skip_memory_check: true\n  prefix_cache: 512 MiB\n", Path::new("x")).unwrap();
+    let spec = c.model_spec(Some("owner/name"));
+    assert_eq!((spec.source.as_str(), spec.allow_download, spec.skip_memory_check), ("owner/name", true, true));
+    assert_eq!(spec.prefix_cache, PrefixCache::Bytes(512 << 20));
+    for (text, value) in [("off", PrefixCache::Off), ("8 sequences", PrefixCache::Sequences(8)), ("2 GiB", PrefixCache::Bytes(2 << 30))] {
+        let c = parse(&format!("model:\n  prefix_cache: {text}\n"), Path::new("x")).unwrap();
+        assert_eq!(c.model.prefix_cache, value, "{text}");
+    }
+    let err = parse("model:\n  prefix_cache: lots\n", Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "/etc/x.yaml:2:3: model.prefix_cache: \"lots\": expected off, auto, a size such as 512 MiB or 2 GiB, or a count such \
+         as 8 sequences"
+    );
+}
+
+// ---- files that are not what they seem ----
+
+/// Runs `f` on a thread and waits a bounded time: a load that blocks fails the test.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the config load returned instead of blocking")
+}
+
+#[test]
+fn a_fifo_a_device_or_a_huge_file_as_config_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let huge = dir.path().join("huge.yaml");
+    std::fs::File::create(&huge).unwrap().set_len(config::MAX_CONFIG_BYTES + (1 << 20)).unwrap();
+    for (file, why) in [
+        (fifo, "not a regular file (a named pipe)"),
+        (PathBuf::from("/dev/zero"), "not a regular file (a character device)"),
+        (huge, "too large (2 MiB; at most 1 MiB is read)"),
+    ] {
+        let shown = file.display().to_string();
+        let err = within_seconds(move || config::load(Some(&file)).unwrap_err());
+        assert_eq!(err.to_string(), format!("{shown}: cannot read: {why}"));
+    }
+}
+
+#[test]
+fn loading_removes_temp_files_a_crashed_save_left_beside_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "ui:\n  fps: 10\n").unwrap();
+    // Pid 0 is never a running writer.
+    let stale = dir.path().join(".config.yaml.0.1.0.tmp");
+    let other = dir.path().join(".other.yaml.0.1.0.tmp");
+    std::fs::write(&stale, "half").unwrap();
+    std::fs::write(&other, "not ours").unwrap();
+    config::load(Some(&path)).unwrap();
+    assert!(!stale.exists() && other.exists());
 }
 
 // ---- paths and loading ----
@@ -410,8 +516,11 @@ fn commented_fixture_in_temp() -> (tempfile::TempDir, PathBuf, String) {
     (dir, path, text)
 }
 
+/// Lines that are comments. The fixtures indent comments by at most two spaces; a `#` line
+/// deeper than that is the text of a block-scalar system prompt (like the fixture's own
+/// `# this line is prompt text`), not a comment.
 fn comment_lines(text: &str) -> Vec<&str> {
-    text.lines().filter(|l| l.trim_start().starts_with('#')).collect()
+    text.lines().filter(|l| l.trim_start().starts_with('#') && l.len() - l.trim_start().len() <= 2).collect()
 }
 
 #[test]
@@ -431,10 +540,9 @@ fn save_rewrites_values_in_place_and_keeps_comments() {
     assert_eq!(config.sampling, sampling);
     assert_eq!(config.preset.as_deref(), Some("creative"));
     assert_eq!(config.server.port, 8229);
-    let mut expected_comments = comment_lines(&before);
+    assert_eq!(comment_lines(&after), comment_lines(&before), "after:\n{after}");
     // The old prompt's `# this line is prompt text` was value, not comment: it is gone.
-    expected_comments.retain(|l| !l.contains("prompt text"));
-    assert_eq!(comment_lines(&after), expected_comments, "after:\n{after}");
+    assert!(!after.contains("prompt text"), "{after}");
     // Lines whose value changed keep their trailing comments.
     assert!(after.contains("\n  device: cpu   # no GPU on this box\n"), "{after}");
     assert!(after.contains("\n  temperature: 1.25   # trailing comment stays\n"), "{after}");
@@ -462,8 +570,9 @@ fn save_into_the_documented_defaults_keeps_every_comment() {
     assert_eq!(comment_lines(&after), comment_lines(DEFAULT_CONFIG_YAML));
     let config = parse(&after, &path).unwrap();
     assert_eq!(config, Config { sampling, preset: Some("balanced".into()), ..Config::default() });
-    // Only the three changed lines differ; the old four-line prompt became one line.
-    assert_eq!(after.lines().count(), DEFAULT_CONFIG_YAML.lines().count() - 3);
+    // The prompt stays a `|-` block (three lines for the old four); stop and preset changed in place.
+    assert!(after.contains("\n  system_prompt: |-\n    Short.\n    Two lines.\n  # true = raw"), "{after}");
+    assert_eq!(after.lines().count(), DEFAULT_CONFIG_YAML.lines().count() - 1);
 }
 
 #[test]
@@ -479,16 +588,57 @@ fn save_refuses_a_file_that_is_not_valid_yaml() {
 }
 
 #[test]
-fn save_creates_a_missing_file_with_only_the_sampling_section() {
+fn save_creates_a_missing_file_as_the_documented_defaults_with_the_new_values() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deep/er/config.yaml");
     let mut sampling = Sampling::default();
     sampling.max_tokens = 64;
+    save_sampling(&path, &sampling, Some("precise")).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(comment_lines(&text), comment_lines(DEFAULT_CONFIG_YAML), "every documented comment is there");
+    assert!(text.contains("\n  max_tokens: 64\n") && text.contains("\npreset: \"precise\"\n"), "{text}");
+    assert_eq!(text.lines().count(), DEFAULT_CONFIG_YAML.lines().count());
+    let config = parse(&text, &path).unwrap();
+    assert_eq!(config, Config { sampling, preset: Some("precise".into()), ..Config::default() });
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&path), mode(path.parent().unwrap())), (0o600, 0o700), "private: settings hold the system prompt");
+}
+
+#[test]
+fn save_keeps_a_multi_line_system_prompt_a_block() {
+    let (_dir, path, _) = commented_fixture_in_temp();
+    std::fs::write(&path, "sampling:\n  system_prompt: |\n    Old.\n    Prompt.\n  top_p: 0.5\n").unwrap();
+    let mut sampling = Sampling { top_p: 0.5, ..Sampling::default() };
+    sampling.system_prompt = "You are terse.\n\nAnswer in: one line # really\n".into();
     save_sampling(&path, &sampling, None).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("sampling:\n  temperature: 0.6\n"), "{text}");
-    let config = parse(&text, &path).unwrap();
-    assert_eq!(config, Config { sampling, ..Config::default() });
+    assert!(
+        text.starts_with("sampling:\n  system_prompt: |\n    You are terse.\n\n    Answer in: one line # really\n  top_p: 0.5\n"),
+        "{text}"
+    );
+    assert_eq!(parse(&text, &path).unwrap().sampling, sampling);
+}
+
+#[test]
+fn save_writes_through_a_symlink_and_refuses_a_read_only_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, real, before) = commented_fixture_in_temp();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("linked.yaml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let sampling = Sampling { temperature: 1.1, ..Sampling::default() };
+    save_sampling(&link, &sampling, None).unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert_eq!(parse(&std::fs::read_to_string(&real).unwrap(), &real).unwrap().sampling, sampling);
+    assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640, "its mode is kept");
+
+    std::fs::write(&real, &before).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = save_sampling(&link, &sampling, None).unwrap_err();
+    let shown = std::fs::canonicalize(&real).unwrap().display().to_string();
+    assert_eq!(err.to_string(), format!("{shown} is read-only (mode 444); it was left as it was"));
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), before);
 }
 
 #[test]
@@ -563,7 +713,7 @@ proptest! {
             prop_assert_eq!(config.preset, None);
             prop_assert!(after.starts_with(&before[..before.find("sampling:").unwrap()]));
             prop_assert!(after.ends_with("\n# Servers.\nserver:\n  port: 8229\n"));
-            prop_assert_eq!(comment_lines(&after), comment_lines(&before)[..].iter().copied().filter(|l| !l.contains("prompt text")).collect::<Vec<_>>());
+            prop_assert_eq!(comment_lines(&after), comment_lines(&before));
         }
         // Saving the same values again changes nothing.
         let once = std::fs::read(&path).unwrap();

@@ -2,6 +2,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::locate::{locate_nth_key, Seg};
+
 /// A config problem, shown before the terminal is touched as `path:line:col: field: message`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -40,11 +42,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Turns a serde_yaml error (wrapped by serde_path_to_error) into a ConfigError.
+/// Turns a serde_yaml error (wrapped by serde_path_to_error) about `text` into a ConfigError,
+/// in plain words, at the line the user must edit.
 ///
 /// serde_yaml's Display appends " at line L column C" and may prefix its own path; both are
 /// carried separately here, so they are cut from the message.
-pub(crate) fn from_yaml(path: &Path, err: serde_path_to_error::Error<serde_yaml::Error>) -> ConfigError {
+pub(crate) fn from_yaml(path: &Path, text: &str, err: serde_path_to_error::Error<serde_yaml::Error>) -> ConfigError {
     // Unknown segments (non-string keys, or a syntax error before any key) name nothing useful.
     let segments: Vec<String> = err
         .path()
@@ -69,12 +72,64 @@ pub(crate) fn from_yaml(path: &Path, err: serde_path_to_error::Error<serde_yaml:
             break;
         }
     }
-    ConfigError {
+    let field = join_segments(&segments);
+    let mut error = ConfigError {
         path: path.to_path_buf(),
         line: location.as_ref().map(|l| l.line()),
         column: location.as_ref().map(|l| l.column()),
-        field: (!segments.is_empty()).then(|| join_segments(&segments)),
-        message,
+        message: super::words::rephrase(&message, &field),
+        field: (!segments.is_empty()).then_some(field),
+    };
+    if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.strip_suffix('`')) {
+        given_twice(&mut error, text, &segments, key);
+    } else if message.starts_with("invalid type: ") || message.starts_with("invalid value: ") {
+        indented_into_the_value(&mut error, text);
+    }
+    error
+}
+
+/// serde reports a key given twice at the start of its mapping; point at the second one.
+fn given_twice(error: &mut ConfigError, text: &str, segments: &[String], key: &str) {
+    if segments.iter().any(|s| s.starts_with('[')) {
+        return;
+    }
+    let mut path: Vec<Seg> = segments.iter().map(|s| Seg::key(s)).collect();
+    path.push(Seg::key(key));
+    let (Some(first), Some(again)) = (locate_nth_key(text, &path, 0), locate_nth_key(text, &path, 1)) else { return };
+    (error.line, error.column) = (Some(again.0), Some(again.1));
+    let mut names = segments.to_vec();
+    names.push(key.to_string());
+    error.field = Some(join_segments(&names));
+    error.message = format!("given a second time (first on line {}); keep one", first.0);
+}
+
+/// A line indented deeper than the key above it is read as more of that key's plain value
+/// (`interval_ms: 500` then `    history_secs: 60` gives "500 history_secs"); serde then
+/// complains about the value on the line above, but the line to edit is the deeper one.
+fn indented_into_the_value(error: &mut ConfigError, text: &str) {
+    let Some(line) = error.line else { return };
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(here) = lines.get(line.wrapping_sub(1)) else { return };
+    let indent = here.len() - here.trim_start_matches(' ').len();
+    let Some((_, value)) = here.trim_start().split_once(": ") else { return };
+    let value = value.trim_start();
+    if value.is_empty() || value.starts_with(['#', '"', '\'', '|', '>', '[', '{', '&', '*', '!']) {
+        return;
+    }
+    for (row, next) in lines.iter().enumerate().skip(line) {
+        let content = next.trim_start_matches(' ');
+        if content.trim().is_empty() {
+            continue;
+        }
+        let next_indent = next.len() - content.len();
+        if next_indent > indent && !content.starts_with('#') {
+            (error.line, error.column) = (Some(row + 1), Some(next_indent + 1));
+            error.message.push_str(&format!(
+                ": this line is indented more than line {line}, so YAML read it as part of that value; \
+                 indent it like the keys around it"
+            ));
+        }
+        return;
     }
 }
 
@@ -99,3 +154,4 @@ pub(crate) fn join_segments(segments: &[String]) -> String {
     }
     out
 }
+

@@ -11,6 +11,14 @@ use super::validate::{check_server_exposure, validate};
 /// The documented defaults; parses to exactly `Config::default()`.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../../config/llamadeck.yaml");
 
+/// The largest config file that is read; the documented one is about 6 KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The config's text: a regular file, read without blocking, up to [`MAX_CONFIG_BYTES`].
+pub(crate) fn read_config_text(path: &Path) -> std::io::Result<String> {
+    crate::files::read_text(path, MAX_CONFIG_BYTES)
+}
+
 /// A loaded config and where it came from (also where saving writes).
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -24,7 +32,7 @@ impl Loaded {
     /// [`check_server_exposure`] with the file's line and column of `server.host`.
     pub fn check_server_exposure(&self) -> Result<(), ConfigError> {
         check_server_exposure(&self.config).map_err(|message| {
-            let text = if self.existed { std::fs::read_to_string(&self.path).ok() } else { None };
+            let text = if self.existed { read_config_text(&self.path).ok() } else { None };
             let place = text.and_then(|t| locate(&t, &[Seg::key("server"), Seg::key("host")], Target::Value));
             ConfigError {
                 path: self.path.clone(),
@@ -49,9 +57,14 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     }
 }
 
-/// Reads and parses one file; `must_exist` makes a missing file an error.
+/// Reads and parses one file; `must_exist` makes a missing file an error. Temp files a crashed
+/// save of this file left beside it are removed first.
 pub fn load_file(path: &Path, must_exist: bool) -> Result<Loaded, ConfigError> {
-    match std::fs::read_to_string(path) {
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        crate::files::remove_stale_temps(dir, Some(name));
+    }
+    match read_config_text(path) {
         Ok(text) => Ok(Loaded { config: parse(&text, path)?, path: path.to_path_buf(), existed: true }),
         Err(e) if e.kind() == ErrorKind::NotFound && !must_exist => {
             Ok(Loaded { config: Config::default(), path: path.to_path_buf(), existed: false })
@@ -64,7 +77,7 @@ pub fn load_file(path: &Path, must_exist: bool) -> Result<Loaded, ConfigError> {
 /// Parses and checks config text; `path` is only used in error messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let config: Config = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
-        .map_err(|e| from_yaml(path, e))?;
+        .map_err(|e| from_yaml(path, text, e))?;
     validate(&config).map_err(|problem| {
         let place = locate(text, &problem.path, problem.target);
         ConfigError {

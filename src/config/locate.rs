@@ -33,7 +33,16 @@ const MARKER: &str = "__llamadeck_locate_here__";
 /// 1-based (line, column) of the node at `path`, or None when the path is not in the document.
 /// With `Target::Key` the last step must be a `Seg::Key`.
 pub(crate) fn locate(text: &str, path: &[Seg], target: Target) -> Option<(usize, usize)> {
-    let walker = Walk { path, target };
+    locate_walk(text, Walk { path, target, skip: 0 })
+}
+
+/// 1-based (line, column) of the key at `path` the `nth` time (from 0) it appears in its
+/// mapping: where a key given twice is given again.
+pub(crate) fn locate_nth_key(text: &str, path: &[Seg], nth: usize) -> Option<(usize, usize)> {
+    locate_walk(text, Walk { path, target: Target::Key, skip: nth })
+}
+
+fn locate_walk(text: &str, walker: Walk) -> Option<(usize, usize)> {
     match walker.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Ok(()) => None,
         Err(err) if err.to_string().contains(MARKER) => err.location().map(|l| (l.line(), l.column())),
@@ -49,6 +58,8 @@ fn found<E: de::Error>() -> E {
 struct Walk<'a> {
     path: &'a [Seg],
     target: Target,
+    /// Matches of the last key to pass over first (a key given more than once).
+    skip: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
@@ -72,14 +83,17 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let Some((Seg::Key(wanted), rest)) = self.path.split_first() else { return Ok(()) };
-        let probe_key = rest.is_empty() && self.target == Target::Key;
-        while let Some(matched) = map.next_key_seed(KeyProbe { wanted, fail_on_match: probe_key })? {
-            if matched {
-                return map.next_value_seed(Walk { path: rest, target: self.target });
+        let last = rest.is_empty();
+        let mut skip = if last { self.skip } else { 0 };
+        loop {
+            let probe_key = last && self.target == Target::Key && skip == 0;
+            let Some(matched) = map.next_key_seed(KeyProbe { wanted, fail_on_match: probe_key })? else { return Ok(()) };
+            if matched && skip == 0 {
+                return map.next_value_seed(Walk { path: rest, target: self.target, skip: self.skip });
             }
+            skip -= usize::from(matched);
             map.next_value::<IgnoredAny>()?;
         }
-        Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -89,7 +103,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 return Ok(());
             }
         }
-        seq.next_element_seed(Walk { path: rest, target: self.target })?;
+        seq.next_element_seed(Walk { path: rest, target: self.target, skip: self.skip })?;
         Ok(())
     }
 }
@@ -184,5 +198,14 @@ mod tests {
         assert_eq!(at(&[key("sampling"), key("stop"), Seg::Index(1)], Target::Value), Some((5, 15)));
         assert_eq!(at(&[key("sampling"), key("nope")], Target::Value), None);
         assert_eq!(at(&[key("gpu")], Target::Key), Some((1, 1)));
+    }
+
+    #[test]
+    fn finds_a_key_given_again() {
+        let text = "sampling:\n  top_p: 0.5\n  top_p: 0.6\ngpu: {}\nsampling:\n  x: 1\n";
+        assert_eq!(locate_nth_key(text, &[Seg::key("sampling")], 1), Some((5, 1)));
+        assert_eq!(locate_nth_key(text, &[Seg::key("sampling"), Seg::key("top_p")], 0), Some((2, 3)));
+        assert_eq!(locate_nth_key(text, &[Seg::key("sampling"), Seg::key("top_p")], 1), Some((3, 3)));
+        assert_eq!(locate_nth_key(text, &[Seg::key("gpu")], 1), None);
     }
 }

@@ -11,10 +11,11 @@ mod paths;
 mod save;
 pub mod schema;
 mod validate;
+mod words;
 mod yaml_edit;
 
 pub use error::ConfigError;
-pub use load::{load, load_file, parse, Loaded, DEFAULT_CONFIG_YAML};
+pub use load::{load, load_file, parse, Loaded, DEFAULT_CONFIG_YAML, MAX_CONFIG_BYTES};
 pub use paths::{config_path_from, default_config_path};
 pub use save::save_sampling;
 pub use schema::*;

@@ -1,27 +1,29 @@
 //! Writing the sampling settings back into the user's file, in place: only the values of the
 //! `sampling:` keys (and `preset:`) change; comments and other sections stay byte-for-byte.
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
+use super::load::{read_config_text, DEFAULT_CONFIG_YAML};
 use super::locate::{locate, Seg, Target};
-use super::yaml_edit::{double_quoted, entry_at, Entry, Lines, ValueSpan};
+use super::yaml_edit::{double_quoted, entry_at, literal_block, Entry, Lines, ValueSpan};
 use crate::sampling::{Field, Sampling};
 
 /// Saves `sampling` (and the `preset:` line; `None` clears an existing one) into `path`.
-/// Creates the file (and its folders) when missing. Refuses, changing nothing, when the file is
-/// not valid YAML or cannot be edited in place safely. The write is atomic.
+/// A missing file is created as the documented default file with these values in it (its
+/// folders 0700, the file 0600). Refuses, changing nothing, when the file is not valid YAML,
+/// cannot be edited in place safely, or is read-only. A symlink is written through to its
+/// target. The write is atomic.
 pub fn save_sampling(path: &Path, sampling: &Sampling, preset: Option<&str>) -> io::Result<()> {
     sampling.validate().map_err(|e| invalid(format!("not saved: {e}")))?;
-    let old = match fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
+    let old = match read_config_text(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => DEFAULT_CONFIG_YAML.to_string(),
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
-    let new = rewrite(old.as_deref().unwrap_or(""), sampling, preset).map_err(|m| invalid(format!("{}: {m}", path.display())))?;
-    crate::atomic_file::write(path, new.as_bytes())
+    let new = rewrite(&old, sampling, preset).map_err(|m| invalid(format!("{}: {m}", path.display())))?;
+    crate::files::write(path, new.as_bytes())
 }
 
 fn invalid(message: String) -> io::Error {
@@ -67,8 +69,9 @@ fn verify(before: &Mapping, new: &str, sampling: &Sampling, preset: Option<&str>
     Ok(())
 }
 
-/// A value as written into the file: one line, reading back exactly.
-fn yaml_value(sampling: &Sampling, field: Field) -> String {
+/// A value as written into the file, reading back exactly: one line, except a multi-line
+/// system prompt, which stays a `|` block (lines at `block_indent`) where YAML can hold it so.
+fn yaml_value(sampling: &Sampling, field: Field, block_indent: Option<usize>, newline: &str) -> String {
     match field {
         Field::Temperature => format!("{:?}", sampling.temperature),
         Field::TopP => format!("{:?}", sampling.top_p),
@@ -83,7 +86,9 @@ fn yaml_value(sampling: &Sampling, field: Field) -> String {
             let items: Vec<String> = sampling.stop.iter().map(|s| double_quoted(s)).collect();
             format!("[{}]", items.join(", "))
         }
-        Field::SystemPrompt => double_quoted(&sampling.system_prompt),
+        Field::SystemPrompt => block_indent
+            .and_then(|indent| literal_block(&sampling.system_prompt, indent, newline))
+            .unwrap_or_else(|| double_quoted(&sampling.system_prompt)),
         Field::RawMode => sampling.raw_mode.to_string(),
     }
 }
@@ -143,7 +148,10 @@ impl<'a> Rewriter<'a> {
                         last = entry;
                     }
                     if let Some(field) = Field::from_name(name) {
-                        self.set_value(&entry, &yaml_value(sampling, field));
+                        // A block may not start on its own line below a `key: # comment` line.
+                        let below_comment = matches!(entry.value, ValueSpan::Below { .. }) && entry.comment_after_colon;
+                        let block_indent = (!below_comment).then_some(entry.indent + 2);
+                        self.set_value(&entry, &yaml_value(sampling, field, block_indent, nl));
                     }
                 }
                 (last.last_line_end(&self.lines), indent, sec.indent)
@@ -169,7 +177,7 @@ impl<'a> Rewriter<'a> {
         let present = |name: &str| block_keys.as_ref().is_some_and(|m| m.contains_key(name));
         for field in Field::ALL.into_iter().filter(|f| !present(f.name())) {
             let pad = " ".repeat(key_indent);
-            added.push_str(&format!("{nl}{pad}{}: {}", field.name(), yaml_value(sampling, field)));
+            added.push_str(&format!("{nl}{pad}{}: {}", field.name(), yaml_value(sampling, field, Some(key_indent + 2), nl)));
         }
         match (self.entry(&[Seg::key("preset")])?, preset) {
             (Some(entry), _) => self.set_value(&entry, &preset.map_or_else(|| "null".into(), double_quoted)),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{CpuWeights, ModelSpec, demo_model_path};
+use crate::engine::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};
 use crate::sampling::{PresetValues, Sampling};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -34,6 +34,13 @@ pub struct ModelConfig {
     pub chat_template: Option<String>,
     /// GGUF weights on CPU: auto, native, q8_0 or f32.
     pub cpu_weights: CpuWeights,
+    /// A `path` that is not on this machine may be fetched from the Hugging Face hub; off, a
+    /// typo is an error and nothing reaches the network.
+    pub allow_download: bool,
+    /// Load even when the memory estimate says the model does not fit.
+    pub skip_memory_check: bool,
+    /// The prefix cache's budget: off, auto, a size (512 MiB) or a count (8 sequences).
+    pub prefix_cache: PrefixCache,
 }
 
 impl Config {
@@ -49,14 +56,25 @@ impl Config {
             device: self.model.device.clone(),
             chat_template: self.model.chat_template.clone(),
             cpu_weights: self.model.cpu_weights,
-            ..ModelSpec::default()
+            allow_download: self.model.allow_download,
+            skip_memory_check: self.model.skip_memory_check,
+            prefix_cache: self.model.prefix_cache,
         }
     }
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { path: None, isq: None, device: "cpu".into(), chat_template: None, cpu_weights: CpuWeights::Auto }
+        Self {
+            path: None,
+            isq: None,
+            device: "cpu".into(),
+            chat_template: None,
+            cpu_weights: CpuWeights::Auto,
+            allow_download: false,
+            skip_memory_check: false,
+            prefix_cache: PrefixCache::Auto,
+        }
     }
 }
 

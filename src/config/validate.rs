@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use crate::keys::Keymap;
 use super::locate::{Seg, Target};
 use super::schema::Config;
+use super::words::WHOLE_NUMBER_RANGES;
 use crate::sampling::{builtin_presets, check_range, Field, PresetValues, Sampling};
 
 /// One problem: where (path, key or value) and what.
@@ -110,16 +111,23 @@ fn check_between(path: &[&str], value: u64, min: u64, max: u64) -> Result<(), Pr
     Err(Problem::at_value(path, format!("must be between {min} and {max} (got {value})")))
 }
 
+/// The whole-number keys against their ranges (the same table words type errors with).
 fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
-    check_between(&["gpu", "interval_ms"], config.gpu.interval_ms, 100, 60_000)?;
-    check_between(&["gpu", "history_secs"], config.gpu.history_secs, 10, 3600)?;
-    if config.server.port == 0 {
-        return Err(Problem::at_value(&["server", "port"], "must be between 1 and 65535 (got 0)".into()));
+    for (field, min, max) in WHOLE_NUMBER_RANGES {
+        let value = match field {
+            "gpu.interval_ms" => config.gpu.interval_ms,
+            "gpu.history_secs" => config.gpu.history_secs,
+            "ui.fps" => config.ui.fps.into(),
+            "server.port" => config.server.port.into(),
+            "server.max_connections" => config.server.max_connections as u64,
+            "server.header_timeout_secs" => config.server.header_timeout_secs,
+            "server.body_timeout_secs" => config.server.body_timeout_secs,
+            other => unreachable!("{other} has a range but no value here"),
+        };
+        let path: Vec<&str> = field.split('.').collect();
+        check_between(&path, value, min, max)?;
     }
-    check_between(&["server", "max_connections"], config.server.max_connections as u64, 1, 100_000)?;
-    check_between(&["server", "header_timeout_secs"], config.server.header_timeout_secs, 1, 3600)?;
-    check_between(&["server", "body_timeout_secs"], config.server.body_timeout_secs, 1, 3600)?;
-    check_between(&["ui", "fps"], config.ui.fps.into(), 1, 120)
+    Ok(())
 }
 
 fn check_keys(config: &Config) -> Result<(), Problem> {

@@ -272,3 +272,51 @@ pub(crate) fn double_quoted(s: &str) -> String {
     out.push('"');
     out
 }
+
+/// `text` as a literal block scalar (`|` keeping one final newline, `|-` none) with its lines
+/// indented by `indent` spaces and joined by `newline`, or None when a block cannot hold it
+/// exactly (one line, control characters, a leading space, blank lines with spaces, more than
+/// one final newline). Checked by reading it back.
+pub(crate) fn literal_block(text: &str, indent: usize, newline: &str) -> Option<String> {
+    let (body, chomp) = match text.strip_suffix('\n') {
+        Some(body) if body.ends_with('\n') => return None,
+        Some(body) => (body, "|"),
+        None => (text, "|-"),
+    };
+    let lines: Vec<&str> = body.split('\n').collect();
+    let first = lines.iter().find(|l| !l.is_empty())?;
+    let awkward = |c: char| (c.is_control() && !matches!(c, '\t' | '\n')) || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}');
+    if lines.len() < 2 || first.starts_with([' ', '\t']) || body.chars().any(awkward) {
+        return None;
+    }
+    if lines.iter().any(|l| !l.is_empty() && l.trim().is_empty()) {
+        return None;
+    }
+    let pad = " ".repeat(indent);
+    let mut block = chomp.to_string();
+    for line in &lines {
+        block.push_str(newline);
+        if !line.is_empty() {
+            block.push_str(&pad);
+            block.push_str(line);
+        }
+    }
+    let reads_back = serde_yaml::from_str::<std::collections::BTreeMap<String, String>>(&format!("k: {block}\n"))
+        .is_ok_and(|m| m.get("k").map(String::as_str) == Some(text));
+    reads_back.then_some(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_block;
+
+    #[test]
+    fn multi_line_text_becomes_a_block_that_reads_back_and_awkward_text_does_not() {
+        assert_eq!(literal_block("One.\n\nTwo.", 4, "\n").as_deref(), Some("|-\n    One.\n\n    Two."));
+        assert_eq!(literal_block("One.\nTwo.\n", 2, "\n").as_deref(), Some("|\n  One.\n  Two."));
+        assert_eq!(literal_block("a: b # c\n- d", 2, "\n").as_deref(), Some("|-\n  a: b # c\n  - d"));
+        for awkward in ["one line", " leading space\nx", "x\n\n", "x\n  \ny", "bell \u{7}\nx", "cr\r\nx", ""] {
+            assert_eq!(literal_block(awkward, 4, "\n"), None, "{awkward:?}");
+        }
+    }
+}

@@ -67,7 +67,7 @@ impl KeyBinding {
             };
         }
         let code = parse_code(key_part.trim()).ok_or_else(|| {
-            format!("{s:?}: unknown key {key_part:?} (a character, enter, esc, tab, space, f1..f12, up, pageup, ...)")
+            format!("{s:?}: unknown key {key_part:?} (a character, enter, esc, tab, space, f1..f24, up, pageup, ...)")
         })?;
         let code = match code {
             // "ctrl+Q" means ctrl+q; "shift+a" is the character 'A'.

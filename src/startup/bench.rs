@@ -1,13 +1,19 @@
 //! `llamadeck bench`: the in-process engine measured through its face (see `engine::bench`).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchCli, Cli};
 use crate::engine::bench::{BenchArgs, run as bench};
 use crate::engine::{demo_model_path, mistral};
 
-/// `--model` (global) or the demo model. Returns the exit code.
+/// `--model` or the demo model. Returns the exit code.
 pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
-    let model = cli.model.clone().map(PathBuf::from).unwrap_or_else(demo_model_path);
+    let model = match model_to_measure(cli.model.as_deref(), &demo_model_path()) {
+        Ok(model) => model,
+        Err(e) => {
+            eprintln!("llamadeck bench: {e}");
+            return 2;
+        }
+    };
     let json = args.json;
     let args = BenchArgs {
         model,
@@ -34,5 +40,36 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
             eprintln!("llamadeck bench: {e:#}");
             1
         }
+    }
+}
+
+/// The model `--model` names, else the demo model, which must have been fetched.
+fn model_to_measure(given: Option<&str>, demo: &Path) -> Result<PathBuf, String> {
+    match given {
+        Some(model) => Ok(PathBuf::from(model)),
+        None if demo.is_file() => Ok(demo.to_path_buf()),
+        None => Err(format!(
+            "no --model given, and the demo model is not downloaded yet ({}): run scripts/fetch-demo-model \
+             from the llamadeck source tree, or pass --model FILE",
+            demo.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_model_or_the_demo_model_it_says_how_to_get_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = dir.path().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let err = model_to_measure(None, &demo).unwrap_err();
+        assert!(err.starts_with("no --model given, and the demo model is not downloaded yet ("), "{err}");
+        assert!(err.contains("run scripts/fetch-demo-model"), "{err}");
+        std::fs::create_dir_all(demo.parent().unwrap()).unwrap();
+        std::fs::write(&demo, b"GGUF").unwrap();
+        assert_eq!(model_to_measure(None, &demo), Ok(demo.clone()));
+        assert_eq!(model_to_measure(Some("/m.gguf"), &demo), Ok(PathBuf::from("/m.gguf")));
     }
 }

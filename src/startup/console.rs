@@ -74,7 +74,7 @@ pub fn run(cli: Cli) -> i32 {
 
 async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, inbox: Inbox) -> anyhow::Result<Exit> {
     let config = loaded.config;
-    let spec = config.model_spec(cli.model.as_deref());
+    let spec = cli.model_spec(&config);
     let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 

@@ -80,7 +80,7 @@ async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
         }
     };
     say.line(&format!("serving the OpenAI-compatible API on http://{}/v1", server.addr));
-    let spec = config.model_spec(cli.model.as_deref());
+    let spec = cli.model_spec(config);
     tracing::info!("loading {}", spec.source);
     let mut status = engine.watch_status();
     let mut events = StatusEvents::default();

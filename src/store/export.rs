@@ -97,6 +97,7 @@ fn sampling_fields(s: &Sampling, body: &mut Map<String, Value>) {
     if s.frequency_penalty != 0.0 {
         body.insert("frequency_penalty".into(), json!(s.frequency_penalty));
     }
+    // The seed makes a replay give the same answer (same model and settings).
     if let Some(seed) = s.seed {
         body.insert("seed".into(), json!(seed));
     }
@@ -117,6 +118,6 @@ pub fn write(dir: &Path, format: ExportFormat, c: &Conversation, now: u64) -> Re
         }
     };
     let path = dir.join(format!("{stem}.{ext}"));
-    crate::atomic_file::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::files::write_private(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 
 use crate::chat::{Message, Role};
 
+/// The largest conversation file that is read (a conversation of a thousand long answers is a
+/// few MiB); anything bigger is listed as damaged rather than read into memory.
+pub const MAX_CONVERSATION_BYTES: u64 = 64 << 20;
+
 /// A conversation as the console holds it; `id` is the file name without `.json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
@@ -137,13 +141,14 @@ pub fn save(dir: &Path, conversation: &Conversation, now: u64) -> io::Result<()>
     };
     let mut bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    crate::atomic_file::write(&file_path(dir, id), &bytes)
+    crate::files::write_private(&file_path(dir, id), &bytes)
 }
 
 pub fn load(dir: &Path, id: &str) -> Result<Conversation, String> {
     check_id(id).map_err(|e| e.to_string())?;
     let path = file_path(dir, id);
-    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A FIFO or a link to a device here must not block the store's one thread or fill memory.
+    let bytes = crate::files::read_limited(&path, MAX_CONVERSATION_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = format::parse(&bytes)?;
     let messages = file
         .messages

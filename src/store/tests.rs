@@ -122,7 +122,8 @@ fn exports_markdown_and_openai_json() {
     let json = export::openai_json(&c);
     assert_eq!(json["model"], "llama-2-13b-chat");
     assert_eq!(json["temperature"], 0.2);
-    assert_eq!(json["seed"], 7);
+    assert_eq!(json["seed"], 7, "a replay draws as the answer did");
+    assert!(md.contains("seed 7"));
     let roles: Vec<&str> = json["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     // The failed exchange's question is left as the trailing prompt, as a replay would send it.
     assert_eq!(roles, ["system", "user", "assistant", "user", "assistant", "user"]);
@@ -150,4 +151,71 @@ fn the_worker_assigns_one_id_per_conversation_and_flushes() {
     assert!(w.flush(std::time::Duration::from_secs(5)));
     assert_eq!(list(&conversations_dir(dir.path())).entries.len(), 2);
     assert!(rx.try_recv().is_err(), "successful saves are quiet");
+}
+
+/// Runs `f` on a thread and waits a bounded time: a store call that blocks fails the test.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the store answered instead of blocking")
+}
+
+#[test]
+fn a_fifo_a_device_link_and_an_oversized_file_are_listed_as_damaged_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    save(dir.path(), &conversation(), 10).unwrap();
+    let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+    rustix::fs::mknodat(rustix::fs::CWD, &dir.path().join("pipe.json"), rustix::fs::FileType::Fifo, mode, 0).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.json")).unwrap();
+    // Sparse: takes no disk space, reads as zeros.
+    std::fs::File::create(dir.path().join("huge.json")).unwrap().set_len(MAX_CONVERSATION_BYTES + (1 << 20)).unwrap();
+    let path = dir.path().to_path_buf();
+    let (listing, latest) = within_seconds(move || (list(&path), latest(&path)));
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(latest.map(|l| l.id).as_deref(), Some("20250102-154312-00aa"));
+    let mut reasons: Vec<String> = listing.damaged.iter().map(|d| format!("{}: {}", d.file, d.reason.rsplit(": ").next().unwrap())).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "huge.json: too large (65 MiB; at most 64 MiB is read)",
+            "pipe.json: not a regular file (a named pipe)",
+            "zero.json: not a regular file (a character device)",
+        ]
+    );
+}
+
+#[test]
+fn conversations_and_exports_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let data = tempfile::tempdir().unwrap();
+    let dir = conversations_dir(data.path());
+    save(&dir, &conversation(), 10).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    let file = dir.join("20250102-154312-00aa.json");
+    assert_eq!(mode(&file), 0o600);
+    // A file an older version left world-readable is made private when it is next written.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    rename(&dir, "20250102-154312-00aa", "GPU", 11).unwrap();
+    assert_eq!(mode(&file), 0o600);
+    let exported = export::write(&exports_dir(data.path()), ExportFormat::Markdown, &conversation(), 1).unwrap();
+    assert_eq!((mode(&exported), mode(exported.parent().unwrap())), (0o600, 0o700));
+}
+
+#[test]
+fn the_worker_removes_temp_files_a_crash_left_and_keeps_everything_else() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = conversations_dir(data.path());
+    std::fs::create_dir_all(&dir).unwrap();
+    // Pid 0 never runs a writer: these were left by a process that is gone.
+    let stale = [dir.join(".20250102-154312-00aa.json.0.1.0.tmp"), dir.join(".x.json.0.2.1.tmp")];
+    let kept = [dir.join("notes.txt"), dir.join(".hidden")];
+    for p in stale.iter().chain(&kept) {
+        std::fs::write(p, b"half").unwrap();
+    }
+    let w = worker::Worker::spawn(data.path().to_path_buf(), crate::sink::Sink::discard()).unwrap();
+    assert!(w.flush(std::time::Duration::from_secs(5)));
+    assert!(stale.iter().all(|p| !p.exists()), "stale temp files removed");
+    assert!(kept.iter().all(|p| p.exists()), "other files untouched");
 }

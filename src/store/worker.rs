@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-
 use super::{Reply, Request, conversations_dir, exports_dir, time::now_unix};
 use crate::sink::Sink;
 
@@ -29,6 +28,10 @@ impl Worker {
         let dir = data_dir.clone();
         let tx = replies.clone();
         std::thread::Builder::new().name("llamadeck-store".into()).spawn(move || {
+            // Temp files of writes a crash cut short (see `files::remove_stale_temps`).
+            for folder in [conversations_dir(&dir), exports_dir(&dir)] {
+                crate::files::remove_stale_temps(&folder, None);
+            }
             while let Ok(job) = rx.recv() {
                 match job {
                     Job::Run(request) => {

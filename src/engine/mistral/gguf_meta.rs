@@ -39,7 +39,8 @@ pub fn check(path: &Path) -> Result<(), String> {
 }
 
 fn metadata(path: &Path) -> Result<Metadata, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // A FIFO or a device named `.gguf` is refused here instead of blocking or reading forever.
+    let file = crate::files::open_regular(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     read_metadata(&mut BufReader::new(file)).map_err(|e| format!("{} is not a readable GGUF file: {e}", path.display()))
 }
 
@@ -73,7 +74,7 @@ fn read_metadata(r: &mut impl Read) -> std::io::Result<Metadata> {
         match ty {
             8 if key == "general.architecture" => meta.arch = Some(string(r)?),
             _ => {
-                if let Some(v) = value(r, ty)? {
+                if let Some(v) = value(r, ty, 0)? {
                     meta.values.insert(key, v);
                 }
             }
@@ -82,8 +83,13 @@ fn read_metadata(r: &mut impl Read) -> std::io::Result<Metadata> {
     Ok(meta)
 }
 
-/// Reads one value of GGUF type `ty`; integers are returned, everything else skipped.
-fn value(r: &mut impl Read, ty: u32) -> std::io::Result<Option<u64>> {
+/// Arrays of arrays deeper than this are refused: real files nest one level (token lists), and
+/// each level costs a stack frame, so a crafted file could otherwise overflow the stack.
+const MAX_ARRAY_DEPTH: usize = 8;
+
+/// Reads one value of GGUF type `ty` inside `depth` arrays; integers are returned, everything
+/// else skipped.
+fn value(r: &mut impl Read, ty: u32, depth: usize) -> std::io::Result<Option<u64>> {
     let int = |v: i128| Some(v.max(0) as u64);
     Ok(match ty {
         0 => int(bytes::<1>(r)?[0] as i128),
@@ -96,10 +102,14 @@ fn value(r: &mut impl Read, ty: u32) -> std::io::Result<Option<u64>> {
         7 => skip(r, 1).map(|_| None)?,
         8 => string(r).map(|_| None)?,
         9 => {
+            if depth >= MAX_ARRAY_DEPTH {
+                let message = format!("arrays nested more than {MAX_ARRAY_DEPTH} deep");
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, message));
+            }
             let item_ty = u32_le(r)?;
             let len = u64_le(r)?;
             for _ in 0..len {
-                value(r, item_ty)?;
+                value(r, item_ty, depth + 1)?;
             }
             None
         }
@@ -173,9 +183,8 @@ mod tests {
         kv_u32(&mut f, "llama.embedding_length", 576);
         kv_u32(&mut f, "llama.attention.head_count", 9);
         kv_u32(&mut f, "llama.attention.head_count_kv", 3);
-        let dir = std::env::temp_dir().join(format!("llamadeck-gguf-meta-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("m.gguf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
         std::fs::write(&path, &f).unwrap();
         let shape = read_shape(&path).unwrap();
         assert_eq!(shape, GgufShape { arch: "llama".into(), layers: 30, context_len: 8192, hidden: 576, heads: 9, kv_heads: 3 });
@@ -183,6 +192,31 @@ mod tests {
         assert!(read_shape(&path).unwrap_err().contains("not a readable GGUF"));
         std::fs::write(&path, b"hello world, not a model").unwrap();
         assert!(read_shape(&path).unwrap_err().contains("bad magic"));
-        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn deeply_nested_arrays_are_refused_without_exhausting_the_stack() {
+        let mut f = b"GGUF".to_vec();
+        f.extend(3u32.to_le_bytes());
+        f.extend(0u64.to_le_bytes());
+        f.extend(1u64.to_le_bytes());
+        f.extend(1u64.to_le_bytes());
+        f.push(b'k');
+        f.extend(9u32.to_le_bytes());
+        // An array of one array of one array ... a million levels (12 bytes a level).
+        for _ in 0..1_000_000 {
+            f.extend(9u32.to_le_bytes());
+            f.extend(1u64.to_le_bytes());
+        }
+        let err = read_metadata(&mut &f[..]).err().expect("refused");
+        assert_eq!(err.to_string(), "arrays nested more than 8 deep");
+        // One level of nesting, as real files have, still reads.
+        let mut ok = f[..f.len() - 12 * 1_000_000].to_vec();
+        ok.extend(9u32.to_le_bytes());
+        ok.extend(1u64.to_le_bytes());
+        ok.extend(4u32.to_le_bytes());
+        ok.extend(2u64.to_le_bytes());
+        ok.extend([0u8; 8]);
+        assert!(read_metadata(&mut &ok[..]).is_ok());
     }
 }

@@ -4,7 +4,7 @@
 use super::estimate::{MemoryEstimate, estimate, free_memory, gib};
 use super::overlay::{ConfigOverlay, overlay_if_needed};
 use super::reencode;
-use super::source::{ModelSource, resolve_source};
+use super::source::{ModelSource, resolve};
 use super::stages::{LoadingScope, StageFn};
 use super::prefix::PrefixBudget;
 use super::render::Renderer;
@@ -126,7 +126,7 @@ fn token_source(source: &ModelSource) -> TokenSource {
 /// The checks that need no memory: what the model string names, the device, the template file.
 /// A load that fails them is refused before the serving model is unloaded.
 pub fn precheck(spec: &ModelSpec) -> Result<(), String> {
-    resolve_source(&spec.source)?;
+    resolve(&spec.source, spec.allow_download)?;
     parse_device(&spec.device)?;
     template_override(spec.chat_template.as_deref())?;
     Ok(())
@@ -136,7 +136,7 @@ pub fn precheck(spec: &ModelSpec) -> Result<(), String> {
 /// a panic inside mistral.rs's loader comes back as an error.
 pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, String> {
     let _scope = LoadingScope::enter(stage.clone());
-    let source = resolve_source(&spec.source)?;
+    let source = resolve(&spec.source, spec.allow_download)?;
     let device = parse_device(&spec.device)?;
     let on_cpu = device.is_cpu();
     let is_gguf = matches!(source, ModelSource::Gguf(_));

@@ -5,16 +5,24 @@
 //! exactly) and keep the result in a cache; decode gets about 1.4x faster and prompts
 //! 1.7x, for 1.7x the weight memory.
 //! `f32` trades more memory for the fastest prompt processing (dense matmuls).
+//!
+//! The cache names each copy after its source (`stem.Q8_0.<source>-<version>.gguf`: a hash of
+//! the source's path, and one of its path, size and mtime), so a changed file replaces only its
+//! own older copy, and keeps at most `CACHE_BUDGET` bytes, dropping the least recently used.
 use crate::engine::spec::CpuWeights;
-use mistralrs::Device;
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use mistralrs::Device;
+use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bumped when the output of a re-encoding changes, so old cache files are not reused.
 const FORMAT_VERSION: u32 = 1;
+
+/// The most the cache keeps: the re-encoded Llama-2-13B is 14 GB as Q8_0, so two such models.
+pub const CACHE_BUDGET: u64 = 32 << 30;
 
 /// What `prepare` decided: the file to load and a line for the loading stages (if any).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +39,11 @@ fn slow_on_this_cpu(t: GgmlDType) -> bool {
 /// The file to load for `mode`: `file` itself, or a re-encoded copy under `cache_dir`, made now
 /// if it is missing. `free_bytes` guards the conversion, which holds the new weights in memory.
 pub fn prepare(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: Option<u64>) -> Result<Prepared, String> {
+    prepare_within(file, mode, cache_dir, free_bytes, CACHE_BUDGET)
+}
+
+/// [`prepare`] with the cache held to `budget` bytes.
+fn prepare_within(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: Option<u64>, budget: u64) -> Result<Prepared, String> {
     let unchanged = Prepared { path: file.to_path_buf(), note: None };
     if mode == CpuWeights::Native {
         return Ok(unchanged);
@@ -43,8 +56,11 @@ pub fn prepare(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: Opti
     let target = target_name(plan.target);
     let out = cache_dir.join(cache_name(file, target)?);
     if out.is_file() {
+        mark_used(&out);
         return Ok(Prepared { path: out, note: Some(format!("{} as {target} (cached re-encoding)", plan.sources_text())) });
     }
+    // A conversion a crash or kill cut short leaves a temp file as big as the model.
+    crate::files::remove_stale_temps(cache_dir, None);
     if let Some(free) = free_bytes
         && plan.output_bytes > free
     {
@@ -62,6 +78,7 @@ pub fn prepare(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: Opti
     let started = std::time::Instant::now();
     write_reencoded(file, &content, &plan, &out)?;
     remove_stale(cache_dir, &out);
+    keep_within(cache_dir, budget, &out);
     let note = format!(
         "re-encoded {} as {target} for CPU speed in {:.1} s ({:.0} MB, cached in {})",
         plan.sources_text(),
@@ -78,7 +95,7 @@ fn gb(bytes: u64) -> f64 {
 
 fn read_content(file: &Path) -> Result<gguf_file::Content, String> {
     super::gguf_meta::check(file)?;
-    let mut reader = BufReader::new(File::open(file).map_err(|e| format!("{}: {e}", file.display()))?);
+    let mut reader = BufReader::new(crate::files::open_regular(file).map_err(|e| format!("{}: {e}", file.display()))?);
     gguf_file::Content::read(&mut reader).map_err(|e| format!("{}: not a readable GGUF file: {e}", file.display()))
 }
 
@@ -134,14 +151,30 @@ fn target_name(t: GgmlDType) -> &'static str {
     if t == GgmlDType::F32 { "F32" } else { "Q8_0" }
 }
 
-/// `stem.Q8_0.<hash>.gguf`; the hash covers the source's path, size and mtime, so an edited
-/// or replaced model file gets a new copy.
+/// `stem.Q8_0.<source>-<version>.gguf` for `file` as it is now (see [`cache_key`]).
 fn cache_name(file: &Path, target: &str) -> Result<String, String> {
     let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut h = DefaultHasher::new();
-    (FORMAT_VERSION, std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()), meta.len()).hash(&mut h);
-    meta.modified().ok().hash(&mut h);
-    Ok(format!("{}.{target}.{:016x}.gguf", stem(file), h.finish()))
+    let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    Ok(format!("{}.{target}.{}.gguf", stem(file), cache_key(path.as_os_str().as_encoded_bytes(), meta.len(), mtime)))
+}
+
+/// `<source>-<version>`: SHA-256 (stable across Rust releases, unlike `DefaultHasher`) of the
+/// source's path, then of the format version, path, size and mtime. Copies of one source share
+/// the first half, so an older copy of the same file can be told from another file's.
+fn cache_key(path: &[u8], size: u64, mtime_nanos: u128) -> String {
+    let source = Sha256::digest(path);
+    let mut version = Sha256::new();
+    version.update(FORMAT_VERSION.to_le_bytes());
+    version.update((path.len() as u64).to_le_bytes());
+    version.update(path);
+    version.update(size.to_le_bytes());
+    version.update(mtime_nanos.to_le_bytes());
+    format!("{}-{}", hex(&source[..6]), hex(&version.finalize()[..8]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn stem(file: &Path) -> String {
@@ -167,8 +200,9 @@ fn write_reencoded(file: &Path, content: &gguf_file::Content, plan: &Plan, out: 
     let metadata: Vec<(&str, &gguf_file::Value)> = metadata.into_iter().map(|(k, v)| (k.as_str(), v)).collect();
     let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
 
-    // Written beside the final name, then renamed: a crash never leaves a half file in the cache.
-    let tmp = dir.join(format!(".{}.{}.tmp", out.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    // Written beside the final name, then renamed: a crash never leaves a half file in the cache
+    // (and the temp file it leaves is removed by the next conversion).
+    let tmp = crate::files::temp_path(dir, out);
     let result = (|| -> Result<(), String> {
         let mut w = BufWriter::new(File::create(&tmp).map_err(|e| e.to_string())?);
         gguf_file::write(&mut w, &metadata, &refs).map_err(|e| e.to_string())?;
@@ -187,16 +221,48 @@ fn requantize(t: &QTensor, dtype: GgmlDType) -> candle_core::Result<QTensor> {
     QTensor::quantize(&dense, dtype)
 }
 
-/// Removes older copies of the same model in the same format (a replaced file, an old version).
+/// Removes older copies of the same source file in the same format (it was edited or replaced,
+/// or the format version changed): the names that differ from `keep` only after `<source>-`.
 fn remove_stale(cache_dir: &Path, keep: &Path) {
     let Some(keep_name) = keep.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
-    // "stem.Q8_0." is everything up to the hash.
-    let Some(prefix) = keep_name.rsplitn(3, '.').nth(2).map(|p| format!("{p}.")) else { return };
+    let Some(prefix) = keep_name.rsplit_once('-').map(|(p, _)| format!("{p}-")) else { return };
     let Ok(entries) = std::fs::read_dir(cache_dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name != keep_name && name.starts_with(&prefix) && name.ends_with(".gguf") {
             let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A copy's mtime is when it was last used: the budget drops the copies unused longest.
+fn mark_used(copy: &Path) {
+    if let Ok(f) = File::open(copy) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+/// Drops the least recently used copies until the cache holds at most `budget` bytes; `keep`
+/// (the copy about to be loaded) stays even when it alone is over.
+fn keep_within(cache_dir: &Path, budget: u64, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else { return };
+    let mut copies: Vec<(SystemTime, u64, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".gguf"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            Some((meta.modified().unwrap_or(UNIX_EPOCH), meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = copies.iter().map(|c| c.1).sum();
+    copies.sort();
+    for (_, size, path) in copies {
+        if total <= budget {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            tracing::info!("re-encoding cache over {}: removed {}", crate::files::human_size(budget), path.display());
+            total -= size;
         }
     }
 }
@@ -279,6 +345,53 @@ mod tests {
         assert_ne!(third.path, first.path);
         let left: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left, vec![third.path.file_name().unwrap().to_owned()]);
+    }
+
+    #[test]
+    fn two_models_with_the_same_file_name_keep_their_own_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let (first, _) = sample(&a);
+        let (second, _) = sample(&b);
+        assert_eq!(first.file_name(), second.file_name());
+        let cache = dir.path().join("cache");
+        let one = prepare(&first, CpuWeights::Q8_0, &cache, None).unwrap();
+        let two = prepare(&second, CpuWeights::Q8_0, &cache, None).unwrap();
+        assert_ne!(one.path, two.path);
+        assert!(one.path.exists() && two.path.exists(), "the second did not remove the first's copy");
+    }
+
+    #[test]
+    fn the_cache_key_is_stable_across_builds() {
+        // A fixed value: DefaultHasher may change with any Rust release; SHA-256 does not.
+        assert_eq!(cache_key(b"/models/m.gguf", 1234, 1_700_000_000_000_000_000), "000ab54451bd-13e43b824c58bf75");
+        assert_ne!(cache_key(b"/models/m.gguf", 1234, 1), cache_key(b"/models/m.gguf", 1234, 2));
+        assert_eq!(cache_key(b"/m", 1, 1)[..12], cache_key(b"/m", 2, 2)[..12], "one source, one prefix");
+    }
+
+    #[test]
+    fn the_cache_keeps_to_its_budget_dropping_the_least_recently_used_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let mut sources = Vec::new();
+        for name in ["a", "b", "c"] {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            sources.push(sample(&d).0);
+        }
+        let one = prepare_within(&sources[0], CpuWeights::Q8_0, &cache, None, u64::MAX).unwrap().path;
+        let size = std::fs::metadata(&one).unwrap().len();
+        let two = prepare_within(&sources[1], CpuWeights::Q8_0, &cache, None, u64::MAX).unwrap().path;
+        // `one` used again, after `two`: `two` is now the least recently used.
+        let old = SystemTime::now() - std::time::Duration::from_secs(60);
+        File::open(&two).unwrap().set_modified(old).unwrap();
+        File::open(&one).unwrap().set_modified(old - std::time::Duration::from_secs(60)).unwrap();
+        prepare_within(&sources[0], CpuWeights::Q8_0, &cache, None, u64::MAX).unwrap();
+        let three = prepare_within(&sources[2], CpuWeights::Q8_0, &cache, None, 2 * size).unwrap().path;
+        assert!(one.exists() && three.exists());
+        assert!(!two.exists(), "the least recently used copy went");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Where a model comes from: a local HF directory, a local `.gguf` file, or a hub id the user
 //! asked for. A path that does not exist is an error here, so mistral.rs never mistakes a typo
-//! for a hub id and goes to the network.
+//! for a hub id and goes to the network: even `owner/name` is only a hub id when downloads are
+//! allowed (`model.allow_download`, `--allow-download`).
+use std::io;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,22 +27,62 @@ impl ModelSource {
     }
 }
 
-/// Decides what `s` names. Never touches the network.
+/// [`resolve`] with downloads not allowed: only local paths.
 pub fn resolve_source(s: &str) -> Result<ModelSource, String> {
+    resolve(s, false)
+}
+
+/// Decides what `s` names; a hub id only when `allow_download`. Never touches the network.
+pub fn resolve(s: &str, allow_download: bool) -> Result<ModelSource, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("no model given".into());
     }
     let expanded = expand_home(s);
     let path = expanded.as_path();
-    if path.exists() {
-        let path = std::fs::canonicalize(path).map_err(|e| format!("model path {}: {e}", path.display()))?;
-        return if path.is_dir() { check_hf_dir(&path).map(|_| ModelSource::HfDir(path)) } else { check_gguf(&path) };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() || meta.is_file() => {
+            let path = std::fs::canonicalize(path).map_err(|e| format!("model path {}: {e}", path.display()))?;
+            return if meta.is_dir() { check_hf_dir(&path).map(|_| ModelSource::HfDir(path)) } else { check_gguf(&path) };
+        }
+        Ok(_) => return Err(format!("model path {} is neither a file nor a directory", path.display())),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(unreadable(path, &e)),
+        Err(_) => {}
     }
-    if looks_like_hub_id(s) {
-        return Ok(ModelSource::Hub(s.to_string()));
+    if let Ok(to) = std::fs::read_link(path) {
+        return Err(format!("model path {} is a symbolic link to {}, which does not exist", path.display(), to.display()));
     }
-    Err(format!("model path {} does not exist", path.display()))
+    match looks_like_hub_id(s) {
+        true if allow_download => Ok(ModelSource::Hub(s.to_string())),
+        _ => Err(not_found(s, path, &crate::engine::demo_model_path())),
+    }
+}
+
+/// Why `s` (at `path`, which does not exist) cannot be loaded, and what to do about it.
+fn not_found(s: &str, path: &Path, demo: &Path) -> String {
+    if path == demo {
+        format!(
+            "the demo model is not downloaded yet ({}): run scripts/fetch-demo-model from the llamadeck \
+             source tree, or give a model with --model or model.path",
+            path.display()
+        )
+    } else if looks_like_hub_id(s) {
+        format!(
+            "model path {s} does not exist; nothing is downloaded unless asked: to fetch {s} from the \
+             Hugging Face hub, set model.allow_download: true or pass --allow-download"
+        )
+    } else {
+        format!("model path {} does not exist", path.display())
+    }
+}
+
+/// A path that exists in some form but cannot be read: a symlink loop, a folder without access.
+fn unreadable(path: &Path, e: &io::Error) -> String {
+    if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        format!("model path {} is a loop of symbolic links", path.display())
+    } else {
+        format!("model path {} cannot be read: {e}", path.display())
+    }
 }
 
 /// `owner/name`: exactly one slash, no path syntax, the characters the hub allows.
@@ -86,14 +128,15 @@ fn check_hf_dir(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// The weight files of an HF directory, sorted.
+/// The weight files of an HF directory, sorted: regular files (or links to them) only, so a
+/// FIFO named like one never reaches the loader.
 pub fn safetensors_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors") && p.is_file())
         .collect();
     files.sort();
     files
@@ -108,22 +151,65 @@ mod tests {
         let err = resolve_source("/x/y").unwrap_err();
         assert_eq!(err, "model path /x/y does not exist");
         assert!(resolve_source("./models/llama.gguf").unwrap_err().contains("does not exist"));
-        assert!(resolve_source("models/llama-2.gguf").unwrap_err().contains("does not exist"));
+        assert!(resolve("models/llama-2.gguf", true).unwrap_err().contains("does not exist"));
     }
 
     #[test]
-    fn owner_name_is_a_hub_id() {
-        assert_eq!(resolve_source("meta-llama/Llama-2-13b-chat-hf"), Ok(ModelSource::Hub("meta-llama/Llama-2-13b-chat-hf".into())));
-        assert!(resolve_source("a/b/c").is_err());
-        assert!(resolve_source("~/x").is_err());
+    fn owner_name_is_a_hub_id_only_when_downloads_are_allowed() {
+        let id = "meta-llama/Llama-2-13b-chat-hf";
+        assert_eq!(resolve(id, true), Ok(ModelSource::Hub(id.into())));
+        assert_eq!(
+            resolve("models/llama-2-13b", false).unwrap_err(),
+            "model path models/llama-2-13b does not exist; nothing is downloaded unless asked: to fetch \
+             models/llama-2-13b from the Hugging Face hub, set model.allow_download: true or pass --allow-download"
+        );
+        assert!(resolve("a/b/c", true).is_err());
+        assert!(resolve("~/x", true).is_err());
+    }
+
+    #[test]
+    fn a_missing_demo_model_says_how_to_fetch_it() {
+        let demo = Path::new("/cache/llamadeck/models/SmolLM2.gguf");
+        let message = not_found(demo.to_str().unwrap(), demo, demo);
+        assert!(message.starts_with("the demo model is not downloaded yet (/cache/llamadeck/models/SmolLM2.gguf)"), "{message}");
+        assert!(message.contains("run scripts/fetch-demo-model"), "{message}");
+    }
+
+    #[test]
+    fn a_symlink_loop_and_a_broken_link_say_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.gguf"), dir.path().join("b.gguf"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert_eq!(resolve(a.to_str().unwrap(), false).unwrap_err(), format!("model path {} is a loop of symbolic links", a.display()));
+        let broken = dir.path().join("broken.gguf");
+        std::os::unix::fs::symlink("/nonexistent/m.gguf", &broken).unwrap();
+        assert_eq!(
+            resolve(broken.to_str().unwrap(), true).unwrap_err(),
+            format!("model path {} is a symbolic link to /nonexistent/m.gguf, which does not exist", broken.display())
+        );
+    }
+
+    #[test]
+    fn a_fifo_named_like_a_model_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("m.gguf");
+        let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+        assert!(resolve(fifo.to_str().unwrap(), false).unwrap_err().ends_with("is neither a file nor a directory"));
+        // A FIFO named as weights in a model directory is not taken for them either.
+        let model = dir.path().join("model");
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("config.json"), "{}").unwrap();
+        std::fs::write(model.join("tokenizer.json"), "{}").unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, &model.join("model.safetensors"), rustix::fs::FileType::Fifo, mode, 0).unwrap();
+        assert!(resolve(model.to_str().unwrap(), false).unwrap_err().ends_with("lacks *.safetensors"));
     }
 
     #[test]
     fn directory_must_hold_the_hf_files() {
-        let dir = std::env::temp_dir().join(format!("llamadeck-source-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let err = resolve_source(dir.to_str().unwrap()).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = resolve_source(dir.path().to_str().unwrap()).unwrap_err();
         assert!(err.contains("config.json") && err.contains("*.safetensors"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
