@@ -377,18 +377,30 @@ fn config_path_prefers_xdg_and_falls_back_to_home() {
     assert_eq!(config_path_from(None, None), None);
 }
 
+/// Runs in a child process of its own (this test binary again), with XDG_CONFIG_HOME set for
+/// it: setting a variable in this process would race the tests running beside it.
 #[test]
 fn load_without_a_file_gives_defaults_and_a_missing_explicit_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    // The only test in this binary that reads or writes XDG_CONFIG_HOME.
-    unsafe { std::env::set_var("XDG_CONFIG_HOME", dir.path()) };
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "load_without_a_file_child", "--test-threads=1"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+#[ignore = "the child process of load_without_a_file_gives_defaults_and_a_missing_explicit_file_is_an_error"]
+fn load_without_a_file_child() {
+    let dir = PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").expect("set by the parent"));
     let loaded = config::load(None).unwrap();
     assert_eq!(loaded.config, Config::default());
     assert!(!loaded.existed);
-    assert_eq!(loaded.path, dir.path().join("llamadeck/config.yaml"));
-    assert_eq!(config::default_config_path(), Some(dir.path().join("llamadeck/config.yaml")));
+    assert_eq!(loaded.path, dir.join("llamadeck/config.yaml"));
+    assert_eq!(config::default_config_path(), Some(dir.join("llamadeck/config.yaml")));
 
-    let missing = dir.path().join("nope.yaml");
+    let missing = dir.join("nope.yaml");
     let err = config::load(Some(&missing)).unwrap_err();
     assert_eq!(err.to_string(), format!("{}: no such file", missing.display()));
 }
