@@ -42,9 +42,3 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
 pub fn page_height(rows: usize, height: u16) -> usize {
     (rows + 2).min(height as usize).saturating_sub(2)
 }
-
-/// The first line to show so that the last page is full.
-pub fn max_scroll(keymap: &Keymap, height: u16) -> usize {
-    let rows = rows(keymap).len();
-    rows.saturating_sub(page_height(rows, height))
-}

@@ -246,7 +246,7 @@ fn reread_config(state: &State, config_path: &std::path::Path) -> Result<Box<Rer
     };
     let loaded = crate::config::load_file(config_path, false).map_err(|e| short(e.to_string()))?;
     let keymap = Keymap::from_config(&loaded.config.keys)
-        .map_err(|(command, message)| format!("{}: keys.{command}: {message}", config_path.display()))?;
+        .map_err(|(command, message)| short(format!("{}: keys.{command}: {message}", config_path.display())))?;
     let spec = loaded.config.model_spec(state.cli_model.as_deref());
     Ok(Box::new(Reread { config: loaded.config, keymap, spec }))
 }

@@ -39,7 +39,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         };
         let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
         let room = width.saturating_sub(used + essential + 4);
-        left.push(Span::styled(format!(" · {}", notice_text(notice, room)), style));
+        if room > 0 {
+            left.push(Span::styled(format!(" · {}", notice_text(notice, room)), style));
+        }
     }
     let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
     let shown = fit(hints, width.saturating_sub(used + 1));
