@@ -58,4 +58,13 @@ impl Theme {
     pub fn key(self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }
+    /// A search match in the chat; underlined too, so it shows without colour.
+    pub fn found(self) -> Style {
+        let style = Style::new().add_modifier(Modifier::UNDERLINED);
+        if self.color { style.fg(Color::Black).bg(Color::Yellow) } else { style }
+    }
+    /// The match Enter, ↑ and ↓ moved to.
+    pub fn found_current(self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED)
+    }
 }

@@ -9,8 +9,18 @@ use crossterm::event::KeyEvent;
 use crate::app::api::ServerEvent;
 use crate::engine::{EngineCommand, EngineEvent, ModelSpec};
 use crate::gpu::snapshot::GpuSnapshot;
-use crate::keys::Command;
+use crate::config::Config;
+use crate::keys::{Command, Keymap};
 use crate::sampling::Sampling;
+
+/// The config file as F5 read it again, and what it asks for.
+#[derive(Debug, Clone)]
+pub struct Reread {
+    pub config: Config,
+    pub keymap: Keymap,
+    /// The model to load: `--model` when the console was started with one, else `model.path`.
+    pub spec: ModelSpec,
+}
 
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -25,10 +35,12 @@ pub enum Action {
     Gpu(Arc<GpuSnapshot>),
     /// The clock moved on (drives the loading timer).
     Tick(Instant),
-    /// The result of an `Effect::SaveSettings`.
-    Saved(Result<PathBuf, String>),
-    /// The result of re-reading the config for a reload: the spec to load, or why not.
-    ModelChosen(Result<ModelSpec, String>),
+    /// The result of an `Effect::SaveSettings`: where, or why not; and what was written.
+    Saved { result: Result<PathBuf, String>, sampling: Sampling, preset: Option<String> },
+    /// The model `/model PATH` asked for: the current model settings with that path.
+    ModelChosen(ModelSpec),
+    /// The result of an `Effect::ReloadConfig`: the config as it is now, or its error.
+    ConfigReread(Result<Box<Reread>, String>),
     /// The conversation store's answer to an `Effect::Store`.
     Store(crate::store::Reply),
     /// The result of an `Effect::Clipboard`: characters copied, or why not.
@@ -47,8 +59,10 @@ pub enum Action {
 pub enum Effect {
     Engine(EngineCommand),
     SaveSettings { sampling: Sampling, preset: Option<String> },
-    /// Re-read the config file's `model:` section (or use `path`) and load that model.
-    ChooseModel { path: Option<String> },
+    /// Load the model at `path` (typed after `/model`) with the current model settings.
+    ChooseModel { path: String },
+    /// F5: read the config file again (answered with `Action::ConfigReread`).
+    ReloadConfig,
     /// Save, list, load, rename, delete or export conversations (done off the loop, in order).
     Store(crate::store::Request),
     /// Put text on the operator's clipboard with OSC 52 (works over SSH).

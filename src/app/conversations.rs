@@ -9,7 +9,7 @@ use crate::app::action::Effect;
 use crate::app::answer::stop_answer;
 use crate::app::overlays::{Browser, BrowserMode, Search};
 use crate::app::saving::{load_into, snapshot, start_new};
-use crate::app::state::{NoticeLevel, State, new_input};
+use crate::app::state::{NoticeLevel, State, new_editor};
 use crate::chat::Role;
 use crate::engine::EngineCommand;
 use crate::keys::Command;
@@ -59,7 +59,7 @@ pub fn on_store(state: &mut State, reply: Reply) -> Vec<Effect> {
             effects.extend(state.notice(NoticeLevel::Error, e));
             effects
         }
-        Reply::Exported(Ok(path)) => state.notice(NoticeLevel::Info, format!("exported to {}", path.display())),
+        Reply::Exported(Ok(path)) => state.path_notice(NoticeLevel::Info, "exported to ", &path),
         Reply::Exported(Err(e)) => state.notice(NoticeLevel::Error, format!("export failed: {e}")),
     }
 }
@@ -70,22 +70,45 @@ fn relist(state: &State) -> Vec<Effect> {
 
 // ---- typed commands: /model PATH, /export md|json -----------------------------------------
 
-/// Runs `text` when it is a slash command; None when it is not one.
-pub fn slash_command(state: &mut State, text: &str) -> Option<Vec<Effect>> {
-    let text = text.trim();
-    if let Some(path) = text.strip_prefix("/model ") {
-        return Some(vec![Effect::ChooseModel { path: Some(path.trim().to_string()) }]);
+/// The commands the message box runs, for messages that name them.
+pub const COMMANDS: &str = "/model PATH, /export md or /export json";
+
+/// What the message box's text turned out to be.
+pub enum Slash {
+    /// A message to send.
+    Text,
+    /// A command that ran: the box is emptied.
+    Ran(Vec<Effect>),
+    /// A command that was refused (unknown, or missing its argument): the text stays.
+    Refused(Vec<Effect>),
+}
+
+/// Runs `text` when it is a slash command. Text like `/word ...` with an unknown word is
+/// refused, kept in the box, rather than sent to the model.
+pub fn slash_command(state: &mut State, text: &str) -> Slash {
+    let Some(rest) = text.trim().strip_prefix('/') else { return Slash::Text };
+    let (word, arg) = rest.split_once(char::is_whitespace).map_or((rest, ""), |(w, a)| (w, a.trim()));
+    if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+        // "/etc/hosts explained" or "/ hello" is text, not a command.
+        return Slash::Text;
     }
-    let rest = text.strip_prefix("/export")?;
-    if !(rest.is_empty() || rest.starts_with(' ')) {
-        return None;
+    match (word, arg) {
+        ("model", "") => {
+            Slash::Refused(state.notice(NoticeLevel::Warn, "/model needs the model's path, e.g. /model /models/llama-2-13b-chat.Q4_K_M.gguf"))
+        }
+        ("model", path) => Slash::Ran(vec![Effect::ChooseModel { path: path.to_string() }]),
+        ("export", format) => export(state, format),
+        (other, _) => Slash::Refused(state.notice(NoticeLevel::Warn, format!("/{other} is not a command: {COMMANDS} (your text is kept)"))),
     }
-    let format = match rest.trim() {
+}
+
+fn export(state: &mut State, format: &str) -> Slash {
+    let format = match format {
         "md" | "markdown" | "" => ExportFormat::Markdown,
         "json" => ExportFormat::Json,
-        other => return Some(state.notice(NoticeLevel::Warn, format!("/export {other}: say md or json"))),
+        other => return Slash::Refused(state.notice(NoticeLevel::Warn, format!("/export {other}: say md or json"))),
     };
-    Some(match snapshot(state) {
+    Slash::Ran(match snapshot(state) {
         Some(conversation) => vec![Effect::Store(Request::Export { format, conversation: Box::new(conversation) })],
         None => state.notice(NoticeLevel::Info, "nothing to export yet"),
     })
@@ -206,20 +229,14 @@ pub fn on_browser_key(state: &mut State, key: KeyEvent, command: Option<Command>
         }
         KeyCode::Char('r') | KeyCode::F(2) => {
             if let Some(entry) = browser.selected_entry() {
-                let mut editor = new_input(state.theme);
-                editor.set_placeholder_text("a title");
+                let mut editor = new_editor(state.theme, "a title");
                 editor.insert_str(&entry.title);
                 browser.mode = BrowserMode::Rename(editor);
             }
         }
-        KeyCode::Char('d') | KeyCode::Delete => {
-            if browser.selected_entry().is_some() {
-                browser.mode = BrowserMode::ConfirmDelete;
-            }
-        }
+        KeyCode::Char('d') | KeyCode::Delete if browser.selected_entry().is_some() => browser.mode = BrowserMode::ConfirmDelete,
         KeyCode::Char('/') => {
-            let mut editor = new_input(state.theme);
-            editor.set_placeholder_text("words in any conversation");
+            let mut editor = new_editor(state.theme, "words in any conversation");
             editor.insert_str(&browser.filter);
             browser.mode = BrowserMode::Filter(editor);
         }
@@ -280,13 +297,13 @@ fn delete_selected(state: &mut State) -> Vec<Effect> {
 // ---- search in the current conversation ----------------------------------------------------
 
 pub fn open_search(state: &mut State) -> Vec<Effect> {
-    let mut query = new_input(state.theme);
-    query.set_placeholder_text("search · Enter older · ↓ newer · Esc closes · or model PATH, export md|json");
-    state.search = Some(Search { query, matches: Vec::new(), current: None });
+    let query = new_editor(state.theme, "search this conversation · Enter or ↑ older · ↓ newer · Esc closes");
+    state.search = Some(Search { query, hits: Vec::new(), capped: false, current: None });
     Vec::new()
 }
 
-/// Keys while the search bar is open. None: not handled here (quit).
+/// Keys while the search bar is open: it only searches (commands run from the message box).
+/// None: not handled here (quit).
 pub fn on_search_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Option<Vec<Effect>> {
     if command == Some(Command::Quit) {
         return None;
@@ -294,27 +311,18 @@ pub fn on_search_key(state: &mut State, key: KeyEvent, command: Option<Command>)
     let search = state.search.as_mut()?;
     match key.code {
         KeyCode::Esc => state.search = None,
-        KeyCode::Enter => {
-            let text = search.text();
-            if let Some(effects) = slash_command(state, &format!("/{}", text.trim())) {
-                state.search = None;
-                return Some(effects);
-            }
-            step(state, -1);
-        }
-        KeyCode::Up => step(state, -1),
+        KeyCode::Enter | KeyCode::Up => step(state, -1),
         KeyCode::Down => step(state, 1),
         _ => {
+            let before = search.text();
             edit(&mut search.query, key);
-            let query = search.text().to_lowercase();
-            search.matches = if query.trim().is_empty() {
-                Vec::new()
-            } else {
-                let q = query.as_str();
-                state.messages.iter().enumerate().filter(|(_, m)| m.text.to_lowercase().contains(q)).map(|(i, _)| i).collect()
-            };
-            search.current = search.matches.len().checked_sub(1);
-            show_match(state);
+            let query = search.text();
+            if query != before {
+                (search.hits, search.capped) = crate::app::search::find(&state.messages, &query);
+                // The newest match first: the one nearest the bottom of the chat.
+                search.current = search.hits.len().checked_sub(1);
+                show_match(state);
+            }
         }
     }
     Some(Vec::new())
@@ -323,7 +331,7 @@ pub fn on_search_key(state: &mut State, key: KeyEvent, command: Option<Command>)
 /// Moves to the previous (-1, older) or next (+1, newer) match, wrapping around.
 fn step(state: &mut State, delta: isize) {
     let Some(search) = state.search.as_mut() else { return };
-    let n = search.matches.len();
+    let n = search.hits.len();
     if n == 0 {
         return;
     }
@@ -332,11 +340,18 @@ fn step(state: &mut State, delta: isize) {
     show_match(state);
 }
 
-/// Scrolls so the current match's message starts at the top of the chat pane.
+/// Scrolls so the current match's line is on screen, a few lines below the top of the pane.
 fn show_match(state: &mut State) {
-    let Some(index) = state.search.as_ref().and_then(Search::current_message) else { return };
+    let Some(hit) = state.search.as_ref().and_then(Search::current_hit) else { return };
+    let Some(message) = state.messages.get(hit.message) else { return };
+    let width = crate::layout::chat_text_width(state.size);
+    let page = crate::layout::chat_page_height(state.size);
+    // The line within the message: its header, then the wrapped line holding the match.
+    let body = crate::layout::chat_lines::wrapped(message, width);
+    let line_in = 1 + body.lines.iter().position(|r| r.end > hit.start).unwrap_or(0);
     let plan = state.chat_plan();
-    let max_top = plan.last_top(crate::layout::chat_page_height(state.size));
-    let top = plan.starts.get(index).copied().unwrap_or(0);
+    let start = plan.starts.get(hit.message).copied().unwrap_or(0);
+    let top = (start + line_in).saturating_sub(page / 3);
+    let max_top = plan.last_top(page);
     state.scroll_top = if top >= max_top { None } else { Some(top) };
 }

@@ -1,14 +1,20 @@
 //! The console's behaviour: state, what can happen, and the pure reducer. `update` does no I/O
 //! and asks no view for geometry (it reads `crate::layout`); `Effect`s are plain data the loop
 //! carries out. `api` is what the console knows of the API server, `conversations` the reducer's
-//! part of saving, browsing and searching conversations.
+//! part of saving, browsing and searching conversations (`search` finds the matches), `model`
+//! loading and answers, `settings` the settings pane and presets, `help` what F1 lists.
 pub mod action;
 mod answer;
 pub mod api;
 pub mod conversations;
+pub mod help;
 pub mod inbox;
+mod model;
 pub mod overlays;
 mod saving;
+pub mod search;
+mod settings;
+pub mod stage_words;
 pub mod state;
 pub mod update;
 

@@ -2,6 +2,7 @@
 //! view, and `/` search in the current conversation. Data only; `conversations` changes it.
 use ratatui_textarea::TextArea;
 
+use crate::app::search::Hit;
 use crate::store::{Listing, Summary};
 
 /// Which conversation the chat shows, as far as the store is concerned.
@@ -56,9 +57,11 @@ impl Browser {
 #[derive(Debug, Clone)]
 pub struct Search {
     pub query: TextArea<'static>,
-    /// Indices of the messages that contain the query.
-    pub matches: Vec<usize>,
-    /// Index into `matches`.
+    /// Every match, in order (see `app::search`).
+    pub hits: Vec<Hit>,
+    /// More matches exist than `hits` keeps.
+    pub capped: bool,
+    /// Index into `hits`.
     pub current: Option<usize>,
 }
 
@@ -67,7 +70,11 @@ impl Search {
         self.query.lines().join(" ")
     }
 
+    pub fn current_hit(&self) -> Option<Hit> {
+        self.current.and_then(|i| self.hits.get(i).copied())
+    }
+
     pub fn current_message(&self) -> Option<usize> {
-        self.current.and_then(|i| self.matches.get(i).copied())
+        self.current_hit().map(|h| h.message)
     }
 }

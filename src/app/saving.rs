@@ -35,6 +35,7 @@ pub fn start_new(state: &mut State) {
     state.messages.clear();
     state.scroll_top = None;
     state.context_used = 0;
+    state.context_estimated = false;
     state.search = None;
     let serial = state.conversation.serial + 1;
     state.conversation = ConversationMeta { serial, ..ConversationMeta::default() };
@@ -51,7 +52,10 @@ pub fn load_into(state: &mut State, c: Conversation) {
         }
         m.request = None;
     }
+    // The saved count is the engine's at the time, perhaps for another model, and a question
+    // saved without its answer is not in it: shown as an estimate until the next answer.
     state.context_used = state.last_stats().map_or(0, |s| s.prompt_tokens + s.completion_tokens);
+    state.context_estimated = true;
     state.conversation.id = c.id;
     state.conversation.title = c.title;
     state.conversation.created = c.created;

@@ -3,20 +3,31 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::app::action::{Action, Effect};
-use crate::app::answer::{answer_mut, stop_answer};
+use crate::app::answer::stop_answer;
+use crate::app::conversations::{self, Slash};
 use crate::app::overlays::BrowserMode;
+use crate::app::model;
 use crate::app::saving;
+use crate::app::settings;
 use crate::app::state::{Focus, ModelState, NoticeLevel, State, new_input};
-use crate::app::conversations;
-use crate::chat::{ChatMessage, FinishReason, Message, MessageStatus, Role};
-use crate::engine::{EngineCommand, EngineEvent, GenerateRequest};
+use crate::chat::{ChatMessage, Message, MessageStatus, Role};
+use crate::engine::{EngineCommand, GenerateRequest};
 use crate::keys::Command;
-use crate::sampling::Field;
 
 /// Pastes larger than this are refused whole rather than freezing the input box.
 pub const MAX_PASTE_BYTES: usize = 1 << 20;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let effects = apply(state, action);
+    // The line plan is kept only while something reads it (a scrolled chat, a search):
+    // following the tail, tokens and resizes never wrap the whole history.
+    if state.scroll_top.is_some() || state.search.is_some() {
+        state.refresh_plan();
+    }
+    effects
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(key) => on_key(state, key),
         Action::Paste(text) => on_paste(state, &text),
@@ -25,7 +36,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Command(command) => run_command(state, command),
-        Action::Engine(event) => on_engine(state, event),
+        Action::Engine(event) => model::on_engine(state, event),
         Action::Server(event) => {
             state.api.apply(event);
             Vec::new()
@@ -36,20 +47,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Tick(now) => {
-            state.now = now;
+            // Ticks come from more than one place; the clock never goes back.
+            state.now = state.now.max(now);
+            state.expire_notice();
             Vec::new()
         }
-        Action::Saved(Ok(path)) => state.notice(NoticeLevel::Info, format!("settings saved to {}", path.display())),
-        Action::Saved(Err(e)) => state.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
-        Action::ModelChosen(Ok(spec)) => {
+        Action::Saved { result: Ok(path), sampling, preset } => {
+            settings::saved(state, sampling, preset);
+            state.path_notice(NoticeLevel::Info, "settings saved to ", &path)
+        }
+        Action::Saved { result: Err(e), .. } => state.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
+        Action::ModelChosen(spec) => {
             if state.generating.is_some() {
                 return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
-            state.model = ModelState::Loading { stage: "starting".into(), since: state.now };
-            state.model_spec = spec.clone();
-            vec![Effect::Engine(EngineCommand::Load(spec))]
+            model::start_load(state, spec)
         }
-        Action::ModelChosen(Err(e)) => state.notice(NoticeLevel::Error, e),
+        Action::ConfigReread(Ok(reread)) => model::on_config_reread(state, *reread),
+        Action::ConfigReread(Err(e)) => {
+            state.notice(NoticeLevel::Error, format!("{e} · nothing was changed or reloaded; fix it and press F5 again"))
+        }
         Action::Store(reply) => conversations::on_store(state, reply),
         Action::Copied(result) => conversations::on_copied(state, result),
         Action::Shutdown => stop_answer(state),
@@ -64,8 +81,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     if state.show_help {
-        // Any key closes the overlay; the key that closes it does nothing else.
-        state.show_help = false;
+        on_help_key(state, &key);
         return Vec::new();
     }
     if state.api.show {
@@ -112,10 +128,15 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return effects;
     }
     if state.settings.editor.is_some() {
-        return on_editor_key(state, key);
+        return settings::on_editor_key(state, key);
     }
-    let command = state.keymap.lookup(&key).filter(|_| !typed_into_input(state, &key));
-    if state.focus == Focus::Settings && command != Some(Command::Quit) && on_settings_key(state, &key) {
+    if bound == Some(Command::Search)
+        && let Some(effects) = slash_key(state, &key)
+    {
+        return effects;
+    }
+    let command = bound.filter(|_| !typed_into_input(state, &key));
+    if state.focus == Focus::Settings && command != Some(Command::Quit) && settings::on_key(state, &key) {
         return Vec::new();
     }
     if let Some(command) = command {
@@ -128,6 +149,47 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
+/// Help scrolls with the arrows, pages and Home/End; any other key closes it and does nothing else.
+fn on_help_key(state: &mut State, key: &KeyEvent) {
+    let rows = crate::app::help::rows(&state.keymap).len();
+    let page = crate::app::help::page_height(rows, state.size.1).max(1);
+    let max = rows.saturating_sub(page);
+    let top = state.help_scroll.min(max);
+    state.help_scroll = match key.code {
+        KeyCode::Up => top.saturating_sub(1),
+        KeyCode::Down => (top + 1).min(max),
+        KeyCode::PageUp => top.saturating_sub(page),
+        KeyCode::PageDown | KeyCode::Char(' ') => (top + page).min(max),
+        KeyCode::Home => 0,
+        KeyCode::End => max,
+        _ => {
+            state.show_help = false;
+            return;
+        }
+    };
+}
+
+/// A printable key bound to search (`/`) in the message box: in an empty box it starts a
+/// command (`/model`, `/export`); pressed again at once, it opens the search instead.
+/// None: the key does what it always does.
+fn slash_key(state: &mut State, key: &KeyEvent) -> Option<Vec<Effect>> {
+    let KeyCode::Char(c) = key.code else { return None };
+    let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+    if !plain || state.focus != Focus::Input {
+        return None;
+    }
+    if state.input.is_empty() {
+        state.quit_armed = false;
+        state.input.input(*key);
+        return Some(Vec::new());
+    }
+    if state.input.lines() == [c.to_string()] {
+        state.input = new_input(state.theme);
+        return Some(conversations::open_search(state));
+    }
+    None
+}
+
 /// A printable character bound to a command (like `?`) still types into a non-empty input.
 fn typed_into_input(state: &State, key: &KeyEvent) -> bool {
     let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
@@ -136,10 +198,12 @@ fn typed_into_input(state: &State, key: &KeyEvent) -> bool {
 
 fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
     if text.len() > MAX_PASTE_BYTES {
-        let kib = text.len() / 1024;
-        return state.notice(NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the 1024 KiB limit"));
+        // Rounded up, so the size shown is always over the limit.
+        let kib = text.len().div_ceil(1024);
+        let limit = MAX_PASTE_BYTES / 1024;
+        return state.notice(NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the {limit} KiB (1 MiB) limit; nothing was pasted"));
     }
-    let clean = crate::text::sanitize(text);
+    let clean = crate::text::sanitize(&crate::text::normalize_newlines(text));
     state.resume = None;
     if let Some(browser) = state.browser.as_mut() {
         if let BrowserMode::Rename(editor) | BrowserMode::Filter(editor) = &mut browser.mode {
@@ -180,6 +244,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::ToggleHelp => {
             state.show_help = !state.show_help;
+            state.help_scroll = 0;
             Vec::new()
         }
         Command::ApiRequests => {
@@ -210,28 +275,25 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Conversations => conversations::open_browser(state),
         Command::Search => conversations::open_search(state),
         Command::CopyLast => conversations::copy_last(state),
-        Command::NextPreset => next_preset(state),
+        Command::NextPreset => settings::next_preset(state),
         Command::SaveSettings => {
-            vec![Effect::SaveSettings { sampling: state.sampling.clone(), preset: current_preset(state) }]
+            vec![Effect::SaveSettings { sampling: state.sampling.clone(), preset: settings::current_preset(state) }]
         }
         Command::ReloadModel => {
             if state.generating.is_some() {
                 return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
-            vec![Effect::ChooseModel { path: None }]
+            vec![Effect::ReloadConfig]
         }
     }
-}
-
-fn current_preset(state: &State) -> Option<String> {
-    state.preset.clone().filter(|_| !state.preset_modified)
 }
 
 fn quit(state: &mut State) -> Vec<Effect> {
     if state.generating.is_some() && !state.quit_armed {
         let mut effects = stop_answer(state);
         state.quit_armed = true;
-        effects.extend(state.notice(NoticeLevel::Warn, "answer stopped; press quit again to leave"));
+        let key = state.keymap.keys_for(Command::Quit).first().map_or("quit".to_string(), |k| k.to_string());
+        effects.extend(state.notice(NoticeLevel::Warn, format!("answer stopped (kept); press {key} again to leave")));
         return effects;
     }
     state.should_quit = true;
@@ -243,17 +305,22 @@ fn send(state: &mut State) -> Vec<Effect> {
     if text.trim().is_empty() {
         return Vec::new();
     }
-    if let Some(effects) = conversations::slash_command(state, &text) {
-        state.input = new_input(state.theme);
-        return effects;
+    match conversations::slash_command(state, &text) {
+        Slash::Ran(effects) => {
+            state.input = new_input(state.theme);
+            return effects;
+        }
+        Slash::Refused(effects) => return effects,
+        Slash::Text => {}
     }
     if state.generating.is_some() {
         return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !matches!(state.model, ModelState::Ready { .. }) {
         // Keep the text: nothing typed is lost while the model loads.
-        return state.notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
+        return state.model_notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
     }
+    state.load_refused = None;
     state.input = new_input(state.theme);
     state.messages.push(Message::user(&text));
     start_answer(state)
@@ -276,6 +343,8 @@ fn start_answer(state: &mut State) -> Vec<Effect> {
     state.scroll_top = None;
     state.notice = None;
     state.unsupported.clear();
+    // The meter counts the answer's tokens as they come; the engine's count replaces it.
+    state.context_estimated = true;
     let mut effects =
         vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
@@ -314,7 +383,7 @@ fn regenerate(state: &mut State) -> Vec<Effect> {
         return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !matches!(state.model, ModelState::Ready { .. }) {
-        return state.notice(NoticeLevel::Warn, "the model is not loaded yet");
+        return state.model_notice(NoticeLevel::Warn, "the model is not loaded yet");
     }
     if state.messages.last().is_some_and(|m| m.role == Role::Assistant) {
         state.messages.pop();
@@ -340,157 +409,12 @@ fn edit_last(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-fn next_preset(state: &mut State) -> Vec<Effect> {
-    if state.presets.is_empty() {
-        return Vec::new();
-    }
-    let current = state.preset.as_ref().and_then(|p| state.presets.iter().position(|(n, _)| n == p));
-    let next = current.map_or(0, |i| (i + 1) % state.presets.len());
-    let (name, values) = state.presets[next].clone();
-    state.sampling.apply(&values);
-    state.preset = Some(name.clone());
-    state.preset_modified = false;
-    state.settings.error = None;
-    state.notice(NoticeLevel::Info, format!("preset {name} applied"))
-}
-
 fn scroll_by(state: &mut State, delta: isize) -> Vec<Effect> {
     let page = crate::layout::chat_page_height(state.size);
-    let max_top = state.chat_plan().last_top(page);
+    state.refresh_plan();
+    let max_top = state.plan.last_top(page);
     let top = state.scroll_top.unwrap_or(max_top);
     let new_top = top.saturating_add_signed(delta).min(max_top);
     state.scroll_top = if new_top >= max_top { None } else { Some(new_top) };
-    Vec::new()
-}
-
-fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
-    match event {
-        EngineEvent::LoadStage { stage } => {
-            let since = match &state.model {
-                ModelState::Loading { since, .. } => *since,
-                _ => state.now,
-            };
-            state.model = ModelState::Loading { stage: crate::text::sanitize(&stage), since };
-        }
-        EngineEvent::Loaded { model, context_len } => {
-            state.model = ModelState::Ready { name: crate::text::sanitize(&model), context_len };
-        }
-        EngineEvent::LoadWarning { warning } => return state.notice(NoticeLevel::Warn, warning),
-        EngineEvent::LoadRejected { reason, model, context_len } => {
-            let model = crate::text::sanitize(&model);
-            let text = format!("not loaded: {reason}; still using {model}");
-            state.model = ModelState::Ready { name: model, context_len };
-            return state.notice(NoticeLevel::Error, text);
-        }
-        EngineEvent::LoadFailed { reason } => {
-            state.model = ModelState::Failed { reason: crate::text::sanitize(&reason) };
-        }
-        EngineEvent::Token { id, text } => {
-            // Tokens for a request the user stopped are dropped.
-            if state.generating == Some(id)
-                && let Some(m) = answer_mut(state, id)
-            {
-                m.text.push_str(&crate::text::sanitize(&text));
-            }
-        }
-        EngineEvent::Finished { id, reason, stats } => {
-            state.context_used = stats.prompt_tokens + stats.completion_tokens;
-            if state.generating == Some(id) {
-                state.generating = None;
-            }
-            if let Some(m) = answer_mut(state, id) {
-                if m.status == MessageStatus::Streaming {
-                    m.status = MessageStatus::Complete;
-                    m.finish = Some(reason);
-                }
-                m.stats = Some(stats);
-                return saving::save(state);
-            }
-        }
-        EngineEvent::Failed { id, error } => {
-            if state.generating == Some(id) {
-                state.generating = None;
-            }
-            if let Some(m) = answer_mut(state, id) {
-                m.status = MessageStatus::Failed(crate::text::sanitize(&error));
-                m.finish = Some(FinishReason::Error);
-                return saving::save(state);
-            }
-        }
-        EngineEvent::Trimmed { dropped_messages, .. } => {
-            let text = format!("context full: the {dropped_messages} oldest messages were left out of this request");
-            return state.notice(NoticeLevel::Warn, text);
-        }
-        EngineEvent::Unsupported { what, .. } => state.unsupported = what,
-    }
-    Vec::new()
-}
-
-/// Keys the settings pane handles itself; returns false for keys it leaves to the keymap.
-fn on_settings_key(state: &mut State, key: &KeyEvent) -> bool {
-    if !key.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
-        return false;
-    }
-    let count = Field::ALL.len();
-    let field = Field::ALL[state.settings.selected.min(count - 1)];
-    match key.code {
-        KeyCode::Up => state.settings.selected = (state.settings.selected + count - 1) % count,
-        KeyCode::Down => state.settings.selected = (state.settings.selected + 1) % count,
-        KeyCode::Left | KeyCode::Char('-') => nudge(state, field, -1),
-        KeyCode::Right | KeyCode::Char('+') => nudge(state, field, 1),
-        KeyCode::Enter => {
-            let mut editor = new_input(state.theme);
-            editor.insert_str(state.sampling.edit_text(field));
-            state.settings.editor = Some(editor);
-            state.settings.error = None;
-        }
-        _ => return false,
-    }
-    true
-}
-
-fn nudge(state: &mut State, field: Field, steps: i32) {
-    let before = state.sampling.clone();
-    state.sampling.nudge(field, steps);
-    if state.sampling != before {
-        state.preset_modified = true;
-        state.settings.error = None;
-    }
-}
-
-fn on_editor_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
-    let field = Field::ALL[state.settings.selected.min(Field::ALL.len() - 1)];
-    let newline = key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
-    match key.code {
-        KeyCode::Esc => {
-            state.settings.editor = None;
-            state.settings.error = None;
-        }
-        KeyCode::Enter if newline && field == Field::SystemPrompt => {
-            if let Some(editor) = state.settings.editor.as_mut() {
-                editor.insert_newline();
-            }
-        }
-        KeyCode::Enter => {
-            let text = state.settings.editor.as_ref().map(|e| e.lines().join("\n")).unwrap_or_default();
-            let before = state.sampling.clone();
-            match state.sampling.set_from_text(field, &text) {
-                Ok(()) => {
-                    state.settings.editor = None;
-                    state.settings.error = None;
-                    if state.sampling != before {
-                        state.preset_modified = true;
-                    }
-                }
-                // The editor stays open with the refused text; the old value is still in force.
-                Err(e) => state.settings.error = Some(e.message),
-            }
-        }
-        _ => {
-            if let Some(editor) = state.settings.editor.as_mut() {
-                editor.input(key);
-            }
-        }
-    }
     Vec::new()
 }

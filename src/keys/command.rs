@@ -88,7 +88,7 @@ impl Command {
     /// One line for the help overlay.
     pub fn describe(self) -> &'static str {
         match self {
-            Command::Quit => "quit (asks first while generating)",
+            Command::Quit => "quit (while answering, the first press stops the answer)",
             Command::Send => "send the message",
             Command::InsertNewline => "new line in the message",
             Command::Stop => "stop generating (keeps the partial answer)",
@@ -108,7 +108,7 @@ impl Command {
             Command::SaveSettings => "save the sampling settings to the config",
             Command::ReloadModel => "load the model again (after fixing the config)",
             Command::Conversations => "saved conversations: open, rename, delete, new",
-            Command::Search => "search this conversation (with the box empty)",
+            Command::Search => "search this conversation (/ twice in an empty box)",
             Command::CopyLast => "copy the last answer to your clipboard (OSC 52)",
         }
     }

@@ -4,7 +4,7 @@
 //! measures and breaks lines by display width.
 pub mod wrap;
 
-pub use wrap::{WrapOptions, str_width, truncate, wrap, wrap_with};
+pub use wrap::{WrapOptions, line_count, str_width, truncate, truncate_left, wrap, wrap_ranges, wrap_with};
 
 /// Replaces control characters (C0 except newline and tab, DEL, C1) with visible stand-ins,
 /// so an `ESC [2J` from a model is shown as text instead of clearing the screen.
@@ -27,6 +27,12 @@ pub fn sanitize(input: &str) -> String {
         }
     }
     out
+}
+
+/// Line breaks as LF: terminals send CR (or CRLF) for each line of a bracketed paste, which
+/// `sanitize` alone would drop, joining the lines.
+pub fn normalize_newlines(input: &str) -> String {
+    input.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// True for the characters `sanitize` never lets through as themselves (a typed key that is
@@ -53,6 +59,11 @@ mod tests {
         let s = sanitize("a\x1b[2Jb\x1b]52;c;aGk=\x07c");
         assert!(!s.chars().any(|c| c.is_control() && c != '\n'));
         assert!(s.starts_with('a') && s.contains("[2J"));
+    }
+
+    #[test]
+    fn pasted_line_breaks_become_newlines() {
+        assert_eq!(super::normalize_newlines("one\rtwo\r\nthree\n\rfour"), "one\ntwo\nthree\n\nfour");
     }
 
     #[test]

@@ -10,8 +10,10 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::MissedTickBehavior;
 
+use crate::app::action::Reread;
 use crate::app::{Action, Effect, Inbox, State, update};
 use crate::engine::{Engine, ModelSpec};
+use crate::keys::Keymap;
 use crate::store::worker::Worker;
 use crate::store::{Listing, Reply, Request};
 use crate::tui::engine_link::EngineLink;
@@ -180,8 +182,10 @@ fn step(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Res
 
 /// Runs the reducer and carries out its effects; true when the console should quit.
 /// Every effect is carried out, in order; effects that answer at once (a save's new id, a
-/// settings save, a copy) are fed back before anything else happens.
+/// settings save, a copy) are fed back before anything else happens. The clock is read first,
+/// so whatever the action starts or shows (a load, a notice) is stamped with the time it happened.
 fn dispatch(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Result<bool> {
+    update(state, Action::Tick(Instant::now()));
     let mut pending = vec![action];
     while let Some(action) = pending.pop() {
         for effect in update(state, action) {
@@ -203,9 +207,10 @@ fn dispatch(state: &mut State, action: Action, effects: &mut Effects) -> anyhow:
                     let result = crate::config::save_sampling(&effects.config_path, &sampling, preset.as_deref())
                         .map(|()| effects.config_path.clone())
                         .map_err(|e| e.to_string());
-                    pending.push(Action::Saved(result));
+                    pending.push(Action::Saved { result, sampling, preset });
                 }
-                Effect::ChooseModel { path } => pending.push(Action::ModelChosen(choose_model(state, path, &effects.config_path))),
+                Effect::ChooseModel { path } => pending.push(Action::ModelChosen(choose_model(state, path))),
+                Effect::ReloadConfig => pending.push(Action::ConfigReread(reread_config(state, &effects.config_path))),
             }
         }
     }
@@ -226,15 +231,22 @@ fn no_store(request: Request) -> Option<Reply> {
     })
 }
 
-/// The model to load next: the path typed after /model, or the config file's `model:` as it is now.
-fn choose_model(state: &State, path: Option<String>, config_path: &std::path::Path) -> Result<ModelSpec, String> {
-    match path {
-        Some(source) => Ok(ModelSpec { source, ..state.model_spec.clone() }),
-        None => {
-            let loaded = crate::config::load(Some(config_path)).or_else(|e| {
-                if config_path.exists() { Err(e) } else { Ok(crate::config::Loaded { config: Default::default(), path: config_path.to_path_buf(), existed: false }) }
-            });
-            loaded.map(|l| l.config.model_spec(None)).map_err(|e| e.to_string())
-        }
-    }
+/// The model `/model PATH` asks for: that path, with the current device and other settings.
+fn choose_model(state: &State, source: String) -> ModelSpec {
+    ModelSpec { source, ..state.model_spec.clone() }
+}
+
+/// F5: the config file as it is now (the defaults when there is none), its keymap, and the
+/// model to load: `--model` if the console was started with it, else the file's.
+fn reread_config(state: &State, config_path: &std::path::Path) -> Result<Box<Reread>, String> {
+    // The error names the file by its name only: the status bar then has room for where and why.
+    let short = |e: String| match config_path.file_name() {
+        Some(name) => e.replacen(&config_path.display().to_string(), &name.to_string_lossy(), 1),
+        None => e,
+    };
+    let loaded = crate::config::load_file(config_path, false).map_err(|e| short(e.to_string()))?;
+    let keymap = Keymap::from_config(&loaded.config.keys)
+        .map_err(|(command, message)| short(format!("{}: keys.{command}: {message}", config_path.display())))?;
+    let spec = loaded.config.model_spec(state.cli_model.as_deref());
+    Ok(Box::new(Reread { config: loaded.config, keymap, spec }))
 }

@@ -1,27 +1,40 @@
-//! The chat pane: the conversation, the model's loading state, the stats footer and the
-//! message box.
+//! The chat pane: the conversation (search matches highlighted), the model's loading state,
+//! the stats footer and the message box.
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use crate::app::search::{Hit, in_message};
 use crate::app::state::{Focus, State};
-use crate::chat::{Message, MessageStatus, Role};
-use crate::layout::chat_lines::{Tone, body, note_lines};
-use crate::text::truncate;
+use crate::chat::{FinishReason, Message, MessageStatus, Role};
+use crate::layout::chat_lines::{INDENT, Tone, note_lines, wrapped};
+use crate::text::{str_width, truncate};
 use crate::theme::Theme;
 
-/// Every chat line for a text width of `width` (the scrolled-away view).
-pub fn lines(state: &State, width: usize) -> Vec<Line<'static>> {
+/// The lines from chat line `top`, `height` of them, wrapping only the messages on screen
+/// (the line plan says where each starts).
+fn window(state: &State, width: usize, top: usize, height: usize) -> Vec<Line<'static>> {
+    let plan = state.chat_plan_at(width);
+    let top = top.min(plan.total.saturating_sub(height));
+    let Some(first) = plan.message_at(top) else {
+        return notes(state, width, false).into_iter().skip(top).take(height).collect();
+    };
+    let first_line = plan.starts[first];
     let mut out = Vec::new();
-    for index in 0..state.messages.len() {
-        if !out.is_empty() {
+    let mut index = first;
+    while index < state.messages.len() && first_line + out.len() < top + height {
+        if index > first {
             out.push(Line::default());
         }
         out.extend(message_lines(state, index, width));
+        index += 1;
     }
-    out.extend(notes(state, width, !state.messages.is_empty()));
-    out
+    if index == state.messages.len() {
+        out.extend(notes(state, width, true));
+    }
+    out.into_iter().skip(top - first_line).take(height).collect()
 }
 
 /// The last `height` lines, wrapping only the newest messages: following the tail while an
@@ -46,38 +59,85 @@ fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> 
     all.into_iter().skip(skip).collect()
 }
 
-/// One message: its header, then its body as the line plan wraps it.
+/// One message: its header, then its body as the line plan wraps it, search matches marked.
 fn message_lines(state: &State, index: usize, width: usize) -> Vec<Line<'static>> {
     let theme = state.theme;
     let message = &state.messages[index];
-    let mut head = header(message, theme);
-    if state.search.as_ref().and_then(|s| s.current_message()) == Some(index) {
-        head.spans.push(Span::styled(" ◆ found", theme.key()));
+    let (hits, current) = match &state.search {
+        Some(search) => (in_message(&search.hits, index), search.current_hit()),
+        None => (&[][..], None),
+    };
+    let body = wrapped(message, width);
+    let mut out = vec![header(message, theme, width)];
+    for range in &body.lines {
+        let mut spans = vec![Span::raw(INDENT)];
+        spans.extend(marked(&body.text, range.clone(), hits, current, theme));
+        out.push(Line::from(spans));
     }
-    let body = body(message, width);
-    let mut out = vec![head];
-    out.extend(body.text.into_iter().map(Line::from));
     out.extend(body.error.into_iter().map(|l| Line::styled(l, theme.error())));
     out
 }
 
-fn header(message: &Message, theme: Theme) -> Line<'static> {
+/// `text[range]` as spans, the parts inside `hits` styled as matches.
+fn marked(text: &str, range: std::ops::Range<usize>, hits: &[Hit], current: Option<Hit>, theme: Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut at = range.start;
+    let first = hits.partition_point(|h| h.end <= range.start);
+    for hit in hits[first..].iter().take_while(|h| h.start < range.end) {
+        let (from, to) = (hit.start.max(at), hit.end.min(range.end));
+        // A match found before the text changed may no longer fall on char boundaries.
+        let (Some(before), Some(found)) = (text.get(at..from), text.get(from..to)) else { continue };
+        if !before.is_empty() {
+            spans.push(Span::raw(before.to_string()));
+        }
+        let style = if current == Some(*hit) { theme.found_current() } else { theme.found() };
+        spans.push(Span::styled(found.to_string(), style));
+        at = to;
+    }
+    if let Some(rest) = text.get(at..range.end).filter(|r| !r.is_empty()) {
+        spans.push(Span::raw(rest.to_string()));
+    }
+    spans
+}
+
+/// Who wrote the message, then what happened to it, as whole fields: when the pane is narrow
+/// the least useful go first ("ttft", then the speed...), never half a word.
+fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     let (label, style) = match message.role {
-        Role::User => ("you", theme.user()),
-        Role::Assistant => ("llama", theme.assistant()),
-        Role::System => ("system", theme.dim()),
+        Role::User => ("you".to_string(), theme.user()),
+        Role::Assistant => (message.model.clone().unwrap_or_else(|| "assistant".into()), theme.assistant()),
+        Role::System => ("system".to_string(), theme.dim()),
     };
-    let mut spans = vec![Span::styled(label, style)];
+    // (drop order: higher goes first, text, style)
+    let mut fields: Vec<(u8, String, Style)> = Vec::new();
     match &message.status {
-        MessageStatus::Streaming if message.text.is_empty() => spans.push(Span::styled(" · thinking…", theme.dim())),
-        MessageStatus::Stopped => spans.push(Span::styled(" · stopped", theme.warn())),
-        MessageStatus::Failed(_) => spans.push(Span::styled(" · failed", theme.error())),
+        MessageStatus::Streaming if message.text.is_empty() => fields.push((1, "thinking…".into(), theme.dim())),
+        MessageStatus::Stopped => fields.push((1, "stopped".into(), theme.warn())),
+        MessageStatus::Failed(_) => fields.push((1, "failed".into(), theme.error())),
         _ => {}
     }
     if let Some(stats) = &message.stats {
-        let reason = message.finish.map(|f| f.label()).unwrap_or("");
-        spans.push(Span::styled(format!(" · {} · {reason}", stats.summary()), theme.dim()));
+        fields.push((2, format!("{} tok", stats.completion_tokens), theme.dim()));
+        if let Some(rate) = stats.decode_tok_s {
+            fields.push((4, format!("{rate:.1} tok/s"), theme.dim()));
+        }
+        if let Some(ttft) = stats.ttft_ms {
+            fields.push((5, format!("ttft {ttft} ms"), theme.dim()));
+        }
     }
+    // How a finished answer ended; "stopped" and "failed" already say it.
+    if message.status == MessageStatus::Complete
+        && let Some(reason @ (FinishReason::Stop | FinishReason::Length)) = message.finish
+    {
+        fields.push((3, reason.label().into(), theme.dim()));
+    }
+    let fits = |fields: &[(u8, String, Style)]| str_width(&label) + fields.iter().map(|f| 3 + str_width(&f.1)).sum::<usize>() <= width;
+    while !fits(&fields) {
+        let Some(drop) = fields.iter().enumerate().max_by_key(|(_, f)| f.0).map(|(i, _)| i) else { break };
+        fields.remove(drop);
+    }
+    let mut spans = vec![Span::styled(truncate(&label, width), style)];
+    spans.extend(fields.into_iter().map(|(_, text, style)| Span::styled(format!(" · {text}"), style)));
     Line::from(spans)
 }
 
@@ -110,19 +170,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let height = inner.height as usize;
+    let (width, height) = (inner.width as usize, inner.height as usize);
     let visible: Vec<Line> = match state.scroll_top {
-        None => tail_lines(state, inner.width as usize, height),
-        Some(top) => {
-            let all = lines(state, inner.width as usize);
-            let top = top.min(all.len().saturating_sub(height));
-            all.into_iter().skip(top).take(height).collect()
-        }
+        None => tail_lines(state, width, height),
+        Some(top) => window(state, width, top, height),
     };
     frame.render_widget(Paragraph::new(visible), inner);
 }
 
-/// "↑ 40 · 31.2 tok/s · ttft 180 ms · ctx 812/4096"
+/// "scrolled · 31.2 tok/s · ttft 180 ms · ctx 812/4096" ("~" while the count is an estimate).
 fn footer(state: &State, width: usize) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(stats) = state.last_stats() {
@@ -134,7 +190,8 @@ fn footer(state: &State, width: usize) -> Option<String> {
         }
     }
     if let Some(ctx) = state.context_len() {
-        parts.push(format!("ctx {}/{}", state.context_used, ctx));
+        let about = if state.context_estimated { "~" } else { "" };
+        parts.push(format!("ctx {about}{}/{ctx}", state.context_used));
     }
     if state.scroll_top.is_some() {
         parts.insert(0, "scrolled · Ctrl+End follows".into());
@@ -145,10 +202,16 @@ fn footer(state: &State, width: usize) -> Option<String> {
 pub fn render_input(frame: &mut Frame, area: Rect, state: &State) {
     let theme = state.theme;
     let focused = state.focus == Focus::Input && state.settings.editor.is_none();
-    let title = if state.generating.is_some() { " answering · Esc stops " } else { " message " };
+    let title = if state.generating.is_some() {
+        " answering · Esc stops "
+    } else if state.input.lines().first().is_some_and(|l| l.starts_with('/')) && state.input.lines().len() == 1 {
+        " command: /model PATH · /export md|json · / again searches "
+    } else {
+        " message "
+    };
     let block = Block::bordered()
         .border_style(if focused { theme.border_focused() } else { theme.border() })
-        .title(Span::styled(title, theme.title()));
+        .title(Span::styled(truncate(title, area.width.saturating_sub(2) as usize), theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(&state.input, inner);

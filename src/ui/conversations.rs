@@ -109,12 +109,8 @@ pub fn render_resume(frame: &mut Frame, area: Rect, state: &State) {
     let block = Block::bordered().border_style(theme.border_focused()).title(Span::styled(" resume? ", theme.title()));
     let inner = block.inner(popup);
     let width = inner.width as usize;
-    let details = format!(
-        "{} UTC · {} turns · {}",
-        time::display(summary.updated),
-        summary.turns,
-        summary.model.as_deref().unwrap_or("no answer yet")
-    );
+    let turns = if summary.turns == 1 { "1 turn".to_string() } else { format!("{} turns", summary.turns) };
+    let details = format!("{} UTC · {turns} · {}", time::display(summary.updated), summary.model.as_deref().unwrap_or("no answer yet"));
     let lines = vec![
         Line::from("Resume your last conversation?"),
         Line::styled(truncate(&format!("“{}”", summary.title), width), theme.user()),

@@ -566,9 +566,24 @@ mod tests {
         let sizes = (0..=120u16).step_by(7).chain([1, 2, 3, 8, 9, 120]);
         for width in sizes {
             for height in (0..=60u16).step_by(5).chain([1, 2, 3, 4, 60]) {
-                draw(None, &history, width, height, Theme::PLAIN);
-                for snap in &snaps {
-                    draw(Some(snap), &history, width, height, Theme::COLOR);
+                let terminals = std::iter::once(draw(None, &history, width, height, Theme::PLAIN))
+                    .chain(snaps.iter().map(|snap| draw(Some(snap), &history, width, height, Theme::COLOR)));
+                for terminal in terminals {
+                    let buffer = terminal.backend().buffer();
+                    // Text only (a process named with an escape sequence included), inside a
+                    // whole border: nothing was drawn past the panel's edges.
+                    for cell in buffer.content() {
+                        assert!(!cell.symbol().chars().any(char::is_control), "{width}x{height}: {:?}", cell.symbol());
+                    }
+                    // The border goes first in a tiny area (see `render`).
+                    if width >= 8 && height >= 3 {
+                        let (right, bottom) = (width - 1, height - 1);
+                        let corners = [buffer[(0, 0)].symbol(), buffer[(right, 0)].symbol(), buffer[(0, bottom)].symbol(), buffer[(right, bottom)].symbol()];
+                        assert_eq!(corners, ["┌", "┐", "└", "┘"], "{width}x{height}");
+                        for y in 1..bottom {
+                            assert_eq!((buffer[(0, y)].symbol(), buffer[(right, y)].symbol()), ("│", "│"), "{width}x{height} row {y}");
+                        }
+                    }
                 }
             }
         }
@@ -581,6 +596,19 @@ mod tests {
         terminal
             .draw(|frame| render(frame, Rect::new(10, 3, 50, 40), Some(&snap), &GpuHistory::default(), Theme::COLOR))
             .unwrap();
+        let buffer = terminal.backend().buffer();
+        // The panel is drawn in the part of its area inside the frame, border and all; nothing
+        // above or left of it.
+        let corners = [buffer[(10, 3)].symbol(), buffer[(19, 3)].symbol(), buffer[(10, 5)].symbol(), buffer[(19, 5)].symbol()];
+        assert_eq!(corners, ["┌", "┐", "└", "┘"]);
+        for y in 0..6 {
+            for x in 0..20 {
+                if x < 10 || y < 3 {
+                    assert_eq!(buffer[(x, y)].symbol(), " ", "({x}, {y})");
+                }
+            }
+        }
+        assert_eq!((buffer[(10, 4)].symbol(), buffer[(19, 4)].symbol()), ("│", "│"));
     }
 
     fn row_text(buffer: &ratatui::buffer::Buffer, y: u16) -> String {

@@ -1,39 +1,34 @@
-//! The help overlay, generated from the live keymap so it always tells the truth.
+//! The help overlay: the rows `app::help` lists (from the live keymap), scrolled to
+//! `state.help_scroll` when the terminal is too short for all of them.
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::keys::Command;
+use crate::app::help::{HelpRow, page_height, rows};
 use crate::app::state::State;
-
-/// Keys the settings pane handles itself (not remappable).
-const SETTINGS_KEYS: [(&str, &str); 4] = [
-    ("↑ ↓", "choose a setting"),
-    ("← → - +", "step the value down or up"),
-    ("Enter", "type a value (Enter saves, Esc cancels)"),
-    ("Tab", "back to the message box"),
-];
 
 pub fn lines(state: &State) -> Vec<Line<'static>> {
     let theme = state.theme;
-    let row = |keys: String, what: &str| {
-        Line::from(vec![Span::styled(format!("{keys:>18}  "), theme.key()), Span::raw(what.to_string())])
-    };
-    let mut out = vec![Line::styled("keys (change them under keys: in the config)", theme.title())];
-    for command in Command::ALL {
-        let keys: Vec<String> = state.keymap.keys_for(command).iter().map(|k| k.to_string()).collect();
-        let keys = if keys.is_empty() { "unbound".into() } else { keys.join(" ") };
-        out.push(row(keys, command.describe()));
-    }
-    out.push(Line::default());
-    out.push(Line::styled("in the settings pane", theme.title()));
-    out.extend(SETTINGS_KEYS.iter().map(|(k, what)| row(k.to_string(), what)));
-    out.push(Line::default());
-    out.push(Line::styled("type /model PATH to load another model, /export md or /export json", theme.dim()));
-    out
+    rows(&state.keymap)
+        .into_iter()
+        .map(|row| match row {
+            HelpRow::Heading(text) => Line::styled(text, theme.title()),
+            HelpRow::Key { keys, what } => Line::from(vec![Span::styled(format!("{keys:>18}  "), theme.key()), Span::raw(what)]),
+            HelpRow::Note(text) => Line::styled(text, theme.dim()),
+            HelpRow::Blank => Line::default(),
+        })
+        .collect()
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let content = lines(state);
-    crate::ui::popup::render(frame, area, 76, " help · any key closes ", content, state.theme);
+    let page = page_height(content.len(), area.height);
+    let top = state.help_scroll.min(content.len().saturating_sub(page));
+    let title = if page >= content.len() {
+        " help · any key closes ".to_string()
+    } else {
+        let last = (top + page).min(content.len());
+        format!(" help {}-{last} of {} · ↑↓ PgUp PgDn scroll · any other key closes ", top + 1, content.len())
+    };
+    crate::ui::popup::render_scrolled(frame, area, 80, &title, content, top, state.theme);
 }

@@ -22,9 +22,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let width = inner.width as usize;
-    let mut lines = vec![preset_line(state, width)];
+    let preset = preset_line(state, width);
+    let mut lines = vec![if focused && state.settings.selected == 0 { preset.style(theme.selected()) } else { preset }];
     for (i, field) in Field::ALL.into_iter().enumerate() {
-        let selected = focused && i == state.settings.selected;
+        let selected = focused && i + 1 == state.settings.selected;
         let name = label(field.name(), width);
         let value_w = width.saturating_sub(str_width(&name));
         let value = truncate(state.sampling.display(field).lines().next().unwrap_or(""), value_w);
@@ -39,7 +40,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
     // Keep the selected row on screen when the pane is shorter than the list.
     let rows = inner.height as usize;
-    let skip = (state.settings.selected + 2).saturating_sub(rows).min(lines.len().saturating_sub(rows));
+    let skip = (state.settings.selected + 1).saturating_sub(rows).min(lines.len().saturating_sub(rows));
     let shown: Vec<Line> = lines.into_iter().skip(skip).take(rows).collect();
     frame.render_widget(Paragraph::new(shown), inner);
     render_editor(frame, inner, state);
@@ -65,9 +66,8 @@ fn label(name: &str, width: usize) -> String {
 
 /// The value being typed, drawn over the bottom of the pane with its own hint line.
 fn render_editor(frame: &mut Frame, inner: Rect, state: &State) {
-    let Some(editor) = &state.settings.editor else { return };
+    let (Some(editor), Some(field)) = (&state.settings.editor, state.settings.field()) else { return };
     let theme = state.theme;
-    let field = Field::ALL[state.settings.selected.min(Field::ALL.len() - 1)];
     let tall = field == Field::SystemPrompt;
     let height = if tall { inner.height.min(10) } else { 3.min(inner.height) };
     let area = Rect { y: inner.y + inner.height - height, height, ..inner };

@@ -180,36 +180,82 @@ fn browse_open_rename_delete_filter() {
     assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
 }
 
-#[test]
-fn slash_searches_the_conversation_only_when_the_box_is_empty() {
+/// Thirty exchanges; answer 3 holds "NEEDLE" (message 7).
+fn haystack() -> State {
     let mut s = ready_state();
     update(&mut s, Action::Resize(100, 30));
     for i in 0..30 {
         let id = ask(&mut s, &format!("question {i}"));
-        update(&mut s, token(id, if i == 3 { "the NEEDLE is here" } else { "hay" }));
+        update(&mut s, token(id, if i == 3 { "the NEEDLE is here, a needle" } else { "hay" }));
         update(&mut s, finish(id));
     }
+    s
+}
+
+#[test]
+fn slash_twice_searches_the_conversation_and_only_from_an_empty_box() {
+    let mut s = haystack();
     type_text(&mut s, "a/b");
     assert_eq!(s.input.lines(), ["a/b"]);
     assert!(s.search.is_none());
     s.input = llamadeck::app::state::new_input(s.theme);
     update(&mut s, key(KeyCode::Char('/')));
-    assert!(s.search.is_some());
+    assert!(s.search.is_none(), "one / starts a command");
+    assert_eq!(s.input.lines(), ["/"]);
+    update(&mut s, key(KeyCode::Char('/')));
+    assert!(s.search.is_some(), "a second / searches");
+    assert!(s.input.is_empty());
     type_text(&mut s, "needle");
-    assert_eq!(s.search.as_ref().unwrap().current_message(), Some(7));
+    let search = s.search.as_ref().unwrap();
+    assert_eq!(search.hits.len(), 2, "every occurrence counts, not every message");
+    assert_eq!(search.current_message(), Some(7));
     assert!(s.scroll_top.is_some(), "scrolled to the match");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.search.as_ref().unwrap().current, Some(0), "Enter goes to the older match");
     update(&mut s, key(KeyCode::Esc));
     assert!(s.search.is_none());
-    // /export and /model typed after / run as commands
-    update(&mut s, key(KeyCode::Char('/')));
-    type_text(&mut s, "export json");
+}
+
+#[test]
+fn the_search_bar_only_searches() {
+    let mut s = haystack();
+    type_text(&mut s, "//");
+    for query in ["export json", "model /models/a/b.gguf"] {
+        type_text(&mut s, query);
+        assert!(update(&mut s, key(KeyCode::Enter)).is_empty(), "{query}: Enter in the search bar ran something");
+        let search = s.search.as_ref().expect("the search stays open");
+        assert_eq!(search.text(), query);
+        assert!(search.hits.is_empty());
+        for _ in query.chars() {
+            update(&mut s, key(KeyCode::Backspace));
+        }
+    }
+}
+
+#[test]
+fn commands_run_from_the_message_box() {
+    let mut s = haystack();
+    type_text(&mut s, "/export json");
+    assert!(s.search.is_none(), "typing a command never opens the search");
     let effects = update(&mut s, key(KeyCode::Enter));
     assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Json, .. })]), "{effects:?}");
+    assert!(s.input.is_empty());
     update(&mut s, Action::Store(Reply::Exported(Ok("/data/exports/c.json".into()))));
-    assert!(s.notice.as_ref().unwrap().text.contains("/data/exports/c.json"));
+    assert_eq!(s.notice.as_ref().unwrap().path.as_deref(), Some("/data/exports/c.json"));
     update(&mut s, Action::Paste("/export md".into()));
     let effects = update(&mut s, key(KeyCode::Enter));
     assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Markdown, .. })]), "{effects:?}");
+    // A mistyped or incomplete command is refused and kept, never sent to the model.
+    for typed in ["/exprot md", "/model"] {
+        type_text(&mut s, typed);
+        assert!(update(&mut s, key(KeyCode::Enter)).is_empty(), "{typed}");
+        assert_eq!(s.input.lines(), [typed]);
+        assert!(s.notice.as_ref().unwrap().level == llamadeck::app::state::NoticeLevel::Warn);
+        s.input = llamadeck::app::state::new_input(s.theme);
+    }
+    // Text that only starts with a slash is a message.
+    type_text(&mut s, "/etc/hosts: what is it for?");
+    generated_id(&update(&mut s, key(KeyCode::Enter)));
 }
 
 #[test]
@@ -266,9 +312,9 @@ fn screen_resume_offer_and_search() {
     update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[1].clone()))));
     snapshot!("console__conversations__resume_offer", screen(&s, 100, 30).backend());
     let mut s = conversation();
+    update(&mut s, Action::Resize(100, 30));
     update(&mut s, key(KeyCode::Esc));
-    update(&mut s, key(KeyCode::Char('/')));
-    type_text(&mut s, "trade");
+    type_text(&mut s, "//trade");
     snapshot!("console__conversations__search", screen(&s, 100, 30).backend());
 }
 
@@ -306,7 +352,7 @@ fn a_one_megabyte_paste_is_accepted_without_freezing() {
     terminal.draw(|f| llamadeck::ui::render(f, &s)).unwrap();
     let sent_and_drawn = t1.elapsed();
     eprintln!("1 MB paste: insert {pasted:?}, draw {drawn:?}, send + draw {sent_and_drawn:?}");
-    assert_eq!(s.messages[0].text.len(), paste.len() - paste.matches('\n').count() * 0);
+    assert_eq!(s.messages[0].text, paste, "sent whole, line breaks and all");
     for d in [pasted, drawn, sent_and_drawn] {
         assert!(d < Duration::from_secs(2), "{d:?}");
     }
@@ -504,4 +550,64 @@ mod whole_loop {
             proptest::prop_assert!(terminal_output_problem(&clip, true).is_none());
         }
     }
+}
+
+/// CPU time of this thread: what a key costs, whatever else the machine is running.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A long history (20 MB here; `LLAMADECK_BIG_MB=100` for the 100 MB): a key, a scroll
+/// and a search key, each with its frame, stay quick because nothing re-wraps or re-reads the
+/// whole history per key (the first scroll measures it once). Timed in CPU time, so a busy
+/// machine does not fail it.
+#[test]
+fn a_long_conversation_keeps_keys_and_frames_fast() {
+    let megabytes: usize = std::env::var("LLAMADECK_BIG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(120, 40));
+    let question = "How do I size the KV cache for a 13B model on one GPU with room to spare? ".repeat(3);
+    let answer = "The KV cache grows with layers, heads and context; for Llama-2-13B in fp16 each token takes about 800 KB. ".repeat(16);
+    let mut messages = Vec::new();
+    let mut bytes = 0;
+    while bytes < megabytes << 20 {
+        messages.push(Message::user(&question));
+        let mut m = Message::new(Role::Assistant, &answer, MessageStatus::Complete);
+        m.stats = Some(GenStats { prompt_tokens: 100, completion_tokens: 20, ..Default::default() });
+        messages.push(m);
+        bytes += question.len() + answer.len();
+    }
+    messages[1001].text.push_str(" the needle is here");
+    let c = Conversation { id: Some("big".into()), title: None, created: Some(1), updated: Some(2), messages };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut timed = |what: &str, s: &mut State, actions: Vec<Action>| {
+        let started = thread_cpu();
+        for a in actions {
+            update(s, a);
+        }
+        terminal.draw(|f| llamadeck::ui::render(f, s)).unwrap();
+        let took = thread_cpu() - started;
+        eprintln!("{megabytes} MB: {what}: {took:?} CPU");
+        took
+    };
+    timed("open it + frame", &mut s, vec![Action::Store(Reply::Loaded(Ok(c)))]);
+    let mut keys = vec![timed("type a key + frame", &mut s, vec![key(KeyCode::Char('a'))])];
+    let first_scroll = timed("first PageUp (measures the history once) + frame", &mut s, vec![key(KeyCode::PageUp)]);
+    keys.push(timed("PageUp again + frame", &mut s, vec![key(KeyCode::PageUp)]));
+    keys.push(timed("Ctrl+Home + frame", &mut s, vec![Action::Command(llamadeck::keys::Command::ScrollTop)]));
+    keys.push(timed("open search + frame", &mut s, vec![Action::Command(llamadeck::keys::Command::Search)]));
+    for c in "needle".chars() {
+        keys.push(timed(&format!("search key {c:?} + frame"), &mut s, vec![key(KeyCode::Char(c))]));
+    }
+    assert_eq!(s.search.as_ref().unwrap().hits.len(), 1);
+    keys.push(timed("Esc + frame", &mut s, vec![key(KeyCode::Esc)]));
+    keys.push(timed("Ctrl+End + frame", &mut s, vec![Action::Command(llamadeck::keys::Command::FollowTail)]));
+    let per_mb = |d: Duration| d / megabytes as u32;
+    let slowest = *keys.iter().max().unwrap();
+    // Per megabyte of history: 100 MB may take 100 times this, once, for the first scroll.
+    assert!(per_mb(first_scroll) < Duration::from_millis(5), "first scroll {first_scroll:?}");
+    assert!(per_mb(slowest) < Duration::from_millis(3), "slowest key + frame {slowest:?}");
 }

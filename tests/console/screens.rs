@@ -93,7 +93,7 @@ fn renders_the_same_without_colour() {
     s.input = llamadeck::app::state::new_input(s.theme);
     let buffer = screen(&s, 100, 30).backend().buffer().clone();
     for cell in buffer.content() {
-        assert_eq!(cell.fg, ratatui::style::Color::Reset, "plain theme sets no colours");
+        assert_eq!((cell.fg, cell.bg), (ratatui::style::Color::Reset, ratatui::style::Color::Reset), "plain theme sets no colours");
     }
 }
 
@@ -134,3 +134,140 @@ fn the_tail_fast_path_matches_the_full_layout() {
     }
 }
 
+
+fn row_texts(s: &llamadeck::app::State, w: u16, h: u16) -> Vec<String> {
+    let terminal = screen(s, w, h);
+    let buffer = terminal.backend().buffer();
+    (0..h).map(|y| (0..w).map(|x| buffer[(x, y)].symbol()).collect()).collect()
+}
+
+#[test]
+fn screen_load_refused() {
+    let mut s = conversation();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    update(&mut s, key(KeyCode::Esc));
+    let wanted = llamadeck::engine::ModelSpec { source: "/nonexistent.gguf".into(), ..s.model_spec.clone() };
+    update(&mut s, Action::ModelChosen(wanted));
+    let reason = "model path /nonexistent.gguf does not exist".into();
+    update(&mut s, Action::Engine(EngineEvent::LoadRejected { reason, model: "llama-2-13b-chat".into(), context_len: 4096 }));
+    snapshot!("console__screen_load_refused", screen(&s, 80, 24).backend());
+}
+
+#[test]
+fn screen_help_at_80x24_scrolled_to_the_end() {
+    let mut s = ready_state();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    update(&mut s, Action::Resize(80, 24));
+    update(&mut s, key(KeyCode::F(1)));
+    update(&mut s, key(KeyCode::End));
+    let rows = row_texts(&s, 80, 24);
+    assert!(rows.iter().any(|r| r.contains("press it again to search")), "the last help line is reachable");
+    snapshot!("console__screen_help_80x24_end", screen(&s, 80, 24).backend());
+}
+
+#[test]
+fn the_hint_bar_keeps_help_and_quit_beside_a_long_notice() {
+    let mut s = ready_state();
+    // As the loop reports it: the file's name, where, and what is wrong.
+    let error = "config.yaml:4:16: sampling.temperature: must be between 0 and 2 (got 7.5)";
+    update(&mut s, Action::ConfigReread(Err(error.into())));
+    for width in [60, 80, 120] {
+        let bar = row_texts(&s, width, 24).pop().unwrap();
+        assert!(bar.trim_end().ends_with("F1 help  Ctrl+Q quit"), "{width}: {bar:?}");
+        assert!(width < 80 || bar.contains("config.yaml:4:16"), "{width}: {bar:?}");
+    }
+}
+
+#[test]
+fn a_long_export_path_keeps_its_file_name() {
+    let mut s = ready_state();
+    let path = "/home/operator/.local/share/llamadeck/exports/20250102-154312-00aa.md";
+    update(&mut s, Action::Store(llamadeck::store::Reply::Exported(Ok(path.into()))));
+    let bar = row_texts(&s, 80, 24).pop().unwrap();
+    assert!(bar.contains("exported to …") && bar.contains("20250102-154312-00aa.md"), "{bar:?}");
+    assert!(bar.contains("F1 help  Ctrl+Q quit"), "{bar:?}");
+}
+
+/// Header fields as the chat shows them; a narrow pane leaves some out, never half of one.
+#[test]
+fn answer_headers_drop_whole_fields_and_say_stopped_once() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "q");
+    update(&mut s, token(id, "partial"));
+    update(&mut s, key(KeyCode::Esc));
+    let stats = llamadeck::chat::GenStats { prompt_tokens: 30, completion_tokens: 706, ttft_ms: Some(1234), decode_tok_s: Some(41.5), prefill_tok_s: None };
+    update(&mut s, Action::Engine(EngineEvent::Finished { id, reason: llamadeck::chat::FinishReason::Stopped, stats }));
+    let fields = ["llama-2-13b-chat", "stopped", "706 tok", "41.5 tok/s", "ttft 1234 ms"];
+    for width in 60..=120 {
+        let rows = row_texts(&s, width, 20);
+        let header = rows.iter().find(|r| r.starts_with("│llama-2-13b-chat")).unwrap_or_else(|| panic!("{width}: {rows:#?}"));
+        let inner = header.trim_start_matches('│').split('│').next().unwrap().trim_end();
+        let shown: Vec<&str> = inner.split(" · ").collect();
+        assert!(shown.iter().all(|f| fields.contains(f)), "{width}: {inner:?}");
+        assert_eq!(shown[..2], fields[..2], "{width}: the model and what happened come first");
+        assert_eq!(inner.matches("stopped").count(), 1, "{width}: {inner:?}");
+    }
+}
+
+#[test]
+fn the_settings_editor_says_what_an_empty_value_means_and_the_hints_follow_the_focus() {
+    let mut s = ready_state();
+    update(&mut s, Action::Command(Command::FocusNext));
+    let bar = row_texts(&s, 120, 34).pop().unwrap();
+    assert!(bar.contains("↑↓ choose") && !bar.contains("send"), "{bar:?}");
+    s.settings.select(llamadeck::sampling::Field::Seed);
+    update(&mut s, key(KeyCode::Enter));
+    let rows = row_texts(&s, 120, 34);
+    assert!(rows.iter().any(|r| r.contains("empty: a random seed")), "{rows:#?}");
+    let placeholders = rows.iter().filter(|r| r.contains("type here")).count();
+    assert_eq!(placeholders, 1, "the message box's placeholder, not in the value editor: {rows:#?}");
+    let bar = rows.last().unwrap();
+    assert!(bar.contains("Enter save") && bar.contains("Esc cancel") && !bar.contains("send"), "{bar:?}");
+}
+
+#[test]
+fn search_matches_are_highlighted_and_counted() {
+    use ratatui::style::Modifier;
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(100, 30));
+    let id = ask(&mut s, "gpu or GPU?");
+    update(&mut s, token(id, "Every gpu counts."));
+    update(&mut s, finish(id));
+    type_text(&mut s, "//gpu");
+    let terminal = screen(&s, 100, 30);
+    let buffer = terminal.backend().buffer();
+    let chat = llamadeck::layout::areas(ratatui::layout::Rect::new(0, 0, 100, 30), 1).chat;
+    let cells = move || (chat.y..chat.bottom()).flat_map(move |y| (chat.x..chat.right()).map(move |x| (x, y)));
+    let styled = |m: Modifier| cells().filter(|&p| buffer[p].modifier.contains(m)).count();
+    let rows = row_texts(&s, 100, 30);
+    assert_eq!(styled(Modifier::UNDERLINED), 9, "three matches of three letters: {rows:#?}");
+    assert_eq!(styled(Modifier::REVERSED), 3, "the current one stands out");
+    let rows = row_texts(&s, 100, 30);
+    assert!(rows.iter().any(|r| r.contains("search · 3 of 3")), "{rows:#?}");
+}
+
+#[test]
+fn without_colour_the_input_selection_is_still_shown() {
+    let mut s = ready_state();
+    s.theme = llamadeck::theme::Theme::PLAIN;
+    s.input = llamadeck::app::state::new_input(s.theme);
+    type_text(&mut s, "select me");
+    s.input.select_all();
+    let terminal = screen(&s, 100, 30);
+    let buffer = terminal.backend().buffer();
+    let mut reversed = 0;
+    for cell in buffer.content() {
+        assert_eq!((cell.fg, cell.bg), (ratatui::style::Color::Reset, ratatui::style::Color::Reset), "{:?}", cell.symbol());
+        reversed += usize::from(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
+    }
+    assert!(reversed >= "select me".len(), "the selection shows as reversed text");
+}
+
+#[test]
+fn the_resume_offer_counts_one_turn() {
+    let mut s = ready_state();
+    let summary = llamadeck::store::Summary { id: "c".into(), title: "t".into(), updated: 1_735_689_599, model: None, turns: 1, text: String::new() };
+    update(&mut s, Action::Store(llamadeck::store::Reply::Latest(Some(summary))));
+    let rows = row_texts(&s, 100, 30);
+    assert!(rows.iter().any(|r| r.contains("· 1 turn ·")), "{rows:#?}");
+}

@@ -94,3 +94,170 @@ async fn a_signal_ends_the_loop() {
     let (exit, _) = run(&mut terminal, &mut state, io).await.unwrap();
     assert_eq!(exit, Exit::Signal("SIGHUP"));
 }
+
+/// A TestBackend the test can read while the loop draws on it.
+#[derive(Clone)]
+struct SharedScreen(std::sync::Arc<std::sync::Mutex<TestBackend>>);
+
+impl SharedScreen {
+    fn new(w: u16, h: u16) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(TestBackend::new(w, h))))
+    }
+
+    fn text(&self) -> String {
+        format!("{}", self.0.lock().unwrap())
+    }
+
+    /// Waits until the screen shows `text`; false after `timeout`.
+    async fn wait_for(&self, text: &str, timeout: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < timeout {
+            if self.text().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
+
+impl ratatui::backend::Backend for SharedScreen {
+    type Error = std::convert::Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.0.lock().unwrap().draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.0.lock().unwrap().get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.0.lock().unwrap().size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.0.lock().unwrap().window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().flush()
+    }
+}
+
+/// An engine whose load never ends (a 26 GB model on a slow disk).
+struct NeverLoads(std::sync::Arc<watch::Sender<llamadeck::engine::EngineStatus>>);
+
+impl llamadeck::engine::Backend for NeverLoads {
+    fn load(&self, _spec: llamadeck::engine::ModelSpec) {
+        let stages = vec!["reading weights".to_string()];
+        let loading = llamadeck::engine::EngineStatus { load_id: 1, state: llamadeck::engine::LoadState::Loading, stages, ..Default::default() };
+        self.0.send_replace(loading);
+    }
+    fn status(&self) -> watch::Receiver<llamadeck::engine::EngineStatus> {
+        self.0.subscribe()
+    }
+    fn generate(&self, _request: llamadeck::engine::GenerateRequest, sink: llamadeck::engine::GenerationSink) {
+        use llamadeck::engine::{GenError, GenErrorKind, GenEvent};
+        sink.send(GenEvent::Failed(GenError::new(GenErrorKind::NotReady, "the model is not loaded yet")));
+    }
+}
+
+/// GPU readings arrive every 20 ms while the model loads: the loading time on screen still
+/// counts up from the clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loading_timer_counts_while_gpu_readings_arrive() {
+    let (status, _) = watch::channel(llamadeck::engine::EngineStatus::default());
+    let engine = llamadeck::engine::Engine::new(NeverLoads(std::sync::Arc::new(status)));
+    let mut state = state();
+    engine.load(state.model_spec.clone());
+    let (gpu_tx, gpu_rx) = watch::channel(shared(gpus(1)));
+    let (keys, key_rx) = futures::channel::mpsc::unbounded();
+    let inbox = Inbox::new();
+    producers::terminal(key_rx, inbox.sender());
+    producers::gpu(gpu_rx, inbox.sender());
+    let dir = tempfile::tempdir().unwrap();
+    let io = LoopIo::new(inbox, engine, dir.path().join("config.yaml"));
+    let screen = SharedScreen::new(100, 30);
+    let watching = screen.clone();
+    let driver = tokio::spawn(async move {
+        let readings = tokio::spawn(async move {
+            for i in 0u64.. {
+                let mut snapshot = gpus(1);
+                snapshot.devices[0].memory_used = Some(i << 20);
+                if gpu_tx.send(shared(snapshot)).is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let counted = watching.wait_for("◌ loading 1 s", Duration::from_secs(5)).await;
+        let screen = watching.text();
+        press(&keys, KeyCode::Char('q'), KeyModifiers::CONTROL);
+        readings.abort();
+        (counted, screen)
+    });
+    let mut terminal = Terminal::new(screen).unwrap();
+    let (exit, _) = tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut state, io)).await.unwrap().unwrap();
+    let (counted, text) = driver.await.unwrap();
+    assert_eq!(exit, Exit::Quit);
+    assert!(counted, "the timer never reached 1 s:\n{text}");
+    assert!(text.contains("reading weights · 1 s"), "the chat's note counts too:\n{text}");
+}
+
+/// F5 loads the model the console was started with (`--model`), not the config's, and takes
+/// the file's values as they are now, so a later Ctrl+S keeps a hand edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "model:\n  path: /models/from-config.gguf\nsampling:\n  temperature: 0.3\n").unwrap();
+    let config = llamadeck::config::load_file(&path, true).unwrap().config;
+    let spec = config.model_spec(Some("/models/from-cli.gguf"));
+    let mut state = llamadeck::app::State::new(&config, llamadeck::keys::Keymap::defaults(), spec.clone(), llamadeck::theme::Theme::COLOR, std::time::Instant::now());
+    let engine = scripted_engine(vec!["ok".into()], Duration::from_millis(1));
+    engine.load(spec);
+    let (keys, key_rx) = futures::channel::mpsc::unbounded();
+    let inbox = Inbox::new();
+    producers::terminal(key_rx, inbox.sender());
+    let io = LoopIo::new(inbox, engine, path.clone());
+    let screen = SharedScreen::new(120, 30);
+    let watching = screen.clone();
+    let edited = path.clone();
+    let driver = tokio::spawn(async move {
+        let wait = Duration::from_secs(10);
+        let mut seen = vec![watching.wait_for("● /models/from-cli.gguf", wait).await];
+        // Edited by hand while the console runs.
+        std::fs::write(&edited, "model:\n  path: /models/from-config.gguf\nsampling:\n  temperature: 0.2\n  top_p: 0.5\n").unwrap();
+        press(&keys, KeyCode::F(5), KeyModifiers::NONE);
+        seen.push(watching.wait_for("config read again", wait).await);
+        press(&keys, KeyCode::Char('s'), KeyModifiers::CONTROL);
+        seen.push(watching.wait_for("settings saved to", wait).await);
+        let text = watching.text();
+        press(&keys, KeyCode::Char('q'), KeyModifiers::CONTROL);
+        (seen, text)
+    });
+    let mut terminal = Terminal::new(screen).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), run(&mut terminal, &mut state, io)).await.unwrap().unwrap();
+    let (seen, text) = driver.await.unwrap();
+    assert_eq!(seen, [true, true, true], "{text}");
+    assert_eq!(state.model_spec.source, "/models/from-cli.gguf");
+    assert_eq!(state.model_name(), Some("/models/from-cli.gguf"));
+    let saved = llamadeck::config::load_file(&path, true).unwrap().config;
+    assert_eq!((saved.sampling.temperature, saved.sampling.top_p), (0.2, 0.5), "{}", std::fs::read_to_string(&path).unwrap());
+    assert_eq!(saved.model.path.as_deref(), Some("/models/from-config.gguf"));
+}
