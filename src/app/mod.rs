@@ -14,7 +14,6 @@ pub mod overlays;
 mod saving;
 pub mod search;
 mod settings;
-pub mod stage_words;
 pub mod state;
 pub mod update;
 

@@ -65,7 +65,7 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::LoadStage { stage } => {
             // A stage after the load ended is stale: it must not put the console back to loading.
             if let ModelState::Loading { since, .. } = state.model {
-                let stage = crate::app::stage_words::stage_words(&crate::text::sanitize(&stage));
+                let stage = crate::text::sanitize(&stage);
                 state.model = ModelState::Loading { stage, since };
             }
         }
@@ -132,9 +132,15 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
                 return saving::save(state);
             }
         }
-        EngineEvent::Trimmed { dropped_messages, .. } => {
-            let text = format!("context full: the {dropped_messages} oldest messages were left out of this request");
-            return state.notice(NoticeLevel::Warn, text);
+        EngineEvent::Started { id, prompt_tokens, trimmed } => {
+            // The meter starts from the prompt as the engine built it; tokens add to it.
+            if state.generating == Some(id) {
+                state.context_used = prompt_tokens;
+            }
+            if trimmed > 0 {
+                let text = format!("context full: the {trimmed} oldest messages were left out of this request");
+                return state.notice(NoticeLevel::Warn, text);
+            }
         }
         EngineEvent::Unsupported { what, .. } => state.unsupported = what,
     }

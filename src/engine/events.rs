@@ -25,8 +25,9 @@ pub enum EngineEvent {
     Token { id: RequestId, text: String },
     Finished { id: RequestId, reason: FinishReason, stats: GenStats },
     Failed { id: RequestId, error: String },
-    /// The conversation outgrew the context: the oldest exchanges were left out of this request.
-    Trimmed { id: RequestId, dropped_messages: usize },
+    /// The prompt is built and queued: its tokens, and how many old messages were left out to
+    /// fit the context (0 when none).
+    Started { id: RequestId, prompt_tokens: usize, trimmed: usize },
     /// Settings the engine cannot honour, so the settings pane can say so.
     Unsupported { id: RequestId, what: Vec<String> },
 }
@@ -69,16 +70,15 @@ impl StatusEvents {
 
 impl EngineEvent {
 
-    /// A generation's event for request `id`; none for a start that left nothing out.
-    pub fn from_generation(id: RequestId, event: GenEvent) -> Option<Self> {
-        Some(match event {
+    /// A generation's event for request `id`.
+    pub fn from_generation(id: RequestId, event: GenEvent) -> Self {
+        match event {
             GenEvent::Unsupported(what) => EngineEvent::Unsupported { id, what },
-            GenEvent::Started { trimmed: 0, .. } => return None,
-            GenEvent::Started { trimmed, .. } => EngineEvent::Trimmed { id, dropped_messages: trimmed },
+            GenEvent::Started { prompt_tokens, trimmed } => EngineEvent::Started { id, prompt_tokens, trimmed },
             GenEvent::Token(text) => EngineEvent::Token { id, text },
             GenEvent::Finished { reason, stats } => EngineEvent::Finished { id, reason, stats },
             GenEvent::Failed(error) => EngineEvent::Failed { id, error: error.message },
-        })
+        }
     }
 }
 

@@ -182,7 +182,7 @@ fn default_keys(command: Command) -> &'static [&'static str] {
         Command::SaveSettings => &["ctrl+s"],
         Command::ReloadModel => &["f5"],
         Command::Conversations => &["f3"],
-        Command::Search => &["/"],
+        Command::Search => &["/", "ctrl+f"],
         Command::CopyLast => &["ctrl+y"],
     }
 }

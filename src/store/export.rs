@@ -18,7 +18,8 @@ pub fn markdown(c: &Conversation) -> String {
         let who = match m.role {
             Role::User => "You".to_string(),
             Role::System => "System".to_string(),
-            Role::Assistant => format!("Llama{}", m.model.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()),
+            // The model that answered, by its name.
+            Role::Assistant => m.model.clone().unwrap_or_else(|| "Assistant".into()),
         };
         let _ = writeln!(out, "## {who}\n");
         if let Some(details) = answer_details(m) {

@@ -117,7 +117,7 @@ fn exports_markdown_and_openai_json() {
     let c = conversation();
     let md = export::markdown(&c);
     assert!(md.starts_with("# How do I read GPU memory?\n"), "{md}");
-    assert!(md.contains("## Llama (llama-2-13b-chat)") && md.contains("temperature 0.2") && md.contains("3 tok · 41.5 tok/s"));
+    assert!(md.contains("## llama-2-13b-chat\n") && md.contains("temperature 0.2") && md.contains("3 tok · 41.5 tok/s"));
     assert!(md.contains("_failed: boom_"));
     let json = export::openai_json(&c);
     assert_eq!(json["model"], "llama-2-13b-chat");

@@ -48,9 +48,7 @@ impl EngineLink {
                 let inbox = self.inbox.clone();
                 tokio::spawn(async move {
                     while let Some(event) = generation.next().await {
-                        if let Some(event) = EngineEvent::from_generation(id, event)
-                            && !inbox.send(Action::Engine(event))
-                        {
+                        if !inbox.send(Action::Engine(EngineEvent::from_generation(id, event))) {
                             break;
                         }
                     }

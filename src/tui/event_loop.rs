@@ -128,7 +128,7 @@ where
     let mut last_draw: Option<Instant> = None;
     let size = terminal.size()?;
     dispatch(state, Action::Resize(size.width, size.height), effects)?;
-    // While loading, the elapsed-time counter needs a tick each second, from the clock.
+    // While loading (the elapsed-time counter) or showing a notice (it expires): a tick a second.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -140,11 +140,12 @@ where
             dirty = false;
             last_draw = Some(now);
         }
-        let loading = state.loading_elapsed().is_some();
+        // A loading timer counts and notices expire by the clock.
+        let ticking = state.loading_elapsed().is_some() || state.notice.is_some();
         let action = tokio::select! {
             action = inbox.recv() => action,
             _ = tokio::time::sleep_until(next_draw.into()), if dirty => continue,
-            at = tick.tick(), if loading => Action::Tick(at.into_std()),
+            at = tick.tick(), if ticking => Action::Tick(at.into_std()),
         };
         // Everything already waiting goes into the same frame.
         let mut next = Some(action);

@@ -302,16 +302,6 @@ fn a_stage_after_the_load_ended_is_ignored() {
     assert!(matches!(s.model, ModelState::Failed { .. }), "{:?}", s.model);
 }
 
-#[test]
-fn loading_shows_our_words_for_mistral_rs_log_lines() {
-    let mut s = state();
-    update(&mut s, Action::Engine(EngineEvent::LoadStage { stage: "DType selected is F32.".into() }));
-    assert_eq!(s.model, ModelState::Loading { stage: "reading the weights…".into(), since: s.now });
-    update(&mut s, Action::Engine(EngineEvent::LoadStage { stage: "checking the weight formats for CPU (cpu_weights: auto)".into() }));
-    let ModelState::Loading { stage, .. } = &s.model else { panic!() };
-    assert_eq!(stage, "checking the weight formats for CPU (cpu_weights: auto)");
-}
-
 /// `/model` with a path the engine refuses before unloading anything: the old model is still
 /// the one shown and used, the chat says why, and sending works.
 #[test]
@@ -540,4 +530,11 @@ fn a_load_warning_stays_in_the_chat_while_that_model_serves() {
     let spec = s.model_spec.clone();
     update(&mut s, Action::ModelChosen(spec));
     assert!(!warned(&s), "a new load starts without it");
+}
+
+#[test]
+fn ctrl_f_opens_the_search_at_once() {
+    let mut s = ready_state();
+    update(&mut s, ctrl('f'));
+    assert!(s.search.is_some());
 }

@@ -19,6 +19,7 @@ pub mod reencode;
 pub mod render;
 pub mod sampler;
 pub mod source;
+mod stage_words;
 pub mod stages;
 pub mod template;
 mod worker;

@@ -61,8 +61,10 @@ impl<S: Subscriber> Layer<S> for StageLayer {
         let Some(stage) = current().as_ref().map(|(_, f)| f.clone()) else { return };
         let mut message = MessageText(String::new());
         event.record(&mut message);
+        // The log file has the line as it is (the file logger beside this layer); the stage
+        // says which step it belongs to.
         if let Some(line) = one_line(&message.0) {
-            stage(line);
+            stage(super::stage_words::their_words(&line));
         }
     }
 }
@@ -111,6 +113,6 @@ mod tests {
             drop(scope);
             tracing::info!(target: "mistralrs_core::engine", "after");
         });
-        assert_eq!(*got.lock().unwrap(), vec!["Loading `tokenizer.json` at x".to_string()]);
+        assert_eq!(*got.lock().unwrap(), vec!["reading the tokenizer…".to_string()]);
     }
 }

@@ -1,7 +1,6 @@
-//! Loading stages in the console's words. The engine reports its own stages ("checking the
-//! weight formats for CPU", "starting the engine") and the lines mistral.rs logs while loading
-//! ("DType selected is F32.", "Loading `tokenizer.json` at …"): the log file keeps those as they
-//! are; the screen says what they mean.
+//! mistral.rs's loading log lines in our words. While a model loads, mistral.rs logs lines such
+//! as "DType selected is F32." or "Loading `tokenizer.json` at …": the log file keeps them as they
+//! are; the loading stages the console and `serve` show say which step they belong to.
 
 /// How mistral.rs 0.8.1's loading log lines begin (its `info!` calls), and what each means.
 const THEIRS: [(&str, &str); 38] = [
@@ -48,38 +47,29 @@ const THEIRS: [(&str, &str); 38] = [
 /// Further beginnings of mistral.rs lines, all meaning it is reading the weights.
 const THEIRS_TOO: [&str; 4] = ["git revision", "Resolved UQFF", "Auto-discovered", "Debug is enabled"];
 
-/// What the screen shows for a stage the engine reported: ours as they are, mistral.rs's own
-/// log lines as the step they belong to.
-pub fn stage_words(stage: &str) -> String {
-    if let Some((_, words)) = THEIRS.iter().find(|(start, _)| stage.starts_with(start)) {
+/// The step a mistral.rs loading log line belongs to, in words ("reading the tokenizer…").
+pub fn their_words(line: &str) -> String {
+    if let Some((_, words)) = THEIRS.iter().find(|(start, _)| line.starts_with(start)) {
         return format!("{words}…");
     }
-    if THEIRS_TOO.iter().any(|start| stage.starts_with(start)) {
+    if THEIRS_TOO.iter().any(|start| line.starts_with(start)) {
         return "reading the weights…".into();
     }
-    stage.to_string()
+    "loading…".into()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::stage_words;
+    use super::their_words;
 
     #[test]
-    fn mistral_rs_lines_become_words_and_ours_stay() {
-        assert_eq!(stage_words("DType selected is F32."), "reading the weights…");
-        assert_eq!(stage_words("Loading `tokenizer.json` at `/models/x`"), "reading the tokenizer…");
-        assert_eq!(stage_words("Loading `config.json` at `/models/x`"), "reading the model's settings…");
-        assert_eq!(stage_words("Applying in-situ quantization into Q4K to 282 tensors."), "quantizing the weights…");
-        assert_eq!(stage_words("Dummy run completed in 0.5s."), "warming up…");
-        assert_eq!(stage_words("Model config: Config { hidden_size: 576 }"), "reading the weights…");
-        for ours in [
-            "checking the weight formats for CPU (cpu_weights: auto)",
-            "Q4_1 weights as Q8_0 (cached re-encoding)",
-            "needs about 0.2 GiB (0.1 GiB weights + 0.1 GiB KV cache at 8192 tokens); 20.0 GiB free RAM",
-            "starting the engine",
-            "downloading meta-llama/Llama-2-13b-chat-hf from the Hugging Face hub if not cached",
-        ] {
-            assert_eq!(stage_words(ours), ours);
-        }
+    fn mistral_rs_lines_become_words() {
+        assert_eq!(their_words("DType selected is F32."), "reading the weights…");
+        assert_eq!(their_words("Loading `tokenizer.json` at `/models/x`"), "reading the tokenizer…");
+        assert_eq!(their_words("Loading `config.json` at `/models/x`"), "reading the model's settings…");
+        assert_eq!(their_words("Applying in-situ quantization into Q4K to 282 tensors."), "quantizing the weights…");
+        assert_eq!(their_words("Dummy run completed in 0.5s."), "warming up…");
+        assert_eq!(their_words("Model config: Config { hidden_size: 576 }"), "reading the weights…");
+        assert_eq!(their_words("something new in a later mistral.rs"), "loading…");
     }
 }
