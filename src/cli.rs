@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{Config, ISQ_TYPES};
-use crate::engine::{CpuWeights, ModelSpec};
+use crate::engine::{CpuWeights, ModelSpec, PrefixCache};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -150,6 +150,13 @@ pub struct BenchCli {
     /// that grows per request shows up as the difference.
     #[arg(long, default_value_t = 0)]
     pub soak: usize,
+    /// One conversation of this many turns instead (answers of --gen-tokens tokens): the time to
+    /// the first token at each turn, the prefix cache's use and the memory at the end.
+    #[arg(long, value_parser = at_least(1))]
+    pub turns: Option<usize>,
+    /// The prefix cache's budget (as `model.prefix_cache`): off, auto, 512 MiB, 2 GiB, 8 sequences.
+    #[arg(long, default_value = "auto")]
+    pub prefix_cache: PrefixCache,
     /// One JSON object instead of the table (for scripts/bench).
     #[arg(long)]
     pub json: bool,

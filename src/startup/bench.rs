@@ -2,7 +2,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchCli, Cli};
-use crate::engine::bench::{BenchArgs, run as bench};
+use crate::engine::bench::{BenchArgs, run as bench, run_conversation};
 use crate::engine::{demo_model_path, mistral};
 
 /// `--model` or the demo model. Returns the exit code.
@@ -14,7 +14,7 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
             return 2;
         }
     };
-    let json = args.json;
+    let (json, turns) = (args.json, args.turns);
     let args = BenchArgs {
         model,
         prompt_tokens: args.prompt_tokens,
@@ -26,8 +26,17 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
         isq: args.isq.clone(),
         cpu_weights: args.cpu_weights,
         soak: args.soak,
+        prefix_cache: args.prefix_cache,
     };
-    match bench(args, mistral::spawn) {
+    if let Some(turns) = turns {
+        return report(run_conversation(args, turns, mistral::spawn), json);
+    }
+    report(bench(args, mistral::spawn), json)
+}
+
+/// Prints a report (a table, or one JSON line with --json); the exit code.
+fn report<R: serde::Serialize + std::fmt::Display>(result: anyhow::Result<R>, json: bool) -> i32 {
+    match result {
         Ok(report) if json => {
             println!("{}", serde_json::to_string(&report).expect("a report serializes"));
             0
@@ -37,7 +46,7 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("llamadeck bench: {e:#}");
+            crate::startup::say(&format!("bench: {e:#}"));
             1
         }
     }

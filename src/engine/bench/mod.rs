@@ -2,9 +2,13 @@
 //! measured through the engine's face, as the console and the API use it (in the spirit of
 //! llama-bench: a fixed prompt length, greedy decoding, the median over several runs after one
 //! warm-up).
+mod conversation;
+
+pub use conversation::{ConversationReport, run_conversation};
+
 use super::events::{EngineEvent, StatusEvents};
 use super::face::{Engine, GenEvent, GenerateRequest};
-use super::spec::{CpuWeights, ModelSpec};
+use super::spec::{CpuWeights, ModelSpec, PrefixCache};
 use crate::chat::{ChatMessage, FinishReason, GenStats, Role};
 use crate::sampling::Sampling;
 use anyhow::{Context, bail};
@@ -24,6 +28,20 @@ pub struct BenchArgs {
     pub isq: Option<String>,
     pub cpu_weights: CpuWeights,
     pub soak: usize,
+    pub prefix_cache: PrefixCache,
+}
+
+impl BenchArgs {
+    fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            source: self.model.to_string_lossy().into_owned(),
+            isq: self.isq.clone(),
+            device: self.device.clone(),
+            cpu_weights: self.cpu_weights,
+            prefix_cache: self.prefix_cache,
+            ..ModelSpec::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -64,41 +82,44 @@ pub fn run(args: BenchArgs, start: impl FnOnce() -> Engine) -> anyhow::Result<Be
     if args.runs == 0 || args.gen_tokens < 2 {
         bail!("runs must be at least 1 and gen-tokens at least 2");
     }
-    if let Some(n) = args.threads {
-        // SAFETY: called before the engine thread (and with it rayon's pool) exists; the bench
-        // runs from `main` with no other threads reading the environment.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
-    }
-    let engine = start();
+    let engine = start_with_threads(args.threads, start);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(bench(engine, args))
 }
 
-async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
-    let spec = ModelSpec {
-        source: args.model.to_string_lossy().into_owned(),
-        isq: args.isq.clone(),
-        device: args.device.clone(),
-        chat_template: None,
-        cpu_weights: args.cpu_weights,
-        ..ModelSpec::default()
-    };
+/// `start` with RAYON_NUM_THREADS set first, when `threads` says so.
+fn start_with_threads(threads: Option<usize>, start: impl FnOnce() -> Engine) -> Engine {
+    if let Some(n) = threads {
+        // SAFETY: called before the engine thread (and with it rayon's pool) exists; the bench
+        // runs from `main` with no other threads reading the environment.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
+    start()
+}
+
+/// Loads `spec` and returns the model's name and how long loading took; what loading decided
+/// (the estimate, a re-encoding) goes to stderr, beside the table.
+async fn load(engine: &Engine, spec: ModelSpec) -> anyhow::Result<(String, Duration)> {
     let started = Instant::now();
     let mut status = engine.watch_status();
     let mut events = StatusEvents::default();
     engine.load(spec);
-    let (model, load) = 'loading: loop {
+    loop {
         status.changed().await.context("the engine stopped")?;
         for event in events.next(&status.borrow_and_update()) {
             match event {
-                EngineEvent::Loaded { model, .. } => break 'loading (model, started.elapsed()),
+                EngineEvent::Loaded { model, .. } => return Ok((model, started.elapsed())),
                 EngineEvent::LoadFailed { reason } => bail!("loading failed: {reason}"),
-                // What loading decided (the estimate, a re-encoding) goes to stderr, beside the table.
-                EngineEvent::LoadStage { stage } => eprintln!("load: {stage}"),
+                EngineEvent::LoadStage { stage } => eprintln!("load: {}", crate::text::sanitize(&stage)),
+                EngineEvent::LoadWarning { warning } => eprintln!("warning: {}", crate::text::sanitize(&warning)),
                 _ => {}
             }
         }
-    };
+    }
+}
+
+async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
+    let (model, load) = load(&engine, args.spec()).await?;
     let rss_after_load = current_rss();
 
     one_request(&engine, 0, &args).await?; // the warm-up
@@ -170,7 +191,10 @@ fn prompt_text(tokens: usize) -> String {
 }
 
 fn median_of(stats: &[GenStats], f: impl Fn(&GenStats) -> f64) -> f64 {
-    let mut v: Vec<f64> = stats.iter().map(f).collect();
+    median(stats.iter().map(f).collect())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => 0.0,
