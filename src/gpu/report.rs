@@ -22,7 +22,8 @@ pub fn line(sample: u32, device: &GpuDevice) -> String {
     format!(
         "{sample}, {}, {}, {}, {}, {}, {}, {}",
         device.index,
-        device.name,
+        // The driver's name for the card, printed to a terminal: never a control sequence.
+        crate::text::sanitize(&device.name).replace('\n', " "),
         mib(device.memory_used),
         mib(device.memory_total),
         or_na(device.util_gpu),
@@ -99,6 +100,14 @@ mod tests {
     fn metrics_a_card_does_not_report_are_n_a() {
         let device = GpuDevice { index: 0, name: "GPU 0".into(), ..GpuDevice::default() };
         assert_eq!(line(1, &device), "1, 0, GPU 0, n/a, n/a, n/a, n/a, n/a");
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_printed_as_text() {
+        let device = GpuDevice { index: 0, name: "GPU\u{1b}[2J\nzero".into(), ..GpuDevice::default() };
+        let printed = line(1, &device);
+        assert!(!printed.contains('\u{1b}') && !printed.contains('\n'), "{printed:?}");
+        assert!(printed.starts_with("1, 0, GPU\u{241b}[2J zero, "), "{printed:?}");
     }
 
     /// Here (no driver) the NVML error and exit 1; on a GPU machine, a line per GPU per reading.

@@ -42,7 +42,8 @@ fn report<R: serde::Serialize + std::fmt::Display>(result: anyhow::Result<R>, js
             0
         }
         Ok(report) => {
-            println!("{report}");
+            // The table quotes the model's text: shown, never obeyed by the terminal.
+            println!("{}", crate::text::sanitize(&report.to_string()));
             0
         }
         Err(e) => {
