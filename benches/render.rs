@@ -25,7 +25,7 @@ fn main() {
     for i in 0..500 {
         let id = ask(&mut state, &format!("question {i}: what about trade-offs of deploying models on-premise?"));
         update(&mut state, Action::Engine(EngineEvent::Token { id, text: answer.clone() }));
-        let stats = GenStats { prompt_tokens: 100, completion_tokens: 60, ttft_ms: Some(150), decode_tok_s: Some(40.0), prefill_tok_s: None };
+        let stats = GenStats { prompt_tokens: 100, completion_tokens: 60, ttft_ms: Some(150), decode_tok_s: Some(40.0), prefill_tok_s: None, cached_tokens: 0 };
         update(&mut state, Action::Engine(EngineEvent::Finished { id, reason: FinishReason::Stop, stats }));
     }
     let streaming = ask(&mut state, "and one more");

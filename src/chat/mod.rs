@@ -66,6 +66,8 @@ pub struct GenStats {
     /// Tokens after the first divided by the time since the first.
     pub decode_tok_s: Option<f64>,
     pub prefill_tok_s: Option<f64>,
+    /// Prompt tokens the engine took from its prefix cache instead of reading them again.
+    pub cached_tokens: usize,
 }
 
 impl GenStats {
@@ -77,6 +79,9 @@ impl GenStats {
         }
         if let Some(ttft) = self.ttft_ms {
             parts.push(format!("ttft {ttft} ms"));
+        }
+        if self.cached_tokens > 0 {
+            parts.push(format!("{} of {} prompt tok cached", self.cached_tokens, self.prompt_tokens));
         }
         parts.join(" · ")
     }
@@ -145,5 +150,7 @@ mod tests {
         let stats = GenStats { completion_tokens: 42, decode_tok_s: Some(31.24), ttft_ms: Some(180), ..GenStats::default() };
         assert_eq!(stats.summary(), "42 tok · 31.2 tok/s · ttft 180 ms");
         assert_eq!(GenStats::default().summary(), "0 tok");
+        let cached = GenStats { prompt_tokens: 480, cached_tokens: 412, ..stats };
+        assert_eq!(cached.summary(), "42 tok · 31.2 tok/s · ttft 180 ms · 412 of 480 prompt tok cached");
     }
 }

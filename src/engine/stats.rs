@@ -9,6 +9,7 @@ pub struct StatsClock {
     first: Option<Instant>,
     last: Option<Instant>,
     prompt_tokens: usize,
+    cached_tokens: usize,
     chunks: usize,
     completion_tokens: usize,
 }
@@ -16,7 +17,12 @@ pub struct StatsClock {
 impl StatsClock {
     /// Starts when the request is handed to mistral.rs.
     pub fn start(prompt_tokens: usize) -> Self {
-        Self { sent: Instant::now(), first: None, last: None, prompt_tokens, chunks: 0, completion_tokens: 0 }
+        Self { sent: Instant::now(), first: None, last: None, prompt_tokens, cached_tokens: 0, chunks: 0, completion_tokens: 0 }
+    }
+
+    /// Of the prompt, the tokens the prefix cache held.
+    pub fn cached(&mut self, n: usize) {
+        self.cached_tokens = n;
     }
 
     /// Tokens sampled so far, counted inside the sampler: a streamed chunk can carry several
@@ -52,6 +58,7 @@ impl StatsClock {
             ttft_ms: ttft.map(|d| d.as_millis() as u64),
             decode_tok_s,
             prefill_tok_s: ttft.filter(|d| !d.is_zero()).map(|d| self.prompt_tokens as f64 / secs(d)),
+            cached_tokens: self.cached_tokens,
         }
     }
 }

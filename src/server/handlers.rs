@@ -132,6 +132,8 @@ fn usage(stats: &GenStats) -> Value {
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
         "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+        // OpenAI's field: LangChain reports it as the prompt's cache reads.
+        "prompt_tokens_details": {"cached_tokens": stats.cached_tokens},
     })
 }
 

@@ -54,6 +54,12 @@ pub struct FileStats {
     pub decode_tok_s: Option<f64>,
     #[serde(default)]
     pub prefill_tok_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_tokens: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn to_file(m: &Message) -> FileMessage {
@@ -78,6 +84,7 @@ pub fn to_file(m: &Message) -> FileMessage {
             ttft_ms: s.ttft_ms,
             decode_tok_s: s.decode_tok_s.filter(|v| v.is_finite()),
             prefill_tok_s: s.prefill_tok_s.filter(|v| v.is_finite()),
+            cached_tokens: s.cached_tokens,
         }),
     }
 }
@@ -101,6 +108,7 @@ pub fn from_file(m: FileMessage, index: usize) -> Result<Message, String> {
         ttft_ms: s.ttft_ms,
         decode_tok_s: s.decode_tok_s,
         prefill_tok_s: s.prefill_tok_s,
+        cached_tokens: s.cached_tokens,
     });
     Ok(message)
 }

@@ -8,7 +8,7 @@ fn conversation() -> Conversation {
     answer.sampling = Some(Sampling { temperature: 0.2, seed: Some(7), ..Sampling::default() });
     answer.model = Some("llama-2-13b-chat".into());
     answer.finish = Some(FinishReason::Stop);
-    answer.stats = Some(GenStats { prompt_tokens: 30, completion_tokens: 3, ttft_ms: Some(90), decode_tok_s: Some(41.5), prefill_tok_s: None });
+    answer.stats = Some(GenStats { prompt_tokens: 30, completion_tokens: 3, ttft_ms: Some(90), decode_tok_s: Some(41.5), prefill_tok_s: None, cached_tokens: 0 });
     let mut stopped = Message::new(Role::Assistant, "partial", MessageStatus::Stopped);
     stopped.finish = Some(FinishReason::Stopped);
     Conversation {

@@ -124,6 +124,10 @@ fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
         if let Some(ttft) = stats.ttft_ms {
             fields.push((5, format!("ttft {ttft} ms"), theme.dim()));
         }
+        // Why this first token came quickly: the prompt's start was already read.
+        if stats.cached_tokens > 0 {
+            fields.push((6, format!("{} cached", stats.cached_tokens), theme.dim()));
+        }
     }
     // How a finished answer ended; "stopped" and "failed" already say it.
     if message.status == MessageStatus::Complete

@@ -69,7 +69,7 @@ pub fn token(id: u64, text: &str) -> Action {
 }
 
 pub fn finish(id: u64) -> Action {
-    let stats = GenStats { prompt_tokens: 30, completion_tokens: 2, ttft_ms: Some(90), decode_tok_s: Some(41.5), prefill_tok_s: None };
+    let stats = GenStats { prompt_tokens: 30, completion_tokens: 2, ttft_ms: Some(90), decode_tok_s: Some(41.5), prefill_tok_s: None, cached_tokens: 0 };
     Action::Engine(EngineEvent::Finished { id, reason: FinishReason::Stop, stats })
 }
 

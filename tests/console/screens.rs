@@ -195,7 +195,7 @@ fn answer_headers_drop_whole_fields_and_say_stopped_once() {
     let id = ask(&mut s, "q");
     update(&mut s, token(id, "partial"));
     update(&mut s, key(KeyCode::Esc));
-    let stats = llamadeck::chat::GenStats { prompt_tokens: 30, completion_tokens: 706, ttft_ms: Some(1234), decode_tok_s: Some(41.5), prefill_tok_s: None };
+    let stats = llamadeck::chat::GenStats { prompt_tokens: 30, completion_tokens: 706, ttft_ms: Some(1234), decode_tok_s: Some(41.5), prefill_tok_s: None, cached_tokens: 0 };
     update(&mut s, Action::Engine(EngineEvent::Finished { id, reason: llamadeck::chat::FinishReason::Stopped, stats }));
     let fields = ["llama-2-13b-chat", "stopped", "706 tok", "41.5 tok/s", "ttft 1234 ms"];
     for width in 60..=120 {

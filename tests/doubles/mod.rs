@@ -151,6 +151,7 @@ impl Backend for Scripted {
                 ttft_ms: Some(120),
                 decode_tok_s: Some(40.0),
                 prefill_tok_s: Some(300.0),
+                cached_tokens: 0,
             };
             for (n, word) in script.words.iter().take(max).enumerate() {
                 if script.fail_after == Some(n) {

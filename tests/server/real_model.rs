@@ -129,6 +129,27 @@ fn chat_completion_non_streaming_has_usage_and_finish_reason() {
     assert_eq!(v["usage"]["total_tokens"].as_u64().unwrap(), prompt + 6);
 }
 
+/// The second turn of a conversation starts from the first turn's cache, and says so in
+/// OpenAI's `usage.prompt_tokens_details.cached_tokens`.
+#[test]
+fn a_second_turn_reports_the_prompt_tokens_taken_from_the_prefix_cache() {
+    let f = fixture();
+    let system = json!({"role": "system", "content": "You name colours for the cache test, one word each."});
+    let ask = |messages: Value| {
+        let reply = post(f.smol.addr(), "/v1/chat/completions", json!({"messages": messages, "max_tokens": 6, "temperature": 0}));
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        reply.json()
+    };
+    let first = ask(json!([system, {"role": "user", "content": "Name a colour."}]));
+    let answer = first["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let first_prompt = first["usage"]["prompt_tokens"].as_u64().unwrap();
+    let second = ask(json!([system, {"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": answer},
+        {"role": "user", "content": "And another."}]));
+    let cached = second["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().expect("cached_tokens");
+    let prompt = second["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(cached >= first_prompt && cached < prompt, "{cached} cached of {prompt}; the first turn's prompt was {first_prompt}: {second}");
+}
+
 #[test]
 fn chat_completion_streams_sse_ending_in_done() {
     let f = fixture();

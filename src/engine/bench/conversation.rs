@@ -39,6 +39,8 @@ pub struct ConversationReport {
     pub ttft_ms: Vec<f64>,
     /// The prompt's tokens at each turn (of the first run).
     pub prompt_tokens: Vec<usize>,
+    /// Of those, the tokens taken from the prefix cache.
+    pub cached_tokens: Vec<usize>,
     /// Median decode speed at each turn.
     pub decode_tok_s: Vec<f64>,
     pub prefix_cache: Option<PrefixCacheStatsReport>,
@@ -84,7 +86,8 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
     let rss_after_load = current_rss();
     let mut ttft = vec![Vec::new(); turns];
     let mut decode = vec![Vec::new(); turns];
-    let mut prompt_tokens = Vec::new();
+    let (mut prompt_tokens, mut cached_tokens) = (Vec::new(), Vec::new());
+    let mut all_cached = 0u64;
     for run in 0..args.runs {
         let mut chat = vec![ChatMessage { role: Role::System, content: format!("Session {}. {SYSTEM_PROMPT}", run + 1) }];
         for turn in 0..turns {
@@ -96,14 +99,20 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
             let id = (run * turns + turn) as u64;
             let sampling = Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, ..Sampling::default() };
             let (answer, stats) = answer(&engine, GenerateRequest { id, messages: chat.clone(), sampling }).await?;
+            all_cached += stats.3 as u64;
             ttft[turn].push(stats.0);
             decode[turn].push(stats.1);
             if run == 0 {
                 prompt_tokens.push(stats.2);
+                cached_tokens.push(stats.3);
             }
             chat.push(ChatMessage { role: Role::Assistant, content: answer });
         }
     }
+    // The engine publishes the cache's accounts just after each answer ends.
+    let mut status = engine.watch_status();
+    let settled = status.wait_for(|s| s.cache.as_ref().is_none_or(|c| c.tokens_reused >= all_cached));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), settled).await;
     Ok(ConversationReport {
         model,
         turns,
@@ -112,14 +121,15 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
         ttft_ms: ttft.into_iter().map(median).collect(),
         decode_tok_s: decode.into_iter().map(median).collect(),
         prompt_tokens,
+        cached_tokens,
         prefix_cache: engine.status().cache.map(Into::into),
         rss_after_load_bytes: rss_after_load,
         rss_after_bytes: current_rss(),
     })
 }
 
-/// One answer: its text and (first-token ms, decode tok/s, prompt tokens).
-async fn answer(engine: &Engine, request: GenerateRequest) -> anyhow::Result<(String, (f64, f64, usize))> {
+/// One answer: its text and (first-token ms, decode tok/s, prompt tokens, cached tokens).
+async fn answer(engine: &Engine, request: GenerateRequest) -> anyhow::Result<(String, (f64, f64, usize, usize))> {
     let mut generation = engine.generate(request);
     let mut text = String::new();
     loop {
@@ -127,7 +137,7 @@ async fn answer(engine: &Engine, request: GenerateRequest) -> anyhow::Result<(St
             GenEvent::Token(t) => text.push_str(&t),
             GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => {
                 let ttft = stats.ttft_ms.unwrap_or(0) as f64;
-                return Ok((text.trim().to_string(), (ttft, stats.decode_tok_s.unwrap_or(0.0), stats.prompt_tokens)));
+                return Ok((text.trim().to_string(), (ttft, stats.decode_tok_s.unwrap_or(0.0), stats.prompt_tokens, stats.cached_tokens)));
             }
             GenEvent::Finished { reason, .. } => bail!("an answer ended with {}", reason.label()),
             GenEvent::Failed(error) => bail!("an answer failed: {}", error.message),
@@ -139,9 +149,10 @@ async fn answer(engine: &Engine, request: GenerateRequest) -> anyhow::Result<(St
 impl fmt::Display for ConversationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "model     {}  (one conversation, {} turns, {}-token answers, greedy)", self.model, self.turns, self.answer_tokens)?;
-        writeln!(f, "turn  prompt tok  first token ms  decode tok/s")?;
-        for (i, ((ttft, decode), prompt)) in self.ttft_ms.iter().zip(&self.decode_tok_s).zip(&self.prompt_tokens).enumerate() {
-            writeln!(f, "{:>4}  {prompt:>10}  {ttft:>14.0}  {decode:>12.1}", i + 1)?;
+        writeln!(f, "turn  prompt tok  cached  first token ms  decode tok/s")?;
+        let rows = self.ttft_ms.iter().zip(&self.decode_tok_s).zip(self.prompt_tokens.iter().zip(&self.cached_tokens));
+        for (i, ((ttft, decode), (prompt, cached))) in rows.enumerate() {
+            writeln!(f, "{:>4}  {prompt:>10}  {cached:>6}  {ttft:>14.0}  {decode:>12.1}", i + 1)?;
         }
         if let Some(c) = &self.prefix_cache {
             let mib = |b: u64| b as f64 / (1 << 20) as f64;

@@ -181,10 +181,11 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
         Err(error) => return sink.send(GenEvent::Failed(error)),
     };
     sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
-    if let Some(cache) = lock(&model.prefix).as_mut() {
+    let reused = lock(&model.prefix).as_mut().map_or(0, |cache| {
         let reused = cache.reusable(&ids);
         cache.note_hit(reused);
-    }
+        reused
+    });
     let room = model.context_len.saturating_sub(ids.len()).max(1);
     req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
     let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
@@ -197,6 +198,7 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
         permit = model.prefill.clone().acquire_owned() => permit.ok(),
     };
     let mut clock = StatsClock::start(ids.len());
+    clock.cached(reused);
     let Some(prefill) = prefill.filter(|_| !sink.is_cancelled()) else {
         return sink.send(finish(FinishReason::Stopped, &clock));
     };
