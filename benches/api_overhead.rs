@@ -12,28 +12,24 @@
 //! (order flipped each run) after one warm-up of each.
 //!
 //! Run: `cargo bench --bench api_overhead -- --runs 5 --tokens 128`
-//! (env: LLAMADECK_DEMO_MODEL, RAYON_NUM_THREADS).
+//! (env: API_OVERHEAD_RUNS, API_OVERHEAD_TOKENS, LLAMADECK_DEMO_MODEL, RAYON_NUM_THREADS).
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use llamadeck::chat::{ChatMessage, FinishReason, Role};
 use llamadeck::config::Config;
-use llamadeck::engine::{Engine, GenEvent, GenerateRequest, LoadState, PrefixCache, mistral};
+use llamadeck::engine::{Engine, GenEvent, GenerateRequest, PrefixCache};
 use llamadeck::server::ServerOptions;
 use serde_json::{Value, json};
+
+mod support;
+use support::{Opts, median, preview};
 
 const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
     mechanical calculators to modern laptops, smartphones and cloud data centres.";
 
-struct Opts {
-    runs: usize,
-    tokens: u32,
-    threads: usize,
-    model: PathBuf,
-}
 
 /// One answer as its caller saw it.
 struct Sample {
@@ -54,51 +50,18 @@ impl Sample {
 }
 
 fn main() -> anyhow::Result<()> {
-    let opts = opts()?;
-    // SAFETY: no other thread exists yet; candle's rayon pool reads this when it starts.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", opts.threads.to_string()) };
+    let opts = support::opts("API_OVERHEAD")?;
+    opts.pin_threads();
     // `llamadeck serve`'s runtime shape (startup::serve).
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(bench(opts))
 }
 
-fn opts() -> anyhow::Result<Opts> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let threads = env("RAYON_NUM_THREADS").map_or(Ok(2), |v| v.parse()).context("RAYON_NUM_THREADS")?;
-    let model = env("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
-    let (mut runs, mut tokens) = (5, 128);
-    // `cargo bench` adds `--bench`; anything else unknown is ignored the same way.
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--runs" => runs = args.next().context("--runs N")?.parse().context("--runs N")?,
-            "--tokens" => tokens = args.next().context("--tokens N")?.parse().context("--tokens N")?,
-            _ => {}
-        }
-    }
-    if runs == 0 || tokens < 2 {
-        bail!("--runs must be at least 1 and --tokens at least 2");
-    }
-    Ok(Opts { runs, tokens, threads, model })
-}
 
 async fn bench(opts: Opts) -> anyhow::Result<()> {
-    if !opts.model.is_file() {
-        bail!("no model at {} (run scripts/fetch-demo-model)", opts.model.display());
-    }
     let mut spec = Config::default().model_spec(Some(&opts.model.to_string_lossy()));
     spec.prefix_cache = PrefixCache::Off;
-    let engine = mistral::spawn();
-    let mut status = engine.watch_status();
-    engine.load(spec.clone());
-    loop {
-        status.changed().await.context("the engine stopped")?;
-        match status.borrow_and_update().state.clone() {
-            LoadState::Ready(_) => break,
-            LoadState::Failed { reason } => bail!("loading failed: {reason}"),
-            LoadState::Idle | LoadState::Loading => {}
-        }
-    }
+    let (engine, _) = support::loaded_engine(spec.clone()).await?;
     let options = ServerOptions { port: 0, ..ServerOptions::default() };
     let server = llamadeck::server::start(engine.clone(), &options, None, None).await.map_err(anyhow::Error::msg)?;
     let addr = server.addr;
@@ -289,20 +252,10 @@ impl SseLines {
     }
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
 
 /// Both paths must have produced the same text, or the comparison means nothing.
 fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> {
     if s.text != reference.text {
-        let preview = |t: &str| t.chars().take(60).collect::<String>();
         bail!("{what}: {:?}... differs from the bare engine's {:?}...", preview(&s.text), preview(&reference.text));
     }
     if s.pieces < 2 {

@@ -15,7 +15,6 @@
 //! (env: CONSOLE_OVERHEAD_RUNS, CONSOLE_OVERHEAD_TOKENS, LLAMADECK_DEMO_MODEL, RAYON_NUM_THREADS).
 use std::convert::Infallible;
 use std::io;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Mutex};
@@ -26,8 +25,7 @@ use llamadeck::app::{Action, Effect, Inbox, State, update};
 use llamadeck::chat::{FinishReason, GenStats};
 use llamadeck::config::Config;
 use llamadeck::engine::{
-    Engine, EngineCommand, EngineEvent, EngineStatus, GenEvent, GenerateRequest, Generation, GenerationSink, LoadState, ModelSpec,
-    mistral,
+    Engine, EngineCommand, EngineEvent, EngineStatus, GenEvent, GenerateRequest, Generation, GenerationSink, ModelSpec,
 };
 use llamadeck::keys::Keymap;
 use llamadeck::theme::Theme;
@@ -39,17 +37,14 @@ use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use tokio::sync::watch;
 
+mod support;
+use support::{Opts, median, preview};
+
 /// Asks for a long answer, so that greedy decoding rarely stops before the token limit
 /// (mistral.rs 0.8.1 cannot be told to ignore the end-of-sequence token).
 const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
     mechanical calculators to modern laptops, smartphones and cloud data centres.";
 
-struct Opts {
-    runs: usize,
-    tokens: u32,
-    threads: usize,
-    model: PathBuf,
-}
 
 /// One generation's figures.
 struct Sample {
@@ -65,56 +60,22 @@ struct Sample {
 }
 
 fn main() -> anyhow::Result<()> {
-    let opts = opts()?;
-    // SAFETY: no other thread exists yet; candle's rayon pool reads this when it starts.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", opts.threads.to_string()) };
+    let opts = support::opts("CONSOLE_OVERHEAD")?;
+    opts.pin_threads();
     // The console's own runtime shape (startup::run_console): the loop runs on this thread.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(bench(opts))
 }
 
-fn opts() -> anyhow::Result<Opts> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut runs = env("CONSOLE_OVERHEAD_RUNS").map_or(Ok(5), |v| v.parse()).context("CONSOLE_OVERHEAD_RUNS")?;
-    let mut tokens = env("CONSOLE_OVERHEAD_TOKENS").map_or(Ok(128), |v| v.parse()).context("CONSOLE_OVERHEAD_TOKENS")?;
-    let threads = env("RAYON_NUM_THREADS").map_or(Ok(2), |v| v.parse()).context("RAYON_NUM_THREADS")?;
-    let model = env("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
-    // `cargo bench` adds `--bench`; anything else unknown is ignored the same way.
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--runs" => runs = args.next().context("--runs N")?.parse().context("--runs N")?,
-            "--tokens" => tokens = args.next().context("--tokens N")?.parse().context("--tokens N")?,
-            _ => {}
-        }
-    }
-    if runs == 0 || tokens < 2 {
-        bail!("--runs must be at least 1 and --tokens at least 2");
-    }
-    Ok(Opts { runs, tokens, threads, model })
-}
 
 async fn bench(opts: Opts) -> anyhow::Result<()> {
-    if !opts.model.is_file() {
-        bail!("no model at {} (run scripts/fetch-demo-model)", opts.model.display());
-    }
     let mut config = Config::default();
     config.sampling.temperature = 0.0;
     config.sampling.max_tokens = opts.tokens;
     let spec = config.model_spec(Some(&opts.model.to_string_lossy()));
 
     // One engine for both paths, through its face.
-    let engine = mistral::spawn();
-    let mut status = engine.watch_status();
-    engine.load(spec.clone());
-    let loaded = loop {
-        status.changed().await.context("the engine stopped")?;
-        match status.borrow_and_update().state.clone() {
-            LoadState::Ready(facts) => break EngineEvent::Loaded { model: facts.name, context_len: facts.context_len },
-            LoadState::Failed { reason } => bail!("loading failed: {reason}"),
-            LoadState::Idle | LoadState::Loading => {}
-        }
-    };
+    let (engine, loaded) = support::loaded_engine(spec.clone()).await?;
     let request = console_request(&config, &spec, &loaded);
     if request.sampling.temperature != 0.0 || request.sampling.max_tokens != opts.tokens {
         bail!("the console's request is not greedy with {} tokens: {:?}", opts.tokens, request.sampling);
@@ -214,19 +175,7 @@ fn rate(s: &Sample) -> f64 {
     s.stats.decode_tok_s.unwrap_or(0.0)
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
 
-fn preview(text: &str) -> String {
-    text.chars().take(60).collect()
-}
 
 /// Both paths must have generated the same tokens, or the comparison means nothing.
 fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> {
