@@ -5,6 +5,8 @@
 //! an entry of (prompt + answer) tokens, stored in steps of 512, times the model's bytes per
 //! token. Past the budget, once no answer is running, the worker restarts mistral.rs's engine
 //! over the same weights (a fresh, empty cache; nothing is reloaded) and starts the count again.
+//! On a GPU mistral.rs drops the oldest entries beyond the number it was given; the accounts
+//! drop them too, so the budget is only a backstop there.
 use std::collections::VecDeque;
 
 use crate::engine::{PrefixCache, PrefixCacheStats};
@@ -20,6 +22,10 @@ pub struct PrefixBudget {
     account: PrefixCacheStats,
     bytes_per_token: u64,
     keys: VecDeque<Vec<u32>>,
+    /// Each entry's bytes, oldest first.
+    entries: VecDeque<u64>,
+    /// On a GPU: how many entries mistral.rs keeps (it drops the oldest beyond).
+    evicts_beyond: Option<usize>,
 }
 
 impl PrefixBudget {
@@ -37,7 +43,7 @@ impl PrefixBudget {
             }
         };
         let account = PrefixCacheStats { setting: setting.to_string(), budget_bytes, budget_sequences, ..PrefixCacheStats::default() };
-        let mut budget = Self { account, bytes_per_token, keys: VecDeque::new() };
+        let mut budget = Self { account, bytes_per_token, keys: VecDeque::new(), entries: VecDeque::new(), evicts_beyond: None };
         // The engine's warm-up run ("hello", one token) leaves one entry behind.
         budget.added(&[]);
         Some(budget)
@@ -45,15 +51,31 @@ impl PrefixBudget {
 
     /// mistral.rs finished an answer whose whole sequence (prompt and answer) is `tokens`.
     pub fn added(&mut self, tokens: &[u32]) {
-        let capacity = tokens.len().max(1).div_ceil(STEP) * STEP;
-        self.account.bytes_held += capacity as u64 * self.bytes_per_token;
+        let bytes = (tokens.len().max(1).div_ceil(STEP) * STEP) as u64 * self.bytes_per_token;
+        self.account.bytes_held += bytes;
         self.account.sequences_held += 1;
+        self.entries.push_back(bytes);
         if !tokens.is_empty() {
             if self.keys.len() == KEYS_KEPT {
                 self.keys.pop_front();
             }
             self.keys.push_back(tokens.to_vec());
         }
+        let kept = self.evicts_beyond.unwrap_or(usize::MAX);
+        while self.entries.len() > kept {
+            let oldest = self.entries.pop_front().unwrap_or(0);
+            self.account.bytes_held -= oldest;
+            self.account.sequences_held -= 1;
+        }
+        while self.keys.len() > kept {
+            self.keys.pop_front();
+        }
+    }
+
+    /// mistral.rs keeps at most `entries` (on a GPU), dropping the oldest.
+    pub fn evicting_beyond(mut self, entries: usize) -> Self {
+        self.evicts_beyond = Some(entries);
+        self
     }
 
     /// Tokens of `prompt` a cached entry already holds (mistral.rs takes the longest common
@@ -82,6 +104,7 @@ impl PrefixBudget {
         self.account.sequences_held = 0;
         self.account.restarts += 1;
         self.keys.clear();
+        self.entries.clear();
     }
 
     pub fn account(&self) -> &PrefixCacheStats {
@@ -119,6 +142,21 @@ mod tests {
         n.added(&[1]);
         assert!(n.over());
         assert!(PrefixBudget::new(PrefixCache::Off, 10, 4096, None).is_none());
+    }
+
+    #[test]
+    fn on_a_gpu_the_oldest_entries_go_as_mistral_rs_drops_them() {
+        let b = PrefixBudget::new(PrefixCache::Bytes(3 * 1024 * 10), 10, 1024, None).unwrap();
+        let n = b.gpu_entries(1024);
+        assert_eq!(n, 3);
+        let mut b = b.evicting_beyond(n);
+        for turn in 1..=10 {
+            b.added(&vec![turn; 100 * turn as usize]);
+            assert!(!b.over(), "turn {turn}: {:?}", b.account());
+        }
+        assert_eq!((b.account().sequences_held, b.account().bytes_held), (3, 3 * 1024 * 10));
+        assert_eq!(b.reusable(&[1; 200]), 0, "the first turn's entry is gone");
+        assert_eq!(b.reusable(&vec![10; 1001]), 1000);
     }
 
     #[test]
