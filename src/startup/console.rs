@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::app::{Action, Inbox, State};
 use crate::cli::Cli;
 use crate::config::{ColorMode, Loaded};
+use crate::fleet::Target;
 use crate::keys::Keymap;
 use crate::theme::Theme;
 use crate::tui::event_loop::{self, Exit, LoopIo};
@@ -34,6 +35,21 @@ pub fn run(cli: Cli) -> i32 {
             return 2;
         }
     };
+    let nodes = match super::fleet::targets(&loaded) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            super::say(&e);
+            return 2;
+        }
+    };
+    let connect = match cli.connect.as_deref().map(|given| super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())) {
+        None => None,
+        Some(Ok(target)) => Some(target),
+        Some(Err(e)) => {
+            super::say(&e);
+            return 2;
+        }
+    };
     let log = super::logging::log_path();
     let _log_guard = match super::logging::to_file(&log) {
         Ok(guard) => guard,
@@ -55,7 +71,7 @@ pub fn run(cli: Cli) -> i32 {
         problems.send(Action::Problem(text));
     });
     crate::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
-    let result = runtime.block_on(console(cli, loaded, keymap, inbox));
+    let result = runtime.block_on(console(cli, loaded, keymap, connect, inbox));
     crate::tui::terminal::restore();
     // The engine thread may still be loading; don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -72,18 +88,29 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, inbox: Inbox) -> anyhow::Result<Exit> {
+async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, connect: Option<Target>, inbox: Inbox) -> anyhow::Result<Exit> {
     let config = loaded.config;
-    let spec = cli.model_spec(&config);
+    let mut spec = cli.model_spec(&config);
     let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
-    let engine = crate::engine::mistral::spawn();
+    // With --connect the console chats with that server: no model here, and no API of its own
+    // (it has no model to share).
+    let engine = match connect.as_ref().and_then(|t| t.api.clone()) {
+        Some(node) => {
+            spec.source = node.base_url.clone();
+            crate::engine::remote::connect(node).map_err(anyhow::Error::msg)?
+        }
+        None => crate::engine::mistral::spawn(),
+    };
     engine.load(spec.clone());
     let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     crate::tui::producers::gpu(gpu.clone(), to_inbox.clone());
     // Kept until the console exits; a port in use is shown in the status bar.
-    let _api = crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await;
+    let _api = match connect {
+        Some(_) => None,
+        None => crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await,
+    };
     crate::tui::producers::signals(crate::signals::shutdown_signals()?, to_inbox.clone());
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
