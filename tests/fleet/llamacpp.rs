@@ -1,0 +1,62 @@
+//! A third-party engine: llama.cpp's OpenAI server (llama-cpp-python's `llama_cpp.server`) on
+//! the demo model, through the remote engine as the console drives it.
+use std::time::{Duration, Instant};
+
+use llamadeck::chat::FinishReason;
+use llamadeck::engine::remote::{self, NodeSpec};
+use llamadeck::engine::GenEvent;
+use llamadeck::sampling::Sampling;
+
+use super::procs::llama_cpp_server;
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_cpp_streams_an_answer_with_stats_and_stops_at_once() {
+    let mut server = llama_cpp_server();
+    tokio::task::block_in_place(|| server.wait_ready(Duration::from_secs(120)));
+    let engine = remote::connect(NodeSpec::new("llamacpp", &server.url()).unwrap()).unwrap();
+    let facts = loaded(&engine).await;
+    assert!(facts.name.ends_with("SmolLM2-135M-Instruct.Q4_1.gguf"), "{}", facts.name);
+
+    // Every setting goes by llama.cpp's names: nothing is reported unsupported.
+    let mut ask = question(1, "What is the capital of France?", 24);
+    ask.sampling = Sampling { top_k: 40, min_p: 0.05, repetition_penalty: 1.1, seed: Some(3), ..ask.sampling };
+    let mut generation = engine.generate(ask);
+    let events = to_the_end(&mut generation, Duration::from_secs(120)).await;
+    assert!(matches!(events[0], GenEvent::Started { .. }), "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, GenEvent::Unsupported(_))), "{events:?}");
+    assert!(!text_of(&events).trim().is_empty(), "{events:?}");
+    match events.last() {
+        Some(GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats }) => {
+            assert!(stats.ttft_ms.is_some() && stats.decode_tok_s.is_some_and(|r| r > 0.0), "{stats:?}");
+            assert!((2..=24).contains(&stats.completion_tokens), "{stats:?}");
+        }
+        other => panic!("{other:?}\n{}", server.output()),
+    }
+
+    // Raw mode goes to /v1/completions.
+    let mut raw = question(2, "Once upon a time", 8);
+    raw.sampling.raw_mode = true;
+    let events = to_the_end(&mut engine.generate(raw), Duration::from_secs(120)).await;
+    assert!(matches!(events.last(), Some(GenEvent::Finished { .. })) && !text_of(&events).is_empty(), "{events:?}");
+
+    // Cancelled after its first token, a long answer ends at once and the server stops it.
+    let mut generation = engine.generate(question(3, "Count from one to five hundred in words.", 500));
+    loop {
+        if let GenEvent::Token(_) = next(&mut generation, Duration::from_secs(120)).await {
+            break;
+        }
+    }
+    let asked = Instant::now();
+    generation.cancel();
+    let end = loop {
+        match next(&mut generation, Duration::from_secs(5)).await {
+            GenEvent::Token(_) => continue,
+            end => break end,
+        }
+    };
+    assert!(matches!(end, GenEvent::Finished { reason: FinishReason::Stopped, .. }), "{end:?}");
+    assert!(asked.elapsed() < Duration::from_millis(500), "stopped after {:?}", asked.elapsed());
+    // llama-cpp-python prints this when it sees the client go, and stops generating.
+    until("the server to notice", Duration::from_secs(30), || server.output().contains("Disconnected from client").then_some(())).await;
+}
