@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> i32 {
         problems.send(Action::Problem(text));
     });
     crate::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
-    let result = runtime.block_on(console(cli, loaded, keymap, connect, inbox));
+    let result = runtime.block_on(console(cli, loaded, keymap, nodes, connect, inbox));
     crate::tui::terminal::restore();
     // The engine thread may still be loading; don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -88,18 +88,39 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, connect: Option<Target>, inbox: Inbox) -> anyhow::Result<Exit> {
+async fn console(
+    cli: Cli,
+    loaded: Loaded,
+    keymap: Keymap,
+    mut nodes: Vec<Target>,
+    connect: Option<Target>,
+    inbox: Inbox,
+) -> anyhow::Result<Exit> {
     let config = loaded.config;
     let mut spec = cli.model_spec(&config);
     let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
+    // Every node with an API gets an engine; the fleet polls them all, each on its own task.
+    if let Some(target) = connect.as_ref().filter(|t| !nodes.iter().any(|n| n.name == t.name)) {
+        nodes.push(target.clone());
+    }
+    let mut engines = Vec::new();
+    for node in &nodes {
+        if let Some(api) = &node.api {
+            engines.push((node.name.clone(), crate::engine::remote::connect(api.clone()).map_err(anyhow::Error::msg)?));
+        }
+    }
+    if !nodes.is_empty() {
+        crate::tui::producers::fleet(crate::fleet::spawn(nodes.clone(), crate::fleet::DEFAULT_INTERVAL), to_inbox.clone());
+    }
     // With --connect the console chats with that server: no model here, and no API of its own
     // (it has no model to share).
-    let engine = match connect.as_ref().and_then(|t| t.api.clone()) {
-        Some(node) => {
-            spec.source = node.base_url.clone();
-            crate::engine::remote::connect(node).map_err(anyhow::Error::msg)?
+    let target = connect.as_ref().map(|t| t.name.clone());
+    let engine = match engines.iter().find(|(name, _)| Some(name) == target.as_ref()) {
+        Some((_, engine)) => {
+            spec.source = connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone());
+            engine.clone()
         }
         None => crate::engine::mistral::spawn(),
     };
@@ -114,9 +135,12 @@ async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, connect: Option<Targe
     crate::tui::producers::signals(crate::signals::shutdown_signals()?, to_inbox.clone());
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    state.fleet = crate::app::fleet::FleetView::new(&names, connect.is_none(), target);
     let mut terminal = crate::tui::terminal::enter()?;
     crate::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
     let io = LoopIo::new(inbox, engine, loaded.path)
+        .nodes(engines, connect.is_none())
         .fps(config.ui.fps)
         .data_dir(crate::store::data_dir())
         .clipboard(Box::new(|bytes: &[u8]| {

@@ -3,8 +3,12 @@
 //! `llamadeck serve` processes polled and asked, one killed mid-answer and started again
 //! (`two_nodes`), and nodes that hang or babble, served by a stub (`hangs`). Every server binds
 //! a free loopback port and has its own temporary HOME and XDG folders.
+mod console;
+#[path = "../doubles/mod.rs"]
+mod doubles;
 mod hangs;
 mod llamacpp;
+mod pane;
 mod procs;
 mod stub;
 mod two_nodes;
