@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::reading::{Health, NodeReading};
 use crate::engine::remote::{ApiKey, NodeSpec};
-use crate::engine::remote::probe::{Probe, probe};
+use crate::engine::remote::errors::no_answer;
+use crate::engine::remote::probe::{Probe, Served, probe};
 use crate::prom::{self, Snapshot, TokenRates};
 
 /// What to poll for one node.
@@ -41,6 +42,8 @@ pub struct Poller {
     target: Target,
     client: reqwest::Client,
     last: Option<(Instant, Snapshot)>,
+    /// What the node served when last asked.
+    known: Option<Served>,
 }
 
 impl Poller {
@@ -52,14 +55,15 @@ impl Poller {
             .pool_max_idle_per_host(2)
             .build()
             .unwrap_or_default();
-        Poller { target, client, last: None }
+        Poller { target, client, last: None, known: None }
     }
 
     pub async fn poll(&mut self) -> NodeReading {
         let api = async {
-            match &self.target.api {
-                Some(node) => Some(probe(&self.client, node).await),
-                None => None,
+            match (&self.target.api, &self.known) {
+                (Some(node), Some(served)) if served.interrupted_by_questions() => Some(alive(&self.client, node, served).await),
+                (Some(node), _) => Some(probe(&self.client, node).await),
+                (None, _) => None,
             }
         };
         let scrapes = futures::future::join_all(self.target.metrics.iter().map(|url| {
@@ -81,6 +85,10 @@ impl Poller {
                 Err(why) => reading.problems.push(format!("{url}: {why}")),
             }
         }
+        self.known = match &api {
+            Some(Probe::Ready(served)) => Some(served.clone()),
+            _ => None,
+        };
         reading.health = match api {
             Some(Probe::Ready(served)) => {
                 reading.model = Some(served.facts.name);
@@ -104,6 +112,15 @@ impl Poller {
         reading.engine = merged.engine;
         reading.gpus = merged.gpus;
         reading
+    }
+}
+
+/// A node whose model list must not be asked while it answers: any HTTP answer at its root
+/// says it is up (llama-cpp-python answers 404 there without touching the model).
+async fn alive(client: &reqwest::Client, node: &NodeSpec, served: &Served) -> Probe {
+    match client.get(format!("{}/health", node.root())).send().await {
+        Ok(_) => Probe::Ready(served.clone()),
+        Err(e) => Probe::Failed(no_answer(node.address(), &e, node.timeout)),
     }
 }
 

@@ -72,6 +72,19 @@ async fn a_stalled_answer_ends_at_once_when_cancelled_and_its_connection_closes(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_ends_without_a_finish_reason_is_an_error_not_an_answer() {
+    let stub = Stub::start(Behaviour::EndsWithoutFinishing);
+    let engine = remote::connect(NodeSpec::new("cut", &stub.url()).unwrap()).unwrap();
+    loaded(&engine).await;
+    let events = to_the_end(&mut engine.generate(question(1, "Hello?", 64)), Duration::from_secs(5)).await;
+    assert_eq!(text_of(&events), "Un");
+    match events.last() {
+        Some(GenEvent::Failed(e)) => assert!(e.message.starts_with("cut ended the stream without finishing the answer"), "{}", e.message),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_dead_addresses_show_why() {
     let babbler = Stub::start(Behaviour::Babbles);
     let dead = format!("http://127.0.0.1:{}/v1", free_port());

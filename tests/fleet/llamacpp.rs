@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use llamadeck::chat::FinishReason;
 use llamadeck::engine::remote::{self, NodeSpec};
 use llamadeck::engine::GenEvent;
+use llamadeck::fleet::{self, Health, Target};
 use llamadeck::sampling::Sampling;
 
 use super::procs::llama_cpp_server;
@@ -39,6 +40,21 @@ async fn llama_cpp_streams_an_answer_with_stats_and_stops_at_once() {
     raw.sampling.raw_mode = true;
     let events = to_the_end(&mut engine.generate(raw), Duration::from_secs(120)).await;
     assert!(matches!(events.last(), Some(GenEvent::Finished { .. })) && !text_of(&events).is_empty(), "{events:?}");
+
+    // Watched by the fleet while it answers: the answer still ends as it should (llama-cpp-python
+    // ends an answer when another request needs its model; the poller does not ask it then).
+    let mut watched = NodeSpec::new("llamacpp", &server.url()).unwrap();
+    watched.timeout = Duration::from_millis(500);
+    let target = Target { name: "llamacpp".into(), api: Some(watched), metrics: vec![], timeout: Duration::from_millis(500) };
+    let readings = fleet::spawn(vec![target], Duration::from_millis(100));
+    until("the node up", Duration::from_secs(10), || (readings.borrow().nodes[0].health == Health::Up).then_some(())).await;
+    let events = to_the_end(&mut engine.generate(question(4, "Count from one to five hundred in words.", 48)), Duration::from_secs(120)).await;
+    match events.last() {
+        Some(GenEvent::Finished { reason: FinishReason::Length, stats }) => assert_eq!(stats.completion_tokens, 48, "{stats:?}"),
+        other => panic!("{other:?}\n{}", server.output()),
+    }
+    assert_eq!(readings.borrow().nodes[0].health, Health::Up);
+    drop(readings);
 
     // Cancelled after its first token, a long answer ends at once and the server stops it.
     let mut generation = engine.generate(question(3, "Count from one to five hundred in words.", 500));

@@ -1,7 +1,9 @@
 //! The fleet with real components, as one test crate: a third-party engine (llama.cpp's OpenAI
 //! server from llama-cpp-python, on the demo model) through the remote engine (`llamacpp`), two
 //! `llamadeck serve` processes polled and asked, one killed mid-answer and started again
-//! (`two_nodes`), and nodes that hang or babble, served by a stub (`hangs`). Every server binds
+//! (`two_nodes`), nodes that hang, babble or cut answers short, served by a stub (`hangs`), the
+//! fleet pane in the reducer and on screen (`pane`), and the console through its whole loop with
+//! two serve nodes and a hung one (`console`). Every server binds
 //! a free loopback port and has its own temporary HOME and XDG folders.
 mod console;
 #[path = "../doubles/mod.rs"]

@@ -17,6 +17,9 @@ pub enum Behaviour {
     StallsBeforeAnswering,
     /// Answers every request 200 with text that is neither JSON nor Prometheus metrics.
     Babbles,
+    /// Serves /v1/models; an answer gets one token and `[DONE]`, with no finish reason (as
+    /// llama-cpp-python's server does when another request interrupts it).
+    EndsWithoutFinishing,
 }
 
 pub struct Stub {
@@ -68,6 +71,12 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
             (_, "/v1/models") => reply(&mut stream, "application/json", MODELS),
             (_, "/metrics") => reply(&mut stream, "text/plain; version=0.0.4", METRICS),
             (Behaviour::StallsBeforeAnswering, _) => return held_until_closed(stream, dropped),
+            (Behaviour::EndsWithoutFinishing, _) => {
+                let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Un\"},\"finish_reason\":null}]}\r\n\r\ndata: [DONE]\r\n\r\n";
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", event.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(event.as_bytes()));
+                return;
+            }
             (Behaviour::StallsMidAnswer, _) => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n";

@@ -8,7 +8,7 @@
 mod backend;
 mod chunk;
 pub mod dialect;
-mod errors;
+pub mod errors;
 pub mod node;
 pub mod probe;
 mod sse;

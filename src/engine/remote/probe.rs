@@ -13,6 +13,16 @@ use crate::engine::face::{ChatFormat, ModelFacts};
 pub struct Served {
     pub facts: ModelFacts,
     pub dialect: Dialect,
+    /// The server's own word for itself (`owned_by`): "me" is llama-cpp-python.
+    pub owner: String,
+}
+
+impl Served {
+    /// llama-cpp-python's server ends the answer it is streaming when any other request needs
+    /// its model, its model list included: once known, it is watched without asking that.
+    pub fn interrupted_by_questions(&self) -> bool {
+        self.owner == "me"
+    }
 }
 
 /// What asking found.
@@ -60,7 +70,7 @@ pub async fn probe(client: &reqwest::Client, node: &NodeSpec) -> Probe {
         context_len = Some(n as usize);
     }
     let facts = ModelFacts { name: crate::text::sanitize(&name), context_len: context_len.unwrap_or(0), format: ChatFormat::Template };
-    Probe::Ready(Served { facts, dialect })
+    Probe::Ready(Served { facts, dialect, owner: owner.to_string() })
 }
 
 /// The context length a model entry states, under any of the names servers use.

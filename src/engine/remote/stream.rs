@@ -142,8 +142,16 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         }
     }
     drop(response);
-    let Some(finish) = finish.or_else(|| done.then(|| "stop".to_string())) else {
-        let message = format!("{name} closed the connection before the answer was complete");
+    // An answer that ends as it should says so (a finish reason) before the stream ends.
+    let Some(finish) = finish else {
+        let message = if done {
+            format!(
+                "{name} ended the stream without finishing the answer (llama-cpp-python does so when another request \
+                 arrives; start it with --interrupt_requests False)"
+            )
+        } else {
+            format!("{name} closed the connection before the answer was complete")
+        };
         return sink.send(fail(GenErrorKind::Engine, message));
     };
     token(&sink, stop.finish());
@@ -183,7 +191,7 @@ mod tests {
     use crate::sampling::Sampling;
 
     fn served(dialect: Dialect, context_len: usize) -> Served {
-        Served { facts: ModelFacts { name: "m".into(), context_len, format: ChatFormat::Template }, dialect }
+        Served { facts: ModelFacts { name: "m".into(), context_len, format: ChatFormat::Template }, dialect, owner: String::new() }
     }
 
     fn ask(raw: bool) -> GenerateRequest {
