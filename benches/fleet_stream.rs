@@ -11,7 +11,11 @@
 //! sent to the first piece of text; decode tok/s = pieces after the first / time after the
 //! first. The answers must match. Prints the medians and the differences.
 //!
-//! Run: `cargo bench --bench fleet_stream -- --runs 7 --tokens 128`
+//! With `--stub`, the server is a scripted one in this process instead: the first piece 50 ms
+//! after the request, then one every 10 ms. Its timing does not wander as a model's does, so
+//! what is left is the clients' own cost.
+//!
+//! Run: `cargo bench --bench fleet_stream -- --runs 7 --tokens 128 [--stub]`
 //! (env: LLAMADECK_DEMO_MODEL; the server decodes with RAYON_NUM_THREADS=1).
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -105,6 +109,51 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// A scripted OpenAI server: `/v1/models`, and every answer `tokens` pieces, the first 50 ms
+/// after the request, then one every 10 ms, each written on its own; the body ends when the
+/// connection closes (as HTTP/1.0 and 1.1 clients both read it).
+fn stub_server(tokens: u32) -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let _ = answer(stream, tokens);
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn answer(mut stream: TcpStream, tokens: u32) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        request.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&request).to_string();
+    let length = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body)?;
+    if head.starts_with("GET /v1/models") {
+        let json = r#"{"object":"list","data":[{"id":"stub","object":"model","owned_by":"llamadeck","context_length":8192}]}"#;
+        return write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}", json.len());
+    }
+    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
+    let started = Instant::now();
+    for i in 0..tokens {
+        let due = Duration::from_millis(50 + 10 * u64::from(i));
+        std::thread::sleep(due.saturating_sub(started.elapsed()));
+        write!(stream, "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"w{i} \"}},\"finish_reason\":null}}]}}\n\n")?;
+    }
+    write!(stream, "data: {{\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"length\"}}]}}\n\n")?;
+    write!(stream, "data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":30,\"completion_tokens\":{tokens}}}}}\n\ndata: [DONE]\n\n")
+}
+
 /// Stops the server however the bench ends.
 struct Server(std::process::Child);
 
@@ -115,14 +164,35 @@ impl Drop for Server {
     }
 }
 
+
+/// `llamadeck serve` on `model`, on a free port, its own HOME.
+fn serve(model: &std::path::Path, config: &std::path::Path, home: &std::path::Path) -> anyhow::Result<(SocketAddr, Server)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(env!("CARGO_BIN_EXE_llamadeck"))
+        .args(["serve", "--port", &port.to_string(), "--config"])
+        .arg(config)
+        .arg("--model")
+        .arg(model)
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("RAYON_NUM_THREADS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok((SocketAddr::from(([127, 0, 0, 1], port)), Server(child)))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let (mut runs, mut tokens) = (7usize, 128u32);
+    let (mut runs, mut tokens, mut stub) = (7usize, 128u32, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
             "--tokens" => tokens = args.next().context("--tokens N")?.parse()?,
+            "--stub" => stub = true,
             _ => {}
         }
     }
@@ -130,22 +200,12 @@ async fn main() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     let config = home.path().join("config.yaml");
     std::fs::write(&config, "model:\n  cpu_weights: native\n")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(env!("CARGO_BIN_EXE_llamadeck"))
-        .args(["serve", "--port", &port.to_string(), "--config"])
-        .arg(&config)
-        .arg("--model")
-        .arg(&model)
-        .env("HOME", home.path())
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("RAYON_NUM_THREADS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let _server = Server(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (addr, _server) = if stub {
+        (stub_server(tokens)?, None)
+    } else {
+        let (addr, server) = serve(&model, &config, home.path())?;
+        (addr, Some(server))
+    };
     let node = NodeSpec::new("bench", &format!("http://{addr}/v1")).map_err(anyhow::Error::msg)?;
     let client = reqwest::Client::new();
     let served = {
@@ -188,7 +248,8 @@ async fn main() -> anyhow::Result<()> {
         let (lo, hi) = rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
         (lo, hi)
     };
-    println!("llamadeck serve on the demo model, {tokens} tokens, greedy, {runs} runs each (medians; answers identical)");
+    let server = if stub { "a scripted server (first piece at 50 ms, then one every 10 ms)" } else { "llamadeck serve on the demo model, greedy" };
+    println!("{server}, {tokens} tokens, {runs} runs each (medians; answers identical)");
     println!("| client | first token ms | decode tok/s (min–max) |");
     println!("|---|---:|---:|");
     let (lo, hi) = spread(&raws);

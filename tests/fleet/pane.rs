@@ -213,6 +213,18 @@ fn screen_chatting_with_a_remote_node_shows_its_gpus() {
 }
 
 #[test]
+fn a_remote_target_without_gpu_metrics_says_how_to_get_them_and_nothing_about_this_host() {
+    let mut state = console(&["bare"]);
+    readings(&mut state, vec![up("bare", 0)]);
+    update(&mut state, key(KeyCode::F(6)));
+    update(&mut state, key(KeyCode::Down));
+    update(&mut state, key(KeyCode::Enter));
+    let text = screen(&state, 100, 30);
+    assert!(text.contains("bare publishes no GPU metrics"), "{text}");
+    assert!(!text.contains("on the host") && !text.contains("pid 0"), "{text}");
+}
+
+#[test]
 fn the_fleet_pane_draws_at_any_size() {
     let mut state = eight_nodes();
     update(&mut state, key(KeyCode::F(6)));
