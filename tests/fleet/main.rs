@@ -5,6 +5,7 @@
 //! fleet pane in the reducer and on screen (`pane`), and the console through its whole loop with
 //! two serve nodes and a hung one (`console`). Every server binds
 //! a free loopback port and has its own temporary HOME and XDG folders.
+mod config_nodes;
 mod console;
 #[path = "../doubles/mod.rs"]
 mod doubles;

@@ -79,6 +79,9 @@ impl NodeSpec {
 /// gets `/v1`; a trailing slash goes. Only http and https; a user name or password in the URL
 /// is refused (it would show wherever the URL does: put the key in the config's api_key_env).
 pub fn api_base(text: &str) -> Result<String, String> {
+    if !text.contains("://") {
+        return Err(format!("{text:?} has no http:// or https:// in front; write it as http://HOST:PORT/v1"));
+    }
     let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL ({e}); write it as http://HOST:PORT/v1"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{text:?}: only http:// and https:// addresses are served"));
