@@ -23,26 +23,26 @@ use super::doubles;
 use super::procs::{Proc, llamadeck_serve};
 use super::stub::{Behaviour, Stub};
 
-type Keys = futures::channel::mpsc::UnboundedSender<io::Result<Event>>;
+pub type Keys = futures::channel::mpsc::UnboundedSender<io::Result<Event>>;
 
-fn press(keys: &Keys, code: KeyCode) {
+pub fn press(keys: &Keys, code: KeyCode) {
     keys.unbounded_send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))).unwrap();
 }
 
-fn type_in(keys: &Keys, text: &str) {
+pub fn type_in(keys: &Keys, text: &str) {
     text.chars().for_each(|c| press(keys, KeyCode::Char(c)));
 }
 
 /// A TestBackend the test reads while the loop draws on it.
 #[derive(Clone)]
-struct Screen(Arc<Mutex<TestBackend>>);
+pub struct Screen(pub Arc<Mutex<TestBackend>>);
 
 impl Screen {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         format!("{}", self.0.lock().unwrap())
     }
 
-    async fn until(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) {
+    pub async fn until(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) {
         let started = Instant::now();
         loop {
             let text = self.text();
@@ -54,7 +54,7 @@ impl Screen {
         }
     }
 
-    async fn shows(&self, text: &str, limit: Duration) {
+    pub async fn shows(&self, text: &str, limit: Duration) {
         self.until(&format!("{text:?} on screen"), limit, |t| t.contains(text)).await;
     }
 }
@@ -95,7 +95,7 @@ impl ratatui::backend::Backend for Screen {
 }
 
 /// A node's engine with a tap: the test hears when an answer's first piece arrives.
-struct Tapped(Engine, Arc<Notify>);
+pub struct Tapped(pub Engine, pub Arc<Notify>);
 
 impl Backend for Tapped {
     fn load(&self, spec: ModelSpec) {
@@ -131,7 +131,7 @@ fn target(name: &str, url: &str, timeout: Duration) -> Target {
     Target { name: name.into(), metrics: vec![format!("{}/metrics", api.root())], timeout, api: Some(api) }
 }
 
-fn answering(text: &str) -> bool {
+pub fn answering(text: &str) -> bool {
     text.contains("answering · Esc stops")
 }
 

@@ -76,3 +76,68 @@ async fn llama_cpp_streams_an_answer_with_stats_and_stops_at_once() {
     // llama-cpp-python prints this when it sees the client go, and stops generating.
     until("the server to notice", Duration::from_secs(30), || server.output().contains("Disconnected from client").then_some(())).await;
 }
+
+/// The console on llama.cpp's server alone (as `--connect` opens it): an answer streams with its
+/// stats, and Esc stops the next one at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
+    use super::console::{Screen, Tapped, answering, press, type_in};
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use llamadeck::app::Inbox;
+    use llamadeck::app::fleet::FleetView;
+    use llamadeck::chat::MessageStatus;
+    use llamadeck::tui::event_loop::{LoopIo, run};
+    use llamadeck::tui::producers;
+    use std::sync::{Arc, Mutex};
+
+    let mut server = llama_cpp_server();
+    tokio::task::block_in_place(|| server.wait_ready(Duration::from_secs(120)));
+    let tap = Arc::new(tokio::sync::Notify::new());
+    let node = NodeSpec::new("llamacpp", &server.url()).unwrap();
+    let engine = llamadeck::engine::Engine::new(Tapped(remote::connect(node.clone()).unwrap(), tap.clone()));
+    let mut state = super::doubles::state();
+    state.sampling.temperature = 0.0;
+    state.sampling.max_tokens = 300;
+    state.sampling.system_prompt.clear();
+    state.fleet = FleetView::new(&["llamacpp".into()], false, Some("llamacpp".into()));
+    engine.load(state.model_spec.clone());
+    let (keys, key_rx) = futures::channel::mpsc::unbounded();
+    let inbox = Inbox::new();
+    producers::terminal(key_rx, inbox.sender());
+    let target = Target { name: "llamacpp".into(), api: Some(node), metrics: vec![], timeout: Duration::from_secs(1) };
+    producers::fleet(fleet::spawn(vec![target], Duration::from_millis(300)), inbox.sender());
+    let dir = tempfile::tempdir().unwrap();
+    let io = LoopIo::new(inbox, engine.clone(), dir.path().join("config.yaml")).nodes(vec![("llamacpp".into(), engine)], false);
+    let screen = Screen(Arc::new(Mutex::new(ratatui::backend::TestBackend::new(100, 30))));
+    let watching = screen.clone();
+    let driver = tokio::spawn(async move {
+        let (s, long) = (&watching, Duration::from_secs(60));
+        s.shows("● llamacpp: ", long).await;
+        type_in(&keys, "What is the capital of France?");
+        press(&keys, KeyCode::Enter);
+        s.until("the answer", long, |t| answering(t)).await;
+        s.until("the answer's end", long, |t| !answering(t)).await;
+        type_in(&keys, "Count from one to five hundred in words.");
+        press(&keys, KeyCode::Enter);
+        tokio::time::timeout(long, tap.notified()).await.expect("a piece of the second answer");
+        let asked = Instant::now();
+        press(&keys, KeyCode::Esc);
+        s.until("the answer stopped", Duration::from_secs(5), |t| !answering(t)).await;
+        let stopped_in = asked.elapsed();
+        let text = s.text();
+        keys.unbounded_send(Ok(Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL)))).unwrap();
+        (text, stopped_in)
+    });
+    let mut terminal = ratatui::Terminal::new(screen.clone()).unwrap();
+    tokio::time::timeout(Duration::from_secs(180), run(&mut terminal, &mut state, io)).await.expect("the loop ends").unwrap();
+    let (text, stopped_in) = driver.await.unwrap_or_else(|e| panic!("{e}\n{}", screen.text()));
+    assert!(stopped_in < Duration::from_secs(1), "Esc took {stopped_in:?}");
+    let first = &state.messages[1];
+    assert_eq!(first.status, MessageStatus::Complete, "{text}");
+    assert!(!first.text.trim().is_empty(), "{text}");
+    let stats = first.stats.as_ref().expect("stats");
+    assert!(stats.ttft_ms.is_some() && stats.decode_tok_s.is_some(), "{stats:?}");
+    assert!(text.contains(&format!("{:.1} tok/s · ttft {} ms", stats.decode_tok_s.unwrap(), stats.ttft_ms.unwrap())), "the chat's footer shows them:\n{text}");
+    assert_eq!(state.messages[3].status, MessageStatus::Stopped);
+    until("the server to notice", Duration::from_secs(30), || server.output().contains("Disconnected from client").then_some(())).await;
+}
