@@ -22,6 +22,9 @@ pub struct Cli {
     pub allow_download: bool,
     /// `--insecure`: serve a non-loopback address without a key (console, serve).
     pub insecure: bool,
+    /// `--connect URL_OR_NODE`: the console chats with that server instead of loading a model
+    /// (console only).
+    pub connect: Option<String>,
     pub command: Option<Sub>,
 }
 
@@ -86,6 +89,11 @@ struct ConsoleArgs {
     model: ModelArgs,
     #[command(flatten)]
     api: ApiArgs,
+    /// Chat with a running OpenAI-compatible server instead of loading a model here: its base
+    /// URL (http://127.0.0.1:8000/v1) or the name of a node in the config. Its key, if it needs
+    /// one: the node's api_key_env or api_key_file, or LLAMADECK_API_KEY for a URL.
+    #[arg(long, value_name = "URL_OR_NODE", conflicts_with = "model", value_parser = connect_target)]
+    connect: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +216,19 @@ fn device(s: &str) -> Result<String, String> {
     if s == "cpu" || cuda { Ok(s.to_string()) } else { Err("must be \"cpu\" or \"cuda:N\" (N = the GPU's index)".into()) }
 }
 
+/// A URL (checked as the remote engine reads it) or a node's name (checked against the config
+/// when the console starts).
+fn connect_target(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("give the server's base URL (http://HOST:PORT/v1) or a node name from the config".into());
+    }
+    if s.contains("://") {
+        crate::engine::remote::api_base(s)?;
+    }
+    Ok(s.to_string())
+}
+
 fn isq(s: &str) -> Result<String, String> {
     match ISQ_TYPES.iter().find(|t| t.eq_ignore_ascii_case(s.trim())) {
         Some(t) => Ok(t.to_string()),
@@ -225,6 +246,7 @@ impl Parsed {
             model: before.model.model,
             allow_download: before.model.allow_download,
             insecure: before.api.insecure,
+            connect: before.connect,
             command: None,
         };
         let Some(command) = self.command else { return Ok(cli) };
@@ -238,6 +260,7 @@ impl Parsed {
             ("--model", cli.model.is_some()),
             ("--allow-download", cli.allow_download),
             ("--insecure", cli.insecure),
+            ("--connect", cli.connect.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(flag, set)| *set && !taken.contains(flag)) {
             let message = format!("{flag} is not an option of `llamadeck {name}` (see `llamadeck {name} --help`)");
@@ -350,6 +373,17 @@ mod tests {
         assert!(parse(&["gpu", "--model", "m"]).is_err());
         let console = parse(&["--model", "a/b", "--allow-download"]).unwrap();
         assert_eq!((console.model.as_deref(), console.allow_download, console.command), (Some("a/b"), true, None));
+    }
+
+    #[test]
+    fn connect_takes_a_url_or_a_node_name_for_the_console_only() {
+        assert_eq!(parse(&["--connect", "http://127.0.0.1:8080/v1"]).unwrap().connect.as_deref(), Some("http://127.0.0.1:8080/v1"));
+        assert_eq!(parse(&["--connect", "gpu-a"]).unwrap().connect.as_deref(), Some("gpu-a"));
+        let err = parse(&["--connect", "ftp://h/v1"]).unwrap_err();
+        assert!(err.contains("only http:// and https://"), "{err}");
+        assert!(parse(&["--connect", "gpu-a", "--model", "m.gguf"]).unwrap_err().contains("cannot be used with"));
+        let err = parse(&["--connect", "gpu-a", "serve"]).unwrap_err();
+        assert!(err.contains("--connect is not an option of `llamadeck serve`"), "{err}");
     }
 
     #[test]

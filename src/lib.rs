@@ -3,7 +3,8 @@
 //! Floors, from the ground up (ARCHITECTURE.md has the picture; a floor never uses one above):
 //! 1. shared words: `text`, `files`, `sink`, `sampling`, `keys`, `chat`, `theme`, `layout`,
 //!    `prom` (the Prometheus text format);
-//! 2. producers, each behind one face: `signals`, `gpu`, `engine`, `store`, `config`;
+//! 2. producers, each behind one face: `signals`, `gpu`, `engine`, `fleet` (other servers'
+//!    health and metrics), `store`, `config`;
 //! 3. `app`: the state and the pure reducer;
 //! 4. `ui` draws the state, `server` serves the engine over HTTP;
 //! 5. `tui`: the terminal and the loop over the one inbox;
@@ -20,6 +21,7 @@ pub mod theme;
 
 pub mod config;
 pub mod engine;
+pub mod fleet;
 pub mod gpu;
 pub mod signals;
 pub mod store;

@@ -113,7 +113,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error_of("unknown_top_level.yaml"),
         "unknown_top_level.yaml:3:1: modle: unknown field `modle`, expected one of `model`, `sampling`, \
-         `preset`, `presets`, `gpu`, `server`, `ui`, `keys`"
+         `preset`, `presets`, `gpu`, `server`, `ui`, `keys`, `nodes`"
     );
 }
 
@@ -182,7 +182,7 @@ fn unknown_command_under_keys() {
         error_of("unknown_command.yaml"),
         "unknown_command.yaml:3:3: keys.explode: unknown command \"explode\" (known: send, newline, stop, \
          regenerate, edit_last, clear, conversations, search, copy_last, scroll_up, scroll_down, page_up, page_down, scroll_top, follow_tail, \
-         focus_next, next_preset, save_settings, reload_model, api_requests, help, quit)"
+         focus_next, next_preset, save_settings, reload_model, fleet, api_requests, help, quit)"
     );
 }
 

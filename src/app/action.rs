@@ -33,6 +33,11 @@ pub enum Action {
     /// What the API server reports (address, requests).
     Server(ServerEvent),
     Gpu(Arc<GpuSnapshot>),
+    /// The fleet's latest readings.
+    Fleet(Arc<crate::fleet::Fleet>),
+    /// News of the chat engine's status (loading, loaded, failed), from the engine chosen by
+    /// switch `epoch` (0: the one the console started with); news of an earlier one is dropped.
+    Status { epoch: u64, event: EngineEvent },
     /// The clock moved on (drives the loading timer).
     Tick(Instant),
     /// The result of an `Effect::SaveSettings`: where, or why not; and what was written.
@@ -58,6 +63,9 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Engine(EngineCommand),
+    /// Chat with node `node` from now on (None: the model here); its status news comes tagged
+    /// with `epoch`.
+    UseEngine { node: Option<String>, epoch: u64 },
     SaveSettings { sampling: Sampling, preset: Option<String> },
     /// Load the model at `path` (typed after `/model`) with the current model settings.
     ChooseModel { path: String },

@@ -148,6 +148,8 @@ pub struct State {
     pub help_scroll: usize,
     /// The API server as the console sees it (F4 shows its recent requests).
     pub api: crate::app::api::ApiStatus,
+    /// The other nodes and which one the chat talks to (F6 shows them).
+    pub fleet: crate::app::fleet::FleetView,
     pub keymap: Keymap,
     pub notice: Option<Notice>,
     pub quit_armed: bool,
@@ -206,6 +208,7 @@ impl State {
             show_help: false,
             help_scroll: 0,
             api: Default::default(),
+            fleet: Default::default(),
             keymap,
             notice: None,
             quit_armed: false,
@@ -272,6 +275,11 @@ impl State {
         }
     }
 
+    /// The first key bound to `command`, as the hint bar writes it.
+    pub fn key_for(&self, command: crate::keys::Command) -> String {
+        self.keymap.keys_for(command).first().map_or_else(|| command.name().to_string(), |k| k.to_string())
+    }
+
     /// The name an answer's header shows: the model that wrote it.
     pub fn model_name(&self) -> Option<&str> {
         match &self.model {
@@ -287,8 +295,16 @@ impl State {
         match &self.model {
             ModelState::Loading { stage, .. } => {
                 let secs = self.loading_elapsed().map_or(0, |d| d.as_secs());
-                vec![note(format!("loading {}: {stage} · {secs} s", self.model_spec.source), Tone::Warn)]
+                let what = match &self.fleet.target {
+                    Some(node) => format!("connecting to {node}"),
+                    None => format!("loading {}", self.model_spec.source),
+                };
+                vec![note(format!("{what}: {stage} · {secs} s"), Tone::Warn)]
             }
+            ModelState::Failed { reason } if let Some(node) = &self.fleet.target => vec![
+                note(format!("{node} is not serving: {reason}"), Tone::Error),
+                note(format!("{} chooses another node; F5 asks this one again (so does its coming back up)", self.key_for(crate::keys::Command::Fleet)), Tone::Dim),
+            ],
             ModelState::Ready { name, .. } if let Some((source, reason)) = &self.load_refused => vec![
                 note(format!("{source} was not loaded: {reason}"), Tone::Error),
                 note(format!("{name} is still loaded and answering, here and on the API."), Tone::Dim),

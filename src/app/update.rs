@@ -37,6 +37,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Command(command) => run_command(state, command),
         Action::Engine(event) => model::on_engine(state, event),
+        Action::Status { epoch, event } if epoch == state.fleet.epoch => model::on_engine(state, event),
+        Action::Status { .. } => Vec::new(),
+        Action::Fleet(fleet) => crate::app::fleet::on_fleet(state, fleet),
         Action::Server(event) => {
             state.api.apply(event);
             Vec::new()
@@ -57,6 +60,11 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             state.path_notice(NoticeLevel::Info, "settings saved to ", &path)
         }
         Action::Saved { result: Err(e), .. } => state.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
+        Action::ModelChosen(_) if let Some(node) = &state.fleet.target => {
+            let key = state.key_for(Command::Fleet);
+            let text = format!("/model loads a model here, and the chat talks to {node}: choose local in the fleet pane ({key}) first");
+            state.notice(NoticeLevel::Warn, text)
+        }
         Action::ModelChosen(spec) => {
             if state.generating.is_some() {
                 return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
@@ -83,6 +91,11 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if state.show_help {
         on_help_key(state, &key);
         return Vec::new();
+    }
+    if state.fleet.show
+        && let Some(effects) = crate::app::fleet::on_key(state, &key, state.keymap.lookup(&key))
+    {
+        return effects;
     }
     if state.api.show {
         // The request log: arrows select, Esc or its own key closes, quit still quits.
@@ -251,6 +264,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             state.api.show = !state.api.show;
             Vec::new()
         }
+        Command::Fleet => crate::app::fleet::toggle(state),
         Command::ScrollUp => scroll_by(state, -1),
         Command::ScrollDown => scroll_by(state, 1),
         Command::PageUp => scroll_by(state, -(page as isize)),

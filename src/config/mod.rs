@@ -2,11 +2,13 @@
 //!
 //! `schema` is the file's shape (and the model spec it asks for); `load` reads and checks it
 //! (`validate` for what serde cannot express, `locate` to find the line of a problem); `save`
-//! writes the sampling settings back without disturbing the rest of the file. The keymap the
+//! writes the sampling settings back without disturbing the rest of the file; `nodes` is the
+//! fleet (other servers to chat with and watch) and reads their keys when the console starts. The keymap the
 //! `keys:` section builds lives in `crate::keys`.
 mod error;
 mod load;
 mod locate;
+mod nodes;
 mod paths;
 mod save;
 pub mod schema;
@@ -15,6 +17,7 @@ mod words;
 mod yaml_edit;
 
 pub use error::ConfigError;
+pub use nodes::{LOCAL_NODE, MAX_NODES, fleet_targets};
 pub use load::{load, load_file, parse, Loaded, DEFAULT_CONFIG_YAML, MAX_CONFIG_BYTES};
 pub use paths::{config_path_from, default_config_path};
 pub use save::save_sampling;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};
+pub use super::nodes::NodeConfig;
 use crate::sampling::{PresetValues, Sampling};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -20,6 +21,8 @@ pub struct Config {
     pub ui: UiConfig,
     /// Command name -> key list, over the default keymap, e.g. `quit: ["ctrl+q"]`.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// Other inference servers to chat with and watch (the fleet).
+    pub nodes: Vec<NodeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

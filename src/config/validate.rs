@@ -38,7 +38,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), Problem> {
     check_sampling(&config.sampling)?;
     check_presets(config)?;
     check_gpu_ui_server(config)?;
-    check_keys(config)
+    check_keys(config)?;
+    super::nodes::check(&config.nodes)
 }
 
 fn check_model(config: &Config) -> Result<(), Problem> {

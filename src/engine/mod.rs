@@ -1,13 +1,14 @@
 //! The model engine, behind one face (`face`): the chat pane and the API server load, ask and
 //! cancel through [`Engine`] and never see the backend. `mistral/` is the in-process backend
 //! (mistral.rs 0.8.1 on its own thread); everything that names a mistral.rs or candle type
-//! lives there. `spec` says what to load, `events` is the console's view of the face, `stats`
+//! lives there. `remote/` is any OpenAI-compatible server over HTTP (a node of a fleet). `spec` says what to load, `events` is the console's view of the face, `stats`
 //! and `stop` are the per-answer timing and stop-string matching any backend uses, and `bench`
 //! measures any backend through the face.
 pub mod bench;
 pub mod events;
 pub mod face;
 pub mod mistral;
+pub mod remote;
 pub mod spec;
 pub mod stats;
 pub mod stop;

@@ -10,6 +10,7 @@ pub enum Command {
     FocusNext,
     ToggleHelp,
     ApiRequests,
+    Fleet,
     ScrollUp,
     ScrollDown,
     PageUp,
@@ -28,7 +29,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 22] = [
+    pub const ALL: [Command; 23] = [
         Command::Send,
         Command::InsertNewline,
         Command::Stop,
@@ -48,6 +49,7 @@ impl Command {
         Command::NextPreset,
         Command::SaveSettings,
         Command::ReloadModel,
+        Command::Fleet,
         Command::ApiRequests,
         Command::ToggleHelp,
         Command::Quit,
@@ -63,6 +65,7 @@ impl Command {
             Command::FocusNext => "focus_next",
             Command::ToggleHelp => "help",
             Command::ApiRequests => "api_requests",
+            Command::Fleet => "fleet",
             Command::ScrollUp => "scroll_up",
             Command::ScrollDown => "scroll_down",
             Command::PageUp => "page_up",
@@ -95,6 +98,7 @@ impl Command {
             Command::FocusNext => "switch between chat and settings",
             Command::ToggleHelp => "show or hide this help",
             Command::ApiRequests => "show or hide the API's address and recent requests",
+            Command::Fleet => "every node's state, load and GPUs; Enter chats with one",
             Command::ScrollUp => "scroll the chat up a line",
             Command::ScrollDown => "scroll the chat down a line",
             Command::PageUp => "scroll the chat up a page",

@@ -169,6 +169,7 @@ fn default_keys(command: Command) -> &'static [&'static str] {
         Command::FocusNext => &["tab"],
         Command::ToggleHelp => &["f1", "?"],
         Command::ApiRequests => &["f4"],
+        Command::Fleet => &["f6"],
         Command::ScrollUp => &["ctrl+up"],
         Command::ScrollDown => &["ctrl+down"],
         Command::PageUp => &["pageup"],

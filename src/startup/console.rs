@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::app::{Action, Inbox, State};
 use crate::cli::Cli;
 use crate::config::{ColorMode, Loaded};
+use crate::fleet::Target;
 use crate::keys::Keymap;
 use crate::theme::Theme;
 use crate::tui::event_loop::{self, Exit, LoopIo};
@@ -34,6 +35,21 @@ pub fn run(cli: Cli) -> i32 {
             return 2;
         }
     };
+    let nodes = match super::fleet::targets(&loaded) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            super::say(&e);
+            return 2;
+        }
+    };
+    let connect = match cli.connect.as_deref().map(|given| super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())) {
+        None => None,
+        Some(Ok(target)) => Some(target),
+        Some(Err(e)) => {
+            super::say(&e);
+            return 2;
+        }
+    };
     let log = super::logging::log_path();
     let _log_guard = match super::logging::to_file(&log) {
         Ok(guard) => guard,
@@ -55,7 +71,7 @@ pub fn run(cli: Cli) -> i32 {
         problems.send(Action::Problem(text));
     });
     crate::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
-    let result = runtime.block_on(console(cli, loaded, keymap, inbox));
+    let result = runtime.block_on(console(cli, loaded, keymap, nodes, connect, inbox));
     crate::tui::terminal::restore();
     // The engine thread may still be loading; don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -72,24 +88,59 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn console(cli: Cli, loaded: Loaded, keymap: Keymap, inbox: Inbox) -> anyhow::Result<Exit> {
+async fn console(
+    cli: Cli,
+    loaded: Loaded,
+    keymap: Keymap,
+    mut nodes: Vec<Target>,
+    connect: Option<Target>,
+    inbox: Inbox,
+) -> anyhow::Result<Exit> {
     let config = loaded.config;
-    let spec = cli.model_spec(&config);
+    let mut spec = cli.model_spec(&config);
     let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
-    let engine = crate::engine::mistral::spawn();
+    // Every node with an API gets an engine; the fleet polls them all, each on its own task.
+    if let Some(target) = connect.as_ref().filter(|t| !nodes.iter().any(|n| n.name == t.name)) {
+        nodes.push(target.clone());
+    }
+    let mut engines = Vec::new();
+    for node in &nodes {
+        if let Some(api) = &node.api {
+            engines.push((node.name.clone(), crate::engine::remote::connect(api.clone()).map_err(anyhow::Error::msg)?));
+        }
+    }
+    if !nodes.is_empty() {
+        crate::tui::producers::fleet(crate::fleet::spawn(nodes.clone(), crate::fleet::DEFAULT_INTERVAL), to_inbox.clone());
+    }
+    // With --connect the console chats with that server: no model here, and no API of its own
+    // (it has no model to share).
+    let target = connect.as_ref().map(|t| t.name.clone());
+    let engine = match engines.iter().find(|(name, _)| Some(name) == target.as_ref()) {
+        Some((_, engine)) => {
+            spec.source = connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone());
+            engine.clone()
+        }
+        None => crate::engine::mistral::spawn(),
+    };
     engine.load(spec.clone());
     let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     crate::tui::producers::gpu(gpu.clone(), to_inbox.clone());
     // Kept until the console exits; a port in use is shown in the status bar.
-    let _api = crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await;
+    let _api = match connect {
+        Some(_) => None,
+        None => crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await,
+    };
     crate::tui::producers::signals(crate::signals::shutdown_signals()?, to_inbox.clone());
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    state.fleet = crate::app::fleet::FleetView::new(&names, connect.is_none(), target);
     let mut terminal = crate::tui::terminal::enter()?;
     crate::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
     let io = LoopIo::new(inbox, engine, loaded.path)
+        .nodes(engines, connect.is_none())
         .fps(config.ui.fps)
         .data_dir(crate::store::data_dir())
         .clipboard(Box::new(|bytes: &[u8]| {

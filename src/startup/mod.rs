@@ -2,6 +2,7 @@
 //! producers, server, terminal). Nothing imports this module but `main`.
 mod bench;
 mod console;
+mod fleet;
 mod gpu;
 mod logging;
 mod serve;

@@ -33,12 +33,16 @@ pub struct LoopIo {
     pub data_dir: Option<PathBuf>,
     /// None refuses copying (no terminal to copy through).
     pub clipboard: Option<Clipboard>,
+    /// The fleet's engines by node name, and whether `engine` is the model here (false with
+    /// `--connect`, where `engine` is one of the nodes').
+    pub nodes: Vec<(String, Engine)>,
+    pub local: bool,
 }
 
 impl LoopIo {
     /// At 30 fps, saving no conversations and copying nothing, until told otherwise.
     pub fn new(inbox: Inbox, engine: Engine, config_path: PathBuf) -> Self {
-        Self { inbox, engine, config_path, fps: 30, data_dir: None, clipboard: None }
+        Self { inbox, engine, config_path, fps: 30, data_dir: None, clipboard: None, nodes: Vec::new(), local: true }
     }
 
     pub fn fps(self, fps: u32) -> Self {
@@ -51,6 +55,11 @@ impl LoopIo {
 
     pub fn clipboard(self, clipboard: Clipboard) -> Self {
         Self { clipboard: Some(clipboard), ..self }
+    }
+
+    /// The fleet's engines; `local`: whether `engine` is the model here.
+    pub fn nodes(self, nodes: Vec<(String, Engine)>, local: bool) -> Self {
+        Self { nodes, local, ..self }
     }
 }
 
@@ -83,13 +92,14 @@ where
     B: Backend,
     B::Error: Send + Sync + 'static,
 {
-    let LoopIo { mut inbox, engine, config_path, fps, data_dir, clipboard } = io;
+    let LoopIo { mut inbox, engine, config_path, fps, data_dir, clipboard, nodes, local } = io;
     let sender = inbox.sender();
     let store = match data_dir {
         Some(dir) => Some(Worker::spawn(dir, sender.sink(Action::Store))?),
         None => None,
     };
-    let mut effects = Effects { engine: EngineLink::new(engine, sender), store, config_path, clipboard };
+    let engine = EngineLink::new(engine, sender).with_nodes(nodes, local);
+    let mut effects = Effects { engine, store, config_path, clipboard };
     if let Some(worker) = effects.store.as_mut() {
         worker.submit(Request::Latest);
     }
@@ -193,6 +203,7 @@ fn dispatch(state: &mut State, action: Action, effects: &mut Effects) -> anyhow:
             match effect {
                 Effect::Quit => return Ok(true),
                 Effect::Engine(command) => effects.engine.run(command),
+                Effect::UseEngine { node, epoch } => effects.engine.switch(node.as_deref(), epoch),
                 Effect::Store(request) => match effects.store.as_mut() {
                     Some(worker) => pending.extend(worker.submit(request).map(Action::Store)),
                     None => pending.extend(no_store(request).map(Action::Store)),

@@ -1,5 +1,6 @@
 //! Producers the console wires to its inbox besides the engine (see `engine_link`) and the store
-//! (its worker answers into the inbox itself): the terminal, the GPU sampler and the signals.
+//! (its worker answers into the inbox itself): the terminal, the GPU sampler, the fleet's
+//! readings and the signals.
 use std::io;
 use std::sync::Arc;
 
@@ -45,6 +46,21 @@ pub fn gpu(mut readings: watch::Receiver<Arc<GpuSnapshot>>, inbox: Sender) {
         }
         while readings.changed().await.is_ok() {
             if !inbox.send(Action::Gpu(readings.borrow_and_update().clone())) {
+                return;
+            }
+        }
+    });
+}
+
+/// Every new fleet reading (the first too: the nodes' names before any poll).
+pub fn fleet(mut readings: watch::Receiver<Arc<crate::fleet::Fleet>>, inbox: Sender) {
+    tokio::spawn(async move {
+        let first = readings.borrow_and_update().clone();
+        if !inbox.send(Action::Fleet(first)) {
+            return;
+        }
+        while readings.changed().await.is_ok() {
+            if !inbox.send(Action::Fleet(readings.borrow_and_update().clone())) {
                 return;
             }
         }

@@ -195,7 +195,9 @@ fn footer(state: &State, width: usize) -> Option<String> {
     }
     if let Some(ctx) = state.context_len() {
         let about = if state.context_estimated { "~" } else { "" };
-        parts.push(format!("ctx {about}{}/{ctx}", state.context_used));
+        // A server that does not say its context length (llama-cpp-python) gets no limit.
+        let limit = if ctx > 0 { format!("/{ctx}") } else { String::new() };
+        parts.push(format!("ctx {about}{}{limit}", state.context_used));
     }
     if state.scroll_top.is_some() {
         parts.insert(0, "scrolled · Ctrl+End follows".into());

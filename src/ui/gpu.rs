@@ -265,9 +265,14 @@ impl Panel<'_> {
         lines
     }
 
-    /// Without GPUs: why (the NVML error, wrapped), then this process on the host.
+    /// Without GPUs: why (the NVML error, wrapped), then this process on the host. A remote
+    /// node's reading has no host (pid 0): only the reason.
     fn host_lines(&self, reason: &str) -> Vec<Line<'static>> {
         let host = &self.snap.host;
+        if host.pid == 0 {
+            let lines = wrap(&clean(reason), self.width, self.height.max(1));
+            return lines.into_iter().map(|line| Line::styled(line, self.theme.warn())).collect();
+        }
         let rss = size(host.rss_bytes);
         let cpu = format!("{:.0}% of {} cpus", host.cpu_percent, host.cpus);
         let cells = self.graph_width(width(&rss).max(width(&cpu)));

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod chat;
 pub mod conversations;
+pub mod fleet;
 pub mod gpu;
 pub mod help;
 pub mod popup;
@@ -29,7 +30,11 @@ pub fn render(frame: &mut Frame, state: &State) {
         Some(search) => search::render(frame, areas.input, state, search),
         None => chat::render_input(frame, areas.input, state),
     }
-    gpu::render(frame, areas.gpu, state.gpu.as_deref(), &state.gpu_history, state.theme);
+    // A remote target's GPUs, from its metrics; the model here keeps NVML's.
+    match (&state.fleet.target, &state.fleet.target_gpu) {
+        (Some(_), Some(gpu)) => gpu::render(frame, areas.gpu, Some(gpu), &state.fleet.target_history, state.theme),
+        _ => gpu::render(frame, areas.gpu, state.gpu.as_deref(), &state.gpu_history, state.theme),
+    }
     settings::render(frame, areas.settings, state);
     status::render(frame, areas.status, state);
     if let Some(browser) = &state.browser {
@@ -42,6 +47,9 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     if state.api.show {
         api::render(frame, area, state);
+    }
+    if state.fleet.show {
+        fleet::render(frame, area, state);
     }
     neutralise(frame);
 }

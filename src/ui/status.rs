@@ -17,12 +17,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             let secs = state.loading_elapsed().map_or(0, |d| d.as_secs());
             (format!("◌ loading {secs} s"), theme.warn())
         }
-        ModelState::Ready { name, .. } => (format!("● {name}"), theme.good()),
-        ModelState::Failed { .. } => ("✗ no model".to_string(), theme.error()),
+        ModelState::Ready { name, .. } => match &state.fleet.target {
+            Some(node) => (format!("● {node}: {name}"), theme.good()),
+            None => (format!("● {name}"), theme.good()),
+        },
+        ModelState::Failed { .. } => match &state.fleet.target {
+            Some(node) => (format!("✗ {node} not serving"), theme.error()),
+            None => ("✗ no model".to_string(), theme.error()),
+        },
     };
     let mut left = vec![Span::styled(truncate(&model, width / 3), model_style)];
     if state.generating.is_some() {
         left.push(Span::styled(" · answering", theme.warn()));
+    }
+    if !state.fleet.nodes.is_empty() {
+        let (up, all) = state.fleet.up_count(matches!(state.fleet.local_state(&state.model), Some(ModelState::Ready { .. })));
+        let style = if up < all { theme.warn() } else { theme.dim() };
+        left.push(Span::styled(format!(" · fleet {up}/{all} up"), style));
     }
     if let Some(api) = state.api.summary() {
         let style = if state.api.error.is_some() { theme.error() } else { theme.dim() };
@@ -98,7 +109,8 @@ fn hints(state: &State) -> Vec<Hint> {
     } else if state.generating.is_some() {
         (vec![bound(Command::Stop, "stop")], true)
     } else {
-        (vec![bound(Command::Send, "send"), bound(Command::FocusNext, "settings")], true)
+        let fleet = (!state.fleet.nodes.is_empty()).then(|| bound(Command::Fleet, "fleet")).flatten();
+        (vec![bound(Command::Send, "send"), bound(Command::FocusNext, "settings"), fleet], true)
     };
     if help {
         out.push(key(Command::ToggleHelp).map(|k| Hint { key: k, label: "help", essential: true }));

@@ -1,0 +1,57 @@
+//! The console's fleet: the nodes the config lists (their keys read now), and the server
+//! `--connect` names: a node of the config by its name, or a URL (its key from
+//! `LLAMADECK_API_KEY`, its metrics guessed at the server's `/metrics`).
+use crate::config::{Loaded, fleet_targets};
+use crate::engine::remote::{ApiKey, NodeSpec};
+use crate::fleet::Target;
+
+/// The environment variable that holds the key of a server given to `--connect` as a URL.
+pub const CONNECT_KEY_ENV: &str = "LLAMADECK_API_KEY";
+
+/// Every node of the config, or the config error to print before the terminal is touched.
+pub fn targets(loaded: &Loaded) -> Result<Vec<Target>, String> {
+    fleet_targets(loaded, |name| std::env::var(name).ok()).map_err(|e| e.to_string())
+}
+
+/// The node `--connect` names, as a target of the fleet (its API is the console's engine).
+pub fn connect_target(given: &str, configured: &[Target], env: impl Fn(&str) -> Option<String>) -> Result<Target, String> {
+    if let Some(node) = configured.iter().find(|t| t.name == given) {
+        return match &node.api {
+            Some(_) => Ok(node.clone()),
+            None => Err(format!("--connect {given}: that node has no url in the config (only metrics), so there is nothing to chat with")),
+        };
+    }
+    if !given.contains("://") {
+        let names: Vec<&str> = configured.iter().map(|t| t.name.as_str()).collect();
+        let known = if names.is_empty() { "the config lists no nodes".to_string() } else { format!("the config lists {}", names.join(", ")) };
+        return Err(format!("--connect {given}: not a URL (http://HOST:PORT/v1) and not a node's name ({known})"));
+    }
+    let mut api = NodeSpec::new("", given).map_err(|e| format!("--connect: {e}"))?;
+    api.name = api.address().to_string();
+    api.api_key = env(CONNECT_KEY_ENV).as_deref().and_then(ApiKey::new);
+    let metrics = vec![format!("{}/metrics", api.root())];
+    Ok(Target { name: api.name.clone(), metrics, timeout: api.timeout, api: Some(api) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, url: Option<&str>) -> Target {
+        let api = url.map(|u| NodeSpec::new(name, u).unwrap());
+        Target { name: name.into(), api, metrics: vec![], timeout: crate::engine::remote::DEFAULT_TIMEOUT }
+    }
+
+    #[test]
+    fn connect_names_a_configured_node_or_a_url() {
+        let configured = [node("gpu-a", Some("http://127.0.0.1:8001/v1")), node("dcgm", None)];
+        let none = |_: &str| None;
+        assert_eq!(connect_target("gpu-a", &configured, none).unwrap(), configured[0]);
+        assert!(connect_target("dcgm", &configured, none).unwrap_err().contains("has no url"));
+        let err = connect_target("gpu-b", &configured, none).unwrap_err();
+        assert!(err.contains("not a node's name (the config lists gpu-a, dcgm)"), "{err}");
+        let url = connect_target("http://127.0.0.1:9/v1", &[], |v| (v == CONNECT_KEY_ENV).then(|| "k".to_string())).unwrap();
+        assert_eq!((url.name.as_str(), url.metrics.as_slice()), ("127.0.0.1:9", ["http://127.0.0.1:9/metrics".to_string()].as_slice()));
+        assert!(url.api.unwrap().api_key.is_some());
+    }
+}

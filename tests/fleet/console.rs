@@ -1,0 +1,236 @@
+//! The console with a fleet, through the whole loop (keys in, a TestBackend out): two
+//! `llamadeck serve` nodes and one that hangs. The pane shows them, a question goes to each,
+//! one is killed mid-answer (the answer ends with its error, the node shows down, the console
+//! keeps drawing and the other still answers), and the killed one started again shows up.
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use llamadeck::app::Inbox;
+use llamadeck::app::fleet::FleetView;
+use llamadeck::chat::MessageStatus;
+use llamadeck::engine::remote::{self, NodeSpec};
+use llamadeck::engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink, ModelSpec};
+use llamadeck::fleet::{self, Target};
+use llamadeck::tui::event_loop::{Exit, LoopIo, run};
+use llamadeck::tui::producers;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{Notify, watch};
+
+use super::doubles;
+use super::procs::{Proc, llamadeck_serve};
+use super::stub::{Behaviour, Stub};
+
+pub type Keys = futures::channel::mpsc::UnboundedSender<io::Result<Event>>;
+
+pub fn press(keys: &Keys, code: KeyCode) {
+    keys.unbounded_send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))).unwrap();
+}
+
+pub fn type_in(keys: &Keys, text: &str) {
+    text.chars().for_each(|c| press(keys, KeyCode::Char(c)));
+}
+
+/// A TestBackend the test reads while the loop draws on it.
+#[derive(Clone)]
+pub struct Screen(pub Arc<Mutex<TestBackend>>);
+
+impl Screen {
+    pub fn text(&self) -> String {
+        format!("{}", self.0.lock().unwrap())
+    }
+
+    pub async fn until(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) {
+        let started = Instant::now();
+        loop {
+            let text = self.text();
+            if ready(&text) {
+                return;
+            }
+            assert!(started.elapsed() < limit, "no {what} within {limit:?}:\n{text}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn shows(&self, text: &str, limit: Duration) {
+        self.until(&format!("{text:?} on screen"), limit, |t| t.contains(text)).await;
+    }
+}
+
+impl ratatui::backend::Backend for Screen {
+    type Error = std::convert::Infallible;
+
+    fn draw<'a, I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>>(&mut self, content: I) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.0.lock().unwrap().get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.0.lock().unwrap().size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.0.lock().unwrap().window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().flush()
+    }
+}
+
+/// A node's engine with a tap: the test hears when an answer's first piece arrives (one permit
+/// an answer; a `Notify` keeps one permit, so a test consumes an answer's before the next).
+pub struct Tapped(pub Engine, pub Arc<Notify>);
+
+impl Backend for Tapped {
+    fn load(&self, spec: ModelSpec) {
+        self.0.load(spec)
+    }
+    fn status(&self) -> watch::Receiver<EngineStatus> {
+        self.0.watch_status()
+    }
+    fn generate(&self, request: GenerateRequest, mut sink: GenerationSink) {
+        let (mut generation, tap) = (self.0.generate(request), self.1.clone());
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                tokio::select! {
+                    _ = sink.cancelled() => generation.cancel(),
+                    event = generation.next() => match event {
+                        Some(event) => {
+                            if first && matches!(event, GenEvent::Token(_)) {
+                                first = false;
+                                tap.notify_one();
+                            }
+                            sink.send(event);
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
+}
+
+fn target(name: &str, url: &str, timeout: Duration) -> Target {
+    let mut api = NodeSpec::new(name, url).unwrap();
+    api.timeout = timeout;
+    Target { name: name.into(), metrics: vec![format!("{}/metrics", api.root())], timeout, api: Some(api) }
+}
+
+pub fn answering(text: &str) -> bool {
+    text.contains("answering · Esc stops")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
+    let (mut a, mut b) = (llamadeck_serve(0), llamadeck_serve(0));
+    let hung = Stub::start(Behaviour::Silent);
+    tokio::task::block_in_place(|| {
+        a.wait_ready(Duration::from_secs(120));
+        b.wait_ready(Duration::from_secs(120));
+    });
+    let second = Duration::from_secs(1);
+    let targets = vec![target("a", &a.url(), second), target("b", &b.url(), second), target("hung", &hung.url(), Duration::from_millis(500))];
+    let b_tap = Arc::new(Notify::new());
+    let engines = vec![
+        ("a".to_string(), remote::connect(targets[0].api.clone().unwrap()).unwrap()),
+        ("b".to_string(), Engine::new(Tapped(remote::connect(targets[1].api.clone().unwrap()).unwrap(), b_tap.clone()))),
+        ("hung".to_string(), remote::connect(targets[2].api.clone().unwrap()).unwrap()),
+    ];
+    let (keys, key_rx) = futures::channel::mpsc::unbounded();
+    let inbox = Inbox::new();
+    producers::terminal(key_rx, inbox.sender());
+    producers::fleet(fleet::spawn(targets, Duration::from_millis(300)), inbox.sender());
+    let local = doubles::scripted_engine(vec!["local ".into()], Duration::from_millis(1));
+    let mut state = doubles::state();
+    local.load(state.model_spec.clone());
+    state.sampling.temperature = 0.0;
+    state.sampling.max_tokens = 40;
+    state.sampling.system_prompt.clear();
+    state.fleet = FleetView::new(&["a".into(), "b".into(), "hung".into()], true, None);
+    let dir = tempfile::tempdir().unwrap();
+    let io = LoopIo::new(inbox, local, dir.path().join("config.yaml")).nodes(engines, true);
+    let screen = Screen(Arc::new(Mutex::new(TestBackend::new(100, 30))));
+    let watching = screen.clone();
+    let driver = tokio::spawn(async move {
+        let (s, long) = (&watching, Duration::from_secs(60));
+        s.shows("fleet 3/4 up", long).await;
+        // The hung node costs the loop nothing: a key shows at once.
+        let typed = Instant::now();
+        type_in(&keys, "x");
+        s.shows("\"│x  ", Duration::from_secs(2)).await;
+        assert!(typed.elapsed() < Duration::from_millis(500), "a key took {:?} to show", typed.elapsed());
+        press(&keys, KeyCode::Backspace);
+        // To a, and a question.
+        press(&keys, KeyCode::F(6));
+        s.shows("hung       down", long).await;
+        press(&keys, KeyCode::Down);
+        press(&keys, KeyCode::Enter);
+        s.shows("● a: ", long).await;
+        type_in(&keys, "Say hello.");
+        press(&keys, KeyCode::Enter);
+        s.until("a's answer", long, |t| !answering(t) && t.contains("tok/s")).await;
+        // To b, a long answer, and b dies in the middle of it.
+        press(&keys, KeyCode::F(6));
+        press(&keys, KeyCode::Down);
+        press(&keys, KeyCode::Enter);
+        s.shows("● b: ", long).await;
+        type_in(&keys, "Count from one to five hundred in words.");
+        press(&keys, KeyCode::Enter);
+        tokio::time::timeout(long, b_tap.notified()).await.expect("b starts answering");
+        let port = b.addr.port();
+        b.kill();
+        s.until("the answer to end", long, |t| !answering(t)).await;
+        press(&keys, KeyCode::F(6));
+        s.until("b down", long, |t| t.contains("b          down") || t.contains("b          loading")).await;
+        s.shows("b          down     cannot connect", long).await;
+        // Back to a, which still answers.
+        press(&keys, KeyCode::Up);
+        press(&keys, KeyCode::Enter);
+        s.shows("● a: ", long).await;
+        type_in(&keys, "Say hi.");
+        press(&keys, KeyCode::Enter);
+        s.until("a's second answer", long, |t| answering(t)).await;
+        s.until("a's second answer", long, |t| !answering(t)).await;
+        // b again, on its port: it shows up.
+        let b = llamadeck_serve(port);
+        s.shows("fleet 3/4 up", Duration::from_secs(120)).await;
+        press(&keys, KeyCode::Char('q'));
+        let text = s.text();
+        keys.unbounded_send(Ok(Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL)))).unwrap();
+        (text, b)
+    });
+    let mut terminal = Terminal::new(screen.clone()).unwrap();
+    let (exit, _) = tokio::time::timeout(Duration::from_secs(400), run(&mut terminal, &mut state, io)).await.expect("the loop ends").unwrap();
+    let (text, _b): (String, Proc) = match driver.await {
+        Ok(done) => done,
+        Err(e) => panic!("{e}\n{}", screen.text()),
+    };
+    assert_eq!(exit, Exit::Quit, "{text}");
+    let answers: Vec<&MessageStatus> = state.messages.iter().skip(1).step_by(2).map(|m| &m.status).collect();
+    assert_eq!(answers.len(), 3, "{:#?}", state.messages);
+    assert_eq!(answers[0], &MessageStatus::Complete);
+    match answers[1] {
+        MessageStatus::Failed(why) => assert!(why.contains("lost b") || why.contains("b closed"), "{why}"),
+        other => panic!("b's answer must end in an error, not {other:?}"),
+    }
+    assert_eq!(answers[2], &MessageStatus::Complete);
+    assert!(state.messages[1].model.as_deref().is_some_and(|m| m.ends_with(".gguf")), "{:?}", state.messages[1].model);
+}

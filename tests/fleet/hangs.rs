@@ -1,0 +1,121 @@
+//! Nodes that do not behave: one that accepts and never answers, one that stalls in the middle
+//! of an answer, one that answers garbage, an address where nothing listens. Each shows why,
+//! within its own timeout, and none delays the others.
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use llamadeck::chat::FinishReason;
+use llamadeck::engine::remote::{self, NodeSpec};
+use llamadeck::engine::{GenEvent, LoadState, ModelSpec};
+use llamadeck::fleet::{self, Health, Target};
+use llamadeck::prom::EngineKind;
+
+use super::procs::free_port;
+use super::stub::{Behaviour, Stub};
+use super::*;
+
+fn target(name: &str, url: &str, metrics: &[String], timeout: Duration) -> Target {
+    let mut api = NodeSpec::new(name, url).unwrap();
+    api.timeout = timeout;
+    Target { name: name.into(), api: Some(api), metrics: metrics.to_vec(), timeout }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_is_down_within_its_timeout_and_delays_no_other_node() {
+    let silent = Stub::start(Behaviour::Silent);
+    let healthy = Stub::start(Behaviour::StallsMidAnswer);
+    let timeout = Duration::from_millis(300);
+    let targets = vec![
+        target("silent", &silent.url(), &[format!("http://{}/metrics", silent.addr)], timeout),
+        target("healthy", &healthy.url(), &[format!("http://{}/metrics", healthy.addr)], timeout),
+    ];
+    let started = Instant::now();
+    let readings = fleet::spawn(targets, Duration::from_millis(200));
+    let why = until("the silent node down", Duration::from_secs(5), || match &readings.borrow().nodes[0].health {
+        Health::Down(why) => Some(why.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(1500), "down only after {:?}", started.elapsed());
+    assert!(why.contains("did not answer within 0.3 s"), "{why}");
+    let healthy_reading = readings.borrow().nodes[1].clone();
+    assert_eq!((&healthy_reading.health, healthy_reading.model.as_deref()), (&Health::Up, Some("stub-model")));
+    let engine = healthy_reading.engine.expect("the healthy node's metrics");
+    assert_eq!((engine.kind, engine.running), (EngineKind::Vllm, Some(1.0)));
+    // While the silent node keeps timing out, the healthy one is polled every 200 ms.
+    let before = healthy.requests();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(healthy.requests() - before >= 6, "{} requests in a second", healthy.requests() - before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_answer_ends_at_once_when_cancelled_and_its_connection_closes() {
+    for behaviour in [Behaviour::StallsMidAnswer, Behaviour::StallsBeforeAnswering] {
+        let stub = Stub::start(behaviour);
+        let engine = remote::connect(NodeSpec::new("stub", &stub.url()).unwrap()).unwrap();
+        assert_eq!(loaded(&engine).await.context_len, 1024);
+        let mut generation = engine.generate(question(1, "Hello?", 64));
+        if behaviour == Behaviour::StallsMidAnswer {
+            assert!(matches!(next(&mut generation, Duration::from_secs(5)).await, GenEvent::Started { .. }));
+            assert_eq!(next(&mut generation, Duration::from_secs(5)).await, GenEvent::Token("Hello".into()));
+        }
+        assert!(tokio::time::timeout(Duration::from_millis(300), generation.next()).await.is_err(), "{behaviour:?}: the stub says nothing more");
+        let asked = Instant::now();
+        generation.cancel();
+        match next(&mut generation, Duration::from_secs(5)).await {
+            GenEvent::Finished { reason: FinishReason::Stopped, .. } => {}
+            other => panic!("{behaviour:?}: {other:?}"),
+        }
+        assert!(asked.elapsed() < Duration::from_millis(500), "{behaviour:?}: stopped after {:?}", asked.elapsed());
+        until("the stub to see the connection closed", Duration::from_secs(5), || stub.answer_dropped.load(Ordering::SeqCst).then_some(())).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_ends_without_a_finish_reason_is_an_error_not_an_answer() {
+    let stub = Stub::start(Behaviour::EndsWithoutFinishing);
+    let engine = remote::connect(NodeSpec::new("cut", &stub.url()).unwrap()).unwrap();
+    loaded(&engine).await;
+    let events = to_the_end(&mut engine.generate(question(1, "Hello?", 64)), Duration::from_secs(5)).await;
+    assert_eq!(text_of(&events), "Un");
+    match events.last() {
+        Some(GenEvent::Failed(e)) => assert!(e.message.starts_with("cut ended the stream without finishing the answer"), "{}", e.message),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_dead_addresses_show_why() {
+    let babbler = Stub::start(Behaviour::Babbles);
+    let dead = format!("http://127.0.0.1:{}/v1", free_port());
+    let timeout = Duration::from_millis(500);
+    let targets = vec![
+        target("babbler", &babbler.url(), &[format!("http://{}/metrics", babbler.addr)], timeout),
+        target("dead", &dead, &[], timeout),
+    ];
+    let readings = fleet::spawn(targets, Duration::from_millis(200));
+    let (babble, gone) = until("both nodes down", Duration::from_secs(5), || {
+        let fleet = readings.borrow();
+        match (&fleet.nodes[0].health, &fleet.nodes[1].health) {
+            (Health::Down(a), Health::Down(b)) => Some((a.clone(), b.clone())),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(babble.contains("not JSON"), "{babble}");
+    assert!(gone.contains("cannot connect") && gone.contains("refused"), "{gone}");
+    let problems = readings.borrow().nodes[0].problems.clone();
+    assert!(problems[0].contains("not Prometheus metrics"), "{problems:?}");
+
+    let engine = remote::connect(NodeSpec::new("babbler", &babbler.url()).unwrap()).unwrap();
+    engine.load(ModelSpec::default());
+    let mut status = engine.watch_status();
+    let state = status.wait_for(|s| matches!(s.state, LoadState::Failed { .. })).await.unwrap().state.clone();
+    assert!(matches!(&state, LoadState::Failed { reason } if reason.contains("not JSON")), "{state:?}");
+    // A question to a node that is not serving says why, at once, as "not ready".
+    let mut generation = engine.generate(question(1, "Hello?", 8));
+    match next(&mut generation, Duration::from_secs(5)).await {
+        GenEvent::Failed(e) => assert!(e.message.starts_with("babbler: ") && e.message.contains("not JSON"), "{}", e.message),
+        other => panic!("{other:?}"),
+    }
+}
