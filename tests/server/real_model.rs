@@ -150,6 +150,28 @@ fn a_second_turn_reports_the_prompt_tokens_taken_from_the_prefix_cache() {
     assert!(cached >= first_prompt && cached < prompt, "{cached} cached of {prompt}; the first turn's prompt was {first_prompt}: {second}");
 }
 
+/// Answers that run at the same time are each the answer they would be alone (greedy, so
+/// alone is exact). On the CPU mistral.rs 0.8.1 mixes the answers of one decoding batch (its
+/// one-token attention keeps scratch per head, not per sequence): they run one at a time.
+#[test]
+fn answers_at_the_same_time_are_the_answers_alone() {
+    let f = fixture();
+    let questions = ["Name three colours.", "Say hello.", "What is 2+2?", "Count to five."];
+    let ask = |q: &str| {
+        let reply = post(f.smol.addr(), "/v1/chat/completions", chat_body(q, json!({"max_tokens": 8})));
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        reply.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string()
+    };
+    let alone: Vec<String> = questions.iter().map(|q| ask(q)).collect();
+    let together: Vec<String> = std::thread::scope(|s| {
+        let asked: Vec<_> = questions.iter().chain(&questions).map(|q| s.spawn(move || ask(q))).collect();
+        asked.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    for (i, answer) in together.iter().enumerate() {
+        assert_eq!(answer, &alone[i % questions.len()], "{:?} asked beside the others", questions[i % questions.len()]);
+    }
+}
+
 #[test]
 fn chat_completion_streams_sse_ending_in_done() {
     let f = fixture();
@@ -164,7 +186,7 @@ fn chat_completion_streams_sse_ending_in_done() {
     assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
     let (text, finish) = streamed_text(&events);
     assert!(!text.is_empty());
-    assert_eq!(finish.as_deref(), Some("length"));
+    assert_eq!(finish.as_deref(), Some("length"), "{text:?}");
     let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert_eq!(usage["usage"]["completion_tokens"], 8, "{usage}");
 }

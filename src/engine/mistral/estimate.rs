@@ -41,7 +41,7 @@ impl MemoryEstimate {
         );
         match free {
             Some(free) if !self.fits(free) => line.push_str(&format!("; will not fit: only {} free {place}", gib(free))),
-            Some(free) => line.push_str(&format!("; {} free {place}, room for {answers} answers at once", gib(free))),
+            Some(free) => line.push_str(&format!("; {} free {place}, {}", gib(free), at_once(answers))),
             None => {}
         }
         line
@@ -66,6 +66,11 @@ impl MemoryEstimate {
             gib(free)
         )
     }
+}
+
+/// How many answers can decode together, in words.
+pub fn at_once(answers: usize) -> String {
+    if answers == 1 { "one answer at a time".into() } else { format!("room for {answers} answers at once") }
 }
 
 /// Free memory where the model will live: available RAM for the CPU, free VRAM (from NVML)

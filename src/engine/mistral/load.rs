@@ -26,6 +26,14 @@ use tokenizers::Tokenizer;
 /// their KV caches would not fit.
 const MAX_NUM_SEQS: usize = 16;
 
+/// How many answers may decode together on `device`. On the CPU, one: mistral.rs 0.8.1's CPU
+/// attention for a one-token step (`flash_attn_cpu_single_q`) keeps its scratch per tile and
+/// head, not per sequence, so the answers of one batch read each other's keys and values and
+/// turn to nonsense (seen as words of one answer inside another). Answers then queue instead.
+fn batch_limit(on_cpu: bool) -> usize {
+    if on_cpu { 1 } else { MAX_NUM_SEQS }
+}
+
 /// A loaded model and what the worker needs to build prompts for it. Cheap to clone.
 #[derive(Clone)]
 pub struct LoadedModel {
@@ -163,7 +171,8 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     let plan = estimate(&source, isq_name, kv_elem_bytes)?.map(|e| (e, free_memory(cuda_ordinal(&spec.device).ok().flatten())));
     if let Some((e, free)) = &plan {
         let (e, free) = (e, *free);
-        stage(e.message(free, &place, free.map_or(MAX_NUM_SEQS, |f| e.answers_that_fit(f, MAX_NUM_SEQS))));
+        let limit = batch_limit(on_cpu);
+        stage(e.message(free, &place, free.map_or(limit, |f| e.answers_that_fit(f, limit))));
         if let Some(free) = free.filter(|&f| !e.fits(f)) {
             if !spec.skip_memory_check {
                 let smaller: Vec<(String, MemoryEstimate)> = match &source {
@@ -253,14 +262,15 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         let entries = p.gpu_entries(metadata.max_seq_len);
         if on_cpu { p } else { p.evicting_beyond(entries) }
     });
-    let mut answers = MAX_NUM_SEQS;
+    let mut answers = batch_limit(on_cpu);
     if let Some((e, Some(free))) = &plan {
         let cache_bytes = prefix.as_ref().and_then(|p| p.account().budget_bytes).unwrap_or(0);
-        answers = e.answers_that_fit(free.saturating_sub(cache_bytes), MAX_NUM_SEQS);
+        answers = e.answers_that_fit(free.saturating_sub(cache_bytes), answers);
     }
+    let at_once = super::estimate::at_once(answers);
     stage(match &prefix {
-        Some(p) => format!("prefix cache: up to {} ({}); room for {answers} answers at once", budget_words(p.account()), p.account().setting),
-        None => format!("prefix cache off; room for {answers} answers at once"),
+        Some(p) => format!("prefix cache: up to {} ({}); {at_once}", budget_words(p.account()), p.account().setting),
+        None => format!("prefix cache off; {at_once}"),
     });
     stage("starting the engine".into());
     let weights = Arc::downgrade(&pipeline);
