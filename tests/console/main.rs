@@ -5,6 +5,9 @@
 //! `kill_and_resume`, with the terminal helper in `pty`).
 #[path = "../doubles/mod.rs"]
 mod doubles;
+#[path = "../support/shared_screen.rs"]
+#[allow(dead_code)]
+mod shared_screen;
 #[path = "../support/tiny_llama.rs"]
 #[allow(dead_code)]
 mod tiny_llama;

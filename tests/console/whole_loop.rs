@@ -13,6 +13,7 @@ use ratatui::backend::TestBackend;
 use tokio::sync::{mpsc, watch};
 
 use super::doubles::*;
+use crate::shared_screen::SharedScreen;
 
 fn press(tx: &futures::channel::mpsc::UnboundedSender<io::Result<Event>>, code: KeyCode, mods: KeyModifiers) {
     tx.unbounded_send(Ok(Event::Key(KeyEvent::new(code, mods)))).unwrap();
@@ -93,70 +94,6 @@ async fn a_signal_ends_the_loop() {
     let mut state = state();
     let (exit, _) = run(&mut terminal, &mut state, io).await.unwrap();
     assert_eq!(exit, Exit::Signal("SIGHUP"));
-}
-
-/// A TestBackend the test can read while the loop draws on it.
-#[derive(Clone)]
-struct SharedScreen(std::sync::Arc<std::sync::Mutex<TestBackend>>);
-
-impl SharedScreen {
-    fn new(w: u16, h: u16) -> Self {
-        Self(std::sync::Arc::new(std::sync::Mutex::new(TestBackend::new(w, h))))
-    }
-
-    fn text(&self) -> String {
-        format!("{}", self.0.lock().unwrap())
-    }
-
-    /// Waits until the screen shows `text`; false after `timeout`.
-    async fn wait_for(&self, text: &str, timeout: Duration) -> bool {
-        let started = std::time::Instant::now();
-        while started.elapsed() < timeout {
-            if self.text().contains(text) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        false
-    }
-}
-
-impl ratatui::backend::Backend for SharedScreen {
-    type Error = std::convert::Infallible;
-
-    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
-    where
-        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
-    {
-        self.0.lock().unwrap().draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
-        self.0.lock().unwrap().get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, position: P) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().clear()
-    }
-    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().clear_region(clear_type)
-    }
-    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
-        self.0.lock().unwrap().size()
-    }
-    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
-        self.0.lock().unwrap().window_size()
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().flush()
-    }
 }
 
 /// An engine whose load never ends (a 26 GB model on a slow disk).

@@ -33,66 +33,7 @@ pub fn type_in(keys: &Keys, text: &str) {
     text.chars().for_each(|c| press(keys, KeyCode::Char(c)));
 }
 
-/// A TestBackend the test reads while the loop draws on it.
-#[derive(Clone)]
-pub struct Screen(pub Arc<Mutex<TestBackend>>);
-
-impl Screen {
-    pub fn text(&self) -> String {
-        format!("{}", self.0.lock().unwrap())
-    }
-
-    pub async fn until(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) {
-        let started = Instant::now();
-        loop {
-            let text = self.text();
-            if ready(&text) {
-                return;
-            }
-            assert!(started.elapsed() < limit, "no {what} within {limit:?}:\n{text}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub async fn shows(&self, text: &str, limit: Duration) {
-        self.until(&format!("{text:?} on screen"), limit, |t| t.contains(text)).await;
-    }
-}
-
-impl ratatui::backend::Backend for Screen {
-    type Error = std::convert::Infallible;
-
-    fn draw<'a, I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>>(&mut self, content: I) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
-        self.0.lock().unwrap().get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, position: P) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().clear()
-    }
-    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().clear_region(clear_type)
-    }
-    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
-        self.0.lock().unwrap().size()
-    }
-    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
-        self.0.lock().unwrap().window_size()
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        self.0.lock().unwrap().flush()
-    }
-}
+pub use crate::shared_screen::SharedScreen as Screen;
 
 /// A node's engine with a tap: the test hears when an answer's first piece arrives (one permit
 /// an answer; a `Notify` keeps one permit, so a test consumes an answer's before the next).

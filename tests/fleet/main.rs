@@ -9,6 +9,9 @@ mod config_nodes;
 mod console;
 #[path = "../doubles/mod.rs"]
 mod doubles;
+#[path = "../support/shared_screen.rs"]
+#[allow(dead_code)]
+mod shared_screen;
 mod hangs;
 mod llamacpp;
 mod pane;
