@@ -269,9 +269,13 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// A piece of the answer arrived; the first one takes the request out of the queue.
+    /// A piece of the answer arrived; the first one takes the request out of the queue. Each
+    /// piece counts in `generated_tokens` at once (as vLLM's counter moves every step), so a
+    /// scraper's rate shows an answer while it streams; the engine's exact count settles the
+    /// rest when the answer ends.
     pub fn token(&mut self) {
         self.chunks += 1;
+        self.metrics.generated_tokens.fetch_add(1, Ordering::Relaxed);
         if self.ttft_ms.is_none() {
             self.metrics.waiting.fetch_sub(1, Ordering::Relaxed);
             let secs = self.started.elapsed().as_secs_f64();
@@ -315,7 +319,9 @@ impl Drop for Tracker {
             ("cancelled".to_string(), why, self.counted())
         });
         m.prompt_tokens.fetch_add(stats.prompt_tokens as u64, Ordering::Relaxed);
-        m.generated_tokens.fetch_add(stats.completion_tokens as u64, Ordering::Relaxed);
+        // The pieces were counted as they came; the engine's count may be larger (a piece can
+        // hold several tokens).
+        m.generated_tokens.fetch_add(stats.completion_tokens.saturating_sub(self.chunks) as u64, Ordering::Relaxed);
         if stats.decode_tok_s.is_some() {
             *lock(&m.last_decode_tok_s) = stats.decode_tok_s;
         }

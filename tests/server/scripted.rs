@@ -104,6 +104,36 @@ fn a_client_that_leaves_cancels_its_generation_in_the_engine() {
     assert_eq!(record.prompt_tokens, 4, "a cancelled request keeps its prompt's size: {record:?}");
 }
 
+/// `/metrics` counts generated tokens while an answer streams (a scraper's rate, like the
+/// fleet pane's tok/s, sees it working), and the total is the engine's count at the end.
+#[test]
+fn generated_tokens_count_while_an_answer_streams() {
+    let api = api(Script { delay: Duration::from_millis(20), ..script(words(40)) }, true);
+    let generated = || {
+        let text = String::from_utf8(get(api.addr(), "/metrics").body).unwrap();
+        let line = text.lines().find(|l| l.starts_with("llamadeck_generated_tokens_total ")).expect("the counter").to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let body = chat_body("count", json!({"stream": true})).to_string();
+    let mut stream = TcpStream::connect(api.addr()).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut chunks, mut line) = (0, String::new());
+    while chunks < 5 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended early");
+        chunks += usize::from(line.starts_with("data: ") && line.contains("\"content\":\"w"));
+    }
+    let midway = generated();
+    assert!((5..40).contains(&midway), "{midway} tokens counted with 5 of 40 received");
+    while !line.starts_with("data: [DONE]") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended without [DONE]");
+    }
+    wait_for(Duration::from_secs(10), "the answer's count", || generated() == 40);
+}
+
 /// A client that leaves before a collected (non-streaming) answer is ready cancels it too.
 #[test]
 fn a_client_that_leaves_before_a_collected_answer_cancels_it() {
