@@ -73,21 +73,33 @@ fn an_engine_failure_mid_stream_ends_the_stream_with_an_error_and_done() {
     assert_openai_error(&reply, 500, None);
 }
 
+/// A streaming chat request written on a raw socket (so the test decides when to stop reading).
+fn stream_chat(addr: std::net::SocketAddr, question: &str, agent: &str) -> (TcpStream, BufReader<TcpStream>) {
+    let body = chat_body(question, json!({"stream": true})).to_string();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let reader = BufReader::new(stream.try_clone().unwrap());
+    (stream, reader)
+}
+
+/// Reads until `n` of the scripted words ("w0 ", "w1 ", ...) arrived; the last line read.
+fn read_words(reader: &mut BufReader<TcpStream>, n: usize) -> String {
+    let (mut words, mut line) = (0, String::new());
+    while words < n {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended early");
+        words += usize::from(line.starts_with("data: ") && line.contains("\"content\":\"w"));
+    }
+    line
+}
+
 /// A client that leaves mid-stream cancels its generation in the engine, which then stops.
 #[test]
 fn a_client_that_leaves_cancels_its_generation_in_the_engine() {
     let api = api(Script { delay: Duration::from_millis(20), ..script(words(500)) }, true);
-    let body = chat_body("tell me everything", json!({"stream": true})).to_string();
-    let mut stream = TcpStream::connect(api.addr()).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nUser-Agent: leaver\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let (mut chunks, mut line) = (0, String::new());
-    while chunks < 3 {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended early");
-        chunks += usize::from(line.starts_with("data: ") && line.contains("\"content\":\"w"));
-    }
+    let (stream, mut reader) = stream_chat(api.addr(), "tell me everything", "leaver");
+    read_words(&mut reader, 3);
     stream.shutdown(std::net::Shutdown::Both).unwrap();
     drop((reader, stream));
     let started = Instant::now();
@@ -114,17 +126,8 @@ fn generated_tokens_count_while_an_answer_streams() {
         let line = text.lines().find(|l| l.starts_with("llamadeck_generated_tokens_total ")).expect("the counter").to_string();
         line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
     };
-    let body = chat_body("count", json!({"stream": true})).to_string();
-    let mut stream = TcpStream::connect(api.addr()).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let (mut chunks, mut line) = (0, String::new());
-    while chunks < 5 {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended early");
-        chunks += usize::from(line.starts_with("data: ") && line.contains("\"content\":\"w"));
-    }
+    let (_stream, mut reader) = stream_chat(api.addr(), "count", "counter");
+    let mut line = read_words(&mut reader, 5);
     let midway = generated();
     assert!((5..40).contains(&midway), "{midway} tokens counted with 5 of 40 received");
     while !line.starts_with("data: [DONE]") {
