@@ -35,7 +35,7 @@ print("openai chat:", repr(reply.choices[0].message.content), reply.usage)
 
 pieces, finish = [], None
 for chunk in client.chat.completions.create(
-    model="x", messages=[{"role": "user", "content": "Name a fruit."}], max_tokens=8, stream=True, stop=["\n\n"]
+    model="x", messages=[{"role": "user", "content": "Name a fruit."}], max_tokens=8, stream=True, stop=["\n\n"], seed=11
 ):
     if chunk.choices:
         pieces.append(chunk.choices[0].delta.content or "")
@@ -55,9 +55,10 @@ except openai.BadRequestError as e:
     print("openai error:", e.body["message"])
 
 # The README's LangChain example (today's import), against a Llama-2-format model.
-chat = ChatOpenAI(openai_api_base=llama, max_tokens=4096)
+# Seeded: a sampled answer that drew EOS first would be empty, once in a while, with a fresh seed.
+chat = ChatOpenAI(openai_api_base=llama, max_tokens=4096, seed=11)
 answer = chat.invoke([HumanMessage(content="What are the trade-offs of deploying models on-premise I should be aware of?")])
-# Sampled (LangChain's default temperature 0.7), this random-weight model may pick EOS early.
+# Sampled (LangChain's default temperature 0.7): this random-weight model may pick EOS early.
 usage = answer.response_metadata["token_usage"]
 assert answer.content and usage["prompt_tokens"] + usage["completion_tokens"] <= 256, answer
 print("langchain:", usage)
@@ -74,7 +75,7 @@ You are a helpful assistant.
 <</SYS>>
 
 {user_message} [/INST]"""
-chain = PromptTemplate(input_variables=["user_message"], template=template) | ChatOpenAI(openai_api_base=llama, max_tokens=16)
+chain = PromptTemplate(input_variables=["user_message"], template=template) | ChatOpenAI(openai_api_base=llama, max_tokens=16, seed=11)
 answer = chain.invoke({"user_message": "What is on-premise deployment?"})
 assert answer.content, answer
 usage = answer.response_metadata["token_usage"]
@@ -86,7 +87,7 @@ print("langchain template:", usage)
 
 # The README's LLMChain(llm=chat, prompt=prompt), from langchain-classic: the same prompt tokens.
 prompt = PromptTemplate(input_variables=["user_message"], template=template)
-llm_chain = LLMChain(llm=ChatOpenAI(openai_api_base=llama, max_tokens=16), prompt=prompt, return_final_only=False)
+llm_chain = LLMChain(llm=ChatOpenAI(openai_api_base=llama, max_tokens=16, seed=11), prompt=prompt, return_final_only=False)
 out = llm_chain.invoke({"user_message": "What is on-premise deployment?"})
 assert out["text"], out
 usage = out["full_generation"][0].message.response_metadata["token_usage"]
