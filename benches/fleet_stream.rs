@@ -29,6 +29,10 @@ use llamadeck::engine::remote::{self, NodeSpec};
 use llamadeck::engine::{GenEvent, GenerateRequest, ModelSpec};
 use llamadeck::sampling::Sampling;
 
+// Only its median: this bench loads no model of its own.
+#[allow(dead_code)]
+mod support;
+
 const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
     mechanical calculators to modern laptops, smartphones and cloud data centres.";
 
@@ -101,12 +105,6 @@ async fn through_engine(engine: &llamadeck::engine::Engine, request: GenerateReq
     }
     let (ttft_ms, tok_s) = times(started, &pieces);
     Ok(Run { ttft_ms, tok_s, text })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 /// A scripted OpenAI server: `/v1/models`, and every answer `tokens` pieces, the first 50 ms
@@ -240,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
             if remote_first { remotes.push(r) } else { raws.push(r) }
         }
     }
-    let med = |v: &[Run], f: fn(&Run) -> f64| median(v.iter().map(f).collect());
+    let med = |v: &[Run], f: fn(&Run) -> f64| support::median(v.iter().map(f));
     let (raw_ttft, remote_ttft) = (med(&raws, |r| r.ttft_ms), med(&remotes, |r| r.ttft_ms));
     let (raw_tok, remote_tok) = (med(&raws, |r| r.tok_s), med(&remotes, |r| r.tok_s));
     let spread = |v: &[Run]| {

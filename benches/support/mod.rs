@@ -1,4 +1,5 @@
-//! What the two overhead benches share: their options, loading the demo model, medians.
+//! What the benches share: the overhead benches' options and loading of the demo model, and
+//! medians (fleet_stream too).
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};

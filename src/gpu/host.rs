@@ -81,3 +81,20 @@ mod tests {
         assert!((0.0..=host.cpus as f32 * 100.0).contains(&host.cpu_percent), "cpu {}", host.cpu_percent);
     }
 }
+
+/// This process's resident set now (VmRSS), Linux only: exact and cheap, for a figure read once
+/// (the API's `/metrics`, the bench), where the sampler's `HostStats` may be a second old.
+pub fn resident_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
+}
+
+/// This process's peak resident set (VmHWM), Linux only.
+pub fn peak_resident_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+fn proc_status_bytes(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}

@@ -10,6 +10,7 @@ mod nvml;
 mod sampler;
 
 pub use history::{GpuHistory, Series};
+pub use host::{peak_resident_bytes, resident_bytes};
 pub use sampler::spawn_sampler;
 
 /// Something that can take one reading of every GPU (and of this process on the host).

@@ -144,7 +144,7 @@ impl Metrics {
             }
             gauge(&mut text, "llamadeck_prefix_cache_restarts_total", "counter", "Times the prefix cache was emptied to keep its budget.", c.restarts.to_string());
         }
-        if let Some(rss) = resident_bytes() {
+        if let Some(rss) = crate::gpu::resident_bytes() {
             gauge(&mut text, "llamadeck_process_resident_memory_bytes", "gauge", "Resident memory of the llamadeck process.", rss.to_string());
         }
         let devices: Vec<_> = gpu.map(|g| g.devices.iter().filter(|d| d.lost.is_none()).collect()).unwrap_or_default();
@@ -168,13 +168,6 @@ impl Metrics {
         }
         text
     }
-}
-
-/// The process's resident set (VmRSS), Linux only.
-pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// Holds one open connection in the count.

@@ -3,7 +3,7 @@
 //! what the prefix cache is for. Each run is a conversation of its own (its system prompt starts
 //! with the run's number, so no run reuses another's prefix); the report has the median per
 //! turn, and the prefix cache's accounts and the resident set at the end.
-use super::{BenchArgs, current_rss, load, median, start_with_threads};
+use super::{BenchArgs, load, median, start_with_threads};
 use crate::chat::{ChatMessage, FinishReason, Role};
 use crate::engine::face::{Engine, GenEvent, GenerateRequest, PrefixCacheStats};
 use crate::sampling::Sampling;
@@ -83,7 +83,7 @@ pub fn run_conversation(args: BenchArgs, turns: usize, start: impl FnOnce() -> E
 
 async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow::Result<ConversationReport> {
     let (model, _) = load(&engine, args.spec()).await?;
-    let rss_after_load = current_rss();
+    let rss_after_load = crate::gpu::resident_bytes();
     let mut ttft = vec![Vec::new(); turns];
     let mut decode = vec![Vec::new(); turns];
     let (mut prompt_tokens, mut cached_tokens) = (Vec::new(), Vec::new());
@@ -124,7 +124,7 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
         cached_tokens,
         prefix_cache: engine.status().cache.map(Into::into),
         rss_after_load_bytes: rss_after_load,
-        rss_after_bytes: current_rss(),
+        rss_after_bytes: crate::gpu::resident_bytes(),
     })
 }
 

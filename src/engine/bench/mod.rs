@@ -120,7 +120,7 @@ async fn load(engine: &Engine, spec: ModelSpec) -> anyhow::Result<(String, Durat
 
 async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
     let (model, load) = load(&engine, args.spec()).await?;
-    let rss_after_load = current_rss();
+    let rss_after_load = crate::gpu::resident_bytes();
 
     one_request(&engine, 0, &args).await?; // the warm-up
     let mut measured = Vec::new();
@@ -132,7 +132,7 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         }
         measured.push(stats);
     }
-    let rss_after_runs = current_rss();
+    let rss_after_runs = crate::gpu::resident_bytes();
     for run in args.runs + 1..=args.runs + args.soak {
         one_request(&engine, run, &args).await?;
     }
@@ -143,7 +143,7 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         cpu_weights: args.cpu_weights,
         rss_after_load_bytes: rss_after_load,
         rss_after_runs_bytes: rss_after_runs,
-        rss_after_soak_bytes: current_rss(),
+        rss_after_soak_bytes: crate::gpu::resident_bytes(),
         soak_requests: args.soak,
         text,
         load,
@@ -153,7 +153,7 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         ttft_ms: median_of(&measured, |s| s.ttft_ms.unwrap_or(0) as f64),
         prefill_tok_s: median_of(&measured, |s| s.prefill_tok_s.unwrap_or(0.0)),
         decode_tok_s: median_of(&measured, |s| s.decode_tok_s.unwrap_or(0.0)),
-        peak_rss_bytes: peak_rss(),
+        peak_rss_bytes: crate::gpu::peak_resident_bytes(),
         vram_bytes: own_vram(),
     })
 }
@@ -208,22 +208,6 @@ fn own_vram() -> Option<u64> {
     let snapshot = crate::gpu::open_source().sample();
     let own = snapshot.devices.iter().flat_map(|d| &d.processes).filter(|p| p.is_self);
     own.map(|p| p.memory).sum::<Option<u64>>().filter(|&b| b > 0)
-}
-
-/// The process's peak resident set (VmHWM), Linux only.
-fn peak_rss() -> Option<u64> {
-    proc_status_kb("VmHWM:")
-}
-
-/// The process's resident set now (VmRSS), Linux only.
-fn current_rss() -> Option<u64> {
-    proc_status_kb("VmRSS:")
-}
-
-fn proc_status_kb(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
 }
 
 impl fmt::Display for BenchReport {
