@@ -18,10 +18,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use llamadeck::chat::{ChatMessage, FinishReason, Role};
-use llamadeck::config::Config;
-use llamadeck::engine::{Engine, GenEvent, GenerateRequest, PrefixCache};
-use llamadeck::server::ServerOptions;
+use llamadeck_config::Config;
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, PrefixCache};
+use llamadeck_server::ServerOptions;
+use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
 use serde_json::{Value, json};
 
 mod support;
@@ -29,7 +29,6 @@ use support::{Opts, median, preview};
 
 const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
     mechanical calculators to modern laptops, smartphones and cloud data centres.";
-
 
 /// One answer as its caller saw it.
 struct Sample {
@@ -57,13 +56,12 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(bench(opts))
 }
 
-
 async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut spec = Config::default().model_spec(Some(&opts.model.to_string_lossy()));
     spec.prefix_cache = PrefixCache::Off;
     let (engine, _) = support::loaded_engine(spec.clone()).await?;
     let options = ServerOptions { port: 0, ..ServerOptions::default() };
-    let server = llamadeck::server::start(engine.clone(), &options, None, None).await.map_err(anyhow::Error::msg)?;
+    let server = llamadeck_server::start(engine.clone(), &options, None, None).await.map_err(anyhow::Error::msg)?;
     let addr = server.addr;
     // The request the server builds from the body below: its defaults, greedy, `tokens` long.
     let mut sampling = options.defaults.clone();
@@ -121,7 +119,9 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     println!();
     println!("bare engine  median {bare_rate:.2} tok/s, first token {bare_ttft:.1} ms");
     println!("API          median {api_rate:.2} tok/s, first token {api_ttft:.1} ms");
-    println!("API decode overhead {overhead:.2} % (target <= 5 %); first token {extra_ttft:+.1} ms (median of per-run differences; target <= 20 ms)");
+    println!(
+        "API decode overhead {overhead:.2} % (target <= 5 %); first token {extra_ttft:+.1} ms (median of per-run differences; target <= 20 ms)"
+    );
     println!();
     // Machine-readable, one `key value` per line.
     println!("tokens {}", reference.pieces);
@@ -251,7 +251,6 @@ impl SseLines {
         out
     }
 }
-
 
 /// Both paths must have produced the same text, or the comparison means nothing.
 fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> {

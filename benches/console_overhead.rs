@@ -21,16 +21,16 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use llamadeck::app::{Action, Effect, Inbox, State, update};
-use llamadeck::chat::{FinishReason, GenStats};
-use llamadeck::config::Config;
-use llamadeck::engine::{
+use llamadeck_config::Config;
+use llamadeck_console::app::{Action, Effect, Inbox, State, update};
+use llamadeck_console::tui::event_loop::{self, Exit, LoopIo};
+use llamadeck_console::tui::producers;
+use llamadeck_engine::{
     Engine, EngineCommand, EngineEvent, EngineStatus, GenEvent, GenerateRequest, Generation, GenerationSink, ModelSpec,
 };
-use llamadeck::keys::Keymap;
-use llamadeck::theme::Theme;
-use llamadeck::tui::event_loop::{self, Exit, LoopIo};
-use llamadeck::tui::producers;
+use llamadeck_words::chat::{FinishReason, GenStats};
+use llamadeck_words::keys::Keymap;
+use llamadeck_words::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
@@ -44,7 +44,6 @@ use support::{Opts, median, preview};
 /// (mistral.rs 0.8.1 cannot be told to ignore the end-of-sequence token).
 const QUESTION: &str = "Write a long, detailed essay about the history of computers, from the abacus and \
     mechanical calculators to modern laptops, smartphones and cloud data centres.";
-
 
 /// One generation's figures.
 struct Sample {
@@ -62,11 +61,10 @@ struct Sample {
 fn main() -> anyhow::Result<()> {
     let opts = support::opts("CONSOLE_OVERHEAD")?;
     opts.pin_threads();
-    // The console's own runtime shape (startup::run_console): the loop runs on this thread.
+    // The console's own runtime shape (`startup::console::run`): the loop runs on this thread.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(bench(opts))
 }
-
 
 async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut config = Config::default();
@@ -175,8 +173,6 @@ fn rate(s: &Sample) -> f64 {
     s.stats.decode_tok_s.unwrap_or(0.0)
 }
 
-
-
 /// Both paths must have generated the same tokens, or the comparison means nothing.
 fn check_same(reference: &Sample, s: &Sample, what: &str) -> anyhow::Result<()> {
     if s.stats.completion_tokens != reference.stats.completion_tokens || s.text != reference.text {
@@ -242,7 +238,7 @@ impl Console<'_> {
         let mut state = State::new(self.config, Keymap::defaults(), self.spec.clone(), Theme::COLOR, Instant::now());
         update(&mut state, Action::Engine(self.loaded.clone()));
         let inbox = Inbox::new();
-        let gpu_rx = llamadeck::gpu::spawn_sampler(llamadeck::gpu::open_source(), Duration::from_millis(self.config.gpu.interval_ms));
+        let gpu_rx = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(self.config.gpu.interval_ms));
         producers::gpu(gpu_rx, inbox.sender());
         let (keys, key_rx) = futures::channel::mpsc::unbounded::<io::Result<Event>>();
         keys.unbounded_send(Ok(Event::Paste(QUESTION.into())))?;
@@ -263,7 +259,7 @@ impl Console<'_> {
         // The screen's state must hold the whole answer: nothing was skipped.
         let answer = state.messages.last().context("no answer in the console")?;
         let shown = answer.stats.as_ref().map(|s| s.completion_tokens);
-        if shown != Some(streamed.stats.completion_tokens) || answer.text != llamadeck::text::sanitize(&streamed.text) {
+        if shown != Some(streamed.stats.completion_tokens) || answer.text != llamadeck_words::text::sanitize(&streamed.text) {
             bail!("the console's answer ({shown:?} tokens) is not what the engine sent");
         }
         let frames = terminal.backend().flushes.iter().filter(|&&t| (streamed.first..=streamed.end).contains(&t)).count();
@@ -302,7 +298,7 @@ impl Tap {
     }
 }
 
-impl llamadeck::engine::Backend for Tap {
+impl llamadeck_engine::Backend for Tap {
     fn load(&self, spec: ModelSpec) {
         self.engine.load(spec)
     }

@@ -23,11 +23,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use llamadeck::chat::{ChatMessage, Role};
-use llamadeck::engine::remote::probe::{Probe, probe};
-use llamadeck::engine::remote::{self, NodeSpec};
-use llamadeck::engine::{GenEvent, GenerateRequest, ModelSpec};
-use llamadeck::sampling::Sampling;
+use llamadeck_engine::remote::probe::{Probe, probe};
+use llamadeck_engine::remote::{self, NodeSpec};
+use llamadeck_engine::{GenEvent, GenerateRequest, ModelSpec};
+use llamadeck_words::chat::{ChatMessage, Role};
+use llamadeck_words::sampling::Sampling;
 
 // Only its median: this bench loads no model of its own.
 #[allow(dead_code)]
@@ -85,7 +85,7 @@ fn raw(addr: SocketAddr, body: &str) -> anyhow::Result<Run> {
 }
 
 /// The remote engine, as the console drives it.
-async fn through_engine(engine: &llamadeck::engine::Engine, request: GenerateRequest) -> anyhow::Result<Run> {
+async fn through_engine(engine: &llamadeck_engine::Engine, request: GenerateRequest) -> anyhow::Result<Run> {
     let started = Instant::now();
     let mut generation = engine.generate(request);
     let (mut pieces, mut text) = (Vec::new(), String::new());
@@ -134,12 +134,19 @@ fn answer(mut stream: TcpStream, tokens: u32) -> std::io::Result<()> {
         request.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&request).to_string();
-    let length = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body)?;
     if head.starts_with("GET /v1/models") {
         let json = r#"{"object":"list","data":[{"id":"stub","object":"model","owned_by":"llamadeck","context_length":8192}]}"#;
-        return write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}", json.len());
+        return write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        );
     }
     stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
     let started = Instant::now();
@@ -161,7 +168,6 @@ impl Drop for Server {
         let _ = self.0.wait();
     }
 }
-
 
 /// `llamadeck serve` on `model`, on a free port, its own HOME.
 fn serve(model: &std::path::Path, config: &std::path::Path, home: &std::path::Path) -> anyhow::Result<(SocketAddr, Server)> {
@@ -194,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
             _ => {}
         }
     }
-    let model = std::env::var_os("LLAMADECK_DEMO_MODEL").map(std::path::PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
+    let model = std::env::var_os("LLAMADECK_DEMO_MODEL").map(std::path::PathBuf::from).unwrap_or_else(llamadeck_engine::demo_model_path);
     let home = tempfile::tempdir()?;
     let config = home.path().join("config.yaml");
     std::fs::write(&config, "model:\n  cpu_weights: native\n")?;
@@ -231,9 +237,17 @@ async fn main() -> anyhow::Result<()> {
     let (mut raws, mut remotes) = (Vec::new(), Vec::new());
     for run in 0..runs {
         for remote_first in [run % 2 == 1, run % 2 == 0] {
-            let r = if remote_first { through_engine(&engine, request.clone()).await? } else { tokio::task::block_in_place(|| raw(addr, &body))? };
+            let r = if remote_first {
+                through_engine(&engine, request.clone()).await?
+            } else {
+                tokio::task::block_in_place(|| raw(addr, &body))?
+            };
             if r.text != reference.text {
-                bail!("answers differ: {:?} against {:?}", &r.text[..r.text.len().min(60)], &reference.text[..reference.text.len().min(60)]);
+                bail!(
+                    "answers differ: {:?} against {:?}",
+                    &r.text[..r.text.len().min(60)],
+                    &reference.text[..reference.text.len().min(60)]
+                );
             }
             if remote_first { remotes.push(r) } else { raws.push(r) }
         }
@@ -246,7 +260,8 @@ async fn main() -> anyhow::Result<()> {
         let (lo, hi) = rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
         (lo, hi)
     };
-    let server = if stub { "a scripted server (first piece at 50 ms, then one every 10 ms)" } else { "llamadeck serve on the demo model, greedy" };
+    let server =
+        if stub { "a scripted server (first piece at 50 ms, then one every 10 ms)" } else { "llamadeck serve on the demo model, greedy" };
     println!("{server}, {tokens} tokens, {runs} runs each (medians; answers identical)");
     println!("| client | first token ms | decode tok/s (min–max) |");
     println!("|---|---:|---:|");

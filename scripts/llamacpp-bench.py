@@ -14,7 +14,7 @@ import time
 import llama_cpp
 from llama_cpp import Llama
 
-# The same words, in the same order, as `llamadeck bench` (src/engine/bench.rs).
+# The same words, in the same order, as `llamadeck bench` (crates/engine/src/bench/mod.rs).
 WORDS = "the server room was quiet while every fan kept the cards cool and the logs grew".split()
 
 

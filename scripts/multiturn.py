@@ -9,7 +9,7 @@ of `llamadeck bench --turns` (which measures the console's path through the engi
 server): first-token time is measured at the client, from the request to the first text.
 --llama-cpp runs llama.cpp in-process (llama-cpp-python), which reuses the longest common
 prefix of consecutive prompts, as `llama-server` does with `cache_prompt`.
-The system prompt and questions are `llamadeck bench --turns`'s (src/engine/bench/conversation.rs);
+The system prompt and questions are `llamadeck bench --turns`'s (crates/engine/src/bench/conversation.rs);
 each run is a conversation of its own, its system prompt starting with the run's number. Each
 engine continues the conversation with its own answers (greedy, --answer-tokens tokens).
 """
@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parent.parent / "src/engine/bench/conversation.rs"
+SOURCE = Path(__file__).resolve().parent.parent / "crates/engine/src/bench/conversation.rs"
 
 
 def conversation_text():

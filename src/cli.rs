@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{Config, ISQ_TYPES};
-use crate::engine::{CpuWeights, ModelSpec, PrefixCache};
+use llamadeck_config::{Config, ISQ_TYPES};
+use llamadeck_engine::{CpuWeights, ModelSpec, PrefixCache};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -224,7 +224,7 @@ fn connect_target(s: &str) -> Result<String, String> {
         return Err("give the server's base URL (http://HOST:PORT/v1) or a node name from the config".into());
     }
     if s.contains("://") {
-        crate::engine::remote::api_base(s)?;
+        llamadeck_engine::remote::api_base(s)?;
     }
     Ok(s.to_string())
 }
@@ -348,7 +348,10 @@ mod tests {
         assert!(err.contains("'--gen-tokens <GEN_TOKENS>': must be a whole number, at least 2"), "{err}");
         assert!(parse(&["bench", "--device", "gpu0"]).unwrap_err().contains("must be \"cpu\" or \"cuda:N\""));
         assert!(parse(&["bench", "--isq", "q3"]).unwrap_err().contains("must be one of Q4_0"));
-        assert_eq!(parse(&["bench", "--isq", "q4k"]).unwrap().command, Some(Sub::Bench(BenchCli { isq: Some("Q4K".into()), ..bench_defaults() })));
+        assert_eq!(
+            parse(&["bench", "--isq", "q4k"]).unwrap().command,
+            Some(Sub::Bench(BenchCli { isq: Some("Q4K".into()), ..bench_defaults() }))
+        );
     }
 
     fn bench_defaults() -> BenchCli {

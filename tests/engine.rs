@@ -2,11 +2,12 @@
 //! and a tiny random-weight Llama-2-shaped safetensors model generated here. No network.
 mod support;
 
-use llamadeck::chat::{ChatMessage, FinishReason, GenStats, RequestId, Role};
-use llamadeck::engine::events::StatusEvents;
-use llamadeck::engine::mistral::template::llama2_prompt;
-use llamadeck::engine::{CpuWeights, EngineEvent, GenEvent, GenerateRequest, Generation, ModelSpec, demo_model_path, mistral};
-use llamadeck::sampling::Sampling;
+use llamadeck_engine::events::StatusEvents;
+use llamadeck_engine::{CpuWeights, EngineEvent, GenEvent, GenerateRequest, Generation, ModelSpec, demo_model_path};
+use llamadeck_mistral as mistral;
+use llamadeck_mistral::template::llama2_prompt;
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, RequestId, Role};
+use llamadeck_words::sampling::Sampling;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,11 +18,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn demo_model() -> PathBuf {
     let path = std::env::var_os("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(demo_model_path);
-    assert!(
-        path.is_file(),
-        "demo model {} is missing: run scripts/fetch-demo-model (or set LLAMADECK_DEMO_MODEL)",
-        path.display()
-    );
+    assert!(path.is_file(), "demo model {} is missing: run scripts/fetch-demo-model (or set LLAMADECK_DEMO_MODEL)", path.display());
     path
 }
 
@@ -39,7 +36,7 @@ fn greedy(max_tokens: u32) -> Sampling {
 
 /// The in-process engine, driven through its face as the console and the API drive it.
 struct Engine {
-    engine: llamadeck::engine::Engine,
+    engine: llamadeck_engine::Engine,
     running: HashMap<RequestId, Generation>,
 }
 
@@ -333,17 +330,17 @@ async fn tiny_llama_safetensors_loads_generates_and_trims() {
     assert_eq!(a.stats.prompt_tokens, 1 + reference_ids("abc").len());
 }
 
-
 /// A user message that already is a Llama-2 prompt is not wrapped again, and its `<s>` is the
 /// BOS id, not text: the ids equal the structured conversation's, token for token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_llama2_formatted_message_is_not_wrapped_twice() {
-    use llamadeck::engine::mistral::{generate::build_prompt, load::load};
+    use llamadeck_mistral::{generate::build_prompt, load::load};
     let dir = tempfile::tempdir().unwrap();
     tiny_llama::write(dir.path());
     let model = load(&spec(dir.path().to_str().unwrap()), std::sync::Arc::new(|_| {})).await.expect("tiny llama loads");
     let formatted = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is a GPU? [/INST]";
-    let request = |messages: Vec<ChatMessage>| GenerateRequest { id: 1, messages, sampling: Sampling { max_tokens: 4, ..Sampling::default() } };
+    let request =
+        |messages: Vec<ChatMessage>| GenerateRequest { id: 1, messages, sampling: Sampling { max_tokens: 4, ..Sampling::default() } };
     let (ids, _) = build_prompt(&model, &request(vec![msg(Role::User, formatted)])).unwrap();
     let mut expected = vec![BOS];
     expected.extend(reference_ids("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is a GPU? [/INST]"));
@@ -354,7 +351,8 @@ async fn a_llama2_formatted_message_is_not_wrapped_twice() {
     // A multi-turn prompt: `</s><s>` become EOS and BOS.
     let two = "<s>[INST] hi [/INST] hello </s><s>[INST] again [/INST]";
     let (ids, _) = build_prompt(&model, &request(vec![msg(Role::User, two)])).unwrap();
-    let expected: Vec<u32> = [vec![BOS], reference_ids("[INST] hi [/INST] hello "), vec![EOS, BOS], reference_ids("[INST] again [/INST]")].concat();
+    let expected: Vec<u32> =
+        [vec![BOS], reference_ids("[INST] hi [/INST] hello "), vec![EOS, BOS], reference_ids("[INST] again [/INST]")].concat();
     assert_eq!(ids, expected);
 }
 
@@ -363,7 +361,7 @@ async fn a_llama2_formatted_message_is_not_wrapped_twice() {
 /// (so a prefix cache can hit), and a special token's spelling in a message stays text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn template_prompts_match_mistral_rs_keep_their_prefix_and_keep_text_as_text() {
-    use llamadeck::engine::mistral::{generate::build_prompt, load::load};
+    use llamadeck_mistral::{generate::build_prompt, load::load};
     use mistralrs::{TextMessageRole, TextMessages};
     let model = load(&spec(demo_model().to_str().unwrap()), std::sync::Arc::new(|_| {})).await.expect("SmolLM2 loads");
     let request = |messages: Vec<ChatMessage>| GenerateRequest { id: 1, messages, sampling: greedy(16) };
@@ -420,7 +418,7 @@ async fn template_prompts_match_mistral_rs_keep_their_prefix_and_keep_text_as_te
 /// conversation keeps its prefix; a 10,000-message history is trimmed and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama2_prompts_keep_text_as_text_and_long_histories_are_trimmed() {
-    use llamadeck::engine::mistral::{generate::build_prompt, load::load};
+    use llamadeck_mistral::{generate::build_prompt, load::load};
     let dir = tempfile::tempdir().unwrap();
     tiny_llama::write(dir.path());
     let model = load(&spec(dir.path().to_str().unwrap()), std::sync::Arc::new(|_| {})).await.expect("tiny llama loads");
@@ -483,7 +481,7 @@ fn one_engine_answers_callers_on_other_runtimes_in_turn_and_at_once() {
             tokio::time::timeout(LOAD_TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
         }
     });
-    let ask = |engine: &llamadeck::engine::Engine, id| {
+    let ask = |engine: &llamadeck_engine::Engine, id| {
         let engine = engine.clone();
         async move {
             let chat = vec![msg(Role::User, "Name three colours.")];
@@ -517,13 +515,13 @@ fn one_engine_answers_callers_on_other_runtimes_in_turn_and_at_once() {
 /// restarts over the same weights) and answering goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_reuses_its_prefix_and_the_cache_keeps_its_budget() {
-    use llamadeck::engine::PrefixCache;
+    use llamadeck_engine::PrefixCache;
     let mut engine = Engine::start();
     let cached = ModelSpec { prefix_cache: PrefixCache::Sequences(3), ..spec(demo_model().to_str().unwrap()) };
     let (_, stages) = engine.load(cached).await.expect("SmolLM2 loads");
     assert!(stages.iter().any(|s| s.starts_with("prefix cache: up to 3 sequences")), "{stages:?}");
     // The accounts are published just after an answer's end: wait for what is expected.
-    async fn settled(e: &Engine, ok: impl Fn(&llamadeck::engine::PrefixCacheStats) -> bool) -> llamadeck::engine::PrefixCacheStats {
+    async fn settled(e: &Engine, ok: impl Fn(&llamadeck_engine::PrefixCacheStats) -> bool) -> llamadeck_engine::PrefixCacheStats {
         let started = std::time::Instant::now();
         loop {
             let s = e.engine.status().cache.expect("the cache is on");

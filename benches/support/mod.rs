@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use llamadeck::engine::{Engine, LoadState, ModelSpec};
-use llamadeck::engine::{EngineEvent, mistral};
+use llamadeck_engine::EngineEvent;
+use llamadeck_engine::{Engine, LoadState, ModelSpec};
+use llamadeck_mistral as mistral;
 
 pub struct Opts {
     pub runs: usize,
@@ -18,36 +19,16 @@ pub struct Opts {
 pub fn opts(env_prefix: &str) -> anyhow::Result<Opts> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (runs_var, tokens_var) = (format!("{env_prefix}_RUNS"), format!("{env_prefix}_TOKENS"));
-    let mut runs = env(&runs_var)
-        .map_or(Ok(5), |v| v.parse())
-        .context(runs_var)?;
-    let mut tokens = env(&tokens_var)
-        .map_or(Ok(128), |v| v.parse())
-        .context(tokens_var)?;
-    let threads = env("RAYON_NUM_THREADS")
-        .map_or(Ok(2), |v| v.parse())
-        .context("RAYON_NUM_THREADS")?;
-    let model = env("LLAMADECK_DEMO_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(llamadeck::engine::demo_model_path);
+    let mut runs = env(&runs_var).map_or(Ok(5), |v| v.parse()).context(runs_var)?;
+    let mut tokens = env(&tokens_var).map_or(Ok(128), |v| v.parse()).context(tokens_var)?;
+    let threads = env("RAYON_NUM_THREADS").map_or(Ok(2), |v| v.parse()).context("RAYON_NUM_THREADS")?;
+    let model = env("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck_engine::demo_model_path);
     // `cargo bench` adds `--bench`; anything else unknown is ignored the same way.
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--runs" => {
-                runs = args
-                    .next()
-                    .context("--runs N")?
-                    .parse()
-                    .context("--runs N")?
-            }
-            "--tokens" => {
-                tokens = args
-                    .next()
-                    .context("--tokens N")?
-                    .parse()
-                    .context("--tokens N")?
-            }
+            "--runs" => runs = args.next().context("--runs N")?.parse().context("--runs N")?,
+            "--tokens" => tokens = args.next().context("--tokens N")?.parse().context("--tokens N")?,
             _ => {}
         }
     }
@@ -55,17 +36,9 @@ pub fn opts(env_prefix: &str) -> anyhow::Result<Opts> {
         bail!("--runs must be at least 1 and --tokens at least 2");
     }
     if !model.is_file() {
-        bail!(
-            "no model at {} (run scripts/fetch-demo-model)",
-            model.display()
-        );
+        bail!("no model at {} (run scripts/fetch-demo-model)", model.display());
     }
-    Ok(Opts {
-        runs,
-        tokens,
-        threads,
-        model,
-    })
+    Ok(Opts { runs, tokens, threads, model })
 }
 
 impl Opts {
@@ -85,13 +58,7 @@ pub async fn loaded_engine(spec: ModelSpec) -> anyhow::Result<(Engine, EngineEve
         status.changed().await.context("the engine stopped")?;
         match status.borrow_and_update().state.clone() {
             LoadState::Ready(facts) => {
-                return Ok((
-                    engine,
-                    EngineEvent::Loaded {
-                        model: facts.name,
-                        context_len: facts.context_len,
-                    },
-                ));
+                return Ok((engine, EngineEvent::Loaded { model: facts.name, context_len: facts.context_len }));
             }
             LoadState::Failed { reason } => bail!("loading failed: {reason}"),
             LoadState::Idle | LoadState::Loading => {}

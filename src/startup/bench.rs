@@ -2,8 +2,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchCli, Cli};
-use crate::engine::bench::{BenchArgs, run as bench, run_conversation};
-use crate::engine::{demo_model_path, mistral};
+use llamadeck_engine::bench::{BenchArgs, run as bench, run_conversation};
+use llamadeck_engine::demo_model_path;
+use llamadeck_mistral as mistral;
 
 /// `--model` or the demo model. Returns the exit code.
 pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
@@ -43,7 +44,7 @@ fn report<R: serde::Serialize + std::fmt::Display>(result: anyhow::Result<R>, js
         }
         Ok(report) => {
             // The table quotes the model's text: shown, never obeyed by the terminal.
-            println!("{}", crate::text::sanitize(&report.to_string()));
+            println!("{}", llamadeck_words::text::sanitize(&report.to_string()));
             0
         }
         Err(e) => {

@@ -2,24 +2,12 @@
 //! terminal, all feeding one inbox, and the loop over it.
 use std::time::Duration;
 
-use crate::app::{Action, Inbox, State};
 use crate::cli::Cli;
-use crate::config::{ColorMode, Loaded};
-use crate::fleet::Target;
-use crate::keys::Keymap;
-use crate::theme::Theme;
-use crate::tui::event_loop::{self, Exit, LoopIo};
-
-/// The theme for `ui.color` and the NO_COLOR variable.
-pub fn theme(color: ColorMode, no_color_env: Option<&str>) -> Theme {
-    match color {
-        ColorMode::Always => Theme::COLOR,
-        ColorMode::Never => Theme::PLAIN,
-        // https://no-color.org: any non-empty value disables colour.
-        ColorMode::Auto if no_color_env.is_some_and(|v| !v.is_empty()) => Theme::PLAIN,
-        ColorMode::Auto => Theme::COLOR,
-    }
-}
+use llamadeck_config::Loaded;
+use llamadeck_console::app::{Action, Inbox, State};
+use llamadeck_console::tui::event_loop::{self, Exit, LoopIo};
+use llamadeck_fleet::Target;
+use llamadeck_words::keys::Keymap;
 
 /// Opens the console. Returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -28,7 +16,7 @@ pub fn run(cli: Cli) -> i32 {
         super::say("no terminal: the console needs one (for the API alone, use `llamadeck serve`)");
         return 2;
     }
-    let (loaded, keymap) = match crate::config::load_with_keymap(cli.config.as_deref()) {
+    let (loaded, keymap) = match llamadeck_config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
             super::say(&e);
@@ -70,9 +58,9 @@ pub fn run(cli: Cli) -> i32 {
     let report = Box::new(move |text: String| {
         problems.send(Action::Problem(text));
     });
-    crate::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
+    llamadeck_console::tui::terminal::install_panic_hook(log.display().to_string(), Some(report));
     let result = runtime.block_on(console(cli, loaded, keymap, nodes, connect, inbox));
-    crate::tui::terminal::restore();
+    llamadeck_console::tui::terminal::restore();
     // The engine thread may still be loading; don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
@@ -98,7 +86,7 @@ async fn console(
 ) -> anyhow::Result<Exit> {
     let config = loaded.config;
     let mut spec = cli.model_spec(&config);
-    let theme = theme(config.ui.color, std::env::var("NO_COLOR").ok().as_deref());
+    let theme = config.ui.color.theme(std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
     // Every node with an API gets an engine; the fleet polls them all, each on its own task.
@@ -108,11 +96,14 @@ async fn console(
     let mut engines = Vec::new();
     for node in &nodes {
         if let Some(api) = &node.api {
-            engines.push((node.name.clone(), crate::engine::remote::connect(api.clone()).map_err(anyhow::Error::msg)?));
+            engines.push((node.name.clone(), llamadeck_engine::remote::connect(api.clone()).map_err(anyhow::Error::msg)?));
         }
     }
     if !nodes.is_empty() {
-        crate::tui::producers::fleet(crate::fleet::spawn(nodes.clone(), crate::fleet::DEFAULT_INTERVAL), to_inbox.clone());
+        llamadeck_console::tui::producers::fleet(
+            llamadeck_fleet::spawn(nodes.clone(), llamadeck_fleet::DEFAULT_INTERVAL),
+            to_inbox.clone(),
+        );
     }
     // With --connect the console chats with that server: no model here, and no API of its own
     // (it has no model to share).
@@ -122,27 +113,27 @@ async fn console(
             spec.source = connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone());
             engine.clone()
         }
-        None => crate::engine::mistral::spawn(),
+        None => llamadeck_mistral::spawn(),
     };
     engine.load(spec.clone());
-    let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
-    crate::tui::producers::gpu(gpu.clone(), to_inbox.clone());
+    let gpu = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
+    llamadeck_console::tui::producers::gpu(gpu.clone(), to_inbox.clone());
     // Kept until the console exits; a port in use is shown in the status bar.
     let _api = match connect {
         Some(_) => None,
-        None => crate::server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await,
+        None => llamadeck_server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await,
     };
-    crate::tui::producers::signals(crate::signals::shutdown_signals()?, to_inbox.clone());
+    llamadeck_console::tui::producers::signals(llamadeck_console::signals::shutdown_signals()?, to_inbox.clone());
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    state.fleet = crate::app::fleet::FleetView::new(&names, connect.is_none(), target);
-    let mut terminal = crate::tui::terminal::enter()?;
-    crate::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
+    state.fleet = llamadeck_console::app::fleet::FleetView::new(&names, connect.is_none(), target);
+    let mut terminal = llamadeck_console::tui::terminal::enter()?;
+    llamadeck_console::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
     let io = LoopIo::new(inbox, engine, loaded.path)
         .nodes(engines, connect.is_none())
         .fps(config.ui.fps)
-        .data_dir(crate::store::data_dir())
+        .data_dir(llamadeck_store::data_dir())
         .clipboard(Box::new(|bytes: &[u8]| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -150,6 +141,6 @@ async fn console(
             out.flush()
         }));
     let result = event_loop::run(&mut terminal, &mut state, io).await;
-    crate::tui::terminal::restore();
+    llamadeck_console::tui::terminal::restore();
     result.map(|(exit, _)| exit)
 }

@@ -1,9 +1,9 @@
 //! The console's fleet: the nodes the config lists (their keys read now), and the server
 //! `--connect` names: a node of the config by its name, or a URL (its key from
 //! `LLAMADECK_API_KEY`, its metrics guessed at the server's `/metrics`).
-use crate::config::{Loaded, fleet_targets};
-use crate::engine::remote::{ApiKey, NodeSpec};
-use crate::fleet::Target;
+use llamadeck_config::{Loaded, fleet_targets};
+use llamadeck_engine::remote::{ApiKey, NodeSpec};
+use llamadeck_fleet::Target;
 
 /// The environment variable that holds the key of a server given to `--connect` as a URL.
 pub const CONNECT_KEY_ENV: &str = "LLAMADECK_API_KEY";
@@ -23,7 +23,8 @@ pub fn connect_target(given: &str, configured: &[Target], env: impl Fn(&str) -> 
     }
     if !given.contains("://") {
         let names: Vec<&str> = configured.iter().map(|t| t.name.as_str()).collect();
-        let known = if names.is_empty() { "the config lists no nodes".to_string() } else { format!("the config lists {}", names.join(", ")) };
+        let known =
+            if names.is_empty() { "the config lists no nodes".to_string() } else { format!("the config lists {}", names.join(", ")) };
         return Err(format!("--connect {given}: not a URL (http://HOST:PORT/v1) and not a node's name ({known})"));
     }
     let mut api = NodeSpec::new("", given).map_err(|e| format!("--connect: {e}"))?;
@@ -39,7 +40,7 @@ mod tests {
 
     fn node(name: &str, url: Option<&str>) -> Target {
         let api = url.map(|u| NodeSpec::new(name, u).unwrap());
-        Target { name: name.into(), api, metrics: vec![], timeout: crate::engine::remote::DEFAULT_TIMEOUT }
+        Target { name: name.into(), api, metrics: vec![], timeout: llamadeck_engine::remote::DEFAULT_TIMEOUT }
     }
 
     #[test]

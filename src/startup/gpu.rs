@@ -5,5 +5,5 @@ use crate::cli::GpuCli;
 
 pub fn run(args: &GpuCli) -> i32 {
     let interval = Duration::from_millis(args.interval_ms);
-    crate::gpu::report::run(args.samples, interval, &mut std::io::stdout().lock(), &mut std::io::stderr())
+    llamadeck_gpu::report::run(args.samples, interval, &mut std::io::stdout().lock(), &mut std::io::stderr())
 }

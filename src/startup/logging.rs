@@ -22,7 +22,7 @@ pub fn to_file(path: &Path) -> std::io::Result<tracing_appender::non_blocking::W
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
-    tracing_subscriber::registry().with(filter).with(fmt).with(crate::engine::mistral::stage_layer()).init();
+    tracing_subscriber::registry().with(filter).with(fmt).with(llamadeck_mistral::stage_layer()).init();
     Ok(guard)
 }
 
@@ -45,7 +45,7 @@ pub fn for_serve(file: Option<&Path>) -> std::io::Result<()> {
 /// file the operator named keeps the mode they gave it.
 fn open_append(path: &Path, ours: bool) -> std::io::Result<File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::files::create_private_dir_all(dir)?;
+        llamadeck_words::files::create_private_dir_all(dir)?;
     }
     let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
     let mode = file.metadata()?.permissions().mode();

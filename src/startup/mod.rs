@@ -1,13 +1,11 @@
 //! The composition root: one function per subcommand wires the pieces together (config, engine,
-//! producers, server, terminal). Nothing imports this module but `main`.
+//! producers, server, terminal). Only `main` calls it.
 mod bench;
 mod console;
 mod fleet;
 mod gpu;
 mod logging;
 mod serve;
-
-pub use console::theme;
 
 use crate::cli::{Cli, Sub};
 
@@ -33,7 +31,7 @@ pub fn main(cli: Cli) -> i32 {
 /// quote a file or a model's name); a closed stderr is not an error worth dying for.
 pub fn say(text: &str) {
     use std::io::Write;
-    let line = crate::text::sanitize(text).replace('\n', " ");
+    let line = llamadeck_words::text::sanitize(text).replace('\n', " ");
     let _ = writeln!(std::io::stderr(), "llamadeck: {line}");
 }
 

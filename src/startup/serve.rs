@@ -3,16 +3,17 @@
 use std::time::Duration;
 
 use crate::cli::{Cli, ServeCli};
-use crate::config::Config;
-use crate::engine::events::StatusEvents;
-use crate::engine::{EngineEvent, mistral};
-use crate::server::{ServerOptions, start};
+use llamadeck_config::Config;
+use llamadeck_engine::EngineEvent;
+use llamadeck_engine::events::StatusEvents;
+use llamadeck_mistral as mistral;
+use llamadeck_server::{ServerOptions, start};
 
 /// How long answers in flight may run on after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
-    let (loaded, _) = match crate::config::load_with_keymap(cli.config.as_deref()) {
+    let (loaded, _) = match llamadeck_config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
             super::say(&e);
@@ -28,7 +29,7 @@ pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
         config.server.port = port;
     }
     if !cli.insecure
-        && let Err(e) = crate::config::check_server_exposure(&config)
+        && let Err(e) = llamadeck_config::check_server_exposure(&config)
     {
         super::say(&format!("server.host: {e}"));
         return 2;
@@ -65,11 +66,11 @@ impl Say {
 
 async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
     let options = ServerOptions::from_config(config);
-    if options.api_key.is_none() && !crate::config::is_loopback_host(&options.host) {
+    if options.api_key.is_none() && !llamadeck_config::is_loopback_host(&options.host) {
         tracing::warn!("serving on {} without an API key (--insecure)", options.host);
     }
     let engine = mistral::spawn();
-    let gpu = crate::gpu::spawn_sampler(crate::gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
+    let gpu = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     // Bind first, so that requests during loading get a 503 naming the stage.
     let server = match start(engine.clone(), &options, Some(gpu), None).await {
         Ok(s) => s,
@@ -85,7 +86,7 @@ async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
     let mut status = engine.watch_status();
     let mut events = StatusEvents::default();
     engine.load(spec);
-    let mut signals = match crate::signals::shutdown_signals() {
+    let mut signals = match llamadeck_console::signals::shutdown_signals() {
         Ok(s) => s,
         Err(e) => {
             super::say(&format!("cannot install signal handlers: {e}"));

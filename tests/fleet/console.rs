@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use llamadeck::app::Inbox;
-use llamadeck::app::fleet::FleetView;
-use llamadeck::chat::MessageStatus;
-use llamadeck::engine::remote::{self, NodeSpec};
-use llamadeck::engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink, ModelSpec};
-use llamadeck::fleet::{self, Target};
-use llamadeck::tui::event_loop::{Exit, LoopIo, run};
-use llamadeck::tui::producers;
+use llamadeck_console::app::Inbox;
+use llamadeck_console::app::fleet::FleetView;
+use llamadeck_console::tui::event_loop::{Exit, LoopIo, run};
+use llamadeck_console::tui::producers;
+use llamadeck_engine::remote::{self, NodeSpec};
+use llamadeck_engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink, ModelSpec};
+use llamadeck_fleet::{self as fleet, Target};
+use llamadeck_words::chat::MessageStatus;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::{Notify, watch};
@@ -88,7 +88,8 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
         b.wait_ready(Duration::from_secs(120));
     });
     let second = Duration::from_secs(1);
-    let targets = vec![target("a", &a.url(), second), target("b", &b.url(), second), target("hung", &hung.url(), Duration::from_millis(500))];
+    let targets =
+        vec![target("a", &a.url(), second), target("b", &b.url(), second), target("hung", &hung.url(), Duration::from_millis(500))];
     let b_tap = Arc::new(Notify::new());
     let engines = vec![
         ("a".to_string(), remote::connect(targets[0].api.clone().unwrap()).unwrap()),
@@ -148,7 +149,7 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
         s.shows("● a: ", long).await;
         type_in(&keys, "Say hi.");
         press(&keys, KeyCode::Enter);
-        s.until("a's second answer", long, |t| answering(t)).await;
+        s.until("a's second answer", long, answering).await;
         s.until("a's second answer", long, |t| !answering(t)).await;
         // b again, on its port: it shows up.
         let b = llamadeck_serve(port);
@@ -159,7 +160,8 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
         (text, b)
     });
     let mut terminal = Terminal::new(screen.clone()).unwrap();
-    let (exit, _) = tokio::time::timeout(Duration::from_secs(400), run(&mut terminal, &mut state, io)).await.expect("the loop ends").unwrap();
+    let (exit, _) =
+        tokio::time::timeout(Duration::from_secs(400), run(&mut terminal, &mut state, io)).await.expect("the loop ends").unwrap();
     let (text, _b): (String, Proc) = match driver.await {
         Ok(done) => done,
         Err(e) => panic!("{e}\n{}", screen.text()),

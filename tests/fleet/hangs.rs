@@ -4,11 +4,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use llamadeck::chat::FinishReason;
-use llamadeck::engine::remote::{self, NodeSpec};
-use llamadeck::engine::{GenEvent, LoadState, ModelSpec};
-use llamadeck::fleet::{self, Health, Target};
-use llamadeck::prom::EngineKind;
+use llamadeck_engine::remote::{self, NodeSpec};
+use llamadeck_engine::{GenEvent, LoadState, ModelSpec};
+use llamadeck_fleet::{self as fleet, Health, Target};
+use llamadeck_words::chat::FinishReason;
+use llamadeck_words::prom::EngineKind;
 
 use super::procs::free_port;
 use super::stub::{Behaviour, Stub};
@@ -59,7 +59,10 @@ async fn a_stalled_answer_ends_at_once_when_cancelled_and_its_connection_closes(
             assert!(matches!(next(&mut generation, Duration::from_secs(5)).await, GenEvent::Started { .. }));
             assert_eq!(next(&mut generation, Duration::from_secs(5)).await, GenEvent::Token("Hello".into()));
         }
-        assert!(tokio::time::timeout(Duration::from_millis(300), generation.next()).await.is_err(), "{behaviour:?}: the stub says nothing more");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), generation.next()).await.is_err(),
+            "{behaviour:?}: the stub says nothing more"
+        );
         let asked = Instant::now();
         generation.cancel();
         match next(&mut generation, Duration::from_secs(5)).await {
@@ -67,7 +70,8 @@ async fn a_stalled_answer_ends_at_once_when_cancelled_and_its_connection_closes(
             other => panic!("{behaviour:?}: {other:?}"),
         }
         assert!(asked.elapsed() < Duration::from_millis(500), "{behaviour:?}: stopped after {:?}", asked.elapsed());
-        until("the stub to see the connection closed", Duration::from_secs(5), || stub.answer_dropped.load(Ordering::SeqCst).then_some(())).await;
+        until("the stub to see the connection closed", Duration::from_secs(5), || stub.answer_dropped.load(Ordering::SeqCst).then_some(()))
+            .await;
     }
 }
 

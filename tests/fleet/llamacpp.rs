@@ -2,11 +2,11 @@
 //! the demo model, through the remote engine as the console drives it.
 use std::time::{Duration, Instant};
 
-use llamadeck::chat::FinishReason;
-use llamadeck::engine::remote::{self, NodeSpec};
-use llamadeck::engine::GenEvent;
-use llamadeck::fleet::{self, Health, Target};
-use llamadeck::sampling::Sampling;
+use llamadeck_engine::GenEvent;
+use llamadeck_engine::remote::{self, NodeSpec};
+use llamadeck_fleet::{self as fleet, Health, Target};
+use llamadeck_words::chat::FinishReason;
+use llamadeck_words::sampling::Sampling;
 
 use super::procs::llama_cpp_server;
 use super::*;
@@ -48,7 +48,8 @@ async fn llama_cpp_streams_an_answer_with_stats_and_stops_at_once() {
     let target = Target { name: "llamacpp".into(), api: Some(watched), metrics: vec![], timeout: Duration::from_millis(500) };
     let readings = fleet::spawn(vec![target], Duration::from_millis(100));
     until("the node up", Duration::from_secs(10), || (readings.borrow().nodes[0].health == Health::Up).then_some(())).await;
-    let events = to_the_end(&mut engine.generate(question(4, "Count from one to five hundred in words.", 48)), Duration::from_secs(120)).await;
+    let events =
+        to_the_end(&mut engine.generate(question(4, "Count from one to five hundred in words.", 48)), Duration::from_secs(120)).await;
     match events.last() {
         Some(GenEvent::Finished { reason: FinishReason::Length, stats }) => assert_eq!(stats.completion_tokens, 48, "{stats:?}"),
         other => panic!("{other:?}\n{}", server.output()),
@@ -83,18 +84,18 @@ async fn llama_cpp_streams_an_answer_with_stats_and_stops_at_once() {
 async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     use super::console::{Screen, Tapped, answering, press, type_in};
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    use llamadeck::app::Inbox;
-    use llamadeck::app::fleet::FleetView;
-    use llamadeck::chat::MessageStatus;
-    use llamadeck::tui::event_loop::{LoopIo, run};
-    use llamadeck::tui::producers;
+    use llamadeck_console::app::Inbox;
+    use llamadeck_console::app::fleet::FleetView;
+    use llamadeck_console::tui::event_loop::{LoopIo, run};
+    use llamadeck_console::tui::producers;
+    use llamadeck_words::chat::MessageStatus;
     use std::sync::{Arc, Mutex};
 
     let mut server = llama_cpp_server();
     tokio::task::block_in_place(|| server.wait_ready(Duration::from_secs(120)));
     let tap = Arc::new(tokio::sync::Notify::new());
     let node = NodeSpec::new("llamacpp", &server.url()).unwrap();
-    let engine = llamadeck::engine::Engine::new(Tapped(remote::connect(node.clone()).unwrap(), tap.clone()));
+    let engine = llamadeck_engine::Engine::new(Tapped(remote::connect(node.clone()).unwrap(), tap.clone()));
     let mut state = super::doubles::state();
     state.sampling.temperature = 0.0;
     state.sampling.max_tokens = 300;
@@ -115,7 +116,7 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
         s.shows("● llamacpp: ", long).await;
         type_in(&keys, "What is the capital of France?");
         press(&keys, KeyCode::Enter);
-        s.until("the answer", long, |t| answering(t)).await;
+        s.until("the answer", long, answering).await;
         s.until("the answer's end", long, |t| !answering(t)).await;
         tokio::time::timeout(long, tap.notified()).await.expect("the first answer's piece, heard");
         let first_text = s.text();

@@ -1,29 +1,24 @@
 //! The fleet with real components, as one test crate: a third-party engine (llama.cpp's OpenAI
 //! server from llama-cpp-python, on the demo model) through the remote engine (`llamacpp`), two
 //! `llamadeck serve` processes polled and asked, one killed mid-answer and started again
-//! (`two_nodes`), nodes that hang, babble or cut answers short, served by a stub (`hangs`), the
-//! fleet pane in the reducer and on screen (`pane`), and the console through its whole loop with
-//! two serve nodes and a hung one (`console`). Every server binds
-//! a free loopback port and has its own temporary HOME and XDG folders.
-mod config_nodes;
+//! (`two_nodes`), nodes that hang, babble or cut answers short, served by a stub (`hangs`), and
+//! the console through its whole loop with two serve nodes and a hung one (`console`). Every
+//! server binds a free loopback port and has its own temporary HOME and XDG folders. The fleet
+//! pane alone is tested in `crates/console/tests/`, the `nodes:` section in `crates/config/tests/`.
 mod console;
-#[path = "../doubles/mod.rs"]
-mod doubles;
-#[path = "../support/shared_screen.rs"]
-#[allow(dead_code)]
-mod shared_screen;
 mod hangs;
 mod llamacpp;
-mod pane;
 mod procs;
 mod stub;
 mod two_nodes;
 
+use llamadeck_testkit::{doubles, shared_screen};
+
 use std::time::{Duration, Instant};
 
-use llamadeck::chat::{ChatMessage, Role};
-use llamadeck::engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, ModelSpec};
-use llamadeck::sampling::Sampling;
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, ModelSpec};
+use llamadeck_words::chat::{ChatMessage, Role};
+use llamadeck_words::sampling::Sampling;
 
 /// Waits until `ready` gives something, polling every 20 ms; panics with `what` after `limit`.
 pub async fn until<T>(what: &str, limit: Duration, mut ready: impl FnMut() -> Option<T>) -> T {
@@ -41,12 +36,13 @@ pub async fn until<T>(what: &str, limit: Duration, mut ready: impl FnMut() -> Op
 pub async fn loaded(engine: &Engine) -> ModelFacts {
     engine.load(ModelSpec::default());
     let mut status = engine.watch_status();
-    let state = tokio::time::timeout(Duration::from_secs(30), status.wait_for(|s| !matches!(s.state, LoadState::Loading | LoadState::Idle)))
-        .await
-        .expect("the node answers within 30 s")
-        .expect("the engine is alive")
-        .state
-        .clone();
+    let state =
+        tokio::time::timeout(Duration::from_secs(30), status.wait_for(|s| !matches!(s.state, LoadState::Loading | LoadState::Idle)))
+            .await
+            .expect("the node answers within 30 s")
+            .expect("the engine is alive")
+            .state
+            .clone();
     match state {
         LoadState::Ready(facts) => facts,
         other => panic!("not ready: {other:?}"),

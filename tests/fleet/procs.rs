@@ -9,17 +9,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn demo_model() -> PathBuf {
-    let path = std::env::var_os("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck::engine::demo_model_path);
+    let path = std::env::var_os("LLAMADECK_DEMO_MODEL").map(PathBuf::from).unwrap_or_else(llamadeck_engine::demo_model_path);
     assert!(path.is_file(), "{} is missing: run scripts/fetch-demo-model (scripts/test does)", path.display());
     path
 }
 
 /// The Python of scripts/test's cached virtual environment, which has llama-cpp-python[server].
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("LLAMADECK_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("llamadeck/pyenv/bin/python")
-    });
-    assert!(python.is_file(), "{} is missing: run scripts/test (it installs llama-cpp-python[server]), or set LLAMADECK_PYTHON", python.display());
+    let python = std::env::var_os("LLAMADECK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("llamadeck/pyenv/bin/python"));
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/test (it installs llama-cpp-python[server]), or set LLAMADECK_PYTHON",
+        python.display()
+    );
     python
 }
 
@@ -51,7 +55,9 @@ impl Proc {
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let output = Arc::new(Mutex::new(String::new()));
-        for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as _)] {
+        for pipe in
+            [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as _)]
+        {
             let (pipe, seen) = (pipe.unwrap(), output.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {

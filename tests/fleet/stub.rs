@@ -3,8 +3,8 @@
 //! read and notices when a client closes a stalled answer's connection.
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,8 +72,12 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
             (_, "/metrics") => reply(&mut stream, "text/plain; version=0.0.4", METRICS),
             (Behaviour::StallsBeforeAnswering, _) => return held_until_closed(stream, dropped),
             (Behaviour::EndsWithoutFinishing, _) => {
-                let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Un\"},\"finish_reason\":null}]}\r\n\r\ndata: [DONE]\r\n\r\n";
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", event.len());
+                let event =
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Un\"},\"finish_reason\":null}]}\r\n\r\ndata: [DONE]\r\n\r\n";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    event.len()
+                );
                 let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(event.as_bytes()));
                 return;
             }

@@ -4,11 +4,11 @@
 //! on its port shows up again and answers.
 use std::time::Duration;
 
-use llamadeck::chat::FinishReason;
-use llamadeck::engine::remote::{self, NodeSpec};
-use llamadeck::engine::{Engine, GenEvent};
-use llamadeck::fleet::{self, Fleet, Health, Target};
-use llamadeck::prom::EngineKind;
+use llamadeck_engine::remote::{self, NodeSpec};
+use llamadeck_engine::{Engine, GenEvent};
+use llamadeck_fleet::{self as fleet, Fleet, Health, Target};
+use llamadeck_words::chat::FinishReason;
+use llamadeck_words::prom::EngineKind;
 use tokio::sync::watch;
 
 use super::procs::{Proc, llamadeck_serve};

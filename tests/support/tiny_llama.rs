@@ -45,7 +45,8 @@ pub fn reference_ids(text: &str) -> Vec<u32> {
 pub fn write(dir: &Path) {
     std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&config()).unwrap()).unwrap();
     std::fs::write(dir.join("tokenizer.json"), serde_json::to_string(&tokenizer()).unwrap()).unwrap();
-    let tokenizer_config = json!({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true, "model_max_length": CONTEXT});
+    let tokenizer_config =
+        json!({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true, "model_max_length": CONTEXT});
     std::fs::write(dir.join("tokenizer_config.json"), tokenizer_config.to_string()).unwrap();
     write_safetensors(&dir.join("model.safetensors"), &tensors());
 }
@@ -82,9 +83,7 @@ fn tokenizer() -> Value {
     for (i, c) in chars().into_iter().enumerate() {
         vocab.insert(c.to_string(), json!(FIRST_CHAR as usize + i));
     }
-    let special = |id: u32, content: &str| {
-        json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-    };
+    let special = |id: u32, content: &str| json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true});
     json!({
         "version": "1.0",
         "truncation": null,
@@ -162,7 +161,7 @@ fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
         offset = end;
     }
     let mut header = Value::Object(header).to_string().into_bytes();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();

@@ -1,0 +1,165 @@
+//! Checks that serde cannot express: ranges, names that must exist, formats.
+//! Each problem carries the path of the offending node so the loader can find its line.
+use std::net::IpAddr;
+
+use super::locate::{Seg, Target};
+use super::schema::Config;
+use super::words::WHOLE_NUMBER_RANGES;
+use llamadeck_words::keys::Keymap;
+use llamadeck_words::sampling::{Field, PresetValues, Sampling, builtin_presets, check_range};
+
+/// One problem: where (path, key or value) and what.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    pub path: Vec<Seg>,
+    pub target: Target,
+    pub message: String,
+}
+
+impl Problem {
+    fn at_value(path: &[&str], message: String) -> Self {
+        Self { path: path.iter().map(|k| Seg::key(k)).collect(), target: Target::Value, message }
+    }
+
+    /// The dotted field name shown to the user: keys only, list indexes left out.
+    pub fn field(&self) -> String {
+        let keys: Vec<&str> = self.path.iter().filter_map(|s| if let Seg::Key(k) = s { Some(k.as_str()) } else { None }).collect();
+        keys.join(".")
+    }
+}
+
+pub const ISQ_TYPES: [&str; 13] = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2K", "Q3K", "Q4K", "Q5K", "Q6K", "Q8K", "HQQ4", "HQQ8"];
+
+/// The first problem in document-section order, or Ok.
+pub(crate) fn validate(config: &Config) -> Result<(), Problem> {
+    check_model(config)?;
+    check_sampling(&config.sampling)?;
+    check_presets(config)?;
+    check_gpu_ui_server(config)?;
+    check_keys(config)?;
+    super::nodes::check(&config.nodes)
+}
+
+fn check_model(config: &Config) -> Result<(), Problem> {
+    let device = config.model.device.as_str();
+    let cuda_ok = device.strip_prefix("cuda:").is_some_and(|n| !n.is_empty() && n.parse::<u32>().is_ok());
+    if device != "cpu" && !cuda_ok {
+        return Err(Problem::at_value(&["model", "device"], format!("must be \"cpu\" or \"cuda:N\" (got {device:?})")));
+    }
+    if let Some(isq) = &config.model.isq
+        && !ISQ_TYPES.iter().any(|t| t.eq_ignore_ascii_case(isq))
+    {
+        let message = format!("must be one of {} (got {isq:?})", ISQ_TYPES.join(", "));
+        return Err(Problem::at_value(&["model", "isq"], message));
+    }
+    Ok(())
+}
+
+fn check_sampling(sampling: &Sampling) -> Result<(), Problem> {
+    sampling.validate().map_err(|e| {
+        let message = match e.field.range() {
+            Some(_) => format!("{} (got {})", e.message, sampling.edit_text(e.field)),
+            None => e.message,
+        };
+        Problem::at_value(&["sampling", e.field.name()], message)
+    })
+}
+
+fn preset_numbers(p: &PresetValues) -> [(Field, Option<f64>); 8] {
+    [
+        (Field::Temperature, p.temperature),
+        (Field::TopP, p.top_p),
+        (Field::TopK, p.top_k.map(f64::from)),
+        (Field::MinP, p.min_p),
+        (Field::RepetitionPenalty, p.repetition_penalty),
+        (Field::PresencePenalty, p.presence_penalty),
+        (Field::FrequencyPenalty, p.frequency_penalty),
+        (Field::MaxTokens, p.max_tokens.map(f64::from)),
+    ]
+}
+
+fn check_presets(config: &Config) -> Result<(), Problem> {
+    for (name, values) in &config.presets {
+        for (field, value) in preset_numbers(values) {
+            if let Some(v) = value
+                && let Err(e) = check_range(field, v)
+            {
+                return Err(Problem::at_value(&["presets", name, field.name()], format!("{} (got {v})", e.message)));
+            }
+        }
+    }
+    if let Some(name) = &config.preset {
+        let builtin: Vec<String> = builtin_presets().into_iter().map(|(n, _)| n).collect();
+        if !builtin.contains(name) && !config.presets.contains_key(name) {
+            let mut message = format!("unknown preset {name:?} (built-in: {}", builtin.join(", "));
+            if !config.presets.is_empty() {
+                let yours: Vec<&str> = config.presets.keys().map(String::as_str).collect();
+                message.push_str(&format!("; under presets: {}", yours.join(", ")));
+            }
+            message.push(')');
+            return Err(Problem::at_value(&["preset"], message));
+        }
+    }
+    Ok(())
+}
+
+fn check_between(path: &[&str], value: u64, min: u64, max: u64) -> Result<(), Problem> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(Problem::at_value(path, format!("must be between {min} and {max} (got {value})")))
+}
+
+/// The whole-number keys against their ranges (the same table words type errors with).
+fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
+    for (field, min, max) in WHOLE_NUMBER_RANGES {
+        let value = match field {
+            "gpu.interval_ms" => config.gpu.interval_ms,
+            "gpu.history_secs" => config.gpu.history_secs,
+            "ui.fps" => config.ui.fps.into(),
+            "server.port" => config.server.port.into(),
+            "server.max_connections" => config.server.max_connections as u64,
+            "server.header_timeout_secs" => config.server.header_timeout_secs,
+            "server.body_timeout_secs" => config.server.body_timeout_secs,
+            other => unreachable!("{other} has a range but no value here"),
+        };
+        let path: Vec<&str> = field.split('.').collect();
+        check_between(&path, value, min, max)?;
+    }
+    Ok(())
+}
+
+fn check_keys(config: &Config) -> Result<(), Problem> {
+    Keymap::build(&config.keys).map(drop).map_err(|e| {
+        let mut path = vec![Seg::key("keys"), Seg::Key(e.command)];
+        let target = match e.index {
+            Some(i) => {
+                path.push(Seg::Index(i));
+                Target::Value
+            }
+            None => Target::Key,
+        };
+        Problem { path, target, message: e.message }
+    })
+}
+
+/// Whether `host` only accepts connections from this machine.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An API reachable from other machines must ask for a key. Kept out of `parse` because the
+/// CLI's `--insecure` flag lets the operator skip it.
+pub fn check_server_exposure(config: &Config) -> Result<(), String> {
+    let server = &config.server;
+    let has_key = server.api_key.as_deref().is_some_and(|k| !k.trim().is_empty());
+    if !server.enabled || is_loopback_host(&server.host) || has_key {
+        return Ok(());
+    }
+    Err(format!(
+        "{:?} is not a loopback address: set server.api_key so the API asks for it, \
+         or pass --insecure to serve without a key",
+        server.host
+    ))
+}

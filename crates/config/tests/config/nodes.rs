@@ -1,0 +1,80 @@
+//! The `nodes:` section: each mistake reported at its file, line and column in plain words; keys
+//! read from a variable or a file when the console starts, and never shown.
+use std::path::Path;
+
+use llamadeck_config::{self as config, fleet_targets};
+
+fn error(yaml: &str) -> String {
+    config::parse(yaml, Path::new("c.yaml")).expect_err("refused").to_string()
+}
+
+#[test]
+fn mistakes_in_nodes_are_reported_at_their_line_and_column() {
+    let cases = [
+        ("nodes:\n  - name: a\n    url: gpu-a:8000\n", "c.yaml:3:10: nodes.url: \"gpu-a:8000\" has no http:// or https:// in front"),
+        (
+            "nodes:\n  - name: a\n    url: http://u:secret@h/v1\n",
+            "c.yaml:3:10: nodes.url: a user name or password in the URL would be shown on screen",
+        ),
+        (
+            "nodes:\n  - name: a\n    url: http://h/v1\n  - name: a\n    url: http://i/v1\n",
+            "c.yaml:4:11: nodes.name: \"a\" names two nodes",
+        ),
+        ("nodes:\n  - name: local\n    url: http://h/v1\n", "c.yaml:2:11: nodes.name: \"local\" is the model this console runs itself"),
+        ("nodes:\n  - name: a\n", "c.yaml:2:11: nodes.name: node \"a\" has neither url (its OpenAI API) nor metrics"),
+        (
+            "nodes:\n  - name: a\n    metrics: [http://h:9400/metrics, 'h:9400']\n",
+            "c.yaml:3:38: nodes.metrics: must be an http:// or https:// URL",
+        ),
+        (
+            "nodes:\n  - name: a\n    url: http://h/v1\n    api_key_env: K\n    api_key_file: k.txt\n",
+            "c.yaml:5:19: nodes.api_key_file: give the key one way",
+        ),
+        (
+            "nodes:\n  - name: a\n    url: http://h/v1\n    engine: tgi\n",
+            "c.yaml:4:13: nodes.engine: must be one of vllm, sglang, llamacpp, llamadeck, mistralrs, openai (got \"tgi\")",
+        ),
+        (
+            "nodes:\n  - name: a\n    url: http://h/v1\n    timeout_ms: 5\n",
+            "c.yaml:4:17: nodes.timeout_ms: must be between 100 and 60000 (got 5)",
+        ),
+        (
+            "nodes:\n  - name: a\n    url: http://h/v1\n    api_key: hunter2\n",
+            "c.yaml:4:5: nodes[0].api_key: unknown field `api_key`, expected one of `name`, `url`, `api_key_env`, `api_key_file`",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let got = error(yaml);
+        assert!(got.starts_with(expected), "{yaml}\n got: {got}\nwant: {expected}");
+        assert!(!got.contains("hunter2") && !got.contains("secret@"), "a key in the file is never repeated: {got}");
+    }
+}
+
+#[test]
+fn keys_come_from_a_variable_or_a_file_beside_the_config_and_never_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(dir.path().join("b.key"), "file-secret\n").unwrap();
+    let yaml = "nodes:\n  - name: a\n    url: http://127.0.0.1:8001\n    api_key_env: A_KEY\n    metrics: [http://127.0.0.1:9401/metrics]\n  - name: b\n    url: http://127.0.0.1:8002/v1\n    api_key_file: b.key\n";
+    std::fs::write(&path, yaml).unwrap();
+    let loaded = config::load_file(&path, true).unwrap();
+    let targets = fleet_targets(&loaded, |name| (name == "A_KEY").then(|| "env-secret".to_string())).unwrap();
+    let (a, b) = (targets[0].api.as_ref().unwrap(), targets[1].api.as_ref().unwrap());
+    assert_eq!(
+        (a.base_url.as_str(), targets[0].metrics.as_slice()),
+        ("http://127.0.0.1:8001/v1", ["http://127.0.0.1:9401/metrics".to_string()].as_slice())
+    );
+    assert_eq!(a.api_key.as_ref().unwrap().header(), "Bearer env-secret");
+    assert_eq!(b.api_key.as_ref().unwrap().header(), "Bearer file-secret");
+    let shown = format!("{targets:?} {:?}", loaded.config);
+    assert!(!shown.contains("secret"), "{shown}");
+
+    let unset = fleet_targets(&loaded, |_| None).unwrap_err().to_string();
+    assert!(
+        unset.ends_with("config.yaml:4:18: nodes.api_key_env: node \"a\": the environment variable A_KEY is not set (or empty)"),
+        "{unset}"
+    );
+    std::fs::remove_file(dir.path().join("b.key")).unwrap();
+    let missing = fleet_targets(&loaded, |_| Some("k".into())).unwrap_err().to_string();
+    assert!(missing.contains("config.yaml:8:19: nodes.api_key_file: node \"b\": cannot read the key file"), "{missing}");
+}

@@ -1,0 +1,224 @@
+//! The chat pane: the conversation (search matches highlighted), the model's loading state,
+//! the stats footer and the message box.
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::app::search::{Hit, in_message};
+use crate::app::state::{Focus, State};
+use llamadeck_words::chat::{FinishReason, Message, MessageStatus, Role};
+use llamadeck_words::layout::chat_lines::{INDENT, Tone, note_lines, wrapped};
+use llamadeck_words::text::{str_width, truncate};
+use llamadeck_words::theme::Theme;
+
+/// The lines from chat line `top`, `height` of them, wrapping only the messages on screen
+/// (the line plan says where each starts).
+fn window(state: &State, width: usize, top: usize, height: usize) -> Vec<Line<'static>> {
+    let plan = state.chat_plan_at(width);
+    let top = top.min(plan.total.saturating_sub(height));
+    let Some(first) = plan.message_at(top) else {
+        return notes(state, width, false).into_iter().skip(top).take(height).collect();
+    };
+    let first_line = plan.starts[first];
+    let mut out = Vec::new();
+    let mut index = first;
+    while index < state.messages.len() && first_line + out.len() < top + height {
+        if index > first {
+            out.push(Line::default());
+        }
+        out.extend(message_lines(state, index, width));
+        index += 1;
+    }
+    if index == state.messages.len() {
+        out.extend(notes(state, width, true));
+    }
+    out.into_iter().skip(top - first_line).take(height).collect()
+}
+
+/// The last `height` lines, wrapping only the newest messages: following the tail while an
+/// answer streams costs the screen, not the whole history.
+fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> {
+    let tail = notes(state, width, !state.messages.is_empty());
+    let mut count = tail.len();
+    let mut chunks = vec![tail];
+    for index in (0..state.messages.len()).rev() {
+        if count >= height {
+            break;
+        }
+        let mut chunk = message_lines(state, index, width);
+        if index > 0 {
+            chunk.insert(0, Line::default());
+        }
+        count += chunk.len();
+        chunks.push(chunk);
+    }
+    let all: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
+    let skip = all.len().saturating_sub(height);
+    all.into_iter().skip(skip).collect()
+}
+
+/// One message: its header, then its body as the line plan wraps it, search matches marked.
+fn message_lines(state: &State, index: usize, width: usize) -> Vec<Line<'static>> {
+    let theme = state.theme;
+    let message = &state.messages[index];
+    let (hits, current) = match &state.search {
+        Some(search) => (in_message(&search.hits, index), search.current_hit()),
+        None => (&[][..], None),
+    };
+    let body = wrapped(message, width);
+    let mut out = vec![header(message, theme, width)];
+    for range in &body.lines {
+        let mut spans = vec![Span::raw(INDENT)];
+        spans.extend(marked(&body.text, range.clone(), hits, current, theme));
+        out.push(Line::from(spans));
+    }
+    out.extend(body.error.into_iter().map(|l| Line::styled(l, theme.error())));
+    out
+}
+
+/// `text[range]` as spans, the parts inside `hits` styled as matches.
+fn marked(text: &str, range: std::ops::Range<usize>, hits: &[Hit], current: Option<Hit>, theme: Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut at = range.start;
+    let first = hits.partition_point(|h| h.end <= range.start);
+    for hit in hits[first..].iter().take_while(|h| h.start < range.end) {
+        let (from, to) = (hit.start.max(at), hit.end.min(range.end));
+        // A match found before the text changed may no longer fall on char boundaries.
+        let (Some(before), Some(found)) = (text.get(at..from), text.get(from..to)) else { continue };
+        if !before.is_empty() {
+            spans.push(Span::raw(before.to_string()));
+        }
+        let style = if current == Some(*hit) { theme.found_current() } else { theme.found() };
+        spans.push(Span::styled(found.to_string(), style));
+        at = to;
+    }
+    if let Some(rest) = text.get(at..range.end).filter(|r| !r.is_empty()) {
+        spans.push(Span::raw(rest.to_string()));
+    }
+    spans
+}
+
+/// Who wrote the message, then what happened to it, as whole fields: when the pane is narrow
+/// the least useful go first ("ttft", then the speed...), never half a word.
+fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
+    let (label, style) = match message.role {
+        Role::User => ("you".to_string(), theme.user()),
+        Role::Assistant => (message.model.clone().unwrap_or_else(|| "assistant".into()), theme.assistant()),
+        Role::System => ("system".to_string(), theme.dim()),
+    };
+    // (drop order: higher goes first, text, style)
+    let mut fields: Vec<(u8, String, Style)> = Vec::new();
+    match &message.status {
+        MessageStatus::Streaming if message.text.is_empty() => fields.push((1, "thinking…".into(), theme.dim())),
+        MessageStatus::Stopped => fields.push((1, "stopped".into(), theme.warn())),
+        MessageStatus::Failed(_) => fields.push((1, "failed".into(), theme.error())),
+        _ => {}
+    }
+    if let Some(stats) = &message.stats {
+        fields.push((2, format!("{} tok", stats.completion_tokens), theme.dim()));
+        if let Some(rate) = stats.decode_tok_s {
+            fields.push((4, format!("{rate:.1} tok/s"), theme.dim()));
+        }
+        if let Some(ttft) = stats.ttft_ms {
+            fields.push((5, format!("ttft {ttft} ms"), theme.dim()));
+        }
+        // Why this first token came quickly: the prompt's start was already read.
+        if stats.cached_tokens > 0 {
+            fields.push((6, format!("{} cached", stats.cached_tokens), theme.dim()));
+        }
+    }
+    // How a finished answer ended; "stopped" and "failed" already say it.
+    if message.status == MessageStatus::Complete
+        && let Some(reason @ (FinishReason::Stop | FinishReason::Length)) = message.finish
+    {
+        fields.push((3, reason.label().into(), theme.dim()));
+    }
+    let fits = |fields: &[(u8, String, Style)]| str_width(&label) + fields.iter().map(|f| 3 + str_width(&f.1)).sum::<usize>() <= width;
+    while !fits(&fields) {
+        let Some(drop) = fields.iter().enumerate().max_by_key(|(_, f)| f.0).map(|(i, _)| i) else { break };
+        fields.remove(drop);
+    }
+    let mut spans = vec![Span::styled(truncate(&label, width), style)];
+    spans.extend(fields.into_iter().map(|(_, text, style)| Span::styled(format!(" · {text}"), style)));
+    Line::from(spans)
+}
+
+/// The model's loading or failure notice (or the first hint) after the messages.
+fn notes(state: &State, width: usize, after_messages: bool) -> Vec<Line<'static>> {
+    let theme = state.theme;
+    let style = |tone| match tone {
+        Tone::Warn => theme.warn(),
+        Tone::Error => theme.error(),
+        Tone::Dim => theme.dim(),
+    };
+    note_lines(&state.chat_notes(), width, after_messages)
+        .into_iter()
+        .map(|line| match line {
+            Some((text, tone)) => Line::styled(text, style(tone)),
+            None => Line::default(),
+        })
+        .collect()
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = state.theme;
+    let block = Block::bordered().border_style(theme.border()).title(Span::styled(" chat ", theme.title()));
+    let block = match footer(state, area.width.saturating_sub(4) as usize) {
+        Some(footer) => block.title_bottom(Line::styled(footer, theme.dim()).right_aligned()),
+        None => block,
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let (width, height) = (inner.width as usize, inner.height as usize);
+    let visible: Vec<Line> = match state.scroll_top {
+        None => tail_lines(state, width, height),
+        Some(top) => window(state, width, top, height),
+    };
+    frame.render_widget(Paragraph::new(visible), inner);
+}
+
+/// "scrolled · 31.2 tok/s · ttft 180 ms · ctx 812/4096" ("~" while the count is an estimate).
+fn footer(state: &State, width: usize) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(stats) = state.last_stats() {
+        if let Some(rate) = stats.decode_tok_s {
+            parts.push(format!("{rate:.1} tok/s"));
+        }
+        if let Some(ttft) = stats.ttft_ms {
+            parts.push(format!("ttft {ttft} ms"));
+        }
+    }
+    if let Some(ctx) = state.context_len() {
+        let about = if state.context_estimated { "~" } else { "" };
+        // A server that does not say its context length (llama-cpp-python) gets no limit.
+        let limit = if ctx > 0 { format!("/{ctx}") } else { String::new() };
+        parts.push(format!("ctx {about}{}{limit}", state.context_used));
+    }
+    if state.scroll_top.is_some() {
+        parts.insert(0, "scrolled · Ctrl+End follows".into());
+    }
+    (!parts.is_empty()).then(|| format!(" {} ", truncate(&parts.join(" · "), width.saturating_sub(2))))
+}
+
+pub fn render_input(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = state.theme;
+    let focused = state.focus == Focus::Input && state.settings.editor.is_none();
+    let title = if state.generating.is_some() {
+        " answering · Esc stops "
+    } else if state.input.lines().first().is_some_and(|l| l.starts_with('/')) && state.input.lines().len() == 1 {
+        " command: /model PATH · /export md|json · / again searches "
+    } else {
+        " message "
+    };
+    let block = Block::bordered()
+        .border_style(if focused { theme.border_focused() } else { theme.border() })
+        .title(Span::styled(truncate(title, area.width.saturating_sub(2) as usize), theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(&state.input, inner);
+}

@@ -1,0 +1,231 @@
+//! The fleet pane (F6): one line per node, the model here first: whether it serves (and why
+//! not), its model, requests running/waiting, KV cache in use, generated tokens per second, and
+//! each GPU's memory and utilisation as two small bars. Under the lines, everything about the
+//! selected node. The chat's target is marked ▸.
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::app::state::{ModelState, State};
+use llamadeck_fleet::{Health, NodeReading};
+use llamadeck_gpu::snapshot::GpuSnapshot;
+use llamadeck_words::prom::{EngineKind, GpuStats};
+use llamadeck_words::text::{sanitize, str_width, truncate, wrap};
+use llamadeck_words::theme::Theme;
+
+/// The pane's widest.
+const WIDTH: u16 = 110;
+const NAME: usize = 10;
+const STATE: usize = 8;
+const MODEL: usize = 18;
+const BARS: &[char] = &['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// What one line shows, whichever node it is.
+struct Row {
+    target: bool,
+    name: String,
+    state: &'static str,
+    /// The reason when it does not serve; else model, load and GPUs.
+    reason: Option<String>,
+    model: String,
+    running: String,
+    kv: String,
+    tok_s: String,
+    gpus: String,
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = state.theme;
+    let fleet = &state.fleet;
+    let inner_width = WIDTH.min(area.width).saturating_sub(2).max(1) as usize;
+    let inner_height = area.height.saturating_sub(2) as usize;
+    let rows: Vec<Row> = (0..fleet.rows()).filter_map(|r| fleet.node_at(r)).map(|node| row(state, node)).collect();
+    let header =
+        format!("  {:<NAME$} {:<STATE$} {:<MODEL$} {:>7} {:>4} {:>6}  GPUs mem·util", "node", "state", "model", "run/wait", "KV", "tok/s");
+    let mut content = vec![Line::styled(truncate(&header, inner_width), theme.dim())];
+    // The rows first; the selected one's details in what room is left.
+    let room = inner_height.saturating_sub(1);
+    let first = (fleet.selected + 1).saturating_sub(room.max(1));
+    for (i, r) in rows.iter().enumerate().skip(first).take(room.max(1)) {
+        content.push(line(r, i == fleet.selected, inner_width, theme));
+    }
+    let left = inner_height.saturating_sub(content.len() + 1);
+    let detail: Vec<String> = fleet
+        .node_at(fleet.selected)
+        .map(|node| details(state, node))
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|d| wrap(&sanitize(d), inner_width))
+        .take(left)
+        .collect();
+    if !detail.is_empty() {
+        content.push(Line::default());
+        content.extend(detail.into_iter().map(Line::from));
+    }
+    crate::ui::popup::render(frame, area, WIDTH, " fleet · ↑↓ select · Enter chats with it · Esc closes ", content, theme);
+}
+
+fn line(r: &Row, selected: bool, width: usize, theme: Theme) -> Line<'static> {
+    let state_style = match r.state {
+        "up" => theme.good(),
+        "loading" | "…" => theme.warn(),
+        _ => theme.error(),
+    };
+    let head = format!("{} {:<NAME$} ", if r.target { "▸" } else { " " }, truncate(&sanitize(&r.name), NAME));
+    let rest = match &r.reason {
+        Some(reason) => sanitize(reason).replace('\n', " "),
+        None => format!("{:<MODEL$} {:>7} {:>4} {:>6}  {}", truncate(&sanitize(&r.model), MODEL), r.running, r.kv, r.tok_s, r.gpus),
+    };
+    let used = str_width(&head) + STATE + 1;
+    let spans = vec![
+        Span::raw(head),
+        Span::styled(format!("{:<STATE$} ", r.state), state_style),
+        Span::styled(truncate(&rest, width.saturating_sub(used)), if r.reason.is_some() { theme.dim() } else { Style::default() }),
+    ];
+    let line = Line::from(spans);
+    if selected { line.style(theme.selected()) } else { line }
+}
+
+fn row(state: &State, node: Option<&NodeReading>) -> Row {
+    let fleet = &state.fleet;
+    let Some(node) = node else { return local_row(state) };
+    let engine = node.engine.as_ref();
+    let count = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+    Row {
+        target: fleet.target.as_deref() == Some(node.name.as_str()),
+        name: node.name.clone(),
+        state: node.health.word(),
+        reason: node.health.reason().map(str::to_string),
+        model: node.model.clone().unwrap_or_else(|| "-".into()),
+        running: format!("{}/{}", count(engine.and_then(|e| e.running)), count(engine.and_then(|e| e.waiting))),
+        kv: engine.and_then(|e| e.kv_cache_usage).map_or("-".into(), |k| format!("{:.0}%", k * 100.0)),
+        tok_s: node.rates.generated_per_second.map_or("-".into(), |r| format!("{r:.1}")),
+        gpus: node
+            .gpus
+            .iter()
+            .map(|g| bars(fraction(g.memory_used_bytes, g.memory_total_bytes), g.utilization_percent.map(|u| u / 100.0)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn local_row(state: &State) -> Row {
+    let (word, reason, model) = match state.fleet.local_state(&state.model) {
+        Some(ModelState::Ready { name, .. }) => ("up", None, name.clone()),
+        Some(ModelState::Loading { stage, .. }) => ("loading", Some(stage.clone()), String::new()),
+        Some(ModelState::Failed { reason }) => ("down", Some(reason.clone()), String::new()),
+        None => ("…", None, String::new()),
+    };
+    let local_answering = state.fleet.target.is_none() && state.generating.is_some();
+    Row {
+        target: state.fleet.target.is_none(),
+        name: "local".into(),
+        state: word,
+        reason,
+        model,
+        running: format!("{}/0", u8::from(local_answering)),
+        kv: "-".into(),
+        tok_s: state
+            .last_stats()
+            .and_then(|s| s.decode_tok_s)
+            .filter(|_| state.fleet.target.is_none())
+            .map_or("-".into(), |r| format!("{r:.1}")),
+        gpus: local_gpus(state.gpu.as_deref()),
+    }
+}
+
+fn local_gpus(gpu: Option<&GpuSnapshot>) -> String {
+    let Some(gpu) = gpu else { return String::new() };
+    let devices = gpu.devices.iter().filter(|d| d.lost.is_none());
+    devices.map(|d| bars(fraction(d.memory_used, d.memory_total), d.util_gpu.map(|u| f64::from(u) / 100.0))).collect::<Vec<_>>().join(" ")
+}
+
+fn fraction(used: Option<u64>, total: Option<u64>) -> Option<f64> {
+    let (used, total) = (used?, total?);
+    (total > 0).then(|| used as f64 / total as f64)
+}
+
+/// Memory and utilisation, one block character each (`·` where unknown).
+pub fn bars(memory: Option<f64>, util: Option<f64>) -> String {
+    let bar = |f: Option<f64>| match f.filter(|f| f.is_finite()) {
+        Some(f) => BARS[((f.clamp(0.0, 1.0) * (BARS.len() - 1) as f64).round()) as usize],
+        None => '·',
+    };
+    format!("{}{}", bar(memory), bar(util))
+}
+
+fn engine_name(kind: EngineKind) -> &'static str {
+    match kind {
+        EngineKind::Vllm => "vLLM",
+        EngineKind::Sglang => "SGLang",
+        EngineKind::LlamaCpp => "llama.cpp",
+        EngineKind::Llamadeck => "llamadeck",
+    }
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+fn gpu_line(g: &GpuStats) -> String {
+    let mut parts = vec![format!("gpu {}", g.index.map_or("?".into(), |i| i.to_string()))];
+    if let Some(mig) = &g.mig_instance {
+        parts[0].push_str(&format!(" (MIG {mig})"));
+    }
+    parts.extend(g.model.clone());
+    match (g.memory_used_bytes, g.memory_total_bytes) {
+        (Some(u), Some(t)) => parts.push(format!("{:.1}/{:.1} GiB", gib(u), gib(t))),
+        (Some(u), None) => parts.push(format!("{:.1} GiB used", gib(u))),
+        _ => {}
+    }
+    parts.extend(g.utilization_percent.map(|u| format!("{u:.0}%")));
+    parts.extend(g.temperature_celsius.map(|t| format!("{t:.0}°C")));
+    parts.extend(g.power_watts.map(|p| format!("{p:.0} W")));
+    parts.join(" · ")
+}
+
+/// Everything about one node, for under the lines.
+fn details(state: &State, node: Option<&NodeReading>) -> Vec<String> {
+    let Some(node) = node else {
+        let mut out = vec!["local · the model this console runs (its GPUs in the GPU panel, from NVML)".to_string()];
+        if let Some(ModelState::Failed { reason }) = state.fleet.local_state(&state.model) {
+            out.push(reason.clone());
+        }
+        return out;
+    };
+    let mut head = vec![node.name.clone(), node.address.clone()];
+    head.extend(node.model.clone());
+    if node.context_len > 0 {
+        head.push(format!("ctx {}", node.context_len));
+    }
+    let mut out = vec![head.join(" · ")];
+    if let Health::Down(why) | Health::Loading(why) = &node.health {
+        out.push(why.clone());
+    }
+    if let Some(e) = &node.engine {
+        let mut parts = vec![engine_name(e.kind).to_string()];
+        parts.extend(e.running.map(|r| format!("{r:.0} running")));
+        parts.extend(e.waiting.map(|w| format!("{w:.0} waiting")));
+        parts.extend(e.kv_cache_usage.map(|k| format!("KV cache {:.0}%", k * 100.0)));
+        parts.extend(node.rates.prompt_per_second.map(|r| format!("prompt {r:.1} tok/s")));
+        parts.extend(node.rates.generated_per_second.map(|r| format!("generated {r:.1} tok/s")));
+        parts.extend(e.ttft_mean_seconds().map(|s| format!("first token {:.0} ms on average", s * 1000.0)));
+        out.push(parts.join(" · "));
+    }
+    out.extend(node.gpus.iter().map(gpu_line));
+    out.extend(node.problems.iter().map(|p| format!("metrics: {p}")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bars;
+
+    #[test]
+    fn bars_show_memory_and_utilisation() {
+        assert_eq!(bars(Some(0.0), Some(1.0)), "▁█");
+        assert_eq!(bars(Some(0.5), None), "▅·");
+        assert_eq!(bars(Some(f64::NAN), Some(7.0)), "·█");
+    }
+}

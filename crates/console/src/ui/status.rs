@@ -1,0 +1,135 @@
+//! The status bar: model state and the latest notice on the left, key hints for what has the
+//! focus on the right; F1 help and quit are the last hints to go when the bar is narrow.
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::state::{Focus, ModelState, Notice, NoticeLevel, State};
+use llamadeck_words::keys::Command;
+use llamadeck_words::text::{str_width, truncate, truncate_left};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = state.theme;
+    let width = area.width as usize;
+    let (model, model_style) = match &state.model {
+        ModelState::Loading { .. } => {
+            let secs = state.loading_elapsed().map_or(0, |d| d.as_secs());
+            (format!("◌ loading {secs} s"), theme.warn())
+        }
+        ModelState::Ready { name, .. } => match &state.fleet.target {
+            Some(node) => (format!("● {node}: {name}"), theme.good()),
+            None => (format!("● {name}"), theme.good()),
+        },
+        ModelState::Failed { .. } => match &state.fleet.target {
+            Some(node) => (format!("✗ {node} not serving"), theme.error()),
+            None => ("✗ no model".to_string(), theme.error()),
+        },
+    };
+    let mut left = vec![Span::styled(truncate(&model, width / 3), model_style)];
+    if state.generating.is_some() {
+        left.push(Span::styled(" · answering", theme.warn()));
+    }
+    if !state.fleet.nodes.is_empty() {
+        let (up, all) = state.fleet.up_count(matches!(state.fleet.local_state(&state.model), Some(ModelState::Ready { .. })));
+        let style = if up < all { theme.warn() } else { theme.dim() };
+        left.push(Span::styled(format!(" · fleet {up}/{all} up"), style));
+    }
+    if let Some(api) = state.api.summary() {
+        let style = if state.api.error.is_some() { theme.error() } else { theme.dim() };
+        left.push(Span::styled(format!(" · {}", truncate(&api, width / 3)), style));
+    }
+    let hints = if state.show_hints { hints(state) } else { Vec::new() };
+    // Help and quit keep their room whatever the notice says.
+    let essential: usize = hints.iter().filter(|h| h.essential).map(Hint::width).sum();
+    if let Some(notice) = &state.notice {
+        let style = match notice.level {
+            NoticeLevel::Info => theme.dim(),
+            NoticeLevel::Warn => theme.warn(),
+            NoticeLevel::Error => theme.error(),
+        };
+        let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
+        let room = width.saturating_sub(used + essential + 4);
+        if room > 0 {
+            left.push(Span::styled(format!(" · {}", notice_text(notice, room)), style));
+        }
+    }
+    let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
+    let shown = fit(hints, width.saturating_sub(used + 1));
+    let hints_w: usize = shown.iter().map(Hint::width).sum();
+    left.push(Span::raw(" ".repeat(width.saturating_sub(used + hints_w))));
+    for hint in shown {
+        left.push(Span::styled(format!(" {}", hint.key), theme.key()));
+        left.push(Span::styled(format!(" {} ", hint.label), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(left)), area);
+}
+
+/// A notice in `room` columns: a path at its end is shortened from the left, so the file
+/// name stays.
+fn notice_text(notice: &Notice, room: usize) -> String {
+    let Some(path) = &notice.path else { return truncate(&notice.text, room) };
+    let (text_w, path_w) = (str_width(&notice.text), str_width(path));
+    if text_w + path_w <= room {
+        return format!("{}{path}", notice.text);
+    }
+    let path_room = path_w.min(room.saturating_sub(text_w).max(room / 2));
+    format!("{}{}", truncate(&notice.text, room - path_room), truncate_left(path, path_room))
+}
+
+struct Hint {
+    key: String,
+    label: &'static str,
+    /// Help and quit: the last to go.
+    essential: bool,
+}
+
+impl Hint {
+    fn width(&self) -> usize {
+        str_width(&self.key) + str_width(self.label) + 3
+    }
+}
+
+/// The hints for what has the focus now, then help (where it opens) and quit.
+fn hints(state: &State) -> Vec<Hint> {
+    let key = |command| state.keymap.keys_for(command).first().map(|k| k.to_string());
+    let fixed = |k: &str, label| Some(Hint { key: k.to_string(), label, essential: false });
+    let bound = |command, label| key(command).map(|k| Hint { key: k, label, essential: false });
+    // An editor, the search bar and the conversations view take every key but quit.
+    let (mut out, help): (Vec<Option<Hint>>, bool) = if state.settings.editor.is_some() {
+        (vec![fixed("Enter", "save"), fixed("Esc", "cancel")], false)
+    } else if state.search.is_some() {
+        (vec![fixed("Enter", "older"), fixed("↓", "newer"), fixed("Esc", "close")], false)
+    } else if state.browser.is_some() {
+        (Vec::new(), false)
+    } else if state.resume.is_some() {
+        (Vec::new(), true)
+    } else if state.focus == Focus::Settings {
+        (vec![fixed("↑↓", "choose"), fixed("←→", "change"), fixed("Enter", "type"), bound(Command::FocusNext, "chat")], true)
+    } else if state.generating.is_some() {
+        (vec![bound(Command::Stop, "stop")], true)
+    } else {
+        let fleet = (!state.fleet.nodes.is_empty()).then(|| bound(Command::Fleet, "fleet")).flatten();
+        (vec![bound(Command::Send, "send"), bound(Command::FocusNext, "settings"), fleet], true)
+    };
+    if help {
+        out.push(key(Command::ToggleHelp).map(|k| Hint { key: k, label: "help", essential: true }));
+    }
+    out.push(key(Command::Quit).map(|k| Hint { key: k, label: "quit", essential: true }));
+    out.into_iter().flatten().collect()
+}
+
+/// The hints that fit in `room` columns, in their order: help and quit first, then the others
+/// from the left while they fit.
+fn fit(hints: Vec<Hint>, room: usize) -> Vec<Hint> {
+    let mut used: usize = 0;
+    let mut keep = vec![false; hints.len()];
+    let order = (0..hints.len()).filter(|&i| hints[i].essential).chain((0..hints.len()).filter(|&i| !hints[i].essential));
+    for i in order {
+        if used + hints[i].width() <= room {
+            used += hints[i].width();
+            keep[i] = true;
+        }
+    }
+    hints.into_iter().zip(keep).filter_map(|(h, k)| k.then_some(h)).collect()
+}

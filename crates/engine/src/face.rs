@@ -1,0 +1,295 @@
+//! The engine's one face. The chat pane and every API handler reach a model only through
+//! [`Engine`]: load a model spec, read where loading stands and the loaded model's facts, start a
+//! generation and read its events as a stream, cancel it. A backend implements [`Backend`]:
+//! `llamadeck-mistral` (mistral.rs in-process), `remote` (any OpenAI-compatible server), and the
+//! tests' scripted engines.
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::spec::ModelSpec;
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, RequestId};
+use llamadeck_words::sampling::Sampling;
+
+/// How prompts are built for the loaded model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatFormat {
+    /// Meta's Llama-2-chat encoding, built token by token.
+    Llama2,
+    /// The model's own chat template (GGUF metadata, tokenizer_config.json or a template file).
+    Template,
+}
+
+/// What a loaded model is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFacts {
+    pub name: String,
+    /// Tokens the model reads and writes in one request, prompt and answer together.
+    pub context_len: usize,
+    pub format: ChatFormat,
+}
+
+/// Where the newest load stands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum LoadState {
+    /// No load was asked for yet.
+    #[default]
+    Idle,
+    Loading,
+    Ready(ModelFacts),
+    Failed {
+        reason: String,
+    },
+}
+
+/// The engine's status: the newest load's state and every stage it reported, in order, so a
+/// reader that looks only now and then still sees each stage (the memory estimate, a
+/// re-encoding) and what loading said once it is over.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EngineStatus {
+    /// Counts loads: a reader can tell a new load from more stages of the same one.
+    pub load_id: u64,
+    pub state: LoadState,
+    pub stages: Vec<String>,
+    /// Why the newest load was refused before anything was unloaded (a path that does not
+    /// exist, a device that is not there); the model in `state` is still the one serving.
+    pub rejected: Option<String>,
+    /// What the newest load found worth keeping in view while the model serves.
+    pub warnings: Vec<String>,
+    /// The prefix cache of the loaded model, when it keeps one.
+    pub cache: Option<PrefixCacheStats>,
+}
+
+/// What the prefix cache holds and has saved: the key/value cache of finished answers, kept so
+/// that the next turn of a conversation reads only what is new.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrefixCacheStats {
+    /// As configured: `auto`, `2 GiB`, `8 sequences`.
+    pub setting: String,
+    pub budget_bytes: Option<u64>,
+    pub budget_sequences: Option<usize>,
+    pub bytes_held: u64,
+    pub sequences_held: usize,
+    /// Answers whose prompt began with a cached prefix.
+    pub hits: u64,
+    /// Prompt tokens not read again thanks to the cache.
+    pub tokens_reused: u64,
+    /// Times the cache was emptied to stay within its budget.
+    pub restarts: u64,
+}
+
+impl EngineStatus {
+    /// Where loading stands: its latest stage.
+    pub fn stage(&self) -> &str {
+        self.stages.last().map_or("starting", String::as_str)
+    }
+
+    pub fn facts(&self) -> Option<&ModelFacts> {
+        match &self.state {
+            LoadState::Ready(facts) => Some(facts),
+            _ => None,
+        }
+    }
+}
+
+/// One request: the whole conversation (system prompt first) and its settings. In raw mode the
+/// last user message is the prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateRequest {
+    /// The caller's label for logs and events; the engine does not rely on it being unique.
+    pub id: RequestId,
+    pub messages: Vec<ChatMessage>,
+    pub sampling: Sampling,
+}
+
+/// Why a generation could not be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenErrorKind {
+    /// The request cannot be answered as it is (roles out of order, no prompt).
+    Invalid,
+    /// The prompt does not fit the model's context.
+    ContextFull,
+    /// No model is loaded (yet).
+    NotReady,
+    /// The engine failed while answering.
+    Engine,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenError {
+    pub kind: GenErrorKind,
+    pub message: String,
+}
+
+impl GenError {
+    pub fn new(kind: GenErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+}
+
+/// What one generation reports, in order: perhaps `Unsupported`, then `Started` (or `Failed`
+/// when the prompt cannot be built), tokens, and one `Finished` or `Failed` at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenEvent {
+    /// Settings this engine cannot honour, in words for the user.
+    Unsupported(Vec<String>),
+    /// The prompt is built and queued: its tokens, and how many old messages were left out to fit.
+    Started {
+        prompt_tokens: usize,
+        trimmed: usize,
+    },
+    Token(String),
+    Finished {
+        reason: FinishReason,
+        stats: GenStats,
+    },
+    Failed(GenError),
+}
+
+/// A model engine. `load` and `generate` never block; their outcome comes as status changes
+/// and generation events.
+pub trait Backend: Send + Sync {
+    /// Starts loading `spec` in the background; answers in flight on the old model end first.
+    fn load(&self, spec: ModelSpec);
+    /// Where loading stands, as a latest-value channel.
+    fn status(&self) -> watch::Receiver<EngineStatus>;
+    /// Starts one generation; its events go to `sink` until it ends or is cancelled.
+    fn generate(&self, request: GenerateRequest, sink: GenerationSink);
+}
+
+/// A cheap, cloneable handle to a backend.
+#[derive(Clone)]
+pub struct Engine(Arc<dyn Backend>);
+
+impl Engine {
+    pub fn new(backend: impl Backend + 'static) -> Self {
+        Self(Arc::new(backend))
+    }
+
+    pub fn load(&self, spec: ModelSpec) {
+        self.0.load(spec)
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        self.0.status().borrow().clone()
+    }
+
+    /// Status changes as they happen.
+    pub fn watch_status(&self) -> watch::Receiver<EngineStatus> {
+        self.0.status()
+    }
+
+    /// The loaded model's facts; `None` while nothing is loaded.
+    pub fn model(&self) -> Option<ModelFacts> {
+        self.0.status().borrow().facts().cloned()
+    }
+
+    /// Starts a generation. Dropping the returned handle cancels it.
+    pub fn generate(&self, request: GenerateRequest) -> Generation {
+        let (generation, sink) = Generation::open(request.id);
+        self.0.generate(request, sink);
+        generation
+    }
+}
+
+/// One generation's events, in order. Cancelled by `cancel`, a `Canceller`, or dropping it.
+pub struct Generation {
+    pub id: RequestId,
+    events: mpsc::UnboundedReceiver<GenEvent>,
+    cancel: Canceller,
+}
+
+impl Generation {
+    /// A generation and the sink its backend reports to.
+    pub fn open(id: RequestId) -> (Generation, GenerationSink) {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let generation = Generation { id, events, cancel: Canceller(Arc::new(cancel_tx)) };
+        (generation, GenerationSink { events: events_tx, cancel: cancel_rx })
+    }
+
+    /// The next event; `None` once the backend has let go of the generation.
+    pub async fn next(&mut self) -> Option<GenEvent> {
+        self.events.recv().await
+    }
+
+    /// An event that already arrived, without waiting.
+    pub fn try_next(&mut self) -> Option<GenEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// Asks the backend to stop; it still reports how the generation ended.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        self.cancel.clone()
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Cancels one generation from elsewhere.
+#[derive(Clone)]
+pub struct Canceller(Arc<watch::Sender<bool>>);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// True once the backend has let go of the generation (it ended).
+    pub fn is_finished(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// The backend's side of a generation.
+#[derive(Clone)]
+pub struct GenerationSink {
+    events: mpsc::UnboundedSender<GenEvent>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl GenerationSink {
+    pub fn send(&self, event: GenEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow() || self.events.is_closed()
+    }
+
+    /// Resolves once the generation is cancelled (or nobody can cancel it any more).
+    pub async fn cancelled(&mut self) {
+        let _ = self.cancel.wait_for(|cancelled| *cancelled).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dropping_a_generation_cancels_it() {
+        let (generation, mut sink) = Generation::open(7);
+        assert!(!sink.is_cancelled());
+        drop(generation);
+        tokio::time::timeout(std::time::Duration::from_secs(1), sink.cancelled()).await.expect("cancelled");
+        assert!(sink.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_canceller_cancels_while_the_events_keep_coming() {
+        let (mut generation, mut sink) = Generation::open(7);
+        generation.canceller().cancel();
+        sink.cancelled().await;
+        sink.send(GenEvent::Token("late".into()));
+        assert_eq!(generation.next().await, Some(GenEvent::Token("late".into())));
+    }
+}

@@ -1,0 +1,94 @@
+//! One event of an OpenAI stream: a piece of text, how the answer ended, the token counts, or
+//! the server's error. Chat chunks carry `choices[0].delta.content`, completion chunks
+//! `choices[0].text`; the usage chunk (`stream_options.include_usage`) has no choices.
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// `prompt_tokens_details.cached_tokens`: the part of the prompt the server's prefix cache
+    /// held (vLLM with `--enable-prompt-tokens-details`, llamadeck serve); 0 when not sent.
+    pub cached_tokens: usize,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Chunk {
+    pub text: Option<String>,
+    pub finish: Option<String>,
+    pub usage: Option<Usage>,
+    /// The server ended the stream with an error (`{"error": {...}}`).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Event {
+    /// `data: [DONE]`
+    Done,
+    Chunk(Chunk),
+    /// Not JSON: the text, cut short, to name in the error.
+    Garbage(String),
+}
+
+pub fn read(data: &str) -> Event {
+    if data.trim() == "[DONE]" {
+        return Event::Done;
+    }
+    let Ok(value) = serde_json::from_str::<Value>(data) else {
+        return Event::Garbage(data.chars().take(80).collect());
+    };
+    let mut chunk = Chunk::default();
+    if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
+        let message = error.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| error.to_string());
+        chunk.error = Some(llamadeck_words::text::sanitize(&message));
+    }
+    if let Some(choice) = value.pointer("/choices/0") {
+        let text = choice.pointer("/delta/content").or_else(|| choice.get("text")).and_then(Value::as_str);
+        chunk.text = text.filter(|t| !t.is_empty()).map(str::to_string);
+        chunk.finish = choice.get("finish_reason").and_then(Value::as_str).map(str::to_string);
+    }
+    if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
+        let count = |name: &str| usage.get(name).and_then(Value::as_u64).map(|n| n as usize);
+        if let (Some(prompt_tokens), Some(completion_tokens)) = (count("prompt_tokens"), count("completion_tokens")) {
+            let cached = usage.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64);
+            chunk.usage = Some(Usage { prompt_tokens, completion_tokens, cached_tokens: cached.unwrap_or(0) as usize });
+        }
+    }
+    Event::Chunk(chunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(data: &str) -> Chunk {
+        match read(data) {
+            Event::Chunk(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chat_and_completion_pieces() {
+        let c =
+            chunk(r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#);
+        assert_eq!((c.text.as_deref(), c.finish), (Some("Hi"), None));
+        let c = chunk(r#"{"object":"text_completion","choices":[{"index":0,"text":" there","logprobs":null,"finish_reason":"length"}]}"#);
+        assert_eq!((c.text.as_deref(), c.finish.as_deref()), (Some(" there"), Some("length")));
+        let role = chunk(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#);
+        assert_eq!(role, Chunk::default());
+    }
+
+    #[test]
+    fn usage_error_and_the_end() {
+        let c = chunk(r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#);
+        assert_eq!(c.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, cached_tokens: 0 }));
+        let c = chunk(r#"{"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":32}}}"#);
+        assert_eq!(c.usage, Some(Usage { prompt_tokens: 40, completion_tokens: 5, cached_tokens: 32 }), "the server's prefix cache");
+        let c = chunk(r#"{"error":{"message":"the engine failed","type":"server_error"}}"#);
+        assert_eq!(c.error.as_deref(), Some("the engine failed"));
+        assert_eq!(read("[DONE]"), Event::Done);
+        assert!(matches!(read("<html>"), Event::Garbage(_)));
+        assert_eq!(chunk(r#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#).usage, None);
+    }
+}

@@ -1,0 +1,248 @@
+//! One answer from a node: the request (chat, or a raw completion), its server-sent events
+//! turned into the face's events as they arrive, and the end, whichever way it comes. The first
+//! token's time and the decode speed are measured here; the token counts are the server's when
+//! it sends its usage chunk. Cancelling drops the response, which closes the connection: the
+//! server sees the client go and stops generating.
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::chunk::{self, Usage};
+use super::dialect::sampling_fields;
+use super::errors::{no_answer, refused, seconds};
+use super::node::NodeSpec;
+use super::probe::{Served, read_limited};
+use super::sse::SseDecoder;
+use crate::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
+use crate::stats::StatsClock;
+use crate::stop::{StopMatcher, StopStep};
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
+
+/// How long a node may take to start answering (a server may read the whole prompt first).
+pub const HEADERS_WITHIN: Duration = Duration::from_secs(60);
+/// How long a node may go quiet in the middle of an answer.
+pub const GAP_WITHIN: Duration = Duration::from_secs(120);
+
+/// The request: its path under the base URL, its body, and the settings that could not be sent.
+pub fn request(served: &Served, req: &GenerateRequest) -> Result<(&'static str, Value, Vec<String>), GenError> {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(served.facts.name));
+    body.insert("stream".into(), json!(true));
+    body.insert("stream_options".into(), json!({"include_usage": true}));
+    let mut sampling = req.sampling.clone();
+    if served.facts.context_len > 0 {
+        sampling.max_tokens = sampling.max_tokens.min(u32::try_from(served.facts.context_len).unwrap_or(u32::MAX));
+    }
+    let notes = sampling_fields(served.dialect, &sampling, &mut body);
+    let path = if req.sampling.raw_mode {
+        let prompt = req.messages.iter().rev().find(|m| m.role == Role::User);
+        let prompt = prompt.ok_or_else(|| GenError::new(GenErrorKind::Invalid, "raw mode needs a prompt"))?;
+        body.insert("prompt".into(), json!(prompt.content));
+        "completions"
+    } else {
+        let messages: Vec<Value> = req.messages.iter().map(|m| json!({"role": m.role.name(), "content": m.content})).collect();
+        body.insert("messages".into(), Value::Array(messages));
+        "chat/completions"
+    };
+    Ok((path, Value::Object(body), notes))
+}
+
+/// The prompt's size before the server counts it: about four characters a token, and a few
+/// tokens a message for the template. The console shows it as an estimate until the answer ends.
+pub fn estimate_tokens(messages: &[ChatMessage]) -> usize {
+    messages.iter().map(|m| m.content.len().div_ceil(4) + 4).sum()
+}
+
+pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: GenerateRequest, mut sink: GenerationSink) {
+    let fail = |kind, message: String| GenEvent::Failed(GenError::new(kind, message));
+    let (path, body, notes) = match request(&served, &req) {
+        Ok(r) => r,
+        Err(e) => return sink.send(GenEvent::Failed(e)),
+    };
+    if !notes.is_empty() {
+        sink.send(GenEvent::Unsupported(notes));
+    }
+    let name = node.name.as_str();
+    let mut post = client
+        .post(node.endpoint(path))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .body(body.to_string());
+    if let Some(key) = &node.api_key {
+        post = post.header(reqwest::header::AUTHORIZATION, key.header());
+    }
+    let mut clock = StatsClock::start(estimate_tokens(&req.messages));
+    let sent = tokio::select! {
+        biased;
+        _ = sink.cancelled() => return sink.send(GenEvent::Finished { reason: FinishReason::Stopped, stats: clock.stats() }),
+        sent = tokio::time::timeout(HEADERS_WITHIN, post.send()) => sent,
+    };
+    let mut response = match sent {
+        Err(_) => {
+            return sink.send(fail(
+                GenErrorKind::Engine,
+                format!("{name} took the question but did not start answering within {}", seconds(HEADERS_WITHIN)),
+            ));
+        }
+        Ok(Err(e)) => return sink.send(fail(GenErrorKind::NotReady, format!("{name}: {}", no_answer(node.address(), &e, node.timeout)))),
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let body = tokio::time::timeout(node.timeout, read_limited(response)).await.ok().and_then(Result::ok).unwrap_or_default();
+        return sink.send(GenEvent::Failed(refused(name, status, &body)));
+    }
+    sink.send(GenEvent::Started { prompt_tokens: estimate_tokens(&req.messages), trimmed: 0 });
+    let mut decoder = SseDecoder::default();
+    let mut stop = StopMatcher::new(&req.sampling.stop);
+    let (mut usage, mut finish, mut done) = (None, None, false);
+    let ended = |usage: Option<Usage>, clock: &mut StatsClock| stats(clock, usage);
+    while !done {
+        let next = tokio::select! {
+            biased;
+            _ = sink.cancelled() => {
+                drop(response);
+                return sink.send(GenEvent::Finished { reason: FinishReason::Stopped, stats: ended(usage, &mut clock) });
+            }
+            next = tokio::time::timeout(GAP_WITHIN, response.chunk()) => next,
+        };
+        let bytes = match next {
+            Err(_) => {
+                return sink.send(fail(
+                    GenErrorKind::Engine,
+                    format!("{name} went quiet for {} in the middle of the answer", seconds(GAP_WITHIN)),
+                ));
+            }
+            Ok(Err(e)) => {
+                return sink.send(fail(
+                    GenErrorKind::Engine,
+                    format!("lost {name} in the middle of the answer: {}", super::errors::innermost(&e)),
+                ));
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(bytes))) => bytes,
+        };
+        for data in decoder.push(&bytes) {
+            let chunk = match chunk::read(&data) {
+                chunk::Event::Done => {
+                    done = true;
+                    break;
+                }
+                chunk::Event::Garbage(text) => {
+                    let text = llamadeck_words::text::sanitize(&text);
+                    return sink.send(fail(GenErrorKind::Engine, format!("{name} sent something that is not part of an answer: {text:?}")));
+                }
+                chunk::Event::Chunk(chunk) => chunk,
+            };
+            if let Some(error) = chunk.error {
+                return sink.send(fail(GenErrorKind::Engine, format!("{name}: {error}")));
+            }
+            usage = chunk.usage.or(usage);
+            if let Some(text) = chunk.text {
+                clock.token();
+                match stop.push(&text) {
+                    StopStep::Emit(text) => token(&sink, text),
+                    StopStep::Stop(text) => {
+                        // The server did not stop at it (or saw it split differently): this side does.
+                        token(&sink, text);
+                        drop(response);
+                        return sink.send(GenEvent::Finished { reason: FinishReason::Stop, stats: ended(usage, &mut clock) });
+                    }
+                }
+            }
+            finish = chunk.finish.or(finish);
+        }
+        if decoder.overflowed() {
+            return sink.send(fail(GenErrorKind::Engine, format!("{name} sent a line too long to be part of an answer")));
+        }
+    }
+    drop(response);
+    // An answer that ends as it should says so (a finish reason) before the stream ends.
+    let Some(finish) = finish else {
+        let message = if done {
+            format!(
+                "{name} ended the stream without finishing the answer (llama-cpp-python does so when another request \
+                 arrives; start it with --interrupt_requests False)"
+            )
+        } else {
+            format!("{name} closed the connection before the answer was complete")
+        };
+        return sink.send(fail(GenErrorKind::Engine, message));
+    };
+    token(&sink, stop.finish());
+    let reason = match finish.as_str() {
+        "length" => FinishReason::Length,
+        "abort" | "error" => {
+            let message = format!("{name} ended the answer before it was complete (finish reason {finish:?})");
+            return sink.send(fail(GenErrorKind::Engine, message));
+        }
+        _ => FinishReason::Stop,
+    };
+    sink.send(GenEvent::Finished { reason, stats: ended(usage, &mut clock) });
+}
+
+fn token(sink: &GenerationSink, text: String) {
+    if !text.is_empty() {
+        sink.send(GenEvent::Token(text));
+    }
+}
+
+/// The answer's stats: timing as measured here, counts from the server's usage when it sent one.
+fn stats(clock: &mut StatsClock, usage: Option<Usage>) -> GenStats {
+    let Some(usage) = usage else { return clock.stats() };
+    clock.sampled(usage.completion_tokens);
+    let mut stats = clock.stats();
+    stats.completion_tokens = usage.completion_tokens;
+    stats.prompt_tokens = usage.prompt_tokens;
+    stats.cached_tokens = usage.cached_tokens.min(usage.prompt_tokens);
+    stats.prefill_tok_s = stats.ttft_ms.filter(|ms| *ms > 0).map(|ms| usage.prompt_tokens as f64 * 1000.0 / ms as f64);
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::{ChatFormat, ModelFacts};
+    use crate::remote::dialect::Dialect;
+    use llamadeck_words::sampling::Sampling;
+
+    fn served(dialect: Dialect, context_len: usize) -> Served {
+        Served { facts: ModelFacts { name: "m".into(), context_len, format: ChatFormat::Template }, dialect, owner: String::new() }
+    }
+
+    fn ask(raw: bool) -> GenerateRequest {
+        let messages = vec![
+            ChatMessage { role: Role::System, content: "Be brief.".into() },
+            ChatMessage { role: Role::User, content: "Hello there".into() },
+        ];
+        GenerateRequest { id: 1, messages, sampling: Sampling { raw_mode: raw, max_tokens: 9000, ..Sampling::default() } }
+    }
+
+    #[test]
+    fn chat_requests_carry_the_conversation_and_ask_for_usage() {
+        let (path, body, notes) = request(&served(Dialect::Vllm, 4096), &ask(false)).unwrap();
+        assert_eq!(path, "chat/completions");
+        assert_eq!(body["messages"], json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]));
+        assert_eq!((&body["stream"], &body["stream_options"]), (&json!(true), &json!({"include_usage": true})));
+        assert_eq!(body["max_tokens"], json!(4096), "clamped to the context the server reported");
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn raw_mode_is_a_completion_of_the_last_user_message() {
+        let (path, body, _) = request(&served(Dialect::LlamaCpp, 0), &ask(true)).unwrap();
+        assert_eq!((path, &body["prompt"]), ("completions", &json!("Hello there")));
+        assert!(body.get("messages").is_none());
+        assert_eq!(body["max_tokens"], json!(9000), "no context known: nothing to clamp to");
+    }
+
+    #[test]
+    fn usage_replaces_the_counts_and_the_clock_keeps_the_timing() {
+        let mut clock = StatsClock::start(10);
+        clock.token();
+        let s = stats(&mut clock, Some(Usage { prompt_tokens: 31, completion_tokens: 4, cached_tokens: 24 }));
+        assert_eq!((s.prompt_tokens, s.completion_tokens, s.cached_tokens), (31, 4, 24));
+        assert!(s.ttft_ms.is_some());
+        assert_eq!(stats(&mut StatsClock::start(10), None).prompt_tokens, 10);
+    }
+}

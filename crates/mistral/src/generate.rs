@@ -1,0 +1,465 @@
+//! One answer: build the prompt (fitting the context), send it to mistral.rs as token ids,
+//! and forward the stream to the generation's sink. mistral.rs's response channel is drained as
+//! fast as it fills (the sink is unbounded), so a slow screen or client never stalls the engine.
+use super::leading_space::{FirstToken, LeadRestorer};
+use super::load::LoadedModel;
+use super::params::sampling_params;
+use super::render::{encode_shielded, specials_in};
+use super::sampler::{Draw, Rng, pick};
+use super::template::{PromptFormat, check_alternation, dedup_leading_bos, llama2_prompt};
+use llamadeck_engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
+use llamadeck_engine::stats::StatsClock;
+use llamadeck_engine::stop::{StopMatcher, StopStep};
+use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
+use mistralrs::core::RequestMessage;
+use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::mpsc::channel;
+use tokio::sync::oneshot;
+
+/// Room kept for the answer when trimming old exchanges: max_tokens, at most a quarter of
+/// the context (a long answer still runs until the context is full, then stops with "length").
+pub fn prompt_budget(context_len: usize, max_tokens: u32) -> usize {
+    context_len.saturating_sub((max_tokens as usize).min(context_len / 4).max(1))
+}
+
+/// The prompt's token ids and how many old messages were left out to fit.
+pub fn build_prompt(model: &LoadedModel, req: &GenerateRequest) -> Result<(Vec<u32>, usize), GenError> {
+    let context = model.context_len;
+    let invalid = |message: String| GenError::new(GenErrorKind::Invalid, message);
+    if req.sampling.raw_mode {
+        let text = req.messages.iter().rev().find(|m| m.role == Role::User).ok_or_else(|| invalid("raw mode needs a prompt".into()))?;
+        let ids = raw_prompt(model, &text.content).map_err(invalid)?;
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
+    // A user message that already is a whole Llama-2 prompt is the prompt: not wrapped again.
+    if let (PromptFormat::Llama2 { bos, eos }, Some(last)) = (model.format, req.messages.last())
+        && last.role == Role::User
+        && is_llama2_prompt(&last.content)
+    {
+        let mut ids = encode_with_markers(&model.plain, &last.content, bos, eos).map_err(invalid)?;
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+        return if ids.len() < context { Ok((ids, 0)) } else { Err(too_long(ids.len(), context)) };
+    }
+    check_alternation(&req.messages).map_err(invalid)?;
+    let budget = prompt_budget(context, req.sampling.max_tokens);
+    let build = |messages: &[ChatMessage]| chat_prompt(model, messages).map_err(invalid);
+    let cost = |m: &ChatMessage| model.plain.encode_fast(m.content.as_str(), false).map_or(0, |e| e.len());
+    fit(&req.messages, budget, context, build, cost)
+}
+
+/// The prompt for `messages` within `budget` tokens: whole old exchanges after the system
+/// prompt are left out, and when some must go, enough go to bring the prompt to three
+/// quarters of the budget, so the next turns find the same prefix (and a prefix cache hit)
+/// instead of losing one more exchange each time. The number of exchanges to leave out is
+/// estimated from each message's own tokens, so a long history costs a few builds, not one per
+/// exchange. The newest message alone is sent if it fits the context at all; it is never cut.
+fn fit(
+    messages: &[ChatMessage],
+    budget: usize,
+    context: usize,
+    build: impl Fn(&[ChatMessage]) -> Result<Vec<u32>, GenError>,
+    cost: impl Fn(&ChatMessage) -> usize,
+) -> Result<(Vec<u32>, usize), GenError> {
+    let ids = build(messages)?;
+    if ids.len() <= budget {
+        return Ok((ids, 0));
+    }
+    let first = usize::from(messages.first().is_some_and(|m| m.role == Role::System));
+    let exchanges = (messages.len() - first) / 2;
+    let costs: Vec<usize> = messages.iter().map(cost).collect();
+    let overhead = ids.len().saturating_sub(costs.iter().sum()) / messages.len().max(1);
+    let target = budget * 3 / 4;
+    let (mut estimate, mut dropped) = (ids.len(), 0);
+    while dropped < exchanges && estimate > target {
+        let at = first + 2 * dropped;
+        estimate = estimate.saturating_sub(costs[at] + costs[at + 1] + 2 * overhead);
+        dropped += 1;
+    }
+    loop {
+        let kept = [&messages[..first], &messages[first + 2 * dropped..]].concat();
+        let ids = build(&kept)?;
+        if ids.len() <= budget {
+            return Ok((ids, 2 * dropped));
+        }
+        if dropped < exchanges {
+            dropped += 1;
+        } else if ids.len() < context {
+            return Ok((ids, 2 * dropped));
+        } else {
+            return Err(too_long(ids.len(), context));
+        }
+    }
+}
+
+fn too_long(tokens: usize, context: usize) -> GenError {
+    GenError::new(
+        GenErrorKind::ContextFull,
+        format!("the prompt is {tokens} tokens but the model's context holds {context}; shorten the message"),
+    )
+}
+
+/// A raw completion's prompt: the text as it is. Its special tokens' spellings are read as the
+/// tokens (a raw prompt is the whole prompt, control tokens included).
+fn raw_prompt(model: &LoadedModel, text: &str) -> Result<Vec<u32>, String> {
+    let encode = |special| model.tokenizer.encode_fast(text, special).map(|e| e.get_ids().to_vec()).map_err(|e| e.to_string());
+    match model.format {
+        // A prompt that spells out its own `<s>`: those markers are the BOS/EOS ids, not text.
+        PromptFormat::Llama2 { bos, eos } if text.trim_start().starts_with("<s>") => encode_with_markers(&model.plain, text, bos, eos),
+        // Meta's text_completion: BOS + tokenize(prompt).
+        PromptFormat::Llama2 { bos, .. } => {
+            let text = model.plain.encode_fast(text, false).map_err(|e| e.to_string())?;
+            Ok([vec![bos], text.get_ids().to_vec()].concat())
+        }
+        PromptFormat::ModelTemplate => encode(true),
+    }
+}
+
+/// True for text already in Llama-2-chat form: `<s>[INST] ... [/INST]` (the `<s>` optional).
+pub fn is_llama2_prompt(text: &str) -> bool {
+    let t = text.trim_start();
+    let t = t.strip_prefix("<s>").unwrap_or(t).trim_start();
+    t.starts_with("[INST]") && text.contains("[/INST]")
+}
+
+/// Encodes text that spells out `<s>` and `</s>`: each marker becomes the BOS/EOS id and the
+/// text between them is tokenized on its own, as Meta's reference does (whitespace-only gaps,
+/// such as the newline in `</s>\n<s>`, are left out). `plain` reads no other special token.
+pub fn encode_with_markers(plain: &tokenizers::Tokenizer, text: &str, bos: u32, eos: u32) -> Result<Vec<u32>, String> {
+    let mut ids = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let next = [("<s>", bos), ("</s>", eos)].into_iter().filter_map(|(m, id)| rest.find(m).map(|at| (at, m, id))).min();
+        let (piece, marker) = match next {
+            Some((at, m, id)) => (&rest[..at], Some((m, id))),
+            None => (rest, None),
+        };
+        if !piece.trim().is_empty() {
+            let encoded = plain.encode_fast(piece, false).map_err(|e| format!("tokenizer: {e}"))?;
+            ids.extend_from_slice(encoded.get_ids());
+        }
+        match marker {
+            Some((m, id)) => {
+                ids.push(id);
+                rest = &rest[piece.len() + m.len()..];
+            }
+            None => break,
+        }
+    }
+    Ok(ids)
+}
+
+/// A chat prompt: Llama-2's built by hand, token by token; other models' through their own
+/// template, rendered and tokenized here. Message text is never read as control tokens.
+fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>, String> {
+    match model.format {
+        PromptFormat::Llama2 { bos, eos } => llama2_prompt(messages, &model.plain, bos, eos),
+        PromptFormat::ModelTemplate => {
+            let renderer = model.renderer.as_ref().ok_or("the model has no chat template")?;
+            let text = renderer.render(messages)?;
+            let literals = specials_in(messages, &model.specials);
+            let mut ids = if literals.is_empty() {
+                model.tokenizer.encode_fast(text.as_str(), true).map(|e| e.get_ids().to_vec()).map_err(|e| format!("tokenizer: {e}"))?
+            } else {
+                encode_shielded(&text, messages, &literals, &model.tokenizer, &model.plain)?
+            };
+            dedup_leading_bos(&mut ids, model.bos);
+            Ok(ids)
+        }
+    }
+}
+
+/// Runs one request to the end, a stop sequence, an error, the caller's cancel or the worker's
+/// `abort` (a new model is loading). `max_tokens` larger than what is left of the context is
+/// clamped to fit.
+pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: GenerationSink, mut abort: oneshot::Receiver<()>) {
+    let (ids, trimmed) = match build_prompt(&model, &req) {
+        Ok(p) => p,
+        Err(error) => return sink.send(GenEvent::Failed(error)),
+    };
+    sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
+    let reused = lock(&model.prefix).as_mut().map_or(0, |cache| {
+        let reused = cache.reusable(&ids);
+        cache.note_hit(reused);
+        reused
+    });
+    let room = model.context_len.saturating_sub(ids.len()).max(1);
+    req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
+    let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
+    // One prompt at a time goes to mistral.rs (it cannot stop a prompt it has started reading):
+    // a request whose client leaves while it waits here costs nothing.
+    let prefill = tokio::select! {
+        biased;
+        _ = sink.cancelled() => None,
+        _ = &mut abort => None,
+        permit = model.prefill.clone().acquire_owned() => permit.ok(),
+    };
+    let mut clock = StatsClock::start(ids.len());
+    clock.cached(reused);
+    let Some(prefill) = prefill.filter(|_| !sink.is_cancelled()) else {
+        return sink.send(finish(FinishReason::Stopped, &clock));
+    };
+    let mut prefill = Some(prefill);
+    let first_token = FirstToken::default();
+    let draw = Draw::from_sampling(&req.sampling);
+    let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
+    let sequence = Arc::new(std::sync::Mutex::new(ids.clone()));
+    let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)));
+    // mistral.rs caches the sequences it finishes itself (not those cancelled): count them.
+    let cached = || {
+        if let Some(cache) = lock(&model.prefix).as_mut() {
+            cache.added(&lock(&sequence));
+        }
+    };
+    let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
+    let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
+    // A few chunks of slack so the engine never waits on us between polls.
+    let (tx, mut rx) = channel(64);
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: sampling_params(&req.sampling),
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: model.runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: Some(vec![step]),
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sender = match model.runner.get_sender(None) {
+        Ok(sender) => sender,
+        Err(e) => return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {e}")))),
+    };
+    if let Err(error) = sender.send(request).await {
+        return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {error}"))));
+    }
+
+    let mut stop = StopMatcher::new(&req.sampling.stop);
+    loop {
+        let response = tokio::select! {
+            biased;
+            _ = sink.cancelled() => None,
+            _ = &mut abort => None,
+            r = rx.recv() => Some(r),
+        };
+        clock.sampled(sampled.load(Ordering::Relaxed));
+        let Some(response) = response else {
+            // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
+            return sink.send(finish(FinishReason::Stopped, &clock));
+        };
+        // Any response means mistral.rs has read the prompt: the next one may go.
+        drop(prefill.take());
+        let Some(response) = response else {
+            if sender.is_closed() {
+                // mistral.rs's engine thread ended (it panicked): this answer is cut short.
+                let error = "the engine stopped in the middle of this answer (see the log); ask again";
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, error)));
+            }
+            // mistral.rs ends a stream without a final chunk when the last token leaves an
+            // incomplete UTF-8 character (no text to send); errors always arrive as responses.
+            if let Some(held) = lead.flush()
+                && forward(&mut stop, &held, &sink)
+            {
+                return sink.send(finish(FinishReason::Stop, &clock));
+            }
+            token(&sink, stop.finish());
+            cached();
+            let stats = clock.stats();
+            let full = stats.completion_tokens >= req.sampling.max_tokens as usize
+                || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
+            let reason = if full { FinishReason::Length } else { FinishReason::Stop };
+            return sink.send(GenEvent::Finished { reason, stats });
+        };
+        match response {
+            Response::CompletionChunk(chunk) => {
+                clock.token();
+                let Some(choice) = chunk.choices.into_iter().next() else { continue };
+                let mut text = lead.push(choice.text);
+                if choice.finish_reason.is_some() {
+                    // The last chunk: nothing may stay held.
+                    text = text.into_iter().chain(lead.flush()).reduce(|a, b| a + &b);
+                }
+                if let Some(text) = text
+                    && forward(&mut stop, &text, &sink)
+                {
+                    return sink.send(finish(FinishReason::Stop, &clock));
+                }
+                if let Some(reason) = choice.finish_reason {
+                    token(&sink, stop.finish());
+                    let reason = finish_reason(&reason);
+                    if matches!(reason, FinishReason::Stop | FinishReason::Length) {
+                        cached();
+                    }
+                    return sink.send(finish(reason, &clock));
+                }
+            }
+            Response::InternalError(e) | Response::ValidationError(e) => {
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, e.to_string())));
+            }
+            Response::CompletionModelError(error, _) | Response::ModelError(error, _) => {
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, error)));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The logits processor every answer runs. It counts the tokens sampled (completion chunks carry
+/// no usage, and one chunk may hold several tokens), notes the first generated token for
+/// `LeadRestorer`, and, unless decoding is greedy, draws the next token with the answer's own
+/// generator (see `sampler`), leaving only that token possible.
+/// `sequence` starts as the prompt and is extended with the tokens generated, as far as the
+/// processor sees them (for the prefix cache's accounts).
+fn step_processor(
+    sequence: Arc<std::sync::Mutex<Vec<u32>>>,
+    first: FirstToken,
+    draw: Option<(Draw, Rng)>,
+) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let prompt_len = lock(&sequence).len();
+    let draw = draw.map(|(d, rng)| (d, std::sync::Mutex::new(rng)));
+    let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
+        seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
+        if let Some(&id) = context.get(prompt_len) {
+            let _ = first.set(id);
+        }
+        {
+            // On a prefix-cache hit the first step sees only the prompt's new part.
+            let mut sequence = lock(&sequence);
+            if context.len() > sequence.len() && context.len() > prompt_len {
+                let known = sequence.len();
+                sequence.extend_from_slice(&context[known..]);
+            }
+        }
+        let Some((draw, rng)) = &draw else { return Ok(logits.clone()) };
+        let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
+        let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(chosen) = pick(&values, *draw, &mut rng) else { return Ok(logits.clone()) };
+        let mut only = vec![f32::NEG_INFINITY; values.len()];
+        only[chosen] = 0.0;
+        Tensor::from_vec(only, values.len(), logits.device())?.to_dtype(logits.dtype())
+    };
+    (count, Arc::new(processor))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Passes streamed text through the stop matcher to the sink; true when a stop string ended
+/// the answer.
+fn forward(stop: &mut StopMatcher, text: &str, sink: &GenerationSink) -> bool {
+    match stop.push(text) {
+        StopStep::Emit(text) => {
+            token(sink, text);
+            false
+        }
+        StopStep::Stop(text) => {
+            token(sink, text);
+            true
+        }
+    }
+}
+
+fn token(sink: &GenerationSink, text: String) {
+    if !text.is_empty() {
+        sink.send(GenEvent::Token(text));
+    }
+}
+
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "length" => FinishReason::Length,
+        "canceled" => FinishReason::Stopped,
+        _ => FinishReason::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_room_for_the_answer() {
+        assert_eq!(prompt_budget(4096, 1024), 3072);
+        assert_eq!(prompt_budget(4096, 100), 3996);
+        assert_eq!(prompt_budget(4096, 100_000), 3072);
+        assert_eq!(prompt_budget(256, 0), 255);
+    }
+
+    #[test]
+    fn finish_reasons_map() {
+        assert_eq!(finish_reason("stop"), FinishReason::Stop);
+        assert_eq!(finish_reason("length"), FinishReason::Length);
+        assert_eq!(finish_reason("canceled"), FinishReason::Stopped);
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn msg(role: Role, content: &str) -> ChatMessage {
+        ChatMessage { role, content: content.into() }
+    }
+
+    /// A conversation of `exchanges` exchanges after a system prompt, then a question.
+    fn conversation(exchanges: usize) -> Vec<ChatMessage> {
+        let mut m = vec![msg(Role::System, "sys")];
+        for i in 0..exchanges {
+            m.push(msg(Role::User, &format!("question {i}")));
+            m.push(msg(Role::Assistant, &format!("answer {i}")));
+        }
+        m.push(msg(Role::User, "newest"));
+        m
+    }
+
+    /// Two tokens a message plus one for the template's share: what `build` and `cost` count.
+    fn tokens(messages: &[ChatMessage]) -> usize {
+        messages.iter().map(|m| m.content.split_whitespace().count() + 1).sum()
+    }
+
+    #[test]
+    fn a_long_history_is_trimmed_in_a_few_builds_keeping_the_system_prompt() {
+        let messages = conversation(1500);
+        let builds = Cell::new(0);
+        let build = |m: &[ChatMessage]| {
+            builds.set(builds.get() + 1);
+            Ok(vec![0; tokens(m)])
+        };
+        let cost = |m: &ChatMessage| m.content.split_whitespace().count();
+        let (ids, dropped) = fit(&messages, 400, 4096, build, cost).unwrap();
+        assert!(builds.get() <= 3, "{} builds", builds.get());
+        assert!(ids.len() <= 400 && ids.len() >= 250, "{}", ids.len());
+        assert_eq!(dropped % 2, 0);
+        assert!(dropped >= 2 * 1400, "{dropped}");
+    }
+
+    #[test]
+    fn trimming_leaves_room_for_the_next_turns_and_never_cuts_the_newest_message() {
+        let messages = conversation(20);
+        let build = |m: &[ChatMessage]| Ok(vec![0; tokens(m)]);
+        let cost = |m: &ChatMessage| m.content.split_whitespace().count();
+        let full = tokens(&messages);
+        let (ids, dropped) = fit(&messages, full - 1, 4096, build, cost).unwrap();
+        assert!(ids.len() <= (full - 1) * 3 / 4, "dropped down to three quarters: {} of {}", ids.len(), full);
+        assert!(dropped > 2);
+        // Only the newest message and the system prompt left, still too long for the budget but
+        // within the context: sent as it is; beyond the context: refused.
+        let lone = vec![msg(Role::System, "sys"), msg(Role::User, &"w ".repeat(50))];
+        assert_eq!(fit(&lone, 10, 100, build, cost).unwrap().1, 0);
+        let error = fit(&lone, 10, 20, build, cost).unwrap_err();
+        assert_eq!(error.kind, GenErrorKind::ContextFull);
+    }
+}

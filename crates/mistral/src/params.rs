@@ -1,0 +1,48 @@
+//! `Sampling` as mistral.rs `SamplingParams`. Penalties and the length limit are mistral.rs's;
+//! the draw itself (temperature, top-k, top-p, min-p, seed) is ours (`sampler`), so mistral.rs
+//! is told to take the one token our processor leaves possible.
+use super::sampler::Draw;
+use llamadeck_words::sampling::Sampling;
+use mistralrs::SamplingParams;
+
+/// "Off" values (top_k 0, min_p 0, repetition 1, penalties 0) become `None`. Stop strings are
+/// matched by the worker itself (see `engine::stop`), so they are not given to mistral.rs.
+pub fn sampling_params(s: &Sampling) -> SamplingParams {
+    let penalties = SamplingParams {
+        frequency_penalty: (s.frequency_penalty != 0.0).then_some(s.frequency_penalty as f32),
+        presence_penalty: (s.presence_penalty != 0.0).then_some(s.presence_penalty as f32),
+        repetition_penalty: (s.repetition_penalty != 1.0).then_some(s.repetition_penalty as f32),
+        max_len: Some(s.max_tokens.max(1) as usize),
+        ..SamplingParams::neutral()
+    };
+    match Draw::from_sampling(s) {
+        // Our processor has drawn: mistral.rs's argmax takes that token.
+        Some(_) => SamplingParams { temperature: None, top_k: None, top_p: None, min_p: None, ..penalties },
+        // Greedy: mistral.rs takes the argmax below a temperature of 1e-7.
+        None => SamplingParams { temperature: Some(s.temperature), ..penalties },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn penalties_pass_through_and_off_values_become_none() {
+        let s = Sampling { top_k: 0, min_p: 0.0, repetition_penalty: 1.0, temperature: 0.0, max_tokens: 7, ..Sampling::default() };
+        let p = sampling_params(&s);
+        assert_eq!((p.repetition_penalty, p.presence_penalty, p.frequency_penalty), (None, None, None));
+        assert_eq!((p.temperature, p.max_len), (Some(0.0), Some(7)));
+        let s = Sampling { repetition_penalty: 1.1, presence_penalty: 0.5, frequency_penalty: -0.5, ..Sampling::default() };
+        let p = sampling_params(&s);
+        assert_eq!((p.presence_penalty, p.frequency_penalty), (Some(0.5), Some(-0.5)));
+        assert!((p.repetition_penalty.unwrap() - 1.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_sampled_answer_leaves_the_draw_to_our_processor() {
+        let s = Sampling { temperature: 0.8, top_k: 40, top_p: 0.9, min_p: 0.05, ..Sampling::default() };
+        let p = sampling_params(&s);
+        assert_eq!((p.temperature, p.top_k, p.top_p, p.min_p), (None, None, None, None));
+    }
+}

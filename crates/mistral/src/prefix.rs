@@ -1,0 +1,181 @@
+//! The prefix cache, kept within a budget. mistral.rs 0.8.1 keeps the key/value cache of every
+//! answer it finishes, so the next turn of a conversation reads only what is new; but on the CPU
+//! it never lets go of one (its eviction counts caches on a GPU only), and it has no call to
+//! clear or measure them. So llamadeck keeps the accounts: each answer mistral.rs finished adds
+//! an entry of (prompt + answer) tokens, stored in steps of 512, times the model's bytes per
+//! token. Past the budget, once no answer is running, the worker restarts mistral.rs's engine
+//! over the same weights (a fresh, empty cache; nothing is reloaded) and starts the count again.
+//! On a GPU mistral.rs drops the oldest entries beyond the number it was given; the accounts
+//! drop them too, so the budget is only a backstop there.
+use std::collections::VecDeque;
+
+use llamadeck_engine::{PrefixCache, PrefixCacheStats};
+
+/// mistral.rs grows a sequence's KV cache in steps of this many tokens.
+const STEP: usize = 512;
+
+/// The most entries whose tokens are kept to estimate reuse (the cache may hold more).
+const KEYS_KEPT: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct PrefixBudget {
+    account: PrefixCacheStats,
+    bytes_per_token: u64,
+    keys: VecDeque<Vec<u32>>,
+    /// Each entry's bytes, oldest first.
+    entries: VecDeque<u64>,
+    /// On a GPU: how many entries mistral.rs keeps (it drops the oldest beyond).
+    evicts_beyond: Option<usize>,
+}
+
+impl PrefixBudget {
+    /// `None` when the cache is off. `auto` takes a quarter of the memory left after loading,
+    /// at least two answers at the full context and at most half of what is left.
+    pub fn new(setting: PrefixCache, bytes_per_token: u64, context_len: usize, free_after_load: Option<u64>) -> Option<Self> {
+        let full = bytes_per_token * context_len as u64;
+        let (budget_bytes, budget_sequences) = match setting {
+            PrefixCache::Off => return None,
+            PrefixCache::Bytes(b) => (Some(b), None),
+            PrefixCache::Sequences(n) => (None, Some(n)),
+            PrefixCache::Auto => {
+                let free = free_after_load.unwrap_or(4 * full);
+                (Some((free / 4).max(2 * full).min(free / 2).max(full)), None)
+            }
+        };
+        let account = PrefixCacheStats { setting: setting.to_string(), budget_bytes, budget_sequences, ..PrefixCacheStats::default() };
+        let mut budget = Self { account, bytes_per_token, keys: VecDeque::new(), entries: VecDeque::new(), evicts_beyond: None };
+        // The engine's warm-up run ("hello", one token) leaves one entry behind.
+        budget.added(&[]);
+        Some(budget)
+    }
+
+    /// mistral.rs finished an answer whose whole sequence (prompt and answer) is `tokens`.
+    pub fn added(&mut self, tokens: &[u32]) {
+        let bytes = (tokens.len().max(1).div_ceil(STEP) * STEP) as u64 * self.bytes_per_token;
+        self.account.bytes_held += bytes;
+        self.account.sequences_held += 1;
+        self.entries.push_back(bytes);
+        if !tokens.is_empty() {
+            if self.keys.len() == KEYS_KEPT {
+                self.keys.pop_front();
+            }
+            self.keys.push_back(tokens.to_vec());
+        }
+        let kept = self.evicts_beyond.unwrap_or(usize::MAX);
+        while self.entries.len() > kept {
+            let oldest = self.entries.pop_front().unwrap_or(0);
+            self.account.bytes_held -= oldest;
+            self.account.sequences_held -= 1;
+        }
+        while self.keys.len() > kept {
+            self.keys.pop_front();
+        }
+    }
+
+    /// mistral.rs keeps at most `entries` (on a GPU), dropping the oldest.
+    pub fn evicting_beyond(mut self, entries: usize) -> Self {
+        self.evicts_beyond = Some(entries);
+        self
+    }
+
+    /// Tokens of `prompt` a cached entry already holds (mistral.rs takes the longest common
+    /// prefix; a prompt matched in full is read again, so it counts nothing).
+    pub fn reusable(&self, prompt: &[u32]) -> usize {
+        let common = |key: &Vec<u32>| key.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        self.keys.iter().map(common).filter(|&n| n < prompt.len()).max().unwrap_or(0)
+    }
+
+    /// An answer that started with `reused` of its prompt tokens already cached.
+    pub fn note_hit(&mut self, reused: usize) {
+        if reused > 0 {
+            self.account.hits += 1;
+            self.account.tokens_reused += reused as u64;
+        }
+    }
+
+    pub fn over(&self) -> bool {
+        let a = &self.account;
+        a.budget_bytes.is_some_and(|b| a.bytes_held > b) || a.budget_sequences.is_some_and(|n| a.sequences_held > n)
+    }
+
+    /// The engine restarted with an empty cache.
+    pub fn emptied(&mut self) {
+        self.account.bytes_held = 0;
+        self.account.sequences_held = 0;
+        self.account.restarts += 1;
+        self.keys.clear();
+        self.entries.clear();
+    }
+
+    pub fn account(&self) -> &PrefixCacheStats {
+        &self.account
+    }
+
+    /// How many entries mistral.rs may keep on a GPU (it evicts the oldest beyond that).
+    pub fn gpu_entries(&self, context_len: usize) -> usize {
+        match (self.account.budget_sequences, self.account.budget_bytes) {
+            (Some(n), _) => n.clamp(1, 64),
+            (None, Some(bytes)) => (bytes / (self.bytes_per_token * context_len as u64).max(1)).clamp(1, 64) as usize,
+            (None, None) => 16,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_counted_in_steps_of_512_tokens_and_the_budget_is_kept() {
+        let mut b = PrefixBudget::new(PrefixCache::Bytes(4 * 512 * 10 - 1), 10, 4096, None).unwrap();
+        assert_eq!(b.account().bytes_held, 512 * 10, "the warm-up entry");
+        b.added(&[1; 600]);
+        assert_eq!(b.account().bytes_held, 3 * 512 * 10);
+        assert!(!b.over());
+        b.added(&[1; 10]);
+        assert!(b.over());
+        b.emptied();
+        assert_eq!((b.account().bytes_held, b.account().restarts), (0, 1));
+        let mut n = PrefixBudget::new(PrefixCache::Sequences(2), 10, 4096, None).unwrap();
+        n.added(&[1]);
+        assert!(!n.over());
+        n.added(&[1]);
+        assert!(n.over());
+        assert!(PrefixBudget::new(PrefixCache::Off, 10, 4096, None).is_none());
+    }
+
+    #[test]
+    fn on_a_gpu_the_oldest_entries_go_as_mistral_rs_drops_them() {
+        let b = PrefixBudget::new(PrefixCache::Bytes(3 * 1024 * 10), 10, 1024, None).unwrap();
+        let n = b.gpu_entries(1024);
+        assert_eq!(n, 3);
+        let mut b = b.evicting_beyond(n);
+        for turn in 1..=10 {
+            b.added(&vec![turn; 100 * turn as usize]);
+            assert!(!b.over(), "turn {turn}: {:?}", b.account());
+        }
+        assert_eq!((b.account().sequences_held, b.account().bytes_held), (3, 3 * 1024 * 10));
+        assert_eq!(b.reusable(&[1; 200]), 0, "the first turn's entry is gone");
+        assert_eq!(b.reusable(&vec![10; 1001]), 1000);
+    }
+
+    #[test]
+    fn reuse_is_the_longest_common_prefix_short_of_the_whole_prompt() {
+        let mut b = PrefixBudget::new(PrefixCache::Auto, 10, 4096, Some(1 << 30)).unwrap();
+        b.added(&[1, 2, 3, 4, 5]);
+        b.added(&[1, 2, 9]);
+        assert_eq!(b.reusable(&[1, 2, 3, 4, 5, 6, 7]), 5);
+        assert_eq!(b.reusable(&[1, 2, 9, 9]), 3);
+        assert_eq!(b.reusable(&[1, 2, 3]), 2, "a prompt matched in full is read again");
+        assert_eq!(b.reusable(&[7]), 0);
+    }
+
+    #[test]
+    fn auto_takes_a_quarter_of_what_is_left_within_bounds() {
+        let auto = |free| PrefixBudget::new(PrefixCache::Auto, 1, 1000, free).unwrap().account().budget_bytes.unwrap();
+        assert_eq!(auto(Some(100_000)), 25_000);
+        assert_eq!(auto(Some(5_000)), 2_000, "two full answers, within half of what is left");
+        assert_eq!(auto(Some(3_000)), 1_500, "at most half of what is left");
+        assert_eq!(auto(Some(1_000)), 1_000, "at least one full answer");
+    }
+}

@@ -1,0 +1,413 @@
+//! OpenAI request bodies and how they become an engine request. Fields clients commonly send
+//! and we cannot honour are refused with a 400 naming the field; unknown fields are ignored.
+use serde::Deserialize;
+
+use super::error::ApiError;
+use llamadeck_words::chat::{ChatMessage, Role};
+use llamadeck_words::sampling::Sampling;
+
+/// At most this many stop strings (OpenAI allows 4).
+const MAX_STOPS: usize = 16;
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// What chat and text completions share.
+#[derive(Debug, Default, Deserialize)]
+pub struct Common {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<i64>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub top_k: Option<i64>,
+    #[serde(default)]
+    pub min_p: Option<f64>,
+    #[serde(default)]
+    pub repetition_penalty: Option<f64>,
+    #[serde(default)]
+    pub presence_penalty: Option<f64>,
+    #[serde(default)]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default)]
+    pub stop: Option<OneOrMany>,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub n: Option<i64>,
+    #[serde(default)]
+    pub logprobs: Option<serde_json::Value>,
+    #[serde(default)]
+    pub logit_bias: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatRequest {
+    pub messages: Option<Vec<InMessage>>,
+    #[serde(default)]
+    pub tools: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub functions: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub response_format: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    pub prompt: Option<serde_json::Value>,
+    #[serde(default)]
+    pub echo: Option<bool>,
+    #[serde(default)]
+    pub suffix: Option<String>,
+    #[serde(default)]
+    pub best_of: Option<i64>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+/// Parses a body as `T`: invalid UTF-8, malformed JSON and wrong types are 400s naming the field.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::invalid("", format!("the request body is not valid UTF-8: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("", "the request body is empty; send a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // Fields of the flattened `Common` lose their path; reading it alone finds it.
+        let path = match e.path().to_string() {
+            p if p == "." => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let common = serde_path_to_error::deserialize::<_, Common>(&mut de).err().map(|e| e.path().to_string());
+                common.filter(|c| c != "." && !c.starts_with('[')).unwrap_or(p)
+            }
+            p => p,
+        };
+        let inner = e.into_inner();
+        let what = if inner.is_syntax() || inner.is_eof() { "malformed JSON" } else { "invalid value" };
+        let param = if path == "." { String::new() } else { path };
+        ApiError::invalid(
+            param.clone(),
+            format!("{what}{}: {inner}", if param.is_empty() { String::new() } else { format!(" at `{param}`") }),
+        )
+    })
+}
+
+/// A validated request: the sampling to use and how to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub sampling: Sampling,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+fn range(param: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f64>, ApiError> {
+    match value {
+        Some(v) if !v.is_finite() || v < min || v > max => {
+            Err(ApiError::invalid(param, format!("`{param}` must be between {min} and {max} (got {v})")))
+        }
+        v => Ok(v),
+    }
+}
+
+impl Common {
+    /// The sampling for this request: the server's defaults (config `sampling:`) overridden by
+    /// what the request says. `max_tokens` left out means "as much as the context allows".
+    pub fn plan(&self, defaults: &Sampling, raw_mode: bool) -> Result<Plan, ApiError> {
+        let mut s = Sampling { seed: None, stop: Vec::new(), raw_mode, max_tokens: u32::MAX, ..defaults.clone() };
+        for (param, value) in [("max_tokens", self.max_tokens), ("max_completion_tokens", self.max_completion_tokens)] {
+            if let Some(v) = value {
+                if v < 1 {
+                    return Err(ApiError::invalid(param, format!("`{param}` must be at least 1 (got {v})")));
+                }
+                // Larger than the context is clamped by the engine, not refused.
+                s.max_tokens = s.max_tokens.min(u32::try_from(v).unwrap_or(u32::MAX));
+            }
+        }
+        if let Some(t) = range("temperature", self.temperature, 0.0, 2.0)? {
+            s.temperature = t;
+        }
+        if let Some(p) = range("top_p", self.top_p, 0.0, 1.0)? {
+            if p == 0.0 {
+                return Err(ApiError::invalid("top_p", "`top_p` must be greater than 0"));
+            }
+            s.top_p = p;
+        }
+        if let Some(k) = self.top_k {
+            if !(0..=100_000).contains(&k) {
+                return Err(ApiError::invalid("top_k", format!("`top_k` must be between 0 and 100000 (got {k})")));
+            }
+            s.top_k = k as u32;
+        }
+        if let Some(m) = range("min_p", self.min_p, 0.0, 1.0)? {
+            s.min_p = m;
+        }
+        if let Some(r) = range("repetition_penalty", self.repetition_penalty, 0.01, 10.0)? {
+            s.repetition_penalty = r;
+        }
+        if let Some(p) = range("presence_penalty", self.presence_penalty, -2.0, 2.0)? {
+            s.presence_penalty = p;
+        }
+        if let Some(f) = range("frequency_penalty", self.frequency_penalty, -2.0, 2.0)? {
+            s.frequency_penalty = f;
+        }
+        s.stop = match &self.stop {
+            None => Vec::new(),
+            Some(OneOrMany::One(one)) => vec![one.clone()],
+            Some(OneOrMany::Many(many)) => many.clone(),
+        };
+        if s.stop.len() > MAX_STOPS {
+            return Err(ApiError::invalid("stop", format!("at most {MAX_STOPS} stop strings (got {})", s.stop.len())));
+        }
+        // A seed reproduces a sampled answer (same model, prompt and settings); left out, every
+        // answer draws anew (the config's seed is the console's).
+        s.seed = self.seed.map(|seed| seed as u64);
+        if let Some(n) = self.n
+            && n != 1
+        {
+            return Err(ApiError::invalid("n", format!("only n = 1 is supported (got {n})")).code("unsupported_parameter"));
+        }
+        if self.logprobs.as_ref().is_some_and(|v| !(v.is_null() || *v == false || *v == 0)) {
+            return Err(ApiError::invalid("logprobs", "`logprobs` is not supported").code("unsupported_parameter"));
+        }
+        if self.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(ApiError::invalid("logit_bias", "`logit_bias` is not supported").code("unsupported_parameter"));
+        }
+        let stream = self.stream.unwrap_or(false);
+        let include_usage = stream && self.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        Ok(Plan { sampling: s, stream, include_usage })
+    }
+}
+
+fn content_text(i: usize, content: &Option<Content>) -> Result<String, ApiError> {
+    let param = format!("messages[{i}].content");
+    match content {
+        None => Ok(String::new()),
+        Some(Content::Text(t)) => Ok(t.clone()),
+        Some(Content::Parts(parts)) => {
+            let mut text = String::new();
+            for (j, part) in parts.iter().enumerate() {
+                match (part.kind.as_str(), &part.text) {
+                    ("text", Some(t)) => text.push_str(t),
+                    ("text", None) => {
+                        return Err(ApiError::invalid(format!("{param}[{j}].text"), "a text content part needs a `text` string"));
+                    }
+                    (kind, _) => {
+                        return Err(ApiError::invalid(
+                            format!("{param}[{j}]"),
+                            format!("content part type {kind:?} is not supported: this model reads text only"),
+                        )
+                        .code("unsupported_parameter"));
+                    }
+                }
+            }
+            Ok(text)
+        }
+    }
+}
+
+impl ChatRequest {
+    /// The conversation for the engine: leading system (or developer) messages become one
+    /// system prompt; the rest must alternate user/assistant and end with a user message.
+    pub fn conversation(&self) -> Result<Vec<ChatMessage>, ApiError> {
+        if self.tools.as_ref().is_some_and(|t| !t.is_empty()) || self.functions.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(ApiError::invalid("tools", "tool and function calling are not supported").code("unsupported_parameter"));
+        }
+        if let Some(format) = &self.response_format {
+            let kind = format.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            if kind != "text" {
+                return Err(ApiError::invalid("response_format", format!("response_format {kind:?} is not supported; only \"text\""))
+                    .code("unsupported_parameter"));
+            }
+        }
+        let Some(messages) = &self.messages else {
+            return Err(ApiError::invalid("messages", "`messages` is required"));
+        };
+        if messages.is_empty() {
+            return Err(ApiError::invalid("messages", "`messages` must hold at least one message"));
+        }
+        let mut out: Vec<ChatMessage> = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let role = match m.role.as_str() {
+                "system" | "developer" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                "tool" | "function" => {
+                    return Err(ApiError::invalid(
+                        format!("messages[{i}].role"),
+                        format!("role {:?} is not supported (no tool calling)", m.role),
+                    ));
+                }
+                other => {
+                    return Err(ApiError::invalid(
+                        format!("messages[{i}].role"),
+                        format!("unknown role {other:?}: expected system, user or assistant"),
+                    ));
+                }
+            };
+            let content = content_text(i, &m.content)?;
+            if role == Role::User && content.trim().is_empty() {
+                return Err(ApiError::invalid(format!("messages[{i}].content"), "a user message must not be empty"));
+            }
+            let only_system_so_far = out.len() == 1;
+            match out.last_mut() {
+                Some(prev) if role == Role::System && prev.role == Role::System && only_system_so_far => {
+                    prev.content = format!("{}\n\n{content}", prev.content);
+                }
+                _ => out.push(ChatMessage { role, content }),
+            }
+        }
+        if out.iter().skip(1).any(|m| m.role == Role::System) {
+            return Err(ApiError::invalid("messages", "system messages must come before the conversation"));
+        }
+        Ok(out)
+    }
+}
+
+impl CompletionRequest {
+    pub fn prompt_text(&self) -> Result<String, ApiError> {
+        if self.echo == Some(true) {
+            return Err(ApiError::invalid("echo", "`echo` is not supported").code("unsupported_parameter"));
+        }
+        if self.suffix.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::invalid("suffix", "`suffix` is not supported").code("unsupported_parameter"));
+        }
+        if self.best_of.is_some_and(|b| b != 1) {
+            return Err(ApiError::invalid("best_of", "only best_of = 1 is supported").code("unsupported_parameter"));
+        }
+        let text = match &self.prompt {
+            None => return Err(ApiError::invalid("prompt", "`prompt` is required")),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
+                items[0].as_str().unwrap_or_default().to_string()
+            }
+            Some(serde_json::Value::Array(_)) => {
+                return Err(ApiError::invalid("prompt", "`prompt` must be one string (batches and token arrays are not supported)")
+                    .code("unsupported_parameter"));
+            }
+            Some(_) => return Err(ApiError::invalid("prompt", "`prompt` must be a string")),
+        };
+        if text.is_empty() {
+            return Err(ApiError::invalid("prompt", "`prompt` must not be empty"));
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> Result<ChatRequest, ApiError> {
+        parse(body.as_bytes())
+    }
+
+    #[test]
+    fn max_completion_tokens_is_max_tokens_and_the_smaller_wins() {
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":7}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.max_tokens, 7);
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":99999999999}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.max_tokens, u32::MAX);
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":-3}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap_err().param.as_deref(), Some("max_tokens"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("temperature"));
+        let e = chat(r#"{"messages":[{"role":"user","content":"hi"}"#).unwrap_err();
+        assert!(e.message.contains("malformed JSON"), "{}", e.message);
+        let e = parse::<ChatRequest>(b"{\"messages\": \"\xff\"}").unwrap_err();
+        assert!(e.message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn roles_and_content() {
+        let r = chat(r#"{"messages":[{"role":"system","content":"a"},{"role":"developer","content":"b"},{"role":"user","content":[{"type":"text","text":"q"}]}]}"#).unwrap();
+        let c = r.conversation().unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].content, "a\n\nb");
+        assert_eq!(c[1].content, "q");
+        let e = chat(r#"{"messages":[{"role":"wizard","content":"x"}]}"#).unwrap().conversation().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        assert!(chat(r#"{"messages":[]}"#).unwrap().conversation().is_err());
+        assert!(chat(r#"{"model":"x"}"#).unwrap().conversation().is_err());
+        assert!(chat(r#"{"messages":[{"role":"user","content":"  "}]}"#).unwrap().conversation().is_err());
+    }
+
+    #[test]
+    fn stop_one_or_many_and_refusals() {
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":"\n"}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.stop, vec!["\n"]);
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":["a","b"],"seed":7}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.seed, Some(7));
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling { seed: Some(3), ..Sampling::default() }, false).unwrap().sampling.seed, None);
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":9}"#).unwrap();
+        assert!(r.common.plan(&Sampling::default(), false).is_err());
+    }
+
+    #[test]
+    fn a_text_part_without_text_is_malformed_not_unsupported() {
+        let e = chat(r#"{"messages":[{"role":"user","content":[{"type":"text"}]}]}"#).unwrap().conversation().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].text"));
+        assert!(!e.message.contains("not supported"), "{}", e.message);
+        assert_eq!(e.code, None);
+    }
+
+    #[test]
+    fn images_and_prompt_batches_are_unsupported_parameters() {
+        let image = r#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:,"}}]}]}"#;
+        let e = chat(image).unwrap().conversation().unwrap_err();
+        assert_eq!((e.param.as_deref(), e.code), (Some("messages[0].content[0]"), Some("unsupported_parameter")));
+        for prompt in [r#"["a","b"]"#, "[1,2,3]"] {
+            let r: CompletionRequest = parse(format!(r#"{{"prompt":{prompt}}}"#).as_bytes()).unwrap();
+            let e = r.prompt_text().unwrap_err();
+            assert_eq!((e.param.as_deref(), e.code), (Some("prompt"), Some("unsupported_parameter")), "{prompt}");
+        }
+    }
+}

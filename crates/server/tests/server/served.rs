@@ -1,0 +1,70 @@
+//! A scripted engine served over loopback, as the protocol tests use it.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use llamadeck_engine::ModelSpec;
+use llamadeck_server::{Server, ServerOptions};
+
+use super::doubles::{Requests, Script, scripted};
+
+/// A served scripted engine; dropping it stops the server, then its runtime.
+pub struct Api {
+    server: Option<Server>,
+    pub requests: Requests,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    pub fn addr(&self) -> SocketAddr {
+        self.server().addr
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("serving")
+    }
+
+    /// Stops as `llamadeck serve` does on SIGTERM, with `grace` for answers in flight.
+    pub fn stop(&mut self, grace: Duration) {
+        let server = self.server.take().expect("serving");
+        self.runtime.block_on(server.stop(grace));
+    }
+}
+
+/// Loopback, port 0, no key, the default limits.
+pub fn options() -> ServerOptions {
+    ServerOptions { port: 0, ..ServerOptions::default() }
+}
+
+/// A server on a scripted engine; loaded unless `loaded` is false.
+pub fn api(script: Script, loaded: bool) -> Api {
+    api_with(script, loaded, options())
+}
+
+pub fn api_with(script: Script, loaded: bool, options: ServerOptions) -> Api {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (engine, requests) = scripted(script);
+    if loaded {
+        engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() });
+    }
+    let server = runtime.block_on(llamadeck_server::start(engine, &options, None, None)).expect("binds port 0");
+    Api { server: Some(server), requests, runtime }
+}
+
+/// "w0 ", "w1 ", ...
+pub fn words(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("w{i} ")).collect()
+}
+
+/// `words`, one a millisecond.
+pub fn script(words: Vec<String>) -> Script {
+    Script { words, delay: Duration::from_millis(1), context_len: 4096, fail_after: None, early_end: None }
+}
+
+/// Waits for `done` (checked every 10 ms) for up to `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
