@@ -1,119 +1,143 @@
-//! Commands a key can be bound to. One vocabulary serves the keymap, the config's `keys:`
-//! section and the help overlay.
+//! Commands a key can be bound to, in one table: each row is a command's variant, its name under
+//! `keys:` in the config, its default keys (the first is the one hints show), where it applies
+//! and what it does. The enum, `Command::ALL`, the config names, the keymap's defaults, the help
+//! overlay and the README's key table (a test holds it to this) all read that one table.
 
+/// Where a command does something: the help overlay groups the commands by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Command {
-    Quit,
-    Send,
-    InsertNewline,
-    Stop,
-    FocusNext,
-    ToggleHelp,
-    ApiRequests,
-    Fleet,
-    ScrollUp,
-    ScrollDown,
-    PageUp,
-    PageDown,
-    ScrollTop,
-    FollowTail,
-    Regenerate,
-    EditLast,
-    ClearConversation,
-    NextPreset,
-    SaveSettings,
-    ReloadModel,
-    Conversations,
-    Search,
-    CopyLast,
+pub enum Scope {
+    /// Anywhere, over every pane.
+    Anywhere,
+    /// In the chat: the message box and the conversation.
+    Chat,
+    /// In the settings pane or on the sampling values.
+    Settings,
+    /// Opens or closes an overlay.
+    Overlay,
+}
+
+impl Scope {
+    /// The help overlay's heading for the commands of this scope.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Scope::Anywhere => "anywhere",
+            Scope::Chat => "in the chat",
+            Scope::Settings => "settings",
+            Scope::Overlay => "views",
+        }
+    }
+}
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandRow {
+    pub command: Command,
+    /// The name under `keys:` in the config.
+    pub name: &'static str,
+    /// The built-in keys, in `keys:` notation; the first is the one the hint bar shows.
+    pub keys: &'static [&'static str],
+    pub scope: Scope,
+    /// The word the hint bar shows beside the key ("send", "help").
+    pub hint: &'static str,
+    /// One line for the help overlay and the README.
+    pub describe: &'static str,
+}
+
+macro_rules! commands {
+    ($($variant:ident $name:literal [$($key:literal),*] $scope:ident $hint:literal $describe:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Command {
+            $($variant,)*
+        }
+
+        /// Every command, in the order the help overlay lists them.
+        pub const TABLE: &[CommandRow] = &[
+            $(CommandRow { command: Command::$variant, name: $name, keys: &[$($key),*], scope: Scope::$scope, hint: $hint, describe: $describe },)*
+        ];
+
+        impl Command {
+            pub const ALL: [Command; [$(Command::$variant),*].len()] = [$(Command::$variant),*];
+        }
+    };
+}
+
+commands! {
+    // variant        config name      default keys                           scope    hint        what it does
+    Send              "send"           ["enter"]                              Chat     "send"      "send the message";
+    InsertNewline     "newline"        ["alt+enter", "shift+enter", "ctrl+j"] Chat     "new line"  "new line in the message";
+    Stop              "stop"           ["esc"]                                Chat     "stop"      "stop generating (keeps the partial answer)";
+    Regenerate        "regenerate"     ["ctrl+r"]                             Chat     "again"     "regenerate the last answer with current settings";
+    EditLast          "edit_last"      ["ctrl+e"]                             Chat     "edit"      "edit and resend the last question";
+    ClearConversation "clear"          ["ctrl+l"]                             Chat     "new"       "start a new conversation (this one stays saved)";
+    Conversations     "conversations"  ["f3"]                                 Overlay  "saved"     "saved conversations: open, rename, delete, new";
+    Search            "search"         ["/", "ctrl+f"]                        Chat     "search"    "search this conversation (/ twice in an empty box)";
+    CopyLast          "copy_last"      ["ctrl+y"]                             Chat     "copy"      "copy the last answer to your clipboard (OSC 52)";
+    ScrollUp          "scroll_up"      ["ctrl+up"]                            Chat     "up"        "scroll the chat up a line";
+    ScrollDown        "scroll_down"    ["ctrl+down"]                          Chat     "down"      "scroll the chat down a line";
+    PageUp            "page_up"        ["pageup"]                             Chat     "page up"   "scroll the chat up a page";
+    PageDown          "page_down"      ["pagedown"]                           Chat     "page down" "scroll the chat down a page";
+    ScrollTop         "scroll_top"     ["ctrl+home"]                          Chat     "top"       "jump to the start of the chat";
+    FollowTail        "follow_tail"    ["ctrl+end"]                           Chat     "follow"    "jump to the newest text and follow it";
+    FocusNext         "focus_next"     ["tab"]                                Anywhere "switch"    "switch between chat and settings";
+    NextPreset        "next_preset"    ["ctrl+p"]                             Settings "preset"    "apply the next sampling preset";
+    SaveSettings      "save_settings"  ["ctrl+s"]                             Settings "save"      "save the sampling settings to the config";
+    ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    "load the model again (after fixing the config)";
+    Fleet             "fleet"          ["f6"]                                 Overlay  "fleet"     "every node's state, load and GPUs; Enter chats with one";
+    ApiRequests       "api_requests"   ["f4"]                                 Overlay  "requests"  "show or hide the API's address and recent requests";
+    ToggleHelp        "help"           ["f1", "?"]                            Overlay  "help"      "show or hide this help";
+    Quit              "quit"           ["ctrl+q", "ctrl+c"]                   Anywhere "quit"      "quit (while answering, the first press stops the answer)";
 }
 
 impl Command {
-    pub const ALL: [Command; 23] = [
-        Command::Send,
-        Command::InsertNewline,
-        Command::Stop,
-        Command::Regenerate,
-        Command::EditLast,
-        Command::ClearConversation,
-        Command::Conversations,
-        Command::Search,
-        Command::CopyLast,
-        Command::ScrollUp,
-        Command::ScrollDown,
-        Command::PageUp,
-        Command::PageDown,
-        Command::ScrollTop,
-        Command::FollowTail,
-        Command::FocusNext,
-        Command::NextPreset,
-        Command::SaveSettings,
-        Command::ReloadModel,
-        Command::Fleet,
-        Command::ApiRequests,
-        Command::ToggleHelp,
-        Command::Quit,
-    ];
+    pub fn row(self) -> &'static CommandRow {
+        // TABLE lists the variants in declaration order, so a variant's index is its row.
+        &TABLE[self as usize]
+    }
 
     /// The name used under `keys:` in the config.
     pub fn name(self) -> &'static str {
-        match self {
-            Command::Quit => "quit",
-            Command::Send => "send",
-            Command::InsertNewline => "newline",
-            Command::Stop => "stop",
-            Command::FocusNext => "focus_next",
-            Command::ToggleHelp => "help",
-            Command::ApiRequests => "api_requests",
-            Command::Fleet => "fleet",
-            Command::ScrollUp => "scroll_up",
-            Command::ScrollDown => "scroll_down",
-            Command::PageUp => "page_up",
-            Command::PageDown => "page_down",
-            Command::ScrollTop => "scroll_top",
-            Command::FollowTail => "follow_tail",
-            Command::Regenerate => "regenerate",
-            Command::EditLast => "edit_last",
-            Command::ClearConversation => "clear",
-            Command::NextPreset => "next_preset",
-            Command::SaveSettings => "save_settings",
-            Command::ReloadModel => "reload_model",
-            Command::Conversations => "conversations",
-            Command::Search => "search",
-            Command::CopyLast => "copy_last",
-        }
+        self.row().name
     }
 
     pub fn from_name(name: &str) -> Option<Command> {
-        Command::ALL.into_iter().find(|c| c.name() == name)
+        TABLE.iter().find(|row| row.name == name).map(|row| row.command)
     }
 
     /// One line for the help overlay.
     pub fn describe(self) -> &'static str {
-        match self {
-            Command::Quit => "quit (while answering, the first press stops the answer)",
-            Command::Send => "send the message",
-            Command::InsertNewline => "new line in the message",
-            Command::Stop => "stop generating (keeps the partial answer)",
-            Command::FocusNext => "switch between chat and settings",
-            Command::ToggleHelp => "show or hide this help",
-            Command::ApiRequests => "show or hide the API's address and recent requests",
-            Command::Fleet => "every node's state, load and GPUs; Enter chats with one",
-            Command::ScrollUp => "scroll the chat up a line",
-            Command::ScrollDown => "scroll the chat down a line",
-            Command::PageUp => "scroll the chat up a page",
-            Command::PageDown => "scroll the chat down a page",
-            Command::ScrollTop => "jump to the start of the chat",
-            Command::FollowTail => "jump to the newest text and follow it",
-            Command::Regenerate => "regenerate the last answer with current settings",
-            Command::EditLast => "edit and resend the last question",
-            Command::ClearConversation => "start a new conversation (this one stays saved)",
-            Command::NextPreset => "apply the next sampling preset",
-            Command::SaveSettings => "save the sampling settings to the config",
-            Command::ReloadModel => "load the model again (after fixing the config)",
-            Command::Conversations => "saved conversations: open, rename, delete, new",
-            Command::Search => "search this conversation (/ twice in an empty box)",
-            Command::CopyLast => "copy the last answer to your clipboard (OSC 52)",
+        self.row().describe
+    }
+
+    /// The built-in keys (the first is the one hints show).
+    pub fn default_keys(self) -> &'static [&'static str] {
+        self.row().keys
+    }
+
+    pub fn scope(self) -> Scope {
+        self.row().scope
+    }
+
+    /// The word the hint bar shows beside the command's key.
+    pub fn hint(self) -> &'static str {
+        self.row().hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_row_is_its_own_variant_and_names_are_unique() {
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.command as usize, i, "{} is out of order", row.name);
+            assert_eq!(Command::from_name(row.name), Some(row.command));
+            assert!(!row.keys.is_empty(), "{} has no key", row.name);
         }
+        let mut names: Vec<_> = TABLE.iter().map(|r| r.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TABLE.len());
+        assert_eq!(Command::ALL.len(), TABLE.len());
     }
 }

@@ -157,35 +157,6 @@ impl fmt::Display for KeyBinding {
     }
 }
 
-/// The built-in bindings; the first key of each is the one the hint bar shows.
-fn default_keys(command: Command) -> &'static [&'static str] {
-    match command {
-        Command::Send => &["enter"],
-        Command::InsertNewline => &["alt+enter", "shift+enter", "ctrl+j"],
-        Command::Stop => &["esc"],
-        Command::Quit => &["ctrl+q", "ctrl+c"],
-        Command::FocusNext => &["tab"],
-        Command::ToggleHelp => &["f1", "?"],
-        Command::ApiRequests => &["f4"],
-        Command::Fleet => &["f6"],
-        Command::ScrollUp => &["ctrl+up"],
-        Command::ScrollDown => &["ctrl+down"],
-        Command::PageUp => &["pageup"],
-        Command::PageDown => &["pagedown"],
-        Command::ScrollTop => &["ctrl+home"],
-        Command::FollowTail => &["ctrl+end"],
-        Command::Regenerate => &["ctrl+r"],
-        Command::EditLast => &["ctrl+e"],
-        Command::ClearConversation => &["ctrl+l"],
-        Command::NextPreset => &["ctrl+p"],
-        Command::SaveSettings => &["ctrl+s"],
-        Command::ReloadModel => &["f5"],
-        Command::Conversations => &["f3"],
-        Command::Search => &["/", "ctrl+f"],
-        Command::CopyLast => &["ctrl+y"],
-    }
-}
-
 /// Which keys run which command.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -246,7 +217,7 @@ impl Keymap {
                 continue;
             }
             let mut bindings = Vec::new();
-            for text in default_keys(command) {
+            for text in command.default_keys() {
                 let binding = KeyBinding::parse(text).expect("default key names parse");
                 match owners.get(&binding) {
                     Some((_, Some((name, index)))) => {

@@ -3,5 +3,5 @@
 pub mod command;
 pub mod keymap;
 
-pub use command::Command;
+pub use command::{Command, CommandRow, Scope, TABLE as COMMANDS};
 pub use keymap::{KeyBinding, Keymap};
