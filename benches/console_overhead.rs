@@ -257,7 +257,7 @@ impl Console<'_> {
             bail!("the console ended with {exit:?}");
         }
         // The screen's state must hold the whole answer: nothing was skipped.
-        let answer = state.messages.last().context("no answer in the console")?;
+        let answer = state.session.chat.messages.last().context("no answer in the console")?;
         let shown = answer.stats.as_ref().map(|s| s.completion_tokens);
         if shown != Some(streamed.stats.completion_tokens) || answer.text != llamadeck_words::text::sanitize(&streamed.text) {
             bail!("the console's answer ({shown:?} tokens) is not what the engine sent");

@@ -58,7 +58,12 @@ fn main() {
     times.sort();
     let median = times[FRAMES / 2];
     let p95 = times[FRAMES * 95 / 100];
-    println!("render 200x60, {} messages, streaming: median {:?}, p95 {:?} over {FRAMES} frames", state.messages.len(), median, p95);
+    println!(
+        "render 200x60, {} messages, streaming: median {:?}, p95 {:?} over {FRAMES} frames",
+        state.session.chat.messages.len(),
+        median,
+        p95
+    );
     println!("render_median_ms {:.3}\nrender_p95_ms {:.3}", median.as_secs_f64() * 1e3, p95.as_secs_f64() * 1e3);
     println!(
         "frame budget at 30 fps: {:?}; median is {:.1}% of it",

@@ -127,7 +127,7 @@ async fn console(
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    state.fleet = llamadeck_console::app::fleet::FleetView::new(&names, connect.is_none(), target);
+    state.session.fleet = llamadeck_console::session::fleet::FleetView::new(&names, connect.is_none(), target);
     let mut terminal = llamadeck_console::tui::terminal::enter()?;
     llamadeck_console::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
     let io = LoopIo::new(inbox, engine, loaded.path)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use llamadeck_console::app::Inbox;
-use llamadeck_console::app::fleet::FleetView;
+use llamadeck_console::session::fleet::FleetView;
 use llamadeck_console::tui::event_loop::{Exit, LoopIo, run};
 use llamadeck_console::tui::producers;
 use llamadeck_engine::remote::{self, NodeSpec};
@@ -102,11 +102,11 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
     producers::fleet(fleet::spawn(targets, Duration::from_millis(300)), inbox.sender());
     let local = doubles::scripted_engine(vec!["local ".into()], Duration::from_millis(1));
     let mut state = doubles::state();
-    local.load(state.model_spec.clone());
-    state.sampling.temperature = 0.0;
-    state.sampling.max_tokens = 40;
-    state.sampling.system_prompt.clear();
-    state.fleet = FleetView::new(&["a".into(), "b".into(), "hung".into()], true, None);
+    local.load(state.session.model.spec.clone());
+    state.session.sampling.temperature = 0.0;
+    state.session.sampling.max_tokens = 40;
+    state.session.sampling.system_prompt.clear();
+    state.session.fleet = FleetView::new(&["a".into(), "b".into(), "hung".into()], true, None);
     let dir = tempfile::tempdir().unwrap();
     let io = LoopIo::new(inbox, local, dir.path().join("config.yaml")).nodes(engines, true);
     let screen = Screen(Arc::new(Mutex::new(TestBackend::new(100, 30))));
@@ -167,13 +167,17 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
         Err(e) => panic!("{e}\n{}", screen.text()),
     };
     assert_eq!(exit, Exit::Quit, "{text}");
-    let answers: Vec<&MessageStatus> = state.messages.iter().skip(1).step_by(2).map(|m| &m.status).collect();
-    assert_eq!(answers.len(), 3, "{:#?}", state.messages);
+    let answers: Vec<&MessageStatus> = state.session.chat.messages.iter().skip(1).step_by(2).map(|m| &m.status).collect();
+    assert_eq!(answers.len(), 3, "{:#?}", state.session.chat.messages);
     assert_eq!(answers[0], &MessageStatus::Complete);
     match answers[1] {
         MessageStatus::Failed(why) => assert!(why.contains("lost b") || why.contains("b closed"), "{why}"),
         other => panic!("b's answer must end in an error, not {other:?}"),
     }
     assert_eq!(answers[2], &MessageStatus::Complete);
-    assert!(state.messages[1].model.as_deref().is_some_and(|m| m.ends_with(".gguf")), "{:?}", state.messages[1].model);
+    assert!(
+        state.session.chat.messages[1].model.as_deref().is_some_and(|m| m.ends_with(".gguf")),
+        "{:?}",
+        state.session.chat.messages[1].model
+    );
 }

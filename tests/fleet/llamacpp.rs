@@ -85,7 +85,7 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     use super::console::{Screen, Tapped, answering, press, type_in};
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     use llamadeck_console::app::Inbox;
-    use llamadeck_console::app::fleet::FleetView;
+    use llamadeck_console::session::fleet::FleetView;
     use llamadeck_console::tui::event_loop::{LoopIo, run};
     use llamadeck_console::tui::producers;
     use llamadeck_words::chat::MessageStatus;
@@ -97,11 +97,11 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     let node = NodeSpec::new("llamacpp", &server.url()).unwrap();
     let engine = llamadeck_engine::Engine::new(Tapped(remote::connect(node.clone()).unwrap(), tap.clone()));
     let mut state = super::doubles::state();
-    state.sampling.temperature = 0.0;
-    state.sampling.max_tokens = 300;
-    state.sampling.system_prompt.clear();
-    state.fleet = FleetView::new(&["llamacpp".into()], false, Some("llamacpp".into()));
-    engine.load(state.model_spec.clone());
+    state.session.sampling.temperature = 0.0;
+    state.session.sampling.max_tokens = 300;
+    state.session.sampling.system_prompt.clear();
+    state.session.fleet = FleetView::new(&["llamacpp".into()], false, Some("llamacpp".into()));
+    engine.load(state.session.model.spec.clone());
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
@@ -135,13 +135,13 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     tokio::time::timeout(Duration::from_secs(180), run(&mut terminal, &mut state, io)).await.expect("the loop ends").unwrap();
     let (first_text, text, stopped_in) = driver.await.unwrap_or_else(|e| panic!("{e}\n{}", screen.text()));
     assert!(stopped_in < Duration::from_secs(1), "Esc took {stopped_in:?}");
-    let first = &state.messages[1];
+    let first = &state.session.chat.messages[1];
     assert_eq!(first.status, MessageStatus::Complete, "{text}");
     assert!(!first.text.trim().is_empty(), "{text}");
     let stats = first.stats.as_ref().expect("stats");
     assert!(stats.ttft_ms.is_some() && stats.decode_tok_s.is_some(), "{stats:?}");
     let footer = format!("{:.1} tok/s · ttft {} ms", stats.decode_tok_s.unwrap(), stats.ttft_ms.unwrap());
     assert!(first_text.contains(&footer), "the chat's footer shows them after the answer:\n{first_text}");
-    assert_eq!(state.messages[3].status, MessageStatus::Stopped);
+    assert_eq!(state.session.chat.messages[3].status, MessageStatus::Stopped);
     until("the server to notice", Duration::from_secs(30), || server.output().contains("Disconnected from client").then_some(())).await;
 }

@@ -1,25 +1,28 @@
-//! The console's behaviour: state, what can happen, and the pure reducer. `update` does no I/O
-//! and asks no view for geometry (it reads `llamadeck_words::layout`); `Effect`s are plain data the loop
-//! carries out. `api` is what the console knows of the API server, `conversations` the reducer's
-//! part of saving, browsing and searching conversations (`search` finds the matches), `model`
-//! loading and answers, `settings` the settings pane and presets, `help` what F1 lists, `fleet`
-//! the other nodes and which one the chat talks to.
-pub mod action;
-mod answer;
-pub mod api;
-pub mod conversations;
-pub mod fleet;
-pub mod help;
-pub mod inbox;
-mod model;
-pub mod overlays;
-mod saving;
-pub mod search;
-mod settings;
-pub mod state;
+//! The console's behaviour as one pure function: `update(state, action) -> effects`. The state is
+//! the session (what it holds, `crate::session`) and the panes (`crate::panes`). `update` does no
+//! I/O and asks no view for geometry (it reads `llamadeck_words::layout`); `Effect`s are plain
+//! data the loop carries out.
 pub mod update;
 
-pub use action::{Action, Effect};
-pub use inbox::Inbox;
-pub use state::State;
+use std::time::Instant;
+
+use crate::panes::Panes;
+pub use crate::session::{Action, Effect, Inbox, Session};
+use llamadeck_config::Config;
+use llamadeck_engine::ModelSpec;
+use llamadeck_words::keys::Keymap;
+use llamadeck_words::theme::Theme;
 pub use update::update;
+
+/// Everything the screen shows and the reducer changes.
+#[derive(Debug)]
+pub struct State {
+    pub session: Session,
+    pub panes: Panes,
+}
+
+impl State {
+    pub fn new(config: &Config, keymap: Keymap, model_spec: ModelSpec, theme: Theme, now: Instant) -> Self {
+        State { session: Session::new(config, keymap, model_spec, theme, now), panes: Panes::new(theme) }
+    }
+}

@@ -1,16 +1,25 @@
 //! The whole behaviour of the console as a pure function: `update(state, action) -> effects`.
 //! No I/O here, so every hard case is a plain unit test.
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+//!
+//! A key goes down the pane stack (`Panes::route`: the overlays from the top, then the focused
+//! tiled pane); what no pane takes runs its command here, from the command table. Producers'
+//! news changes the session; the few pieces of news a pane waits for (the store's listing for the
+//! conversations view, the offer to resume, a new request under F4) are handed to it here.
+use crossterm::event::{KeyEvent, KeyEventKind};
 
-use crate::app::action::{Action, Effect};
-use crate::app::answer::stop_answer;
-use crate::app::conversations::{self, Slash};
-use crate::app::model;
-use crate::app::overlays::BrowserMode;
-use crate::app::saving;
-use crate::app::settings;
-use crate::app::state::{Focus, ModelState, NoticeLevel, State, new_input};
+use super::State;
+use crate::panes::conversations::Browser;
+use crate::panes::fleet::FleetPane;
+use crate::panes::help::Help;
+use crate::panes::requests::Requests;
+use crate::panes::resume::Resume;
+use crate::panes::search::SearchBar;
+use crate::panes::{Event, Focus, Pane, Panes};
+use crate::session::answer::stop_answer;
+use crate::session::conversations::{self, Slash};
+use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving};
 use llamadeck_engine::{EngineCommand, GenerateRequest};
+use llamadeck_store::{Reply, Request};
 use llamadeck_words::chat::{ChatMessage, Message, MessageStatus, Role};
 use llamadeck_words::keys::Command;
 
@@ -18,195 +27,132 @@ use llamadeck_words::keys::Command;
 pub const MAX_PASTE_BYTES: usize = 1 << 20;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let serial = state.session.chat.meta.serial;
     let effects = apply(state, action);
+    // Another conversation: a search over the one left would point at the wrong messages.
+    if state.session.chat.meta.serial != serial {
+        state.panes.close::<SearchBar>();
+    }
     // The line plan is kept only while something reads it (a scrolled chat, a search):
     // following the tail, tokens and resizes never wrap the whole history.
-    if state.scroll_top.is_some() || state.search.is_some() {
-        state.refresh_plan();
+    if state.session.chat.scroll_top.is_some() || state.panes.is_open::<SearchBar>() {
+        state.session.refresh_plan();
     }
     effects
 }
 
 fn apply(state: &mut State, action: Action) -> Vec<Effect> {
+    let State { session, panes } = state;
     match action {
         Action::Key(key) => on_key(state, key),
         Action::Paste(text) => on_paste(state, &text),
         Action::Resize(w, h) => {
-            state.size = (w, h);
+            session.size = (w, h);
             Vec::new()
         }
         Action::Command(command) => run_command(state, command),
-        Action::Engine(event) => model::on_engine(state, event),
-        Action::Status { epoch, event } if epoch == state.fleet.epoch => model::on_engine(state, event),
+        Action::Engine(event) => model::on_engine(session, event),
+        Action::Status { epoch, event } if epoch == session.fleet.epoch => model::on_engine(session, event),
         Action::Status { .. } => Vec::new(),
-        Action::Fleet(fleet) => crate::app::fleet::on_fleet(state, fleet),
+        Action::Fleet(fleet) => fleet::on_fleet(session, fleet),
         Action::Server(event) => {
-            state.api.apply(event);
+            if session.api.apply(event)
+                && let Some(requests) = panes.find_mut::<Requests>()
+            {
+                requests.arrived(&session.api);
+            }
             Vec::new()
         }
         Action::Gpu(snapshot) => {
-            state.gpu_history.record(&snapshot);
-            state.gpu = Some(snapshot);
+            session.gpu.history.record(&snapshot);
+            session.gpu.latest = Some(snapshot);
             Vec::new()
         }
         Action::Tick(now) => {
             // Ticks come from more than one place; the clock never goes back.
-            state.now = state.now.max(now);
-            state.expire_notice();
+            session.now = session.now.max(now);
+            session.expire_notice();
             Vec::new()
         }
         Action::Saved { result: Ok(path), sampling, preset } => {
-            settings::saved(state, sampling, preset);
-            state.path_notice(NoticeLevel::Info, "settings saved to ", &path)
+            presets::saved(session, sampling, preset);
+            session.path_notice(NoticeLevel::Info, "settings saved to ", &path)
         }
-        Action::Saved { result: Err(e), .. } => state.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
-        Action::ModelChosen(_) if let Some(node) = &state.fleet.target => {
-            let key = state.key_for(Command::Fleet);
+        Action::Saved { result: Err(e), .. } => session.notice(NoticeLevel::Error, format!("settings not saved: {e}")),
+        Action::ModelChosen(_) if let Some(node) = &session.fleet.target => {
+            let key = session.key_for(Command::Fleet);
             let text = format!("/model loads a model here, and the chat talks to {node}: choose local in the fleet pane ({key}) first");
-            state.notice(NoticeLevel::Warn, text)
+            session.notice(NoticeLevel::Warn, text)
         }
         Action::ModelChosen(spec) => {
-            if state.generating.is_some() {
-                return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
+            if session.answering() {
+                return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
-            model::start_load(state, spec)
+            model::start_load(session, spec)
         }
-        Action::ConfigReread(Ok(reread)) => model::on_config_reread(state, *reread),
+        Action::ConfigReread(Ok(reread)) => {
+            if !session.answering() {
+                panes.settings.reset();
+            }
+            model::on_config_reread(session, *reread)
+        }
         Action::ConfigReread(Err(e)) => {
-            state.notice(NoticeLevel::Error, format!("{e} · nothing was changed or reloaded; fix it and press F5 again"))
+            session.notice(NoticeLevel::Error, format!("{e} · nothing was changed or reloaded; fix it and press F5 again"))
         }
-        Action::Store(reply) => conversations::on_store(state, reply),
-        Action::Copied(result) => conversations::on_copied(state, result),
-        Action::Shutdown => stop_answer(state),
-        Action::Problem(text) => state.notice(NoticeLevel::Error, text),
+        Action::Store(reply) => on_store(session, panes, reply),
+        Action::Copied(result) => conversations::on_copied(session, result),
+        Action::Shutdown => stop_answer(&mut session.chat),
+        Action::Problem(text) => session.notice(NoticeLevel::Error, text),
         // The loop acts on these itself.
         Action::Signal(_) | Action::TerminalClosed(_) => Vec::new(),
     }
+}
+
+/// The store's reply: the session's part, and what the conversations view and the resume offer
+/// wait for.
+fn on_store(session: &mut Session, panes: &mut Panes, reply: Reply) -> Vec<Effect> {
+    let serial = session.chat.meta.serial;
+    let mut effects = Vec::new();
+    match reply {
+        Reply::Listed(listing) => {
+            if let Some(browser) = panes.find_mut::<Browser>() {
+                browser.listed(listing);
+            }
+            return effects;
+        }
+        Reply::Latest(Some(summary)) if session.chat.messages.is_empty() && !panes.is_open::<Browser>() => {
+            panes.open(Resume { summary });
+            return effects;
+        }
+        ref reply if conversations::relists(reply) && panes.is_open::<Browser>() => effects.push(Effect::Store(Request::List)),
+        _ => {}
+    }
+    effects.extend(conversations::on_store(session, reply));
+    if session.chat.meta.serial != serial {
+        // A conversation was opened: typing goes to it.
+        panes.focus = Focus::Chat;
+    }
+    effects
 }
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    if state.show_help {
-        on_help_key(state, &key);
-        return Vec::new();
-    }
-    if state.fleet.show
-        && let Some(effects) = crate::app::fleet::on_key(state, &key, state.keymap.lookup(&key))
-    {
-        return effects;
-    }
-    if state.api.show {
-        // The request log: arrows select, Esc or its own key closes, quit still quits.
-        match key.code {
-            KeyCode::Up => state.api.select(-1),
-            KeyCode::Down => state.api.select(1),
-            KeyCode::PageUp => state.api.select(-10),
-            KeyCode::PageDown => state.api.select(10),
-            KeyCode::Home => state.api.select(isize::MIN),
-            KeyCode::End => state.api.select(isize::MAX),
-            KeyCode::Esc => state.api.show = false,
-            _ => match state.keymap.lookup(&key) {
-                Some(Command::ApiRequests) => state.api.show = false,
-                Some(Command::Quit) => {
-                    state.api.show = false;
-                    return run_command(state, Command::Quit);
-                }
-                _ => {}
-            },
-        }
-        return Vec::new();
-    }
-    if let KeyCode::Char(c) = key.code
+    if let crossterm::event::KeyCode::Char(c) = key.code
         && llamadeck_words::text::is_neutralised(c)
     {
         // A control character as a "key" (some terminals pass them through) is never text.
         return Vec::new();
     }
-    let bound = state.keymap.lookup(&key);
-    if state.resume.is_some()
-        && let Some(effects) = conversations::on_resume_key(state, &key, bound)
-    {
+    let command = state.session.keymap.lookup(&key);
+    if let Some(effects) = state.panes.route(&mut state.session, Event::Key(&key, command)) {
         return effects;
     }
-    if state.browser.is_some()
-        && let Some(effects) = conversations::on_browser_key(state, key, bound)
-    {
-        return effects;
+    match command {
+        Some(command) => run_command(state, command),
+        None => Vec::new(),
     }
-    if state.search.is_some()
-        && let Some(effects) = conversations::on_search_key(state, key, bound)
-    {
-        return effects;
-    }
-    if state.settings.editor.is_some() {
-        return settings::on_editor_key(state, key);
-    }
-    if bound == Some(Command::Search)
-        && let Some(effects) = slash_key(state, &key)
-    {
-        return effects;
-    }
-    let command = bound.filter(|_| !typed_into_input(state, &key));
-    if state.focus == Focus::Settings && command != Some(Command::Quit) && settings::on_key(state, &key) {
-        return Vec::new();
-    }
-    if let Some(command) = command {
-        return run_command(state, command);
-    }
-    if state.focus == Focus::Input {
-        state.quit_armed = false;
-        state.input.input(key);
-    }
-    Vec::new()
-}
-
-/// Help scrolls with the arrows, pages and Home/End; any other key closes it and does nothing else.
-fn on_help_key(state: &mut State, key: &KeyEvent) {
-    let rows = crate::app::help::rows(&state.keymap).len();
-    let page = crate::app::help::page_height(rows, state.size.1).max(1);
-    let max = rows.saturating_sub(page);
-    let top = state.help_scroll.min(max);
-    state.help_scroll = match key.code {
-        KeyCode::Up => top.saturating_sub(1),
-        KeyCode::Down => (top + 1).min(max),
-        KeyCode::PageUp => top.saturating_sub(page),
-        KeyCode::PageDown | KeyCode::Char(' ') => (top + page).min(max),
-        KeyCode::Home => 0,
-        KeyCode::End => max,
-        _ => {
-            state.show_help = false;
-            return;
-        }
-    };
-}
-
-/// A printable key bound to search (`/`) in the message box: in an empty box it starts a
-/// command (`/model`, `/export`); pressed again at once, it opens the search instead.
-/// None: the key does what it always does.
-fn slash_key(state: &mut State, key: &KeyEvent) -> Option<Vec<Effect>> {
-    let KeyCode::Char(c) = key.code else { return None };
-    let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
-    if !plain || state.focus != Focus::Input {
-        return None;
-    }
-    if state.input.is_empty() {
-        state.quit_armed = false;
-        state.input.input(*key);
-        return Some(Vec::new());
-    }
-    if state.input.lines() == [c.to_string()] {
-        state.input = new_input(state.theme);
-        return Some(conversations::open_search(state));
-    }
-    None
-}
-
-/// A printable character bound to a command (like `?`) still types into a non-empty input.
-fn typed_into_input(state: &State, key: &KeyEvent) -> bool {
-    let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
-    matches!(key.code, KeyCode::Char(_)) && plain && state.focus == Focus::Input && !state.input.is_empty()
 }
 
 fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
@@ -215,165 +161,171 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         let kib = text.len().div_ceil(1024);
         let limit = MAX_PASTE_BYTES / 1024;
         return state
+            .session
             .notice(NoticeLevel::Warn, format!("paste refused: {kib} KiB is over the {limit} KiB (1 MiB) limit; nothing was pasted"));
     }
     let clean = llamadeck_words::text::sanitize(&llamadeck_words::text::normalize_newlines(text));
-    state.resume = None;
-    if let Some(browser) = state.browser.as_mut() {
-        if let BrowserMode::Rename(editor) | BrowserMode::Filter(editor) = &mut browser.mode {
-            editor.insert_str(clean.replace('\n', " "));
-        }
-    } else if let Some(search) = state.search.as_mut() {
-        search.query.insert_str(clean.replace('\n', " "));
-    } else if let Some(editor) = state.settings.editor.as_mut() {
-        editor.insert_str(&clean);
-    } else {
-        state.focus = Focus::Input;
-        state.input.insert_str(&clean);
+    if let Some(effects) = state.panes.route(&mut state.session, Event::Paste(&clean)) {
+        return effects;
+    }
+    // Nothing took it (the settings pane, no value being typed): the message box does.
+    state.panes.focus = Focus::Chat;
+    state.panes.chat.on_paste(&clean, &mut state.session);
+    Vec::new()
+}
+
+/// Opens the overlay `P` (made by `make`), or closes it when it is open.
+fn toggle<P: Pane>(panes: &mut Panes, make: impl FnOnce() -> P) -> Vec<Effect> {
+    if !panes.close::<P>() {
+        panes.open(make());
     }
     Vec::new()
 }
 
 fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
-    if command != Command::Quit {
-        state.quit_armed = false;
+    let State { session, panes } = state;
+    if command != Command::Quit && session.quit == Quit::Armed {
+        session.quit = Quit::No;
     }
-    let page = llamadeck_words::layout::chat_page_height(state.size);
+    let page = llamadeck_words::layout::chat_page_height(session.size);
     match command {
-        Command::Quit => quit(state),
+        Command::Quit => quit(session),
         Command::Send => send(state),
         Command::InsertNewline => {
-            if state.focus == Focus::Input {
-                state.input.insert_newline();
+            if panes.focus == Focus::Chat {
+                panes.chat.input.insert_newline();
             }
             Vec::new()
         }
-        Command::Stop => stop_answer(state),
+        Command::Stop => stop_answer(&mut session.chat),
         Command::FocusNext => {
-            state.focus = match state.focus {
-                Focus::Input => Focus::Settings,
-                Focus::Settings => Focus::Input,
+            panes.focus = match panes.focus {
+                Focus::Chat => Focus::Settings,
+                Focus::Settings => Focus::Chat,
             };
             Vec::new()
         }
-        Command::ToggleHelp => {
-            state.show_help = !state.show_help;
-            state.help_scroll = 0;
-            Vec::new()
-        }
-        Command::ApiRequests => {
-            state.api.show = !state.api.show;
-            Vec::new()
-        }
-        Command::Fleet => crate::app::fleet::toggle(state),
-        Command::ScrollUp => scroll_by(state, -1),
-        Command::ScrollDown => scroll_by(state, 1),
-        Command::PageUp => scroll_by(state, -(page as isize)),
-        Command::PageDown => scroll_by(state, page as isize),
+        Command::ToggleHelp => toggle(panes, Help::default),
+        Command::ApiRequests => toggle(panes, Requests::default),
+        Command::Fleet => toggle(panes, || FleetPane::new(session)),
+        Command::ScrollUp => scroll_by(session, -1),
+        Command::ScrollDown => scroll_by(session, 1),
+        Command::PageUp => scroll_by(session, -(page as isize)),
+        Command::PageDown => scroll_by(session, page as isize),
         Command::ScrollTop => {
-            state.scroll_top = Some(0);
+            session.chat.scroll_top = Some(0);
             Vec::new()
         }
         Command::FollowTail => {
-            state.scroll_top = None;
+            session.chat.scroll_top = None;
             Vec::new()
         }
         Command::Regenerate => regenerate(state),
         Command::EditLast => edit_last(state),
         Command::ClearConversation => {
-            let mut effects = stop_answer(state);
-            saving::start_new(state);
-            state.notice = None;
-            effects.extend(state.notice(NoticeLevel::Info, "new conversation (the last one is saved: F3)"));
+            let mut effects = stop_answer(&mut session.chat);
+            saving::start_new(&mut session.chat);
+            session.notice = None;
+            effects.extend(session.notice(NoticeLevel::Info, "new conversation (the last one is saved: F3)"));
             effects
         }
-        Command::Conversations => conversations::open_browser(state),
-        Command::Search => conversations::open_search(state),
-        Command::CopyLast => conversations::copy_last(state),
-        Command::NextPreset => settings::next_preset(state),
-        Command::SaveSettings => {
-            vec![Effect::SaveSettings { sampling: state.sampling.clone(), preset: settings::current_preset(state) }]
+        Command::Conversations => {
+            panes.close::<Resume>();
+            panes.close::<SearchBar>();
+            panes.open(Browser::default());
+            vec![Effect::Store(Request::List)]
         }
+        Command::Search => {
+            panes.open(SearchBar::new(session.theme));
+            Vec::new()
+        }
+        Command::CopyLast => conversations::copy_last(session),
+        Command::NextPreset => {
+            panes.settings.error = None;
+            presets::next_preset(session)
+        }
+        Command::SaveSettings => vec![Effect::SaveSettings { sampling: session.sampling.clone(), preset: session.presets.current() }],
         Command::ReloadModel => {
-            if state.generating.is_some() {
-                return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
+            if session.answering() {
+                return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
             vec![Effect::ReloadConfig]
         }
     }
 }
 
-fn quit(state: &mut State) -> Vec<Effect> {
-    if state.generating.is_some() && !state.quit_armed {
-        let mut effects = stop_answer(state);
-        state.quit_armed = true;
-        let key = state.keymap.keys_for(Command::Quit).first().map_or("quit".to_string(), |k| k.to_string());
-        effects.extend(state.notice(NoticeLevel::Warn, format!("answer stopped (kept); press {key} again to leave")));
+/// The first quit while an answer is generated stops it; the next one leaves.
+fn quit(session: &mut Session) -> Vec<Effect> {
+    if session.answering() && session.quit != Quit::Armed {
+        let mut effects = stop_answer(&mut session.chat);
+        session.quit = Quit::Armed;
+        let key = session.key_for(Command::Quit);
+        effects.extend(session.notice(NoticeLevel::Warn, format!("answer stopped (kept); press {key} again to leave")));
         return effects;
     }
-    state.should_quit = true;
+    session.quit = Quit::Now;
     vec![Effect::Quit]
 }
 
 fn send(state: &mut State) -> Vec<Effect> {
-    let text = state.input.lines().join("\n");
+    let State { session, panes } = state;
+    let text = panes.chat.text();
     if text.trim().is_empty() {
         return Vec::new();
     }
-    match conversations::slash_command(state, &text) {
+    match conversations::slash_command(session, &text) {
         Slash::Ran(effects) => {
-            state.input = new_input(state.theme);
+            panes.chat.clear(session.theme);
             return effects;
         }
         Slash::Refused(effects) => return effects,
         Slash::Text => {}
     }
-    if state.generating.is_some() {
-        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
+    if session.answering() {
+        return session.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
-    if !matches!(state.model, ModelState::Ready { .. }) {
+    if !session.model.is_ready() {
         // Keep the text: nothing typed is lost while the model loads.
-        return state.model_notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
+        return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
     }
-    state.load_refused = None;
-    state.input = new_input(state.theme);
-    state.messages.push(Message::user(&text));
-    start_answer(state)
+    session.model.refused = None;
+    panes.chat.clear(session.theme);
+    session.chat.messages.push(Message::user(&text));
+    start_answer(session)
 }
 
 /// Appends an empty streaming answer and asks the engine for it.
-fn start_answer(state: &mut State) -> Vec<Effect> {
-    let id = state.next_request;
-    state.next_request += 1;
-    let messages = conversation(state);
+fn start_answer(session: &mut Session) -> Vec<Effect> {
+    let id = session.chat.next_request;
+    session.chat.next_request += 1;
+    let messages = conversation(session);
     let mut answer = Message::new(Role::Assistant, "", MessageStatus::Streaming);
     answer.request = Some(id);
-    answer.sampling = Some(state.sampling.clone());
-    answer.model = match &state.model {
-        ModelState::Ready { name, .. } => Some(name.clone()),
-        _ => None,
-    };
-    state.messages.push(answer);
-    state.generating = Some(id);
-    state.scroll_top = None;
-    state.notice = None;
-    state.unsupported.clear();
+    answer.sampling = Some(session.sampling.clone());
+    answer.model = session.model.name().map(str::to_string);
+    let chat = &mut session.chat;
+    chat.messages.push(answer);
+    chat.generating = Some(id);
+    chat.scroll_top = None;
     // The meter counts the answer's tokens as they come; the engine's count replaces it.
-    state.context_estimated = true;
-    let mut effects = vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))];
+    chat.context_estimated = true;
+    session.notice = None;
+    session.model.unsupported.clear();
+    let request = GenerateRequest { id, messages, sampling: session.sampling.clone() };
+    let mut effects = vec![Effect::Engine(EngineCommand::Generate(request))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
-    effects.extend(saving::save(state));
+    effects.extend(saving::save(&session.chat));
     effects
 }
 
 /// The request's messages: the system prompt, then every exchange that got an answer.
-fn conversation(state: &State) -> Vec<ChatMessage> {
+fn conversation(session: &Session) -> Vec<ChatMessage> {
     let mut out = Vec::new();
-    if !state.sampling.raw_mode && !state.sampling.system_prompt.trim().is_empty() {
-        out.push(ChatMessage { role: Role::System, content: state.sampling.system_prompt.clone() });
+    if !session.sampling.raw_mode && !session.sampling.system_prompt.trim().is_empty() {
+        out.push(ChatMessage { role: Role::System, content: session.sampling.system_prompt.clone() });
     }
     let mut pending_user: Option<&Message> = None;
-    for m in &state.messages {
+    for m in &session.chat.messages {
         match m.role {
             Role::User => pending_user = Some(m),
             Role::Assistant => {
@@ -393,42 +345,45 @@ fn conversation(state: &State) -> Vec<ChatMessage> {
 }
 
 fn regenerate(state: &mut State) -> Vec<Effect> {
-    if state.generating.is_some() {
-        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
+    let session = &mut state.session;
+    if session.answering() {
+        return session.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
-    if !matches!(state.model, ModelState::Ready { .. }) {
-        return state.model_notice(NoticeLevel::Warn, "the model is not loaded yet");
+    if !matches!(session.model.state, ModelState::Ready { .. }) {
+        return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet");
     }
-    if state.messages.last().is_some_and(|m| m.role == Role::Assistant) {
-        state.messages.pop();
+    let messages = &mut session.chat.messages;
+    if messages.last().is_some_and(|m| m.role == Role::Assistant) {
+        messages.pop();
     }
-    if state.messages.last().is_none_or(|m| m.role != Role::User) {
-        return state.notice(NoticeLevel::Info, "nothing to regenerate");
+    if messages.last().is_none_or(|m| m.role != Role::User) {
+        return session.notice(NoticeLevel::Info, "nothing to regenerate");
     }
-    start_answer(state)
+    start_answer(session)
 }
 
 fn edit_last(state: &mut State) -> Vec<Effect> {
-    if state.generating.is_some() {
-        return state.notice(NoticeLevel::Warn, "still answering: Esc stops it");
+    let State { session, panes } = state;
+    if session.answering() {
+        return session.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
-    let Some(pos) = state.messages.iter().rposition(|m| m.role == Role::User) else {
-        return state.notice(NoticeLevel::Info, "no question to edit");
+    let Some(pos) = session.chat.messages.iter().rposition(|m| m.role == Role::User) else {
+        return session.notice(NoticeLevel::Info, "no question to edit");
     };
-    let text = state.messages[pos].text.clone();
-    state.messages.truncate(pos);
-    state.input = new_input(state.theme);
-    state.input.insert_str(&text);
-    state.focus = Focus::Input;
+    let text = session.chat.messages[pos].text.clone();
+    session.chat.messages.truncate(pos);
+    panes.chat.clear(session.theme);
+    panes.chat.input.insert_str(&text);
+    panes.focus = Focus::Chat;
     Vec::new()
 }
 
-fn scroll_by(state: &mut State, delta: isize) -> Vec<Effect> {
-    let page = llamadeck_words::layout::chat_page_height(state.size);
-    state.refresh_plan();
-    let max_top = state.plan.last_top(page);
-    let top = state.scroll_top.unwrap_or(max_top);
+fn scroll_by(session: &mut Session, delta: isize) -> Vec<Effect> {
+    let page = llamadeck_words::layout::chat_page_height(session.size);
+    session.refresh_plan();
+    let max_top = session.chat.plan.last_top(page);
+    let top = session.chat.scroll_top.unwrap_or(max_top);
     let new_top = top.saturating_add_signed(delta).min(max_top);
-    state.scroll_top = if new_top >= max_top { None } else { Some(new_top) };
+    session.chat.scroll_top = if new_top >= max_top { None } else { Some(new_top) };
     Vec::new()
 }

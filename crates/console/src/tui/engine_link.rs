@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tokio::task::JoinHandle;
 
 use crate::app::Action;
-use crate::app::inbox::Sender;
+use crate::session::inbox::Sender;
 use llamadeck_engine::events::StatusEvents;
 use llamadeck_engine::{Canceller, Engine, EngineCommand, EngineEvent, ModelSpec};
 use llamadeck_words::chat::RequestId;

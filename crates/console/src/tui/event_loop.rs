@@ -10,8 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::MissedTickBehavior;
 
-use crate::app::action::Reread;
 use crate::app::{Action, Effect, Inbox, State, update};
+use crate::session::Reread;
 use crate::tui::engine_link::EngineLink;
 use llamadeck_engine::{Engine, ModelSpec};
 use llamadeck_store::worker::Worker;
@@ -151,7 +151,7 @@ where
             last_draw = Some(now);
         }
         // A loading timer counts and notices expire by the clock.
-        let ticking = state.loading_elapsed().is_some() || state.notice.is_some();
+        let ticking = state.session.model.loading_elapsed(state.session.now).is_some() || state.session.notice.is_some();
         let action = tokio::select! {
             action = inbox.recv() => action,
             _ = tokio::time::sleep_until(next_draw.into()), if dirty => continue,
@@ -247,7 +247,7 @@ fn no_store(request: Request) -> Option<Reply> {
 
 /// The model `/model PATH` asks for: that path, with the current device and other settings.
 fn choose_model(state: &State, source: String) -> ModelSpec {
-    ModelSpec { source, ..state.model_spec.clone() }
+    ModelSpec { source, ..state.session.model.spec.clone() }
 }
 
 /// F5: the config file as it is now (the defaults when there is none), its keymap, and the
@@ -261,6 +261,6 @@ fn reread_config(state: &State, config_path: &std::path::Path) -> Result<Box<Rer
     let loaded = llamadeck_config::load_file(config_path, false).map_err(|e| short(e.to_string()))?;
     let keymap = Keymap::from_config(&loaded.config.keys)
         .map_err(|(command, message)| short(format!("{}: keys.{command}: {message}", config_path.display())))?;
-    let spec = loaded.config.model_spec(state.cli_model.as_deref());
+    let spec = loaded.config.model_spec(state.session.model.cli_model.as_deref());
     Ok(Box::new(Reread { config: loaded.config, keymap, spec }))
 }

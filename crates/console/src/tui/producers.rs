@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::app::Action;
-use crate::app::inbox::Sender;
+use crate::session::inbox::Sender;
 use llamadeck_gpu::snapshot::GpuSnapshot;
 
 /// Keys, pastes and resizes; `TerminalClosed` when the stream ends or fails.

@@ -1,55 +1,30 @@
-//! Drawing: one file a pane. `render` only reads the state; where each pane goes comes from
-//! `llamadeck_words::layout`, colours from `llamadeck_words::theme`.
-pub mod api;
-pub mod chat;
-pub mod conversations;
-pub mod fleet;
-pub mod gpu;
-pub mod help;
-pub mod popup;
-pub mod search;
-pub mod settings;
+//! Drawing, reading only: the tiled panes (chat with its message box, the GPU panel, settings),
+//! the status bar, then the open overlays from the bottom of the stack up. Each pane draws itself
+//! (`crate::panes`); where each goes comes from `llamadeck_words::layout`.
 pub mod status;
 
 use ratatui::Frame;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::state::State;
+use crate::app::State;
+use crate::panes::Pane;
 use llamadeck_words::layout;
 
 pub fn render(frame: &mut Frame, state: &State) {
+    let State { session, panes } = state;
     let area = frame.area();
     if !layout::fits(area) {
         too_small(frame, state);
         return;
     }
-    let areas = layout::areas(area, state.input.lines().len());
-    chat::render(frame, areas.chat, state);
-    match &state.search {
-        Some(search) => search::render(frame, areas.input, state, search),
-        None => chat::render_input(frame, areas.input, state),
-    }
-    // A remote target's GPUs, from its metrics; the model here keeps NVML's.
-    match (&state.fleet.target, &state.fleet.target_gpu) {
-        (Some(_), Some(gpu)) => gpu::render(frame, areas.gpu, Some(gpu), &state.fleet.target_history, state.theme),
-        _ => gpu::render(frame, areas.gpu, state.gpu.as_deref(), &state.gpu_history, state.theme),
-    }
-    settings::render(frame, areas.settings, state);
+    let areas = layout::areas(area, panes.chat.input.lines().len());
+    panes.chat.draw(frame, &areas, session, panes);
+    crate::panes::gpu::draw_panel(frame, areas.gpu, session);
+    panes.settings.draw(frame, &areas, session, panes);
     status::render(frame, areas.status, state);
-    if let Some(browser) = &state.browser {
-        conversations::render(frame, area, state, browser);
-    } else if state.resume.is_some() {
-        conversations::render_resume(frame, area, state);
-    }
-    if state.show_help {
-        help::render(frame, area, state);
-    }
-    if state.api.show {
-        api::render(frame, area, state);
-    }
-    if state.fleet.show {
-        fleet::render(frame, area, state);
+    for overlay in panes.stack() {
+        overlay.draw(frame, &areas, session, panes);
     }
     neutralise(frame);
 }
@@ -68,7 +43,7 @@ fn neutralise(frame: &mut Frame) {
 fn too_small(frame: &mut Frame, state: &State) {
     let area = frame.area();
     let text = vec![
-        Line::styled("terminal too small", state.theme.warn()),
+        Line::styled("terminal too small", state.session.theme.warn()),
         Line::from(format!("{}×{}, need {}×{}", area.width, area.height, layout::MIN_WIDTH, layout::MIN_HEIGHT)),
     ];
     let lines: Vec<Line> = text.into_iter().take(area.height as usize).collect();

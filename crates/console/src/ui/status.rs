@@ -1,20 +1,23 @@
-//! The status bar: model state and the latest notice on the left, key hints for what has the
-//! focus on the right; F1 help and quit are the last hints to go when the bar is narrow.
+//! The status bar: model state and the latest notice on the left, the keys of the pane on top
+//! on the right (it says which); help (where it opens) and quit are the last hints to go when
+//! the bar is narrow.
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::state::{Focus, ModelState, Notice, NoticeLevel, State};
+use crate::app::State;
+use crate::session::{ModelState, Notice, NoticeLevel, Session};
 use llamadeck_words::keys::Command;
 use llamadeck_words::text::{str_width, truncate, truncate_left};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, whole: &State) {
+    let state = &whole.session;
     let theme = state.theme;
     let width = area.width as usize;
-    let (model, model_style) = match &state.model {
+    let (model, model_style) = match &state.model.state {
         ModelState::Loading { .. } => {
-            let secs = state.loading_elapsed().map_or(0, |d| d.as_secs());
+            let secs = state.model.loading_elapsed(state.now).map_or(0, |d| d.as_secs());
             (format!("◌ loading {secs} s"), theme.warn())
         }
         ModelState::Ready { name, .. } => match &state.fleet.target {
@@ -27,11 +30,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         },
     };
     let mut left = vec![Span::styled(truncate(&model, width / 3), model_style)];
-    if state.generating.is_some() {
+    if state.answering() {
         left.push(Span::styled(" · answering", theme.warn()));
     }
     if !state.fleet.nodes.is_empty() {
-        let (up, all) = state.fleet.up_count(matches!(state.fleet.local_state(&state.model), Some(ModelState::Ready { .. })));
+        let (up, all) = state.fleet.up_count(matches!(state.fleet.local_state(&state.model.state), Some(ModelState::Ready { .. })));
         let style = if up < all { theme.warn() } else { theme.dim() };
         left.push(Span::styled(format!(" · fleet {up}/{all} up"), style));
     }
@@ -39,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         let style = if state.api.error.is_some() { theme.error() } else { theme.dim() };
         left.push(Span::styled(format!(" · {}", truncate(&api, width / 3)), style));
     }
-    let hints = if state.show_hints { hints(state) } else { Vec::new() };
+    let hints = if state.config.ui.hints { hints(whole) } else { Vec::new() };
     // Help and quit keep their room whatever the notice says.
     let essential: usize = hints.iter().filter(|h| h.essential).map(Hint::width).sum();
     if let Some(notice) = &state.notice {
@@ -90,33 +93,18 @@ impl Hint {
     }
 }
 
-/// The hints for what has the focus now, then help (where it opens) and quit.
+/// The hints of the pane on top (an overlay, else the focused pane), then help where it opens
+/// there, and quit.
 fn hints(state: &State) -> Vec<Hint> {
-    let key = |command| state.keymap.keys_for(command).first().map(|k| k.to_string());
-    let fixed = |k: &str, label| Some(Hint { key: k.to_string(), label, essential: false });
-    let bound = |command, label| key(command).map(|k| Hint { key: k, label, essential: false });
-    // An editor, the search bar and the conversations view take every key but quit.
-    let (mut out, help): (Vec<Option<Hint>>, bool) = if state.settings.editor.is_some() {
-        (vec![fixed("Enter", "save"), fixed("Esc", "cancel")], false)
-    } else if state.search.is_some() {
-        (vec![fixed("Enter", "older"), fixed("↓", "newer"), fixed("Esc", "close")], false)
-    } else if state.browser.is_some() {
-        (Vec::new(), false)
-    } else if state.resume.is_some() {
-        (Vec::new(), true)
-    } else if state.focus == Focus::Settings {
-        (vec![fixed("↑↓", "choose"), fixed("←→", "change"), fixed("Enter", "type"), bound(Command::FocusNext, "chat")], true)
-    } else if state.generating.is_some() {
-        (vec![bound(Command::Stop, "stop")], true)
-    } else {
-        let fleet = (!state.fleet.nodes.is_empty()).then(|| bound(Command::Fleet, "fleet")).flatten();
-        (vec![bound(Command::Send, "send"), bound(Command::FocusNext, "settings"), fleet], true)
-    };
-    if help {
-        out.push(key(Command::ToggleHelp).map(|k| Hint { key: k, label: "help", essential: true }));
+    let session: &Session = &state.session;
+    let top = state.panes.hints(session);
+    let key = |command| session.keymap.keys_for(command).first().map(|k| k.to_string());
+    let mut out: Vec<Hint> = top.keys.into_iter().map(|h| Hint { key: h.key, label: h.label, essential: false }).collect();
+    if top.help {
+        out.extend(key(Command::ToggleHelp).map(|k| Hint { key: k, label: "help", essential: true }));
     }
-    out.push(key(Command::Quit).map(|k| Hint { key: k, label: "quit", essential: true }));
-    out.into_iter().flatten().collect()
+    out.extend(key(Command::Quit).map(|k| Hint { key: k, label: "quit", essential: true }));
+    out
 }
 
 /// The hints that fit in `room` columns, in their order: help and quit first, then the others

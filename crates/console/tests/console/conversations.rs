@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use llamadeck_console::app::state::BrowserMode;
 use llamadeck_console::app::{Action, Effect, State, update};
+use llamadeck_console::panes::conversations::{Browser, BrowserMode};
+use llamadeck_console::panes::resume::Resume;
+use llamadeck_console::panes::search::SearchBar;
 use llamadeck_engine::EngineCommand;
 use llamadeck_store::{Conversation, Damaged, ExportFormat, Listing, Reply, Request, Summary};
 use llamadeck_words::chat::{GenStats, Message, MessageStatus, Role};
@@ -54,17 +56,17 @@ fn listing() -> Listing {
 #[test]
 fn every_exchange_is_saved_with_its_settings_model_and_stats() {
     let mut s = ready_state();
-    s.sampling.temperature = 0.3;
+    s.session.sampling.temperature = 0.3;
     type_text(&mut s, "hi");
     let effects = update(&mut s, key(KeyCode::Enter));
     let saved = saves(&effects);
     assert_eq!(saved.len(), 1, "the question is saved when sent");
     assert_eq!(saved[0].messages.len(), 1, "the streaming answer is not");
     assert_eq!(saved[0].id, None);
-    let serial = s.conversation.serial;
+    let serial = s.session.chat.meta.serial;
     update(&mut s, Action::Store(Reply::Assigned { serial, id: "c1".into(), created: 5 }));
-    assert_eq!(s.conversation.id.as_deref(), Some("c1"));
-    let id = s.generating.unwrap();
+    assert_eq!(s.session.chat.meta.id.as_deref(), Some("c1"));
+    let id = s.session.chat.generating.unwrap();
     update(&mut s, token(id, "hello"));
     let effects = update(&mut s, finish(id));
     let saved = saves(&effects);
@@ -80,20 +82,20 @@ fn every_exchange_is_saved_with_its_settings_model_and_stats() {
 fn stop_saves_the_partial_answer_and_a_new_conversation_gets_a_new_file() {
     let mut s = ready_state();
     let id = ask(&mut s, "q");
-    let serial = s.conversation.serial;
+    let serial = s.session.chat.meta.serial;
     update(&mut s, Action::Store(Reply::Assigned { serial, id: "c1".into(), created: 5 }));
     update(&mut s, token(id, "part"));
     let effects = update(&mut s, key(KeyCode::Esc));
     let saved = saves(&effects);
     assert_eq!(saved[0].messages[1].status, MessageStatus::Stopped);
     assert_eq!(saved[0].messages[1].text, "part");
-    let old_serial = s.conversation.serial;
+    let old_serial = s.session.chat.meta.serial;
     update(&mut s, ctrl('l'));
-    assert_eq!(s.conversation.id, None);
-    assert_ne!(s.conversation.serial, old_serial);
+    assert_eq!(s.session.chat.meta.id, None);
+    assert_ne!(s.session.chat.meta.serial, old_serial);
     // An id meant for the old conversation that arrives late is not taken.
     update(&mut s, Action::Store(Reply::Assigned { serial: old_serial, id: "c1".into(), created: 5 }));
-    assert_eq!(s.conversation.id, None);
+    assert_eq!(s.session.chat.meta.id, None);
     // Shutdown with nothing streaming writes nothing new.
     assert!(update(&mut s, Action::Shutdown).is_empty());
 }
@@ -112,9 +114,9 @@ fn shutdown_mid_answer_stops_and_saves_it() {
 fn resume_offer_enter_loads_esc_dismisses() {
     let mut s = ready_state();
     update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
-    assert!(s.resume.is_some());
+    assert!(s.panes.is_open::<Resume>());
     assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::Store(Request::Load("20250102-154312-00aa".into()))]);
-    assert!(s.resume.is_none());
+    assert!(!s.panes.is_open::<Resume>());
     let mut answer = Message::new(Role::Assistant, "loaded \x1b[2J answer", MessageStatus::Complete);
     answer.stats = Some(GenStats { prompt_tokens: 100, completion_tokens: 20, ..Default::default() });
     let c = Conversation {
@@ -125,9 +127,9 @@ fn resume_offer_enter_loads_esc_dismisses() {
         messages: vec![Message::user("old question"), answer],
     };
     update(&mut s, Action::Store(Reply::Loaded(Ok(c))));
-    assert_eq!(s.messages.len(), 2);
-    assert_eq!(s.conversation.id.as_deref(), Some("20250102-154312-00aa"));
-    assert_eq!(s.context_used, 120);
+    assert_eq!(s.session.chat.messages.len(), 2);
+    assert_eq!(s.session.chat.meta.id.as_deref(), Some("20250102-154312-00aa"));
+    assert_eq!(s.session.chat.context_used, 120);
     // The next exchange is saved into the same file.
     let effects = update(&mut s, Action::Paste("more".into()));
     assert!(effects.is_empty());
@@ -137,12 +139,12 @@ fn resume_offer_enter_loads_esc_dismisses() {
     let mut s = ready_state();
     update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
     update(&mut s, key(KeyCode::Esc));
-    assert!(s.resume.is_none() && s.messages.is_empty());
+    assert!(!s.panes.is_open::<Resume>() && s.session.chat.messages.is_empty());
     let mut s = ready_state();
     update(&mut s, Action::Store(Reply::Latest(Some(listing().entries[0].clone()))));
     type_text(&mut s, "hi");
-    assert!(s.resume.is_none(), "typing dismisses the offer");
-    assert_eq!(s.input.lines(), ["hi"]);
+    assert!(!s.panes.is_open::<Resume>(), "typing dismisses the offer");
+    assert_eq!(s.panes.chat.input.lines(), ["hi"]);
 }
 
 #[test]
@@ -151,40 +153,40 @@ fn browse_open_rename_delete_filter() {
     assert_eq!(update(&mut s, key(KeyCode::F(3))), vec![Effect::Store(Request::List)]);
     update(&mut s, Action::Store(Reply::Listed(listing())));
     update(&mut s, key(KeyCode::Down));
-    assert_eq!(s.browser.as_ref().unwrap().selected, 1);
+    assert_eq!(s.panes.find::<Browser>().unwrap().selected, 1);
     // rename
     update(&mut s, key(KeyCode::Char('r')));
-    assert!(matches!(s.browser.as_ref().unwrap().mode, BrowserMode::Rename(_)));
+    assert!(matches!(s.panes.find::<Browser>().unwrap().mode, BrowserMode::Rename(_)));
     for _ in 0..40 {
         update(&mut s, key(KeyCode::Backspace));
     }
     type_text(&mut s, "MIG notes");
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(effects, vec![Effect::Store(Request::Rename { id: "20250101-090000-0b0b".into(), title: "MIG notes".into() })]);
-    assert_eq!(s.browser.as_ref().unwrap().selected_entry().unwrap().title, "MIG notes");
+    assert_eq!(s.panes.find::<Browser>().unwrap().selected_entry().unwrap().title, "MIG notes");
     // delete asks first; n keeps it
     update(&mut s, key(KeyCode::Char('d')));
     assert!(update(&mut s, key(KeyCode::Char('n'))).is_empty());
-    assert_eq!(s.browser.as_ref().unwrap().visible().len(), 3);
+    assert_eq!(s.panes.find::<Browser>().unwrap().visible().len(), 3);
     update(&mut s, key(KeyCode::Char('d')));
     assert_eq!(update(&mut s, key(KeyCode::Char('y'))), vec![Effect::Store(Request::Delete("20250101-090000-0b0b".into()))]);
-    assert_eq!(s.browser.as_ref().unwrap().visible().len(), 2);
+    assert_eq!(s.panes.find::<Browser>().unwrap().visible().len(), 2);
     // search over all conversations
     update(&mut s, key(KeyCode::Char('/')));
     type_text(&mut s, "GPU");
-    assert_eq!(s.browser.as_ref().unwrap().visible().len(), 1);
+    assert_eq!(s.panes.find::<Browser>().unwrap().visible().len(), 1);
     update(&mut s, key(KeyCode::Enter));
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(effects, vec![Effect::Store(Request::Load("20250102-154312-00aa".into()))]);
-    assert!(s.browser.is_none());
+    assert!(!s.panes.is_open::<Browser>());
     // n starts a new conversation
     update(&mut s, key(KeyCode::F(3)));
     update(&mut s, key(KeyCode::Char('n')));
-    assert!(s.browser.is_none() && s.messages.is_empty());
+    assert!(!s.panes.is_open::<Browser>() && s.session.chat.messages.is_empty());
     // Esc closes; quit still quits from the view
     update(&mut s, key(KeyCode::F(3)));
     update(&mut s, key(KeyCode::Esc));
-    assert!(s.browser.is_none());
+    assert!(!s.panes.is_open::<Browser>());
     update(&mut s, key(KeyCode::F(3)));
     assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
 }
@@ -205,24 +207,24 @@ fn haystack() -> State {
 fn slash_twice_searches_the_conversation_and_only_from_an_empty_box() {
     let mut s = haystack();
     type_text(&mut s, "a/b");
-    assert_eq!(s.input.lines(), ["a/b"]);
-    assert!(s.search.is_none());
-    s.input = llamadeck_console::app::state::new_input(s.theme);
+    assert_eq!(s.panes.chat.input.lines(), ["a/b"]);
+    assert!(!s.panes.is_open::<SearchBar>());
+    s.panes.chat.input = llamadeck_console::panes::chat::new_input(s.session.theme);
     update(&mut s, key(KeyCode::Char('/')));
-    assert!(s.search.is_none(), "one / starts a command");
-    assert_eq!(s.input.lines(), ["/"]);
+    assert!(!s.panes.is_open::<SearchBar>(), "one / starts a command");
+    assert_eq!(s.panes.chat.input.lines(), ["/"]);
     update(&mut s, key(KeyCode::Char('/')));
-    assert!(s.search.is_some(), "a second / searches");
-    assert!(s.input.is_empty());
+    assert!(s.panes.is_open::<SearchBar>(), "a second / searches");
+    assert!(s.panes.chat.input.is_empty());
     type_text(&mut s, "needle");
-    let search = s.search.as_ref().unwrap();
+    let search = s.panes.find::<SearchBar>().unwrap();
     assert_eq!(search.hits.len(), 2, "every occurrence counts, not every message");
     assert_eq!(search.current_message(), Some(7));
-    assert!(s.scroll_top.is_some(), "scrolled to the match");
+    assert!(s.session.chat.scroll_top.is_some(), "scrolled to the match");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.search.as_ref().unwrap().current, Some(0), "Enter goes to the older match");
+    assert_eq!(s.panes.find::<SearchBar>().unwrap().current, Some(0), "Enter goes to the older match");
     update(&mut s, key(KeyCode::Esc));
-    assert!(s.search.is_none());
+    assert!(!s.panes.is_open::<SearchBar>());
 }
 
 #[test]
@@ -232,7 +234,7 @@ fn the_search_bar_only_searches() {
     for query in ["export json", "model /models/a/b.gguf"] {
         type_text(&mut s, query);
         assert!(update(&mut s, key(KeyCode::Enter)).is_empty(), "{query}: Enter in the search bar ran something");
-        let search = s.search.as_ref().expect("the search stays open");
+        let search = s.panes.find::<SearchBar>().expect("the search stays open");
         assert_eq!(search.text(), query);
         assert!(search.hits.is_empty());
         for _ in query.chars() {
@@ -245,12 +247,12 @@ fn the_search_bar_only_searches() {
 fn commands_run_from_the_message_box() {
     let mut s = haystack();
     type_text(&mut s, "/export json");
-    assert!(s.search.is_none(), "typing a command never opens the search");
+    assert!(!s.panes.is_open::<SearchBar>(), "typing a command never opens the search");
     let effects = update(&mut s, key(KeyCode::Enter));
     assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Json, .. })]), "{effects:?}");
-    assert!(s.input.is_empty());
+    assert!(s.panes.chat.input.is_empty());
     update(&mut s, Action::Store(Reply::Exported(Ok("/data/exports/c.json".into()))));
-    assert_eq!(s.notice.as_ref().unwrap().path.as_deref(), Some("/data/exports/c.json"));
+    assert_eq!(s.session.notice.as_ref().unwrap().path.as_deref(), Some("/data/exports/c.json"));
     update(&mut s, Action::Paste("/export md".into()));
     let effects = update(&mut s, key(KeyCode::Enter));
     assert!(matches!(&effects[..], [Effect::Store(Request::Export { format: ExportFormat::Markdown, .. })]), "{effects:?}");
@@ -258,9 +260,9 @@ fn commands_run_from_the_message_box() {
     for typed in ["/exprot md", "/model"] {
         type_text(&mut s, typed);
         assert!(update(&mut s, key(KeyCode::Enter)).is_empty(), "{typed}");
-        assert_eq!(s.input.lines(), [typed]);
-        assert!(s.notice.as_ref().unwrap().level == llamadeck_console::app::state::NoticeLevel::Warn);
-        s.input = llamadeck_console::app::state::new_input(s.theme);
+        assert_eq!(s.panes.chat.input.lines(), [typed]);
+        assert!(s.session.notice.as_ref().unwrap().level == llamadeck_console::session::NoticeLevel::Warn);
+        s.panes.chat.input = llamadeck_console::panes::chat::new_input(s.session.theme);
     }
     // Text that only starts with a slash is a message.
     type_text(&mut s, "/etc/hosts: what is it for?");
@@ -276,7 +278,7 @@ fn ctrl_y_copies_the_last_answer() {
     update(&mut s, finish(id));
     assert_eq!(update(&mut s, ctrl('y')), vec![Effect::Clipboard("answer text".into())]);
     update(&mut s, Action::Copied(Ok(11)));
-    assert!(s.notice.as_ref().unwrap().text.contains("copied"));
+    assert!(s.session.notice.as_ref().unwrap().text.contains("copied"));
 }
 
 #[test]
@@ -285,12 +287,12 @@ fn control_characters_typed_as_keys_are_ignored() {
     for c in ['\x1b', '\u{9b}', '\u{202e}', '\x07'] {
         update(&mut s, key(KeyCode::Char(c)));
     }
-    assert!(s.input.is_empty());
+    assert!(s.panes.chat.input.is_empty());
 }
 
 fn browsing() -> State {
     let mut s = conversation();
-    let serial = s.conversation.serial;
+    let serial = s.session.chat.meta.serial;
     update(&mut s, Action::Store(Reply::Assigned { serial, id: "20250102-154312-00aa".into(), created: 1 }));
     update(&mut s, key(KeyCode::F(3)));
     update(&mut s, Action::Store(Reply::Listed(listing())));
@@ -361,7 +363,7 @@ fn a_one_megabyte_paste_is_accepted_without_freezing() {
     terminal.draw(|f| llamadeck_console::ui::render(f, &s)).unwrap();
     let sent_and_drawn = t1.elapsed();
     eprintln!("1 MB paste: insert {pasted:?}, draw {drawn:?}, send + draw {sent_and_drawn:?}");
-    assert_eq!(s.messages[0].text, paste, "sent whole, line breaks and all");
+    assert_eq!(s.session.chat.messages[0].text, paste, "sent whole, line breaks and all");
     for d in [pasted, drawn, sent_and_drawn] {
         assert!(d < Duration::from_secs(2), "{d:?}");
     }
@@ -392,7 +394,7 @@ mod whole_loop {
     /// that records; keys go in through the returned terminal stream.
     fn loop_io(data: &std::path::Path, words: Vec<String>, clipboard: Arc<Mutex<Vec<u8>>>) -> (LoopIo, Keys) {
         let engine = scripted_engine(words, Duration::from_millis(1));
-        engine.load(state().model_spec.clone());
+        engine.load(state().session.model.spec.clone());
         let inbox = Inbox::new();
         inbox.sender().send(Action::Gpu(shared(no_gpu())));
         let (keys, key_rx) = futures::channel::mpsc::unbounded();
@@ -431,13 +433,15 @@ mod whole_loop {
         let (exit, _) = tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut s, io)).await.unwrap().unwrap();
         driver.await.unwrap();
         assert_eq!(exit, Exit::InputClosed);
-        assert_eq!(s.messages.len(), 2, "{:#?}", s.messages);
-        let id = s.conversation.id.clone().expect("saved under an id");
+        assert_eq!(s.session.chat.messages.len(), 2, "{:#?}", s.session.chat.messages);
+        let id = s.session.chat.meta.id.clone().expect("saved under an id");
         let dir = llamadeck_store::conversations_dir(data.path());
         let saved = llamadeck_store::load(&dir, &id).unwrap();
         assert_eq!(
             saved.messages,
-            s.messages
+            s.session
+                .chat
+                .messages
                 .iter()
                 .cloned()
                 .map(|mut m| {
@@ -468,8 +472,8 @@ mod whole_loop {
         let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
         tokio::time::timeout(Duration::from_secs(20), run(&mut terminal, &mut s2, io)).await.unwrap().unwrap();
         driver.await.unwrap();
-        assert_eq!(s2.conversation.id.as_deref(), Some(id.as_str()));
-        assert_eq!(s2.messages.len(), 2);
+        assert_eq!(s2.session.chat.meta.id.as_deref(), Some(id.as_str()));
+        assert_eq!(s2.session.chat.messages.len(), 2);
         assert!(format!("{}", terminal.backend()).contains("first question"));
     }
 
@@ -621,7 +625,7 @@ fn a_long_conversation_keeps_keys_and_frames_fast() {
     for c in "needle".chars() {
         keys.push(timed(&format!("search key {c:?} + frame"), &mut s, vec![key(KeyCode::Char(c))]));
     }
-    assert_eq!(s.search.as_ref().unwrap().hits.len(), 1);
+    assert_eq!(s.panes.find::<SearchBar>().unwrap().hits.len(), 1);
     keys.push(timed("Esc + frame", &mut s, vec![key(KeyCode::Esc)]));
     keys.push(timed("Ctrl+End + frame", &mut s, vec![Action::Command(llamadeck_words::keys::Command::FollowTail)]));
     let per_mb = |d: Duration| d / megabytes as u32;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use llamadeck_config::Config;
-use llamadeck_console::app::fleet::FleetView;
-use llamadeck_console::app::state::ModelState;
 use llamadeck_console::app::{Action, Effect, State, update};
+use llamadeck_console::panes::fleet::FleetPane;
+use llamadeck_console::session::ModelState;
+use llamadeck_console::session::fleet::FleetView;
 use llamadeck_engine::{EngineEvent, ModelSpec};
 use llamadeck_fleet::{Fleet, Health, NodeReading};
 use llamadeck_gpu::snapshot::{GpuDevice, GpuSnapshot, GpuStatus};
@@ -69,7 +70,7 @@ fn console(names: &[&str]) -> State {
     let spec = ModelSpec { source: "/models/llama-2-13b-chat.Q4_K_M.gguf".into(), ..ModelSpec::default() };
     let mut state = State::new(&Config::default(), Keymap::defaults(), spec, Theme::PLAIN, std::time::Instant::now());
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    state.fleet = FleetView::new(&names, true, None);
+    state.session.fleet = FleetView::new(&names, true, None);
     update(&mut state, Action::Status { epoch: 0, event: EngineEvent::Loaded { model: "llama-2-13b-chat".into(), context_len: 4096 } });
     let mut local = GpuSnapshot { status: GpuStatus::Nvml { driver: None }, ..GpuSnapshot::default() };
     local.devices.push(GpuDevice {
@@ -108,28 +109,28 @@ fn enter_switches_the_chat_to_the_node_and_news_of_the_engine_left_is_dropped() 
     let mut state = console(&["gpu-a", "gpu-b"]);
     readings(&mut state, vec![up("gpu-a", 2), down("gpu-b", "cannot connect to 127.0.0.1:9: Connection refused")]);
     assert!(update(&mut state, key(KeyCode::F(6))).is_empty());
-    assert!(state.fleet.show);
-    assert_eq!(state.fleet.selected, 0, "the pane opens on the chat's target: the model here");
+    assert!(state.panes.is_open::<FleetPane>());
+    assert_eq!(state.panes.find::<FleetPane>().map_or(0, |p| p.selected), 0, "the pane opens on the chat's target: the model here");
     update(&mut state, key(KeyCode::Down));
     let effects = update(&mut state, key(KeyCode::Enter));
     assert_eq!(effects, [Effect::UseEngine { node: Some("gpu-a".into()), epoch: 1 }]);
-    assert!(!state.fleet.show);
-    assert!(matches!(&state.model, ModelState::Loading { stage, .. } if stage == "asking gpu-a"));
+    assert!(!state.panes.is_open::<FleetPane>());
+    assert!(matches!(&state.session.model.state, ModelState::Loading { stage, .. } if stage == "asking gpu-a"));
     // The model here said it is loaded just before the switch: that news is not about gpu-a.
     update(&mut state, Action::Status { epoch: 0, event: EngineEvent::Loaded { model: "llama-2-13b-chat".into(), context_len: 4096 } });
-    assert!(matches!(state.model, ModelState::Loading { .. }));
+    assert!(matches!(state.session.model.state, ModelState::Loading { .. }));
     update(
         &mut state,
         Action::Status { epoch: 1, event: EngineEvent::Loaded { model: "meta-llama/Llama-2-13b-chat-hf".into(), context_len: 4096 } },
     );
-    assert_eq!(state.model_name(), Some("meta-llama/Llama-2-13b-chat-hf"));
+    assert_eq!(state.session.model.name(), Some("meta-llama/Llama-2-13b-chat-hf"));
     // The GPU panel shows gpu-a's GPUs, from its metrics.
-    let gpu = state.fleet.target_gpu.clone().expect("gpu-a's GPUs");
+    let gpu = state.session.fleet.target_gpu.clone().expect("gpu-a's GPUs");
     assert_eq!(gpu.devices.len(), 2);
     assert_eq!((gpu.devices[1].memory_used, gpu.devices[1].util_gpu), (Some(30 * GIB), Some(15)));
     // Back to the model here: its state as it was left, until its own news comes.
     update(&mut state, key(KeyCode::F(6)));
-    assert_eq!(state.fleet.selected, 1, "the pane opens on gpu-a");
+    assert_eq!(state.panes.find::<FleetPane>().map_or(0, |p| p.selected), 1, "the pane opens on gpu-a");
     update(&mut state, key(KeyCode::Home));
     assert_eq!(update(&mut state, key(KeyCode::Enter)), [Effect::UseEngine { node: None, epoch: 2 }]);
 }
@@ -137,7 +138,7 @@ fn enter_switches_the_chat_to_the_node_and_news_of_the_engine_left_is_dropped() 
 #[test]
 fn switching_while_answering_is_refused_and_watched_only_nodes_cannot_be_chosen() {
     let mut state = console(&["gpu-a", "dcgm"]);
-    state.config.nodes =
+    state.session.config.nodes =
         serde_yaml::from_str("[{name: gpu-a, url: 'http://127.0.0.1:1/v1'}, {name: dcgm, metrics: ['http://127.0.0.1:9400/metrics']}]")
             .unwrap();
     readings(&mut state, vec![up("gpu-a", 1), up("dcgm", 4)]);
@@ -145,15 +146,15 @@ fn switching_while_answering_is_refused_and_watched_only_nodes_cannot_be_chosen(
         update(&mut state, key(KeyCode::Char(c)));
     }
     update(&mut state, key(KeyCode::Enter));
-    assert!(state.generating.is_some());
+    assert!(state.session.chat.generating.is_some());
     update(&mut state, key(KeyCode::F(6)));
     update(&mut state, key(KeyCode::Down));
     assert!(update(&mut state, key(KeyCode::Enter)).is_empty());
-    assert!(state.notice.as_ref().unwrap().text.contains("stop the answer first"));
+    assert!(state.session.notice.as_ref().unwrap().text.contains("stop the answer first"));
     update(&mut state, key(KeyCode::F(6)));
     update(&mut state, key(KeyCode::End));
     assert!(update(&mut state, key(KeyCode::Enter)).is_empty());
-    assert!(state.notice.as_ref().unwrap().text.contains("dcgm has no url"), "{:?}", state.notice);
+    assert!(state.session.notice.as_ref().unwrap().text.contains("dcgm has no url"), "{:?}", state.session.notice);
 }
 
 #[test]
@@ -179,7 +180,7 @@ fn model_from_the_command_box_is_refused_while_the_chat_talks_to_a_node() {
     update(&mut state, key(KeyCode::Down));
     update(&mut state, key(KeyCode::Enter));
     assert!(update(&mut state, Action::ModelChosen(ModelSpec { source: "/m.gguf".into(), ..ModelSpec::default() })).is_empty());
-    assert!(state.notice.as_ref().unwrap().text.contains("choose local in the fleet pane (F6) first"));
+    assert!(state.session.notice.as_ref().unwrap().text.contains("choose local in the fleet pane (F6) first"));
 }
 
 /// The local node, seven up or down, one loading: eight nodes and the model here at 80×24.

@@ -36,7 +36,7 @@ proptest! {
         }
         update(&mut s, Action::Paste(input));
         if settings { update(&mut s, Action::Command(Command::FocusNext)); update(&mut s, key(KeyCode::Enter)); }
-        s.show_help = help;
+        if help { update(&mut s, Action::Command(Command::ToggleHelp)); }
         update(&mut s, Action::Resize(w, h));
         let t = screen(&s, w, h);
         for cell in t.backend().buffer().content() {

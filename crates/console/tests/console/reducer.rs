@@ -1,7 +1,9 @@
 //! The reducer's transitions: pure `update(state, action) -> effects`, no I/O.
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use llamadeck_console::app::state::{Focus, ModelState};
 use llamadeck_console::app::{Action, Effect, update};
+use llamadeck_console::panes::Focus;
+use llamadeck_console::panes::help::Help;
+use llamadeck_console::session::{ModelState, Quit};
 use llamadeck_engine::{EngineCommand, EngineEvent};
 use llamadeck_words::chat::{FinishReason, MessageStatus, Role};
 use llamadeck_words::keys::Command;
@@ -15,24 +17,24 @@ fn send_before_the_model_loads_keeps_the_text() {
     let mut s = state();
     type_text(&mut s, "hello");
     assert!(update(&mut s, key(KeyCode::Enter)).is_empty());
-    assert_eq!(s.input.lines(), ["hello"]);
-    assert!(s.messages.is_empty());
-    assert!(s.notice.as_ref().unwrap().text.contains("not loaded"));
+    assert_eq!(s.panes.chat.input.lines(), ["hello"]);
+    assert!(s.session.chat.messages.is_empty());
+    assert!(s.session.notice.as_ref().unwrap().text.contains("not loaded"));
 }
 
 #[test]
 fn send_builds_the_request_from_the_settings_pane_values() {
     let mut s = ready_state();
-    s.sampling.temperature = 0.2;
+    s.session.sampling.temperature = 0.2;
     type_text(&mut s, "What is NVML?");
     let effects = update(&mut s, key(KeyCode::Enter));
     let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!("{effects:?}") };
-    assert_eq!(req.sampling, s.sampling);
+    assert_eq!(req.sampling, s.session.sampling);
     assert_eq!(req.messages[0].role, Role::System);
     assert_eq!(req.messages[1].content, "What is NVML?");
     assert_eq!(req.messages.len(), 2);
-    assert!(s.input.is_empty());
-    assert_eq!(s.generating, Some(req.id));
+    assert!(s.panes.chat.input.is_empty());
+    assert_eq!(s.session.chat.generating, Some(req.id));
 }
 
 #[test]
@@ -41,13 +43,13 @@ fn tokens_stream_in_and_finish_sets_stats_and_context() {
     let id = ask(&mut s, "hi");
     update(&mut s, token(id, "Hel"));
     update(&mut s, token(id, "lo"));
-    assert_eq!(s.messages[1].text, "Hello");
-    assert_eq!(s.messages[1].status, MessageStatus::Streaming);
+    assert_eq!(s.session.chat.messages[1].text, "Hello");
+    assert_eq!(s.session.chat.messages[1].status, MessageStatus::Streaming);
     update(&mut s, finish(id));
-    assert_eq!(s.messages[1].status, MessageStatus::Complete);
-    assert_eq!(s.messages[1].finish, Some(FinishReason::Stop));
-    assert_eq!(s.context_used, 32);
-    assert_eq!(s.generating, None);
+    assert_eq!(s.session.chat.messages[1].status, MessageStatus::Complete);
+    assert_eq!(s.session.chat.messages[1].finish, Some(FinishReason::Stop));
+    assert_eq!(s.session.chat.context_used, 32);
+    assert_eq!(s.session.chat.generating, None);
 }
 
 #[test]
@@ -59,12 +61,12 @@ fn stop_keeps_the_partial_answer_and_drops_late_tokens() {
     assert_eq!(effects[0], Effect::Engine(EngineCommand::Cancel(id)));
     assert!(matches!(&effects[1..], [Effect::Store(llamadeck_store::Request::Save { .. })]), "the partial answer is saved: {effects:?}");
     update(&mut s, token(id, " late"));
-    assert_eq!(s.messages[1].text, "partial");
-    assert_eq!(s.messages[1].status, MessageStatus::Stopped);
+    assert_eq!(s.session.chat.messages[1].text, "partial");
+    assert_eq!(s.session.chat.messages[1].status, MessageStatus::Stopped);
     // The engine's own Finished for the cancelled request still brings the stats.
     update(&mut s, finish(id));
-    assert_eq!(s.messages[1].status, MessageStatus::Stopped);
-    assert!(s.messages[1].stats.is_some());
+    assert_eq!(s.session.chat.messages[1].status, MessageStatus::Stopped);
+    assert!(s.session.chat.messages[1].stats.is_some());
 }
 
 #[test]
@@ -86,7 +88,7 @@ fn a_failed_exchange_is_left_out_of_the_next_request() {
     let mut s = ready_state();
     let id = ask(&mut s, "one");
     update(&mut s, Action::Engine(EngineEvent::Failed { id, error: "boom".into() }));
-    assert_eq!(s.messages[1].status, MessageStatus::Failed("boom".into()));
+    assert_eq!(s.session.chat.messages[1].status, MessageStatus::Failed("boom".into()));
     type_text(&mut s, "two");
     let effects = update(&mut s, key(KeyCode::Enter));
     let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!() };
@@ -97,7 +99,7 @@ fn a_failed_exchange_is_left_out_of_the_next_request() {
 #[test]
 fn raw_mode_sends_no_system_prompt() {
     let mut s = ready_state();
-    s.sampling.raw_mode = true;
+    s.session.sampling.raw_mode = true;
     type_text(&mut s, "Once upon a time");
     let effects = update(&mut s, key(KeyCode::Enter));
     let Effect::Engine(EngineCommand::Generate(req)) = &effects[0] else { panic!() };
@@ -109,19 +111,19 @@ fn escape_sequences_from_the_model_are_neutralised() {
     let mut s = ready_state();
     let id = ask(&mut s, "hi");
     update(&mut s, token(id, "\x1b]52;c;aGk=\x07\x1b[2J"));
-    assert!(!s.messages[1].text.chars().any(|c| c.is_control()), "{:?}", s.messages[1].text);
+    assert!(!s.session.chat.messages[1].text.chars().any(|c| c.is_control()), "{:?}", s.session.chat.messages[1].text);
 }
 
 #[test]
 fn paste_never_sends_and_huge_pastes_are_refused() {
     let mut s = ready_state();
     assert!(update(&mut s, Action::Paste("line one\nline two\n".into())).is_empty());
-    assert_eq!(s.input.lines().len(), 3);
-    assert!(s.messages.is_empty());
+    assert_eq!(s.panes.chat.input.lines().len(), 3);
+    assert!(s.session.chat.messages.is_empty());
     let big = "x".repeat(2 << 20);
     update(&mut s, Action::Paste(big));
-    assert_eq!(s.input.lines().len(), 3);
-    assert!(s.notice.as_ref().unwrap().text.contains("paste refused"));
+    assert_eq!(s.panes.chat.input.lines().len(), 3);
+    assert!(s.session.notice.as_ref().unwrap().text.contains("paste refused"));
 }
 
 #[test]
@@ -131,39 +133,39 @@ fn alt_enter_inserts_a_newline_instead_of_sending() {
     let effects = update(&mut s, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
     assert!(effects.is_empty());
     type_text(&mut s, "b");
-    assert_eq!(s.input.lines(), ["a", "b"]);
+    assert_eq!(s.panes.chat.input.lines(), ["a", "b"]);
 }
 
 #[test]
 fn question_mark_opens_help_only_when_not_typing() {
     let mut s = ready_state();
     update(&mut s, key(KeyCode::Char('?')));
-    assert!(s.show_help);
+    assert!(s.panes.is_open::<Help>());
     update(&mut s, key(KeyCode::Char('x')));
-    assert!(!s.show_help, "any key closes help");
+    assert!(!s.panes.is_open::<Help>(), "any key closes help");
     type_text(&mut s, "why?");
-    assert_eq!(s.input.lines(), ["why?"]);
-    assert!(!s.show_help);
+    assert_eq!(s.panes.chat.input.lines(), ["why?"]);
+    assert!(!s.panes.is_open::<Help>());
 }
 
 #[test]
 fn a_bad_setting_shows_an_error_and_keeps_the_previous_value() {
     let mut s = ready_state();
     update(&mut s, Action::Command(Command::FocusNext));
-    assert_eq!(s.focus, Focus::Settings);
+    assert_eq!(s.panes.focus, Focus::Settings);
     update(&mut s, key(KeyCode::Enter)); // edit temperature
-    assert!(s.settings.editor.is_some());
+    assert!(s.panes.settings.editor.is_some());
     for _ in 0..6 {
         update(&mut s, key(KeyCode::Backspace));
     }
     type_text(&mut s, "7.5");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.sampling.temperature, 0.6);
-    assert_eq!(s.settings.error.as_deref(), Some("must be between 0 and 2"));
-    assert!(s.settings.editor.is_some(), "the editor stays open with the refused text");
+    assert_eq!(s.session.sampling.temperature, 0.6);
+    assert_eq!(s.panes.settings.error.as_deref(), Some("must be between 0 and 2"));
+    assert!(s.panes.settings.editor.is_some(), "the editor stays open with the refused text");
     update(&mut s, key(KeyCode::Esc));
-    assert!(s.settings.editor.is_none());
-    assert_eq!(s.sampling.temperature, 0.6);
+    assert!(s.panes.settings.editor.is_none());
+    assert_eq!(s.session.sampling.temperature, 0.6);
 }
 
 #[test]
@@ -177,8 +179,8 @@ fn a_good_setting_is_what_the_next_request_uses() {
     }
     type_text(&mut s, "0.5");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.sampling.top_p, 0.5);
-    assert!(s.preset_modified);
+    assert_eq!(s.session.sampling.top_p, 0.5);
+    assert!(s.session.presets.modified);
     update(&mut s, Action::Command(Command::FocusNext));
     type_text(&mut s, "q");
     let effects = update(&mut s, key(KeyCode::Enter));
@@ -193,26 +195,29 @@ fn arrow_keys_step_values_within_their_range() {
     for _ in 0..100 {
         update(&mut s, key(KeyCode::Right));
     }
-    assert_eq!(s.sampling.temperature, 2.0);
+    assert_eq!(s.session.sampling.temperature, 2.0);
     update(&mut s, key(KeyCode::Left));
-    assert_eq!(s.sampling.temperature, 1.95);
-    s.settings.select(Field::TopK);
+    assert_eq!(s.session.sampling.temperature, 1.95);
+    s.panes.settings.select(Field::TopK);
     update(&mut s, key(KeyCode::Left));
-    assert_eq!(s.sampling.top_k, 0);
-    assert_eq!(s.sampling.display(Field::TopK), "off");
+    assert_eq!(s.session.sampling.top_k, 0);
+    assert_eq!(s.session.sampling.display(Field::TopK), "off");
 }
 
 #[test]
 fn presets_cycle_and_set_the_values() {
     let mut s = ready_state();
     update(&mut s, ctrl('p'));
-    assert_eq!(s.preset.as_deref(), Some("precise"));
-    assert_eq!(s.sampling.temperature, 0.1);
+    assert_eq!(s.session.presets.applied.as_deref(), Some("precise"));
+    assert_eq!(s.session.sampling.temperature, 0.1);
     update(&mut s, ctrl('p'));
     update(&mut s, ctrl('p'));
-    assert_eq!(s.preset.as_deref(), Some("creative"));
-    assert_eq!(s.sampling.temperature, 1.0);
-    assert_eq!(update(&mut s, ctrl('s')), vec![Effect::SaveSettings { sampling: s.sampling.clone(), preset: Some("creative".into()) }]);
+    assert_eq!(s.session.presets.applied.as_deref(), Some("creative"));
+    assert_eq!(s.session.sampling.temperature, 1.0);
+    assert_eq!(
+        update(&mut s, ctrl('s')),
+        vec![Effect::SaveSettings { sampling: s.session.sampling.clone(), preset: Some("creative".into()) }]
+    );
 }
 
 #[test]
@@ -223,8 +228,8 @@ fn regenerate_replaces_the_last_answer() {
     update(&mut s, finish(id));
     let new_id = generated_id(&update(&mut s, ctrl('r')));
     assert_ne!(new_id, id);
-    assert_eq!(s.messages.len(), 2);
-    assert_eq!(s.messages[1].text, "");
+    assert_eq!(s.session.chat.messages.len(), 2);
+    assert_eq!(s.session.chat.messages[1].text, "");
 }
 
 #[test]
@@ -233,8 +238,8 @@ fn edit_last_puts_the_question_back_in_the_box() {
     let id = ask(&mut s, "typo here");
     update(&mut s, finish(id));
     update(&mut s, ctrl('e'));
-    assert!(s.messages.is_empty());
-    assert_eq!(s.input.lines(), ["typo here"]);
+    assert!(s.session.chat.messages.is_empty());
+    assert_eq!(s.panes.chat.input.lines(), ["typo here"]);
 }
 
 #[test]
@@ -242,7 +247,7 @@ fn quit_while_answering_stops_first_then_quits() {
     let mut s = ready_state();
     let id = ask(&mut s, "q");
     assert_eq!(update(&mut s, ctrl('q'))[0], Effect::Engine(EngineCommand::Cancel(id)));
-    assert!(!s.should_quit);
+    assert!(s.session.quit != Quit::Now);
     assert_eq!(update(&mut s, ctrl('q')), vec![Effect::Quit]);
 }
 
@@ -250,13 +255,13 @@ fn quit_while_answering_stops_first_then_quits() {
 fn a_failed_load_can_be_retried() {
     let mut s = state();
     update(&mut s, Action::Engine(EngineEvent::LoadFailed { reason: "model path /nope does not exist".into() }));
-    assert!(matches!(s.model, ModelState::Failed { .. }));
+    assert!(matches!(s.session.model.state, ModelState::Failed { .. }));
     assert_eq!(update(&mut s, key(KeyCode::F(5))), vec![Effect::ReloadConfig]);
-    let mut spec = s.model_spec.clone();
+    let mut spec = s.session.model.spec.clone();
     spec.source = "/models/other.gguf".into();
     let effects = update(&mut s, Action::ModelChosen(spec.clone()));
     assert_eq!(effects, vec![Effect::Engine(EngineCommand::Load(spec))]);
-    assert!(matches!(s.model, ModelState::Loading { .. }));
+    assert!(matches!(s.session.model.state, ModelState::Loading { .. }));
 }
 
 #[test]
@@ -275,19 +280,19 @@ fn paging_scrolls_and_follow_tail_returns() {
         update(&mut s, token(id, "answer"));
         update(&mut s, finish(id));
     }
-    assert_eq!(s.scroll_top, None);
+    assert_eq!(s.session.chat.scroll_top, None);
     update(&mut s, key(KeyCode::PageUp));
-    let top = s.scroll_top.expect("scrolled");
+    let top = s.session.chat.scroll_top.expect("scrolled");
     update(&mut s, key(KeyCode::PageUp));
-    assert!(s.scroll_top.unwrap() < top);
+    assert!(s.session.chat.scroll_top.unwrap() < top);
     update(&mut s, Action::Command(Command::FollowTail));
-    assert_eq!(s.scroll_top, None);
+    assert_eq!(s.session.chat.scroll_top, None);
     update(&mut s, Action::Command(Command::ScrollTop));
-    assert_eq!(s.scroll_top, Some(0));
+    assert_eq!(s.session.chat.scroll_top, Some(0));
     for _ in 0..100 {
         update(&mut s, key(KeyCode::PageDown));
     }
-    assert_eq!(s.scroll_top, None, "paging past the end follows the tail again");
+    assert_eq!(s.session.chat.scroll_top, None, "paging past the end follows the tail again");
 }
 
 // ---- loading: stale stages, refused loads, words --------------------------------------
@@ -296,10 +301,10 @@ fn paging_scrolls_and_follow_tail_returns() {
 fn a_stage_after_the_load_ended_is_ignored() {
     let mut s = ready_state();
     update(&mut s, Action::Engine(EngineEvent::LoadStage { stage: "starting the engine".into() }));
-    assert!(matches!(s.model, ModelState::Ready { .. }), "{:?}", s.model);
+    assert!(matches!(s.session.model.state, ModelState::Ready { .. }), "{:?}", s.session.model.state);
     update(&mut s, Action::Engine(EngineEvent::LoadFailed { reason: "gone".into() }));
     update(&mut s, Action::Engine(EngineEvent::LoadStage { stage: "reading weights".into() }));
-    assert!(matches!(s.model, ModelState::Failed { .. }), "{:?}", s.model);
+    assert!(matches!(s.session.model.state, ModelState::Failed { .. }), "{:?}", s.session.model.state);
 }
 
 /// `/model` with a path the engine refuses before unloading anything: the old model is still
@@ -307,17 +312,17 @@ fn a_stage_after_the_load_ended_is_ignored() {
 #[test]
 fn a_refused_load_keeps_the_old_model_and_says_why() {
     let mut s = ready_state();
-    let serving = s.model_spec.clone();
+    let serving = s.session.model.spec.clone();
     type_text(&mut s, "/model /nonexistent.gguf");
     assert_eq!(update(&mut s, key(KeyCode::Enter)), vec![Effect::ChooseModel { path: "/nonexistent.gguf".into() }]);
     let wanted = llamadeck_engine::ModelSpec { source: "/nonexistent.gguf".into(), ..serving.clone() };
     update(&mut s, Action::ModelChosen(wanted));
-    assert!(matches!(s.model, ModelState::Loading { .. }));
+    assert!(matches!(s.session.model.state, ModelState::Loading { .. }));
     let reason = "model path /nonexistent.gguf does not exist".to_string();
     update(&mut s, Action::Engine(EngineEvent::LoadRejected { reason, model: "llama-2-13b-chat".into(), context_len: 4096 }));
-    assert_eq!(s.model, ModelState::Ready { name: "llama-2-13b-chat".into(), context_len: 4096 });
-    assert_eq!(s.model_spec, serving, "the spec is the serving model's again");
-    let notes: Vec<String> = s.chat_notes().into_iter().map(|n| n.text).collect();
+    assert_eq!(s.session.model.state, ModelState::Ready { name: "llama-2-13b-chat".into(), context_len: 4096 });
+    assert_eq!(s.session.model.spec, serving, "the spec is the serving model's again");
+    let notes: Vec<String> = s.session.chat_notes().into_iter().map(|n| n.text).collect();
     assert_eq!(
         notes,
         [
@@ -325,10 +330,10 @@ fn a_refused_load_keeps_the_old_model_and_says_why() {
             "llama-2-13b-chat is still loaded and answering, here and on the API.",
         ]
     );
-    assert!(s.notice.as_ref().unwrap().text.contains("is still loaded"));
+    assert!(s.session.notice.as_ref().unwrap().text.contains("is still loaded"));
     let id = ask(&mut s, "still there?");
     assert!(id > 0);
-    assert!(s.chat_notes().is_empty(), "the note goes once the chat moves on");
+    assert!(s.session.chat_notes().is_empty(), "the note goes once the chat moves on");
 }
 
 // ---- F5 reads the config again ----------------------------------------------------------
@@ -336,7 +341,7 @@ fn a_refused_load_keeps_the_old_model_and_says_why() {
 fn reread(config: llamadeck_config::Config) -> Action {
     let keymap = llamadeck_words::keys::Keymap::from_config(&config.keys).unwrap();
     let spec = config.model_spec(None);
-    Action::ConfigReread(Ok(Box::new(llamadeck_console::app::action::Reread { config, keymap, spec })))
+    Action::ConfigReread(Ok(Box::new(llamadeck_console::session::Reread { config, keymap, spec })))
 }
 
 #[test]
@@ -345,17 +350,17 @@ fn f5_takes_the_files_values_and_keeps_changes_made_since() {
     assert_eq!(update(&mut s, key(KeyCode::F(5))), vec![Effect::ReloadConfig]);
     // Changed in the pane since start (not saved): top_k.
     update(&mut s, Action::Command(Command::FocusNext));
-    s.settings.select(Field::TopK);
+    s.panes.settings.select(Field::TopK);
     update(&mut s, key(KeyCode::Right));
-    assert_eq!(s.sampling.top_k, 1);
+    assert_eq!(s.session.sampling.top_k, 1);
     // Edited by hand in the file meanwhile: temperature and max_tokens.
     let mut config = llamadeck_config::Config::default();
     config.sampling.temperature = 0.2;
     config.sampling.max_tokens = 77;
     let effects = update(&mut s, reread(config));
     assert!(matches!(&effects[..], [Effect::Engine(EngineCommand::Load(_))]), "{effects:?}");
-    assert_eq!((s.sampling.temperature, s.sampling.max_tokens, s.sampling.top_k), (0.2, 77, 1));
-    let notice = &s.notice.as_ref().unwrap().text;
+    assert_eq!((s.session.sampling.temperature, s.session.sampling.max_tokens, s.session.sampling.top_k), (0.2, 77, 1));
+    let notice = &s.session.notice.as_ref().unwrap().text;
     assert!(notice.contains("config read again") && notice.contains("unsaved top_k kept"), "{notice}");
     // Ctrl+S now writes the file's values, not the ones from before F5.
     let Effect::SaveSettings { sampling, .. } = &update(&mut s, ctrl('s'))[0] else { panic!() };
@@ -365,14 +370,14 @@ fn f5_takes_the_files_values_and_keeps_changes_made_since() {
 #[test]
 fn f5_with_a_broken_config_changes_nothing_and_says_where() {
     let mut s = ready_state();
-    let before = s.sampling.clone();
+    let before = s.session.sampling.clone();
     update(
         &mut s,
         Action::ConfigReread(Err("/home/op/.config/llamadeck/config.yaml:4:16: sampling.temperature: must be between 0 and 2".into())),
     );
-    assert_eq!(s.sampling, before);
-    assert!(matches!(s.model, ModelState::Ready { .. }));
-    let notice = s.notice.as_ref().unwrap();
+    assert_eq!(s.session.sampling, before);
+    assert!(matches!(s.session.model.state, ModelState::Ready { .. }));
+    let notice = s.session.notice.as_ref().unwrap();
     assert!(notice.text.contains("config.yaml:4:16") && notice.text.contains("nothing was changed"), "{}", notice.text);
 }
 
@@ -382,14 +387,14 @@ fn f5_with_a_broken_config_changes_nothing_and_says_where() {
 fn pasted_cr_and_crlf_line_breaks_are_kept() {
     let mut s = ready_state();
     update(&mut s, Action::Paste("pasted line 1\rpasted line 2\r\npasted line 3".into()));
-    assert_eq!(s.input.lines(), ["pasted line 1", "pasted line 2", "pasted line 3"]);
+    assert_eq!(s.panes.chat.input.lines(), ["pasted line 1", "pasted line 2", "pasted line 3"]);
 }
 
 #[test]
 fn a_refused_paste_says_a_size_over_the_limit() {
     let mut s = ready_state();
     update(&mut s, Action::Paste("x".repeat((1 << 20) + 1)));
-    assert_eq!(s.notice.as_ref().unwrap().text, "paste refused: 1025 KiB is over the 1024 KiB (1 MiB) limit; nothing was pasted");
+    assert_eq!(s.session.notice.as_ref().unwrap().text, "paste refused: 1025 KiB is over the 1024 KiB (1 MiB) limit; nothing was pasted");
 }
 
 #[test]
@@ -397,23 +402,23 @@ fn notices_expire_and_a_model_notice_goes_when_the_model_loads() {
     let mut s = state();
     type_text(&mut s, "early question");
     update(&mut s, key(KeyCode::Enter));
-    assert!(s.notice.as_ref().unwrap().text.contains("not loaded yet"));
+    assert!(s.session.notice.as_ref().unwrap().text.contains("not loaded yet"));
     update(&mut s, Action::Engine(EngineEvent::Loaded { model: "m".into(), context_len: 512 }));
-    assert_eq!(s.notice, None, "the chat shows the model is ready; the old warning is gone");
-    assert_eq!(s.input.lines(), ["early question"], "and the text is still there");
+    assert_eq!(s.session.notice, None, "the chat shows the model is ready; the old warning is gone");
+    assert_eq!(s.panes.chat.input.lines(), ["early question"], "and the text is still there");
     update(&mut s, ctrl('p'));
-    assert!(s.notice.is_some());
-    let shown = s.now;
+    assert!(s.session.notice.is_some());
+    let shown = s.session.now;
     update(&mut s, Action::Tick(shown + std::time::Duration::from_secs(3)));
-    assert!(s.notice.is_some(), "still shown after 3 s");
+    assert!(s.session.notice.is_some(), "still shown after 3 s");
     update(&mut s, Action::Tick(shown + std::time::Duration::from_secs(7)));
-    assert_eq!(s.notice, None, "an info notice is gone after 6 s");
-    let sampling = s.sampling.clone();
+    assert_eq!(s.session.notice, None, "an info notice is gone after 6 s");
+    let sampling = s.session.sampling.clone();
     update(&mut s, Action::Saved { result: Err("read-only file".into()), sampling, preset: None });
     update(&mut s, Action::Tick(shown + std::time::Duration::from_secs(20)));
-    assert!(s.notice.is_some(), "an error stays longer");
+    assert!(s.session.notice.is_some(), "an error stays longer");
     update(&mut s, Action::Tick(shown + std::time::Duration::from_secs(40)));
-    assert_eq!(s.notice, None);
+    assert_eq!(s.session.notice, None);
 }
 
 #[test]
@@ -421,11 +426,11 @@ fn quit_while_answering_names_the_key_to_press_again() {
     let mut s = ready_state();
     ask(&mut s, "q");
     update(&mut s, ctrl('q'));
-    assert_eq!(s.notice.as_ref().unwrap().text, "answer stopped (kept); press Ctrl+Q again to leave");
-    let help: Vec<String> = llamadeck_console::app::help::rows(&s.keymap)
+    assert_eq!(s.session.notice.as_ref().unwrap().text, "answer stopped (kept); press Ctrl+Q again to leave");
+    let help: Vec<String> = llamadeck_console::panes::help::rows(&s.session.keymap)
         .into_iter()
         .filter_map(|r| match r {
-            llamadeck_console::app::help::HelpRow::Key { keys, what } if keys.contains("Ctrl+Q") => Some(what.to_string()),
+            llamadeck_console::panes::help::HelpRow::Key { keys, what } if keys.contains("Ctrl+Q") => Some(what.to_string()),
             _ => None,
         })
         .collect();
@@ -437,21 +442,22 @@ fn help_scrolls_on_a_small_terminal_and_any_other_key_closes_it() {
     let mut s = ready_state();
     update(&mut s, Action::Resize(80, 24));
     update(&mut s, key(KeyCode::F(1)));
-    let rows = llamadeck_console::app::help::rows(&s.keymap).len();
-    let page = llamadeck_console::app::help::page_height(rows, 24);
+    let rows = llamadeck_console::panes::help::rows(&s.session.keymap).len();
+    // The overlay has the rows above the status bar.
+    let page = llamadeck_console::panes::help::page_height(rows, 23);
     assert!(page < rows, "the help is taller than 24 rows");
     update(&mut s, key(KeyCode::Down));
-    assert_eq!(s.help_scroll, 1);
+    assert_eq!(s.panes.find::<Help>().map_or(0, |h| h.scroll), 1);
     update(&mut s, key(KeyCode::End));
-    assert_eq!(s.help_scroll, rows - page);
+    assert_eq!(s.panes.find::<Help>().map_or(0, |h| h.scroll), rows - page);
     update(&mut s, key(KeyCode::PageDown));
-    assert_eq!(s.help_scroll, rows - page, "never past the last page");
+    assert_eq!(s.panes.find::<Help>().map_or(0, |h| h.scroll), rows - page, "never past the last page");
     update(&mut s, key(KeyCode::Home));
-    assert_eq!(s.help_scroll, 0);
-    assert!(s.show_help);
+    assert_eq!(s.panes.find::<Help>().map_or(0, |h| h.scroll), 0);
+    assert!(s.panes.is_open::<Help>());
     update(&mut s, key(KeyCode::Char('x')));
-    assert!(!s.show_help);
-    assert!(s.input.is_empty(), "the closing key does nothing else");
+    assert!(!s.panes.is_open::<Help>());
+    assert!(s.panes.chat.input.is_empty(), "the closing key does nothing else");
 }
 
 // ---- the settings pane -----------------------------------------------------------------
@@ -460,24 +466,24 @@ fn help_scrolls_on_a_small_terminal_and_any_other_key_closes_it() {
 fn up_from_the_first_value_reaches_the_preset_row_which_cycles_back_to_custom() {
     let mut s = ready_state();
     update(&mut s, Action::Command(Command::FocusNext));
-    assert_eq!(s.settings.field(), Some(Field::Temperature));
+    assert_eq!(s.panes.settings.field(), Some(Field::Temperature));
     update(&mut s, key(KeyCode::Up));
-    assert_eq!(s.settings.field(), None, "the preset row");
+    assert_eq!(s.panes.settings.field(), None, "the preset row");
     update(&mut s, key(KeyCode::Right));
-    assert_eq!(s.preset.as_deref(), Some("precise"));
-    assert_eq!(s.sampling.temperature, 0.1);
+    assert_eq!(s.session.presets.applied.as_deref(), Some("precise"));
+    assert_eq!(s.session.sampling.temperature, 0.1);
     update(&mut s, key(KeyCode::Left));
-    assert_eq!(s.preset, None, "back to custom");
-    assert_eq!(s.sampling.temperature, 0.6, "custom brings your own values back");
+    assert_eq!(s.session.presets.applied, None, "back to custom");
+    assert_eq!(s.session.sampling.temperature, 0.6, "custom brings your own values back");
     // A value changed by hand is what custom brings back after trying a preset.
     update(&mut s, key(KeyCode::Down));
     update(&mut s, key(KeyCode::Right));
-    assert_eq!(s.sampling.temperature, 0.65);
+    assert_eq!(s.session.sampling.temperature, 0.65);
     update(&mut s, key(KeyCode::Up));
     update(&mut s, key(KeyCode::Right));
-    assert_eq!(s.sampling.temperature, 0.1);
+    assert_eq!(s.session.sampling.temperature, 0.1);
     update(&mut s, key(KeyCode::Left));
-    assert_eq!((s.preset.as_deref(), s.sampling.temperature), (None, 0.65));
+    assert_eq!((s.session.presets.applied.as_deref(), s.session.sampling.temperature), (None, 0.65));
 }
 
 #[test]
@@ -496,16 +502,16 @@ fn a_preset_that_leaves_a_field_out_gets_the_configs_value_every_time() {
     );
     // precise sets top_p 0.95; "mine" leaves top_p out: it is the config's 0.7, not precise's.
     update(&mut s, ctrl('p'));
-    assert_eq!((s.preset.as_deref(), s.sampling.top_p), (Some("precise"), 0.95));
+    assert_eq!((s.session.presets.applied.as_deref(), s.session.sampling.top_p), (Some("precise"), 0.95));
     for _ in 0..3 {
         update(&mut s, ctrl('p'));
     }
-    assert_eq!((s.preset.as_deref(), s.sampling.top_p, s.sampling.temperature), (Some("mine"), 0.7, 0.3));
+    assert_eq!((s.session.presets.applied.as_deref(), s.session.sampling.top_p, s.session.sampling.temperature), (Some("mine"), 0.7, 0.3));
     for _ in 0..5 {
         update(&mut s, ctrl('p'));
     }
-    assert_eq!(s.preset.as_deref(), Some("mine"), "round again, by way of custom");
-    assert_eq!(s.sampling.top_p, 0.7, "the same every time");
+    assert_eq!(s.session.presets.applied.as_deref(), Some("mine"), "round again, by way of custom");
+    assert_eq!(s.session.sampling.top_p, 0.7, "the same every time");
 }
 
 fn s_spec() -> llamadeck_engine::ModelSpec {
@@ -519,14 +525,14 @@ fn the_context_meter_moves_while_an_answer_streams() {
     let mut s = ready_state();
     let id = ask(&mut s, "one");
     update(&mut s, finish(id));
-    assert_eq!((s.context_used, s.context_estimated), (32, false));
+    assert_eq!((s.session.chat.context_used, s.session.chat.context_estimated), (32, false));
     let id = ask(&mut s, "two");
     for _ in 0..5 {
         update(&mut s, token(id, "w "));
     }
-    assert_eq!((s.context_used, s.context_estimated), (37, true), "counted as tokens arrive");
+    assert_eq!((s.session.chat.context_used, s.session.chat.context_estimated), (37, true), "counted as tokens arrive");
     update(&mut s, finish(id));
-    assert_eq!((s.context_used, s.context_estimated), (32, false), "the engine's count replaces it");
+    assert_eq!((s.session.chat.context_used, s.session.chat.context_estimated), (32, false), "the engine's count replaces it");
 }
 
 #[test]
@@ -534,19 +540,20 @@ fn a_load_warning_stays_in_the_chat_while_that_model_serves() {
     let mut s = state();
     update(&mut s, Action::Engine(EngineEvent::LoadWarning { warning: "this model needs about 30 GiB and only 24 GiB is free".into() }));
     update(&mut s, Action::Engine(EngineEvent::Loaded { model: "llama-2-13b-chat".into(), context_len: 4096 }));
-    let warned = |s: &llamadeck_console::app::State| s.chat_notes().iter().any(|n| n.text.contains("only 24 GiB is free"));
+    let warned = |s: &llamadeck_console::app::State| s.session.chat_notes().iter().any(|n| n.text.contains("only 24 GiB is free"));
     assert!(warned(&s));
     let id = ask(&mut s, "hi");
     update(&mut s, finish(id));
     assert!(warned(&s), "still in view after an answer");
-    let spec = s.model_spec.clone();
+    let spec = s.session.model.spec.clone();
     update(&mut s, Action::ModelChosen(spec));
     assert!(!warned(&s), "a new load starts without it");
 }
 
 #[test]
 fn ctrl_f_opens_the_search_at_once() {
+    use llamadeck_console::panes::search::SearchBar;
     let mut s = ready_state();
     update(&mut s, ctrl('f'));
-    assert!(s.search.is_some());
+    assert!(s.panes.is_open::<SearchBar>());
 }

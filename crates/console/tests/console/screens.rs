@@ -38,7 +38,7 @@ fn screen_settings_error() {
     }
     type_text(&mut s, "9");
     update(&mut s, key(KeyCode::Enter));
-    assert_eq!(s.sampling.temperature, 0.6);
+    assert_eq!(s.session.sampling.temperature, 0.6);
     snapshot!("console__screen_settings_error", screen(&s, 100, 30).backend());
 }
 
@@ -89,8 +89,8 @@ fn screen_eight_gpus() {
 #[test]
 fn renders_the_same_without_colour() {
     let mut s = conversation();
-    s.theme = llamadeck_words::theme::Theme::PLAIN;
-    s.input = llamadeck_console::app::state::new_input(s.theme);
+    s.session.theme = llamadeck_words::theme::Theme::PLAIN;
+    s.panes.chat.input = llamadeck_console::panes::chat::new_input(s.session.theme);
     let buffer = screen(&s, 100, 30).backend().buffer().clone();
     for cell in buffer.content() {
         assert_eq!((cell.fg, cell.bg), (ratatui::style::Color::Reset, ratatui::style::Color::Reset), "plain theme sets no colours");
@@ -125,7 +125,7 @@ fn the_tail_fast_path_matches_the_full_layout() {
         update(&mut s, Action::Resize(w, h));
         let following = format!("{}", screen(&s, w, h).backend());
         let page = llamadeck_words::layout::chat_page_height((w, h));
-        s.scroll_top = Some(s.chat_plan().total.saturating_sub(page));
+        s.session.chat.scroll_top = Some(s.session.chat_plan().total.saturating_sub(page));
         let mut pinned = format!("{}", screen(&s, w, h).backend());
         // The footer says "scrolled" when pinned; compare everything else.
         pinned = pinned.replace("scrolled · Ctrl+End follows · ", "");
@@ -148,7 +148,7 @@ fn screen_load_refused() {
     let mut s = conversation();
     update(&mut s, Action::Gpu(shared(no_gpu())));
     update(&mut s, key(KeyCode::Esc));
-    let wanted = llamadeck_engine::ModelSpec { source: "/nonexistent.gguf".into(), ..s.model_spec.clone() };
+    let wanted = llamadeck_engine::ModelSpec { source: "/nonexistent.gguf".into(), ..s.session.model.spec.clone() };
     update(&mut s, Action::ModelChosen(wanted));
     let reason = "model path /nonexistent.gguf does not exist".into();
     update(&mut s, Action::Engine(EngineEvent::LoadRejected { reason, model: "llama-2-13b-chat".into(), context_len: 4096 }));
@@ -224,7 +224,7 @@ fn the_settings_editor_says_what_an_empty_value_means_and_the_hints_follow_the_f
     update(&mut s, Action::Command(Command::FocusNext));
     let bar = row_texts(&s, 120, 34).pop().unwrap();
     assert!(bar.contains("↑↓ choose") && !bar.contains("send"), "{bar:?}");
-    s.settings.select(llamadeck_words::sampling::Field::Seed);
+    s.panes.settings.select(llamadeck_words::sampling::Field::Seed);
     update(&mut s, key(KeyCode::Enter));
     let rows = row_texts(&s, 120, 34);
     assert!(rows.iter().any(|r| r.contains("empty: a random seed")), "{rows:#?}");
@@ -258,10 +258,10 @@ fn search_matches_are_highlighted_and_counted() {
 #[test]
 fn without_colour_the_input_selection_is_still_shown() {
     let mut s = ready_state();
-    s.theme = llamadeck_words::theme::Theme::PLAIN;
-    s.input = llamadeck_console::app::state::new_input(s.theme);
+    s.session.theme = llamadeck_words::theme::Theme::PLAIN;
+    s.panes.chat.input = llamadeck_console::panes::chat::new_input(s.session.theme);
     type_text(&mut s, "select me");
-    s.input.select_all();
+    s.panes.chat.input.select_all();
     let terminal = screen(&s, 100, 30);
     let buffer = terminal.backend().buffer();
     let mut reversed = 0;
@@ -280,4 +280,55 @@ fn the_resume_offer_counts_one_turn() {
     update(&mut s, Action::Store(llamadeck_store::Reply::Latest(Some(summary))));
     let rows = row_texts(&s, 100, 30);
     assert!(rows.iter().any(|r| r.contains("· 1 turn ·")), "{rows:#?}");
+}
+
+/// Every overlay at 80×24, with the hint bar showing that overlay's own keys (and help only
+/// where F1 opens it there). The fleet pane's is `fleet_pane_80x24`.
+#[test]
+fn every_overlay_at_80x24_shows_its_own_keys() {
+    use llamadeck_console::app::State;
+    use llamadeck_console::session::api::{RequestRecord, ServerEvent};
+    use llamadeck_store::{Listing, Reply, Summary};
+    let summary = |id: &str, title: &str| Summary {
+        id: id.into(),
+        title: title.into(),
+        updated: 1_700_000_000,
+        model: Some("llama-2-13b-chat".into()),
+        turns: 3,
+        text: String::new(),
+    };
+    let at_80x24 = |mut s: State| {
+        update(&mut s, Action::Resize(80, 24));
+        s
+    };
+    let mut help = at_80x24(conversation());
+    update(&mut help, key(KeyCode::F(1)));
+    let mut requests = at_80x24(conversation());
+    for at in 0..3 {
+        let record = RequestRecord { at: 3600 * at, status: 200, outcome: "stop".into(), ..RequestRecord::default() };
+        update(&mut requests, Action::Server(ServerEvent::Finished(record)));
+    }
+    update(&mut requests, key(KeyCode::F(4)));
+    let mut conversations = at_80x24(conversation());
+    update(&mut conversations, key(KeyCode::F(3)));
+    let entries = vec![summary("c2", "Quantising 13B"), summary("c1", "On-premise trade-offs")];
+    update(&mut conversations, Action::Store(Reply::Listed(Listing { entries, damaged: Vec::new() })));
+    // The offer to resume is made only to an empty chat.
+    let mut resume = at_80x24(ready_state());
+    update(&mut resume, Action::Gpu(shared(gpus(2))));
+    update(&mut resume, Action::Store(Reply::Latest(Some(summary("c1", "On-premise trade-offs")))));
+    let mut search = at_80x24(conversation());
+    update(&mut search, ctrl('f'));
+    type_text(&mut search, "GB");
+    for (name, s) in [("help", help), ("requests", requests), ("conversations", conversations), ("resume", resume), ("search", search)] {
+        let hints = s.panes.top().unwrap_or_else(|| panic!("{name} is open")).hints(&s.session);
+        let rows = row_texts(&s, 80, 24);
+        let bar = rows.last().unwrap();
+        for hint in &hints.keys[..2.min(hints.keys.len())] {
+            assert!(bar.contains(&format!("{} {}", hint.key, hint.label)), "{name}: {hint:?} in {bar:?}");
+        }
+        assert_eq!(bar.contains("F1 help"), hints.help, "{name}: {bar:?}");
+        assert!(bar.contains("Ctrl+Q quit"), "{name}: {bar:?}");
+        snapshot!(format!("console__overlay_{name}_80x24"), screen(&s, 80, 24).backend());
+    }
 }

@@ -31,7 +31,7 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let dir = tempfile::tempdir().unwrap();
     let mut state = state();
-    engine.load(state.model_spec.clone());
+    engine.load(state.session.model.spec.clone());
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
@@ -63,11 +63,11 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
     drop(driver.await.unwrap());
 
     assert_eq!(exit, Exit::Quit);
-    assert_eq!(state.messages.len(), 4, "{:#?}", state.messages);
-    assert_eq!(state.messages[1].status, MessageStatus::Complete);
-    assert!(state.messages[1].text.starts_with("w0 w1 w2") && state.messages[1].text.contains("w199"));
-    assert_eq!(state.messages[3].status, MessageStatus::Stopped);
-    assert!(!state.messages[3].text.contains("w199"));
+    assert_eq!(state.session.chat.messages.len(), 4, "{:#?}", state.session.chat.messages);
+    assert_eq!(state.session.chat.messages[1].status, MessageStatus::Complete);
+    assert!(state.session.chat.messages[1].text.starts_with("w0 w1 w2") && state.session.chat.messages[1].text.contains("w199"));
+    assert_eq!(state.session.chat.messages[3].status, MessageStatus::Stopped);
+    assert!(!state.session.chat.messages[3].text.contains("w199"));
     // Redraws are capped: far fewer draws than token events, and no more than the frame rate allows.
     assert!(stats.actions > 200, "{stats:?}");
     assert!((stats.draws as f64) <= elapsed * 30.0 + 10.0, "{stats:?} in {elapsed:.2}s");
@@ -120,7 +120,7 @@ async fn the_loading_timer_counts_while_gpu_readings_arrive() {
     let (status, _) = watch::channel(llamadeck_engine::EngineStatus::default());
     let engine = llamadeck_engine::Engine::new(NeverLoads(std::sync::Arc::new(status)));
     let mut state = state();
-    engine.load(state.model_spec.clone());
+    engine.load(state.session.model.spec.clone());
     let (gpu_tx, gpu_rx) = watch::channel(shared(gpus(1)));
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
@@ -197,8 +197,8 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     tokio::time::timeout(Duration::from_secs(30), run(&mut terminal, &mut state, io)).await.unwrap().unwrap();
     let (seen, text) = driver.await.unwrap();
     assert_eq!(seen, [true, true, true], "{text}");
-    assert_eq!(state.model_spec.source, "/models/from-cli.gguf");
-    assert_eq!(state.model_name(), Some("/models/from-cli.gguf"));
+    assert_eq!(state.session.model.spec.source, "/models/from-cli.gguf");
+    assert_eq!(state.session.model.name(), Some("/models/from-cli.gguf"));
     let saved = llamadeck_config::load_file(&path, true).unwrap().config;
     assert_eq!((saved.sampling.temperature, saved.sampling.top_p), (0.2, 0.5), "{}", std::fs::read_to_string(&path).unwrap());
     assert_eq!(saved.model.path.as_deref(), Some("/models/from-config.gguf"));

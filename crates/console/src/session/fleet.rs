@@ -1,17 +1,13 @@
-//! The fleet in the reducer: the nodes' latest readings, which node the chat talks to, and the
-//! fleet pane (F6): ↑↓ select a node, Enter makes it the chat target, Esc closes. Switching is
-//! an effect (`UseEngine`) the loop carries out on `tui::engine_link`; the engine's status news
-//! is tagged with the switch it belongs to, so news of the engine just left is dropped.
+//! The fleet in the session: the nodes' latest readings and which node the chat talks to. The
+//! fleet pane (F6, `panes::fleet`) chooses one. Switching is an effect (`UseEngine`) the loop
+//! carries out on `tui::engine_link`; the engine's status news is tagged with the switch it
+//! belongs to, so news of the engine just left is dropped.
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
-
-use crate::app::action::Effect;
-use crate::app::state::{ModelState, NoticeLevel, State};
+use super::{Effect, ModelState, Session};
 use llamadeck_fleet::{Fleet, Health, NodeReading};
 use llamadeck_gpu::GpuHistory;
 use llamadeck_gpu::snapshot::{GpuDevice, GpuSnapshot, GpuStatus};
-use llamadeck_words::keys::Command;
 
 /// Samples of a remote node's GPU history (its sparklines), polled every 2 s: four minutes.
 const REMOTE_HISTORY: usize = 120;
@@ -24,10 +20,6 @@ pub struct FleetView {
     pub has_local: bool,
     /// The node the chat talks to: None is the local model.
     pub target: Option<String>,
-    /// The fleet pane is open.
-    pub show: bool,
-    /// The pane's selected row: the local node first when there is one, then `nodes`.
-    pub selected: usize,
     /// Counts switches of the chat's engine; status news carries the count it belongs to.
     pub epoch: u64,
     /// A remote target's GPUs from its metrics, as the GPU panel draws them, and their history.
@@ -44,8 +36,6 @@ impl Default for FleetView {
             nodes: Vec::new(),
             has_local: true,
             target: None,
-            show: false,
-            selected: 0,
             epoch: 0,
             target_gpu: None,
             target_history: GpuHistory::new(REMOTE_HISTORY),
@@ -80,8 +70,8 @@ impl FleetView {
         self.nodes.iter().find(|n| n.name == name)
     }
 
-    /// The row of the chat's target.
-    fn target_row(&self) -> usize {
+    /// The row of the chat's target: the local node first when there is one, then `nodes`.
+    pub fn target_row(&self) -> usize {
         let local = usize::from(self.has_local);
         match &self.target {
             None => 0,
@@ -131,23 +121,23 @@ pub fn gpu_snapshot(node: &NodeReading) -> GpuSnapshot {
 
 /// New readings. A remote target's GPUs follow them; a target that comes back while its model
 /// is marked failed is asked again, so the chat works without F5.
-pub fn on_fleet(state: &mut State, fleet: Arc<Fleet>) -> Vec<Effect> {
+pub fn on_fleet(state: &mut Session, fleet: Arc<Fleet>) -> Vec<Effect> {
     let was_up = state.fleet.target_reading().is_some_and(|n| n.health == Health::Up);
     state.fleet.nodes = fleet.nodes.clone();
     let Some(node) = state.fleet.target_reading().cloned() else { return Vec::new() };
     let snapshot = gpu_snapshot(&node);
     state.fleet.target_history.record(&snapshot);
     state.fleet.target_gpu = Some(Arc::new(snapshot));
-    if node.health == Health::Up && !was_up && matches!(state.model, ModelState::Failed { .. }) && state.generating.is_none() {
+    if node.health == Health::Up && !was_up && matches!(state.model.state, ModelState::Failed { .. }) && !state.answering() {
         return switch(state, Some(node.name));
     }
     Vec::new()
 }
 
 /// Makes `target` the chat's engine: its status is asked afresh.
-fn switch(state: &mut State, target: Option<String>) -> Vec<Effect> {
+pub fn switch(state: &mut Session, target: Option<String>) -> Vec<Effect> {
     if state.fleet.target.is_none() && state.fleet.has_local {
-        state.fleet.local_model = Some(state.model.clone());
+        state.fleet.local_model = Some(state.model.state.clone());
     }
     let fleet = &mut state.fleet;
     fleet.epoch += 1;
@@ -158,66 +148,14 @@ fn switch(state: &mut State, target: Option<String>) -> Vec<Effect> {
         Some(name) => format!("asking {name}"),
         None => "the model here".into(),
     };
-    state.model = ModelState::Loading { stage, since: state.now };
-    state.unsupported.clear();
-    state.load_refused = None;
-    state.load_warnings.clear();
+    state.model.state = ModelState::Loading { stage, since: state.now };
+    state.model.unsupported.clear();
+    state.model.refused = None;
+    state.model.warnings.clear();
     vec![Effect::UseEngine { node: target, epoch: state.fleet.epoch }]
 }
 
-/// F6 opens or closes the pane, with the chat's target selected.
-pub fn toggle(state: &mut State) -> Vec<Effect> {
-    let fleet = &mut state.fleet;
-    fleet.show = !fleet.show;
-    fleet.selected = fleet.target_row();
-    Vec::new()
-}
-
-/// Keys while the pane is open: it takes all but quit.
-pub fn on_key(state: &mut State, key: &KeyEvent, bound: Option<Command>) -> Option<Vec<Effect>> {
-    let rows = state.fleet.rows();
-    let fleet = &mut state.fleet;
-    match key.code {
-        KeyCode::Up => fleet.selected = fleet.selected.saturating_sub(1),
-        KeyCode::Down => fleet.selected = (fleet.selected + 1).min(rows.saturating_sub(1)),
-        KeyCode::Home => fleet.selected = 0,
-        KeyCode::End => fleet.selected = rows.saturating_sub(1),
-        KeyCode::Esc => fleet.show = false,
-        KeyCode::Enter => return Some(choose(state)),
-        _ => match bound {
-            Some(Command::Fleet) => fleet.show = false,
-            Some(Command::Quit) => {
-                fleet.show = false;
-                return None;
-            }
-            _ => {}
-        },
-    }
-    Some(Vec::new())
-}
-
-/// Enter: the selected node becomes the chat's target (the pane closes).
-fn choose(state: &mut State) -> Vec<Effect> {
-    let Some(row) = state.fleet.node_at(state.fleet.selected) else { return Vec::new() };
-    let target = row.map(|n| n.name.clone());
-    if row.is_some_and(|n| !has_api(state, &n.name)) {
-        let name = target.unwrap_or_default();
-        return state.notice(NoticeLevel::Warn, format!("{name} has no url in the config: it is watched, not asked"));
-    }
-    state.fleet.show = false;
-    if target == state.fleet.target && !matches!(state.model, ModelState::Failed { .. }) {
-        return Vec::new();
-    }
-    if state.generating.is_some() {
-        return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then choose another node");
-    }
-    let name = target.clone().unwrap_or_else(|| "local".into());
-    let mut effects = switch(state, target);
-    effects.extend(state.notice(NoticeLevel::Info, format!("chatting with {name}")));
-    effects
-}
-
 /// Whether node `name` has an API to chat with (a node only watched has metrics alone).
-fn has_api(state: &State, name: &str) -> bool {
+pub fn has_api(state: &Session, name: &str) -> bool {
     state.config.nodes.iter().find(|n| n.name.trim() == name).is_none_or(|n| n.url.is_some())
 }

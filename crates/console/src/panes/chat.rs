@@ -1,21 +1,28 @@
 //! The chat pane: the conversation (search matches highlighted), the model's loading state,
-//! the stats footer and the message box.
+//! the stats footer, and the message box with its keys (typing, the `/` that starts a command or,
+//! pressed twice, a search).
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use ratatui_textarea::{TextArea, WrapMode};
 
-use crate::app::search::{Hit, in_message};
-use crate::app::state::{Focus, State};
+use super::search::SearchBar;
+use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
+use crate::session::search::{Hit, in_message};
+use crate::session::{Quit, Session};
 use llamadeck_words::chat::{FinishReason, Message, MessageStatus, Role};
+use llamadeck_words::keys::Command;
+use llamadeck_words::layout::Areas;
 use llamadeck_words::layout::chat_lines::{INDENT, Tone, note_lines, wrapped};
 use llamadeck_words::text::{str_width, truncate};
 use llamadeck_words::theme::Theme;
 
 /// The lines from chat line `top`, `height` of them, wrapping only the messages on screen
 /// (the line plan says where each starts).
-fn window(state: &State, width: usize, top: usize, height: usize) -> Vec<Line<'static>> {
+fn window(state: &Session, search: Option<&SearchBar>, width: usize, top: usize, height: usize) -> Vec<Line<'static>> {
     let plan = state.chat_plan_at(width);
     let top = top.min(plan.total.saturating_sub(height));
     let Some(first) = plan.message_at(top) else {
@@ -24,14 +31,15 @@ fn window(state: &State, width: usize, top: usize, height: usize) -> Vec<Line<'s
     let first_line = plan.starts[first];
     let mut out = Vec::new();
     let mut index = first;
-    while index < state.messages.len() && first_line + out.len() < top + height {
+    let count = state.chat.messages.len();
+    while index < count && first_line + out.len() < top + height {
         if index > first {
             out.push(Line::default());
         }
-        out.extend(message_lines(state, index, width));
+        out.extend(message_lines(state, search, index, width));
         index += 1;
     }
-    if index == state.messages.len() {
+    if index == count {
         out.extend(notes(state, width, true));
     }
     out.into_iter().skip(top - first_line).take(height).collect()
@@ -39,15 +47,15 @@ fn window(state: &State, width: usize, top: usize, height: usize) -> Vec<Line<'s
 
 /// The last `height` lines, wrapping only the newest messages: following the tail while an
 /// answer streams costs the screen, not the whole history.
-fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> {
-    let tail = notes(state, width, !state.messages.is_empty());
+fn tail_lines(state: &Session, search: Option<&SearchBar>, width: usize, height: usize) -> Vec<Line<'static>> {
+    let tail = notes(state, width, !state.chat.messages.is_empty());
     let mut count = tail.len();
     let mut chunks = vec![tail];
-    for index in (0..state.messages.len()).rev() {
+    for index in (0..state.chat.messages.len()).rev() {
         if count >= height {
             break;
         }
-        let mut chunk = message_lines(state, index, width);
+        let mut chunk = message_lines(state, search, index, width);
         if index > 0 {
             chunk.insert(0, Line::default());
         }
@@ -60,10 +68,10 @@ fn tail_lines(state: &State, width: usize, height: usize) -> Vec<Line<'static>> 
 }
 
 /// One message: its header, then its body as the line plan wraps it, search matches marked.
-fn message_lines(state: &State, index: usize, width: usize) -> Vec<Line<'static>> {
+fn message_lines(state: &Session, search: Option<&SearchBar>, index: usize, width: usize) -> Vec<Line<'static>> {
     let theme = state.theme;
-    let message = &state.messages[index];
-    let (hits, current) = match &state.search {
+    let message = &state.chat.messages[index];
+    let (hits, current) = match search {
         Some(search) => (in_message(&search.hits, index), search.current_hit()),
         None => (&[][..], None),
     };
@@ -146,7 +154,7 @@ fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
 }
 
 /// The model's loading or failure notice (or the first hint) after the messages.
-fn notes(state: &State, width: usize, after_messages: bool) -> Vec<Line<'static>> {
+fn notes(state: &Session, width: usize, after_messages: bool) -> Vec<Line<'static>> {
     let theme = state.theme;
     let style = |tone| match tone {
         Tone::Warn => theme.warn(),
@@ -162,7 +170,7 @@ fn notes(state: &State, width: usize, after_messages: bool) -> Vec<Line<'static>
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+fn render(frame: &mut Frame, area: Rect, state: &Session, search: Option<&SearchBar>) {
     let theme = state.theme;
     let block = Block::bordered().border_style(theme.border()).title(Span::styled(" chat ", theme.title()));
     let block = match footer(state, area.width.saturating_sub(4) as usize) {
@@ -175,17 +183,17 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let (width, height) = (inner.width as usize, inner.height as usize);
-    let visible: Vec<Line> = match state.scroll_top {
-        None => tail_lines(state, width, height),
-        Some(top) => window(state, width, top, height),
+    let visible: Vec<Line> = match state.chat.scroll_top {
+        None => tail_lines(state, search, width, height),
+        Some(top) => window(state, search, width, top, height),
     };
     frame.render_widget(Paragraph::new(visible), inner);
 }
 
 /// "scrolled · 31.2 tok/s · ttft 180 ms · ctx 812/4096" ("~" while the count is an estimate).
-fn footer(state: &State, width: usize) -> Option<String> {
+fn footer(state: &Session, width: usize) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some(stats) = state.last_stats() {
+    if let Some(stats) = state.chat.last_stats() {
         if let Some(rate) = stats.decode_tok_s {
             parts.push(format!("{rate:.1} tok/s"));
         }
@@ -193,32 +201,133 @@ fn footer(state: &State, width: usize) -> Option<String> {
             parts.push(format!("ttft {ttft} ms"));
         }
     }
-    if let Some(ctx) = state.context_len() {
-        let about = if state.context_estimated { "~" } else { "" };
+    if let Some(ctx) = state.model.context_len() {
+        let about = if state.chat.context_estimated { "~" } else { "" };
         // A server that does not say its context length (llama-cpp-python) gets no limit.
         let limit = if ctx > 0 { format!("/{ctx}") } else { String::new() };
-        parts.push(format!("ctx {about}{}{limit}", state.context_used));
+        parts.push(format!("ctx {about}{}{limit}", state.chat.context_used));
     }
-    if state.scroll_top.is_some() {
+    if state.chat.scroll_top.is_some() {
         parts.insert(0, "scrolled · Ctrl+End follows".into());
     }
     (!parts.is_empty()).then(|| format!(" {} ", truncate(&parts.join(" · "), width.saturating_sub(2))))
 }
 
-pub fn render_input(frame: &mut Frame, area: Rect, state: &State) {
-    let theme = state.theme;
-    let focused = state.focus == Focus::Input && state.settings.editor.is_none();
-    let title = if state.generating.is_some() {
-        " answering · Esc stops "
-    } else if state.input.lines().first().is_some_and(|l| l.starts_with('/')) && state.input.lines().len() == 1 {
-        " command: /model PATH · /export md|json · / again searches "
-    } else {
-        " message "
-    };
-    let block = Block::bordered()
-        .border_style(if focused { theme.border_focused() } else { theme.border() })
-        .title(Span::styled(truncate(title, area.width.saturating_sub(2) as usize), theme.title()));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    frame.render_widget(&state.input, inner);
+/// The message box: a wrapping editor, with a title that says what Enter will do.
+#[derive(Debug)]
+pub struct ChatPane {
+    pub input: TextArea<'static>,
+}
+
+impl ChatPane {
+    pub fn new(theme: llamadeck_words::theme::Theme) -> Self {
+        ChatPane { input: new_input(theme) }
+    }
+
+    /// Empties the message box.
+    pub fn clear(&mut self, theme: llamadeck_words::theme::Theme) {
+        self.input = new_input(theme);
+    }
+
+    /// The message box's text.
+    pub fn text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    fn draw_input(&self, frame: &mut Frame, area: Rect, state: &Session, focused: bool) {
+        let theme = state.theme;
+        let title = if state.answering() {
+            " answering · Esc stops "
+        } else if self.input.lines().first().is_some_and(|l| l.starts_with('/')) && self.input.lines().len() == 1 {
+            " command: /model PATH · /export md|json · / again searches "
+        } else {
+            " message "
+        };
+        let block = Block::bordered()
+            .border_style(if focused { theme.border_focused() } else { theme.border() })
+            .title(Span::styled(truncate(title, area.width.saturating_sub(2) as usize), theme.title()));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(&self.input, inner);
+    }
+
+    /// The key bound to search (`/`) in the message box: in an empty box it starts a command
+    /// (`/model`, `/export`); pressed again at once, the box empties and the search opens (the
+    /// global command does that). None: the key does what it always does.
+    fn slash_key(&mut self, key: &KeyEvent, state: &mut Session) -> Option<Outcome> {
+        let KeyCode::Char(c) = key.code else { return None };
+        if !plain(key) {
+            return None;
+        }
+        if self.input.is_empty() {
+            state.quit = Quit::No;
+            self.input.input(*key);
+            return Some(Outcome::done());
+        }
+        if self.input.lines() == [c.to_string()] {
+            self.clear(state.theme);
+            return Some(Outcome::Pass);
+        }
+        None
+    }
+}
+
+fn plain(key: &KeyEvent) -> bool {
+    key.modifiers.difference(KeyModifiers::SHIFT).is_empty()
+}
+
+impl Pane for ChatPane {
+    fn on_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) -> Outcome {
+        if command == Some(Command::Search)
+            && let Some(outcome) = self.slash_key(key, state)
+        {
+            return outcome;
+        }
+        // A printable character bound to a command (like `?`) still types into a non-empty box.
+        let typed = matches!(key.code, KeyCode::Char(_)) && plain(key) && !self.input.is_empty();
+        if command.is_some() && !typed {
+            return Outcome::Pass;
+        }
+        state.quit = Quit::No;
+        self.input.input(*key);
+        Outcome::done()
+    }
+
+    fn on_paste(&mut self, text: &str, _state: &mut Session) -> Outcome {
+        self.input.insert_str(text);
+        Outcome::done()
+    }
+
+    fn hints(&self, state: &Session) -> Hints {
+        let keys = if state.answering() {
+            vec![Hint::command(state, Command::Stop)]
+        } else {
+            let fleet = (!state.fleet.nodes.is_empty()).then(|| Hint::command(state, Command::Fleet)).flatten();
+            vec![Hint::command(state, Command::Send), Hint::bound(state, Command::FocusNext, "settings"), fleet]
+        };
+        Hints { keys: keys.into_iter().flatten().collect(), help: true }
+    }
+
+    fn draw(&self, frame: &mut Frame, areas: &Areas, state: &Session, panes: &Panes) {
+        render(frame, areas.chat, state, panes.find::<SearchBar>());
+        let focused = panes.focus == Focus::Chat && !panes.settings.editing();
+        self.draw_input(frame, areas.input, state, focused);
+    }
+}
+
+pub fn new_input(theme: llamadeck_words::theme::Theme) -> TextArea<'static> {
+    let mut input = new_editor(theme, "type here · Enter sends · Alt+Enter new line · Tab settings");
+    input.set_wrap_mode(WrapMode::WordOrGlyph);
+    input
+}
+
+/// A text editor in the console's style, showing `placeholder` while empty. Its selection is
+/// drawn reversed, so it shows without colour too (NO_COLOR).
+pub fn new_editor(theme: llamadeck_words::theme::Theme, placeholder: &str) -> TextArea<'static> {
+    let mut editor = TextArea::default();
+    editor.set_cursor_line_style(ratatui::style::Style::new());
+    editor.set_selection_style(theme.selected());
+    editor.set_placeholder_text(placeholder);
+    editor.set_placeholder_style(theme.dim());
+    editor
 }

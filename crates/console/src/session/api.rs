@@ -1,6 +1,7 @@
 //! What the console knows about the API server: the address or bind error, requests in flight
 //! and the request log (F4) that the server's `ServerEvent`s add up to.
-//! Plain data changed by `apply` and `select`, so the reducer stays pure.
+//! Plain data changed by `apply`, so the reducer stays pure; the F4 overlay
+//! (`panes::requests`) keeps which row is selected.
 use std::collections::VecDeque;
 
 pub use llamadeck_words::requests::{RECENT, RequestRecord, ServerEvent};
@@ -14,10 +15,6 @@ pub struct ApiStatus {
     pub in_flight: usize,
     /// Newest last.
     pub recent: VecDeque<RequestRecord>,
-    /// The request log overlay is open.
-    pub show: bool,
-    /// The selected request, counted from the newest (0).
-    pub selected: usize,
 }
 
 /// The log's columns, cut or padded to their widths (69 columns before the outcome, so that
@@ -34,7 +31,8 @@ fn clock(secs: u64) -> String {
 }
 
 impl ApiStatus {
-    pub fn apply(&mut self, event: ServerEvent) {
+    /// Takes the server's news; true when it was a new request for the log.
+    pub fn apply(&mut self, event: ServerEvent) -> bool {
         match event {
             ServerEvent::Listening(addr) => {
                 self.address = Some(addr.to_string());
@@ -47,23 +45,15 @@ impl ApiStatus {
                     self.recent.pop_front();
                 }
                 self.recent.push_back(record);
-                // A selection below the newest stays on the request it was on.
-                if self.selected > 0 {
-                    self.selected = (self.selected + 1).min(self.recent.len() - 1);
-                }
+                return true;
             }
         }
+        false
     }
 
-    /// Moves the selection by `by` rows (positive: older), within the list.
-    pub fn select(&mut self, by: isize) {
-        let last = self.recent.len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(by).min(last);
-    }
-
-    /// The selected request.
-    pub fn selected_record(&self) -> Option<&RequestRecord> {
-        self.recent.iter().rev().nth(self.selected)
+    /// The request `newest` rows from the newest (0 is the newest).
+    pub fn record(&self, newest: usize) -> Option<&RequestRecord> {
+        self.recent.iter().rev().nth(newest)
     }
 
     /// The status bar's part: "api 127.0.0.1:8229 · 2 in flight", the error, or nothing.
@@ -93,9 +83,9 @@ impl ApiStatus {
             .collect()
     }
 
-    /// Everything about the selected request, for the lines under the list.
-    pub fn detail(&self) -> Option<String> {
-        let r = self.selected_record()?;
+    /// Everything about the request `newest` rows from the newest, for the lines under the list.
+    pub fn detail(&self, newest: usize) -> Option<String> {
+        let r = self.record(newest)?;
         let mut text = format!("{} · {} · {}", r.endpoint, r.status, r.client);
         if r.generated() {
             text.push_str(&format!(" · prompt {} + answer {} tokens", r.prompt_tokens, r.completion_tokens));
@@ -164,61 +154,6 @@ mod tests {
         };
         s.apply(ServerEvent::Finished(refused));
         assert_eq!(s.lines()[0], "00:00:00 503  /v1/chat/completions 127.0.0.1:5000 Op         -     - model_not_ready");
-        assert!(s.detail().unwrap().ends_with(&format!("503 · 127.0.0.1:5000 OpenAI/Python · model_not_ready: {reason}")));
-    }
-
-    #[test]
-    fn the_selection_moves_within_the_list_and_stays_on_its_request() {
-        let mut s = ApiStatus::default();
-        for at in 0..3 {
-            s.apply(ServerEvent::Finished(record(at, 200, "stop")));
-        }
-        s.select(-1);
-        assert_eq!(s.selected, 0);
-        s.select(1);
-        assert_eq!(s.selected_record().unwrap().at, 1);
-        s.select(10);
-        assert_eq!(s.selected_record().unwrap().at, 0, "the oldest");
-        s.select(-1);
-        s.apply(ServerEvent::Finished(record(3, 200, "stop")));
-        assert_eq!(s.selected_record().unwrap().at, 1, "a new request does not move the selection");
-        s.select(-10);
-        s.apply(ServerEvent::Finished(record(4, 200, "stop")));
-        assert_eq!(s.selected_record().unwrap().at, 4, "the newest stays selected");
-    }
-
-    /// The overlay's keys, through the reducer: arrows select, other keys do nothing (no text
-    /// typed behind it), Esc and F4 close.
-    #[test]
-    fn the_overlay_keys_select_and_close() {
-        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-        use crate::app::{Action, update};
-        let mut state = crate::app::state::State::new(
-            &llamadeck_config::Config::default(),
-            llamadeck_words::keys::Keymap::defaults(),
-            llamadeck_engine::ModelSpec::default(),
-            llamadeck_words::theme::Theme::PLAIN,
-            std::time::Instant::now(),
-        );
-        for at in 0..3 {
-            state.api.apply(ServerEvent::Finished(record(at, 200, "stop")));
-        }
-        let key = |state: &mut crate::app::state::State, code| update(state, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-        key(&mut state, KeyCode::F(4));
-        assert!(state.api.show);
-        key(&mut state, KeyCode::Down);
-        key(&mut state, KeyCode::Down);
-        assert_eq!(state.api.selected_record().unwrap().at, 0);
-        key(&mut state, KeyCode::Char('x'));
-        key(&mut state, KeyCode::Up);
-        assert!(state.api.show, "other keys keep it open");
-        assert_eq!(state.api.selected_record().unwrap().at, 1);
-        assert!(state.input.is_empty(), "nothing was typed behind the overlay");
-        key(&mut state, KeyCode::Esc);
-        assert!(!state.api.show);
-        key(&mut state, KeyCode::F(4));
-        key(&mut state, KeyCode::F(4));
-        assert!(!state.api.show, "F4 closes it too");
+        assert!(s.detail(0).unwrap().ends_with(&format!("503 · 127.0.0.1:5000 OpenAI/Python · model_not_ready: {reason}")));
     }
 }

@@ -27,6 +27,15 @@ const MIN_GRAPH: usize = 3;
 const MEMORY_HIGH_PERCENT: f64 = 90.0;
 const TEMPERATURE_HIGH_C: u32 = 85;
 
+/// The GPU panel: a remote target's GPUs (from its metrics) while the chat talks to a node, else
+/// this machine's (NVML). It takes no keys.
+pub fn draw_panel(frame: &mut Frame, area: Rect, state: &crate::session::Session) {
+    match (&state.fleet.target, &state.fleet.target_gpu) {
+        (Some(_), Some(gpu)) => render(frame, area, Some(gpu), &state.fleet.target_history, state.theme),
+        _ => render(frame, area, state.gpu.latest.as_deref(), &state.gpu.history, state.theme),
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, snapshot: Option<&GpuSnapshot>, history: &GpuHistory, theme: Theme) {
     let area = area.intersection(frame.area());
     // The border is the first thing to go in a tiny area: the numbers matter more.

@@ -1,15 +1,20 @@
 //! The fleet pane (F6): one line per node, the model here first: whether it serves (and why
 //! not), its model, requests running/waiting, KV cache in use, generated tokens per second, and
 //! each GPU's memory and utilisation as two small bars. Under the lines, everything about the
-//! selected node. The chat's target is marked ▸.
+//! selected node. The chat's target is marked ▸. ↑↓ select a node, Enter makes it the chat's
+//! target, Esc or F6 closes.
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::app::state::{ModelState, State};
+use super::{Hint, Hints, Outcome, Pane, Panes, passes_through};
+use crate::session::fleet::{has_api, switch};
+use crate::session::{ModelState, NoticeLevel, Session};
 use llamadeck_fleet::{Health, NodeReading};
 use llamadeck_gpu::snapshot::GpuSnapshot;
+use llamadeck_words::keys::Command;
+use llamadeck_words::layout::Areas;
 use llamadeck_words::prom::{EngineKind, GpuStats};
 use llamadeck_words::text::{sanitize, str_width, truncate, wrap};
 use llamadeck_words::theme::Theme;
@@ -35,7 +40,67 @@ struct Row {
     gpus: String,
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+/// The fleet pane; `selected` is its row: the model here first when there is one, then the nodes.
+#[derive(Debug)]
+pub struct FleetPane {
+    pub selected: usize,
+}
+
+impl FleetPane {
+    /// The pane with the chat's target selected.
+    pub fn new(state: &Session) -> Self {
+        FleetPane { selected: state.fleet.target_row() }
+    }
+
+    /// Enter: the selected node becomes the chat's target (the pane closes).
+    fn choose(&self, state: &mut Session) -> Outcome {
+        let Some(row) = state.fleet.node_at(self.selected) else { return Outcome::done() };
+        let target = row.map(|n| n.name.clone());
+        if row.is_some_and(|n| !has_api(state, &n.name)) {
+            let name = target.unwrap_or_default();
+            return Outcome::Done(state.notice(NoticeLevel::Warn, format!("{name} has no url in the config: it is watched, not asked")));
+        }
+        if target == state.fleet.target && !matches!(state.model.state, ModelState::Failed { .. }) {
+            return Outcome::close();
+        }
+        if state.answering() {
+            return Outcome::Close(state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then choose another node"));
+        }
+        let name = target.clone().unwrap_or_else(|| "local".into());
+        let mut effects = switch(state, target);
+        effects.extend(state.notice(NoticeLevel::Info, format!("chatting with {name}")));
+        Outcome::Close(effects)
+    }
+}
+
+impl Pane for FleetPane {
+    fn on_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) -> Outcome {
+        let last = state.fleet.rows().saturating_sub(1);
+        match key.code {
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down => self.selected = (self.selected + 1).min(last),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.selected = last,
+            KeyCode::Esc => return Outcome::close(),
+            KeyCode::Enter => return self.choose(state),
+            _ if command == Some(Command::Fleet) => return Outcome::close(),
+            _ if passes_through(command) => return Outcome::Pass,
+            _ => {}
+        }
+        Outcome::done()
+    }
+
+    fn hints(&self, _state: &Session) -> Hints {
+        Hints { keys: vec![Hint::new("Enter", "chat"), Hint::new("Esc", "close"), Hint::new("↑↓", "select")], help: true }
+    }
+
+    fn draw(&self, frame: &mut Frame, _areas: &Areas, state: &Session, _panes: &Panes) {
+        render(frame, state, self.selected);
+    }
+}
+
+fn render(frame: &mut Frame, state: &Session, selected: usize) {
+    let area = super::overlay_area(frame);
     let theme = state.theme;
     let fleet = &state.fleet;
     let inner_width = WIDTH.min(area.width).saturating_sub(2).max(1) as usize;
@@ -46,13 +111,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut content = vec![Line::styled(truncate(&header, inner_width), theme.dim())];
     // The rows first; the selected one's details in what room is left.
     let room = inner_height.saturating_sub(1);
-    let first = (fleet.selected + 1).saturating_sub(room.max(1));
+    let first = (selected + 1).saturating_sub(room.max(1));
     for (i, r) in rows.iter().enumerate().skip(first).take(room.max(1)) {
-        content.push(line(r, i == fleet.selected, inner_width, theme));
+        content.push(line(r, i == selected, inner_width, theme));
     }
     let left = inner_height.saturating_sub(content.len() + 1);
     let detail: Vec<String> = fleet
-        .node_at(fleet.selected)
+        .node_at(selected)
         .map(|node| details(state, node))
         .unwrap_or_default()
         .iter()
@@ -63,7 +128,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         content.push(Line::default());
         content.extend(detail.into_iter().map(Line::from));
     }
-    crate::ui::popup::render(frame, area, WIDTH, " fleet · ↑↓ select · Enter chats with it · Esc closes ", content, theme);
+    super::popup::render(frame, area, WIDTH, " fleet · ↑↓ select · Enter chats with it · Esc closes ", content, theme);
 }
 
 fn line(r: &Row, selected: bool, width: usize, theme: Theme) -> Line<'static> {
@@ -87,7 +152,7 @@ fn line(r: &Row, selected: bool, width: usize, theme: Theme) -> Line<'static> {
     if selected { line.style(theme.selected()) } else { line }
 }
 
-fn row(state: &State, node: Option<&NodeReading>) -> Row {
+fn row(state: &Session, node: Option<&NodeReading>) -> Row {
     let fleet = &state.fleet;
     let Some(node) = node else { return local_row(state) };
     let engine = node.engine.as_ref();
@@ -110,14 +175,14 @@ fn row(state: &State, node: Option<&NodeReading>) -> Row {
     }
 }
 
-fn local_row(state: &State) -> Row {
-    let (word, reason, model) = match state.fleet.local_state(&state.model) {
+fn local_row(state: &Session) -> Row {
+    let (word, reason, model) = match state.fleet.local_state(&state.model.state) {
         Some(ModelState::Ready { name, .. }) => ("up", None, name.clone()),
         Some(ModelState::Loading { stage, .. }) => ("loading", Some(stage.clone()), String::new()),
         Some(ModelState::Failed { reason }) => ("down", Some(reason.clone()), String::new()),
         None => ("…", None, String::new()),
     };
-    let local_answering = state.fleet.target.is_none() && state.generating.is_some();
+    let local_answering = state.fleet.target.is_none() && state.answering();
     Row {
         target: state.fleet.target.is_none(),
         name: "local".into(),
@@ -127,11 +192,12 @@ fn local_row(state: &State) -> Row {
         running: format!("{}/0", u8::from(local_answering)),
         kv: "-".into(),
         tok_s: state
+            .chat
             .last_stats()
             .and_then(|s| s.decode_tok_s)
             .filter(|_| state.fleet.target.is_none())
             .map_or("-".into(), |r| format!("{r:.1}")),
-        gpus: local_gpus(state.gpu.as_deref()),
+        gpus: local_gpus(state.gpu.latest.as_deref()),
     }
 }
 
@@ -186,10 +252,10 @@ fn gpu_line(g: &GpuStats) -> String {
 }
 
 /// Everything about one node, for under the lines.
-fn details(state: &State, node: Option<&NodeReading>) -> Vec<String> {
+fn details(state: &Session, node: Option<&NodeReading>) -> Vec<String> {
     let Some(node) = node else {
         let mut out = vec!["local · the model this console runs (its GPUs in the GPU panel, from NVML)".to_string()];
-        if let Some(ModelState::Failed { reason }) = state.fleet.local_state(&state.model) {
+        if let Some(ModelState::Failed { reason }) = state.fleet.local_state(&state.model.state) {
             out.push(reason.clone());
         }
         return out;

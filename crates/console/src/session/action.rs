@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crossterm::event::KeyEvent;
 
-use crate::app::api::ServerEvent;
+use super::api::ServerEvent;
 use llamadeck_config::Config;
 use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
 use llamadeck_gpu::snapshot::GpuSnapshot;

@@ -1,0 +1,118 @@
+//! The help overlay (F1): every command with its keys, from the live keymap so it always tells
+//! the truth, the settings pane's own keys and the commands typed in the message box. It scrolls
+//! with the arrows, pages and Home/End when the terminal is too short; any other key closes it
+//! and does nothing else (quit still quits).
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+
+use super::{Hint, Hints, Outcome, Pane, Panes};
+use crate::session::Session;
+use llamadeck_words::keys::{Command, Keymap};
+use llamadeck_words::layout::Areas;
+
+/// The help overlay; `scroll` is its first line on screen.
+#[derive(Debug, Default)]
+pub struct Help {
+    pub scroll: usize,
+}
+
+impl Pane for Help {
+    fn on_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) -> Outcome {
+        if command == Some(Command::Quit) {
+            return Outcome::CloseAndPass;
+        }
+        let rows = rows(&state.keymap).len();
+        // The overlay leaves the status bar's line.
+        let page = page_height(rows, state.size.1.saturating_sub(1)).max(1);
+        let max = rows.saturating_sub(page);
+        let top = self.scroll.min(max);
+        self.scroll = match key.code {
+            KeyCode::Up => top.saturating_sub(1),
+            KeyCode::Down => (top + 1).min(max),
+            KeyCode::PageUp => top.saturating_sub(page),
+            KeyCode::PageDown | KeyCode::Char(' ') => (top + page).min(max),
+            KeyCode::Home => 0,
+            KeyCode::End => max,
+            _ => return Outcome::close(),
+        };
+        Outcome::done()
+    }
+
+    /// A paste closes the help and goes where it would have gone.
+    fn on_paste(&mut self, _text: &str, _state: &mut Session) -> Outcome {
+        Outcome::CloseAndPass
+    }
+
+    fn hints(&self, _state: &Session) -> Hints {
+        Hints { keys: vec![Hint::new("Esc", "close"), Hint::new("↑↓", "scroll")], help: false }
+    }
+
+    fn draw(&self, frame: &mut Frame, _areas: &Areas, state: &Session, _panes: &Panes) {
+        let area = super::overlay_area(frame);
+        let content = lines(state);
+        let page = page_height(content.len(), area.height);
+        let top = self.scroll.min(content.len().saturating_sub(page));
+        let title = if page >= content.len() {
+            " help · any key closes ".to_string()
+        } else {
+            let last = (top + page).min(content.len());
+            format!(" help {}-{last} of {} · ↑↓ PgUp PgDn scroll · any other key closes ", top + 1, content.len())
+        };
+        super::popup::render_scrolled(frame, area, 80, &title, content, top, state.theme);
+    }
+}
+
+fn lines(state: &Session) -> Vec<Line<'static>> {
+    let theme = state.theme;
+    rows(&state.keymap)
+        .into_iter()
+        .map(|row| match row {
+            HelpRow::Heading(text) => Line::styled(text, theme.title()),
+            HelpRow::Key { keys, what } => Line::from(vec![Span::styled(format!("{keys:>18}  "), theme.key()), Span::raw(what)]),
+            HelpRow::Note(text) => Line::styled(text, theme.dim()),
+            HelpRow::Blank => Line::default(),
+        })
+        .collect()
+}
+
+/// One help line: a heading, a key and what it does, a plain note, or a blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpRow {
+    Heading(&'static str),
+    Key { keys: String, what: &'static str },
+    Note(&'static str),
+    Blank,
+}
+
+/// Keys the settings pane handles itself (not remappable).
+const SETTINGS_KEYS: [(&str, &str); 5] = [
+    ("↑ ↓", "choose a setting (the preset is the first row)"),
+    ("← → - +", "step the value (preset row: next preset, or custom)"),
+    ("Enter", "type a value (Enter saves, Esc cancels)"),
+    ("Tab", "back to the message box"),
+    ("Ctrl+S", "save the values in the config (F5 reads it again)"),
+];
+
+pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
+    let mut out = vec![HelpRow::Heading("keys (change them under keys: in the config)")];
+    for command in Command::ALL {
+        let keys: Vec<String> = keymap.keys_for(command).iter().map(|k| k.to_string()).collect();
+        let keys = if keys.is_empty() { "unbound".into() } else { keys.join(" ") };
+        out.push(HelpRow::Key { keys, what: command.describe() });
+    }
+    out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("in the settings pane"));
+    out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));
+    out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("commands, typed in the message box"));
+    out.push(HelpRow::Key { keys: "/model PATH".into(), what: "load another model; the current one answers meanwhile" });
+    out.push(HelpRow::Key { keys: "/export md|json".into(), what: "write this conversation under exports/" });
+    out.push(HelpRow::Note("a / key in an empty message box starts a command; press it again to search"));
+    out
+}
+
+/// Lines of help on screen for a terminal `height` rows high (the overlay's border aside).
+pub fn page_height(rows: usize, height: u16) -> usize {
+    (rows + 2).min(height as usize).saturating_sub(2)
+}

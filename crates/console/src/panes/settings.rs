@@ -1,0 +1,274 @@
+//! The settings pane: the sampling values the next request will use, stepped with the arrows
+//! or typed in place, and the preset row (presets and "custom", your own values).
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui_textarea::TextArea;
+
+use super::chat::new_editor;
+use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
+use crate::session::Session;
+use crate::session::presets::{changed_by_hand, step_preset};
+use llamadeck_words::keys::Command;
+use llamadeck_words::layout::Areas;
+use llamadeck_words::sampling::Field;
+use llamadeck_words::text::{str_width, truncate, wrap};
+
+const NAME_WIDTH: usize = 19;
+
+/// Which row is selected (0 is the preset, then `Field::ALL`), and the editor when a value is
+/// being typed.
+#[derive(Debug)]
+pub struct SettingsPane {
+    pub selected: usize,
+    pub editor: Option<TextArea<'static>>,
+    /// Why the last entry was refused; the previous value stayed.
+    pub error: Option<String>,
+}
+
+impl Default for SettingsPane {
+    /// Temperature selected: the value people change most.
+    fn default() -> Self {
+        Self { selected: 1, editor: None, error: None }
+    }
+}
+
+impl SettingsPane {
+    /// Rows: the preset, then every field.
+    pub const ROWS: usize = Field::ALL.len() + 1;
+
+    /// The field on the selected row; None on the preset row.
+    pub fn field(&self) -> Option<Field> {
+        self.selected.checked_sub(1).and_then(|i| Field::ALL.get(i).copied())
+    }
+
+    /// Selects `field`'s row.
+    pub fn select(&mut self, field: Field) {
+        self.selected = 1 + Field::ALL.iter().position(|f| *f == field).unwrap_or(0);
+    }
+
+    /// A value is being typed.
+    pub fn editing(&self) -> bool {
+        self.editor.is_some()
+    }
+
+    /// Closes the editor (the value stays as it was) and forgets the last refusal.
+    pub fn reset(&mut self) {
+        self.editor = None;
+        self.error = None;
+    }
+
+    /// The arrows, `-`/`+` and Enter; false for keys it leaves to the keymap.
+    fn on_row_key(&mut self, key: &KeyEvent, state: &mut Session) -> bool {
+        if !key.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
+            return false;
+        }
+        let rows = Self::ROWS;
+        match (key.code, self.field()) {
+            (KeyCode::Up, _) => self.selected = (self.selected + rows - 1) % rows,
+            (KeyCode::Down, _) => self.selected = (self.selected + 1) % rows,
+            (KeyCode::Left | KeyCode::Char('-'), None) => self.step_preset(state, -1),
+            (KeyCode::Right | KeyCode::Char('+') | KeyCode::Enter, None) => self.step_preset(state, 1),
+            (KeyCode::Left | KeyCode::Char('-'), Some(field)) => self.nudge(state, field, -1),
+            (KeyCode::Right | KeyCode::Char('+'), Some(field)) => self.nudge(state, field, 1),
+            (KeyCode::Enter, Some(field)) => {
+                let mut editor = new_editor(state.theme, placeholder(field));
+                editor.insert_str(state.sampling.edit_text(field));
+                self.editor = Some(editor);
+                self.error = None;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn step_preset(&mut self, state: &mut Session, delta: isize) {
+        step_preset(state, delta);
+        self.error = None;
+    }
+
+    fn nudge(&mut self, state: &mut Session, field: Field, steps: i32) {
+        let before = state.sampling.clone();
+        state.sampling.nudge(field, steps);
+        if state.sampling != before {
+            changed_by_hand(state);
+            self.error = None;
+        }
+    }
+
+    /// A key while a value is being typed: Enter keeps it (when it is in range), Esc drops it.
+    fn on_editor_key(&mut self, key: &KeyEvent, state: &mut Session) {
+        let Some(field) = self.field() else {
+            self.editor = None;
+            return;
+        };
+        let newline = key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
+        match key.code {
+            KeyCode::Esc => self.reset(),
+            KeyCode::Enter if newline && field == Field::SystemPrompt => {
+                if let Some(editor) = self.editor.as_mut() {
+                    editor.insert_newline();
+                }
+            }
+            KeyCode::Enter => {
+                let text = self.editor.as_ref().map(|e| e.lines().join("\n")).unwrap_or_default();
+                let before = state.sampling.clone();
+                match state.sampling.set_from_text(field, &text) {
+                    Ok(()) => {
+                        self.reset();
+                        if state.sampling != before {
+                            changed_by_hand(state);
+                        }
+                    }
+                    // The editor stays open with the refused text; the old value is still in force.
+                    Err(e) => self.error = Some(e.message),
+                }
+            }
+            _ => {
+                if let Some(editor) = self.editor.as_mut() {
+                    editor.input(*key);
+                }
+            }
+        }
+    }
+}
+
+/// What an empty editor says: what an empty value means, or what to type.
+fn placeholder(field: Field) -> &'static str {
+    match field {
+        Field::Seed => "empty: a random seed",
+        Field::Stop => "empty: no stop sequences",
+        Field::SystemPrompt => "empty: no system prompt",
+        Field::RawMode => "true or false",
+        _ => "a number (Esc keeps the old value)",
+    }
+}
+
+impl Pane for SettingsPane {
+    fn on_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) -> Outcome {
+        if command == Some(Command::Quit) {
+            return Outcome::Pass;
+        }
+        if self.editing() {
+            self.on_editor_key(key, state);
+            return Outcome::done();
+        }
+        if self.on_row_key(key, state) { Outcome::done() } else { Outcome::Pass }
+    }
+
+    fn on_paste(&mut self, text: &str, _state: &mut Session) -> Outcome {
+        match self.editor.as_mut() {
+            Some(editor) => {
+                editor.insert_str(text);
+                Outcome::done()
+            }
+            None => Outcome::Pass,
+        }
+    }
+
+    fn hints(&self, state: &Session) -> Hints {
+        if self.editing() {
+            return Hints { keys: vec![Hint::new("Enter", "save"), Hint::new("Esc", "cancel")], help: false };
+        }
+        let keys = [
+            Some(Hint::new("↑↓", "choose")),
+            Some(Hint::new("←→", "change")),
+            Some(Hint::new("Enter", "type")),
+            Hint::bound(state, Command::FocusNext, "chat"),
+        ];
+        Hints { keys: keys.into_iter().flatten().collect(), help: true }
+    }
+
+    fn draw(&self, frame: &mut Frame, areas: &Areas, state: &Session, panes: &Panes) {
+        self.render(frame, areas.settings, state, panes.focus == Focus::Settings);
+    }
+}
+
+impl SettingsPane {
+    fn render(&self, frame: &mut Frame, area: Rect, state: &Session, focused: bool) {
+        let theme = state.theme;
+        let block = Block::bordered()
+            .border_style(if focused { theme.border_focused() } else { theme.border() })
+            .title(Span::styled(" settings ", theme.title()));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if inner.width == 0 || inner.height == 0 {
+            return;
+        }
+        let width = inner.width as usize;
+        let preset = preset_line(state, width);
+        let mut lines = vec![if focused && self.selected == 0 { preset.style(theme.selected()) } else { preset }];
+        for (i, field) in Field::ALL.into_iter().enumerate() {
+            let selected = focused && i + 1 == self.selected;
+            let name = label(field.name(), width);
+            let value_w = width.saturating_sub(str_width(&name));
+            let value = truncate(state.sampling.display(field).lines().next().unwrap_or(""), value_w);
+            let line = Line::from(vec![Span::styled(name, theme.dim()), Span::raw(value)]);
+            lines.push(if selected { line.style(theme.selected()) } else { line });
+        }
+        for note in &state.model.unsupported {
+            lines.extend(wrap(note, width).into_iter().map(|l| Line::styled(l, theme.warn())));
+        }
+        if let (Some(error), None) = (&self.error, &self.editor) {
+            lines.extend(wrap(error, width).into_iter().map(|l| Line::styled(l, theme.error())));
+        }
+        // Keep the selected row on screen when the pane is shorter than the list.
+        let rows = inner.height as usize;
+        let skip = (self.selected + 1).saturating_sub(rows).min(lines.len().saturating_sub(rows));
+        let shown: Vec<Line> = lines.into_iter().skip(skip).take(rows).collect();
+        frame.render_widget(Paragraph::new(shown), inner);
+        self.render_editor(frame, inner, state);
+    }
+
+    /// The value being typed, drawn over the bottom of the pane with its own hint line.
+    fn render_editor(&self, frame: &mut Frame, inner: Rect, state: &Session) {
+        let (Some(editor), Some(field)) = (&self.editor, self.field()) else { return };
+        let theme = state.theme;
+        let tall = field == Field::SystemPrompt;
+        let height = if tall { inner.height.min(10) } else { 3.min(inner.height) };
+        let area = Rect { y: inner.y + inner.height - height, height, ..inner };
+        let hint = if tall { "Enter saves · Alt+Enter new line · Esc cancels" } else { "Enter saves · Esc cancels" };
+        let mut title = format!(" {} ", field.name());
+        if let Some(range) = field.range() {
+            title = format!(" {} ({} to {}) ", field.name(), range.min, range.max);
+        }
+        if field == Field::Stop {
+            title = " stop (separate with |) ".into();
+        }
+        let block = Block::bordered()
+            .border_style(theme.border_focused())
+            .title(Span::styled(title, theme.title()))
+            .title_bottom(Line::styled(truncate(hint, area.width.saturating_sub(2) as usize), theme.dim()));
+        let text_area = block.inner(area);
+        frame.render_widget(Clear, area);
+        frame.render_widget(block, area);
+        frame.render_widget(editor, text_area);
+        if let Some(error) = &self.error
+            && area.y > inner.y
+        {
+            let line = Rect { y: area.y - 1, height: 1, ..area };
+            frame.render_widget(Clear, line);
+            frame.render_widget(Paragraph::new(Line::styled(truncate(error, line.width as usize), theme.error())), line);
+        }
+    }
+}
+
+fn preset_line(state: &Session, width: usize) -> Line<'static> {
+    let theme = state.theme;
+    let preset = match (&state.presets.applied, state.presets.modified) {
+        (Some(p), false) => p.clone(),
+        (Some(p), true) => format!("{p} (modified)"),
+        (None, _) => "custom".into(),
+    };
+    let name = label("preset", width);
+    let value = truncate(&preset, width.saturating_sub(str_width(&name)));
+    Line::from(vec![Span::styled(name, theme.dim()), Span::styled(value, theme.title())])
+}
+
+/// The name column: padded, and cut short in narrow panes so a space always separates the value.
+fn label(name: &str, width: usize) -> String {
+    let w = NAME_WIDTH.min(width / 2).max(1);
+    format!("{:<w$}", truncate(name, w - 1))
+}

@@ -1,0 +1,211 @@
+//! The model in the session: loading it (`/model`, F5 with the config read again), what the
+//! engine reports about loads, and each answer's tokens and end.
+use std::time::{Duration, Instant};
+
+use super::answer::answer_mut;
+use super::saving;
+use super::{About, Effect, NoticeLevel, Reread, Session};
+use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
+use llamadeck_words::chat::{FinishReason, MessageStatus};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    Loading { stage: String, since: Instant },
+    Ready { name: String, context_len: usize },
+    Failed { reason: String },
+}
+
+/// The model as the console knows it.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    pub state: ModelState,
+    /// The model being loaded or loaded.
+    pub spec: ModelSpec,
+    /// The model that answers now, kept while another loads: a refused load falls back to it.
+    pub serving: Option<ModelSpec>,
+    /// `--model`, which F5 loads again (with the config's other model settings).
+    pub cli_model: Option<String>,
+    /// The last `/model` or F5 that the engine refused (source, why), until the next load or send.
+    pub refused: Option<(String, String)>,
+    /// What the loaded model's load warned of (it may not fit), kept in view while it serves.
+    pub warnings: Vec<String>,
+    /// What the engine cannot honour among the current settings, as it reported.
+    pub unsupported: Vec<String>,
+}
+
+impl ModelView {
+    pub fn new(spec: ModelSpec, cli_model: Option<String>, now: Instant) -> Self {
+        ModelView {
+            state: ModelState::Loading { stage: "starting".into(), since: now },
+            spec,
+            serving: None,
+            cli_model,
+            refused: None,
+            warnings: Vec::new(),
+            unsupported: Vec::new(),
+        }
+    }
+
+    pub fn context_len(&self) -> Option<usize> {
+        match &self.state {
+            ModelState::Ready { context_len, .. } => Some(*context_len),
+            _ => None,
+        }
+    }
+
+    pub fn loading_elapsed(&self, now: Instant) -> Option<Duration> {
+        match &self.state {
+            ModelState::Loading { since, .. } => Some(now.saturating_duration_since(*since)),
+            _ => None,
+        }
+    }
+
+    /// The name an answer's header shows: the model that wrote it.
+    pub fn name(&self) -> Option<&str> {
+        match &self.state {
+            ModelState::Ready { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, ModelState::Ready { .. })
+    }
+}
+
+/// Starts loading `spec`; the model that answers now keeps answering until it is replaced.
+pub fn start_load(session: &mut Session, spec: ModelSpec) -> Vec<Effect> {
+    let model = &mut session.model;
+    model.state = ModelState::Loading { stage: "starting".into(), since: session.now };
+    model.spec = spec.clone();
+    model.refused = None;
+    model.warnings.clear();
+    vec![Effect::Engine(EngineCommand::Load(spec))]
+}
+
+/// F5: the config file as it is now. Everything the console can change while it runs is
+/// taken (model, sampling, presets, keys, hints); the notice says what waits for a restart.
+pub fn on_config_reread(session: &mut Session, reread: Reread) -> Vec<Effect> {
+    if session.answering() {
+        return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
+    }
+    let Reread { config, keymap, spec } = reread;
+    let kept = super::presets::take_from_file(session, &config);
+    session.keymap = keymap;
+    let old = &session.config;
+    let waiting: Vec<&str> = [
+        ("server", old.server != config.server),
+        ("gpu", old.gpu != config.gpu),
+        ("ui.fps and ui.color", old.ui.fps != config.ui.fps || old.ui.color != config.ui.color),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
+    session.config = config;
+    let mut text = format!("config read again (model, sampling, presets, keys); loading {}", spec.source);
+    if !kept.is_empty() {
+        text.push_str(&format!("; your unsaved {} kept (Ctrl+S saves)", kept.join(", ")));
+    }
+    if !waiting.is_empty() {
+        text.push_str(&format!("; {} apply at the next start", waiting.join(", ")));
+    }
+    let mut effects = start_load(session, spec);
+    effects.extend(session.notice(NoticeLevel::Info, text));
+    effects
+}
+
+/// A notice about the model goes once the model's state has changed: the chat shows the new one.
+fn clear_model_notice(session: &mut Session) {
+    if session.notice.as_ref().is_some_and(|n| n.about == About::Model) {
+        session.notice = None;
+    }
+}
+
+pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
+    let sanitize = llamadeck_words::text::sanitize;
+    match event {
+        EngineEvent::LoadStage { stage } => {
+            // A stage after the load ended is stale: it must not put the console back to loading.
+            if let ModelState::Loading { since, .. } = session.model.state {
+                session.model.state = ModelState::Loading { stage: sanitize(&stage), since };
+            }
+        }
+        EngineEvent::Loaded { model, context_len } => {
+            session.model.state = ModelState::Ready { name: sanitize(&model), context_len };
+            session.model.serving = Some(session.model.spec.clone());
+            session.model.refused = None;
+            clear_model_notice(session);
+        }
+        EngineEvent::LoadWarning { warning } => {
+            // It comes just before `Loaded`, and stays in the chat while this model serves.
+            session.model.warnings.push(sanitize(&warning));
+        }
+        EngineEvent::LoadRejected { reason, model, context_len } => {
+            let (reason, model) = (sanitize(&reason), sanitize(&model));
+            let view = &mut session.model;
+            // The refused spec goes; the one that still answers is the console's model again.
+            let refused = match view.serving.clone() {
+                Some(serving) => std::mem::replace(&mut view.spec, serving),
+                None => view.spec.clone(),
+            };
+            let text = format!("{} was not loaded: {reason}; {model} is still loaded", refused.source);
+            view.refused = Some((refused.source, reason));
+            view.state = ModelState::Ready { name: model, context_len };
+            return session.notice(NoticeLevel::Error, text);
+        }
+        EngineEvent::LoadFailed { reason } => {
+            session.model.warnings.clear();
+            session.model.state = ModelState::Failed { reason: sanitize(&reason) };
+            session.model.serving = None;
+            clear_model_notice(session);
+        }
+        EngineEvent::Token { id, text } => {
+            // Tokens for a request the user stopped are dropped.
+            if session.chat.generating == Some(id)
+                && let Some(m) = answer_mut(&mut session.chat, id)
+            {
+                m.text.push_str(&sanitize(&text));
+                session.chat.context_used += 1;
+            }
+        }
+        EngineEvent::Finished { id, reason, stats } => {
+            let chat = &mut session.chat;
+            chat.context_used = stats.prompt_tokens + stats.completion_tokens;
+            chat.context_estimated = false;
+            if chat.generating == Some(id) {
+                chat.generating = None;
+            }
+            if let Some(m) = answer_mut(chat, id) {
+                if m.status == MessageStatus::Streaming {
+                    m.status = MessageStatus::Complete;
+                    m.finish = Some(reason);
+                }
+                m.stats = Some(stats);
+                return saving::save(&session.chat);
+            }
+        }
+        EngineEvent::Failed { id, error } => {
+            let chat = &mut session.chat;
+            if chat.generating == Some(id) {
+                chat.generating = None;
+            }
+            if let Some(m) = answer_mut(chat, id) {
+                m.status = MessageStatus::Failed(sanitize(&error));
+                m.finish = Some(FinishReason::Error);
+                return saving::save(&session.chat);
+            }
+        }
+        EngineEvent::Started { id, prompt_tokens, trimmed } => {
+            // The meter starts from the prompt as the engine built it; tokens add to it.
+            if session.chat.generating == Some(id) {
+                session.chat.context_used = prompt_tokens;
+            }
+            if trimmed > 0 {
+                let text = format!("context full: the {trimmed} oldest messages were left out of this request");
+                return session.notice(NoticeLevel::Warn, text);
+            }
+        }
+        EngineEvent::Unsupported { what, .. } => session.model.unsupported = what,
+    }
+    Vec::new()
+}
