@@ -123,3 +123,29 @@ async fn garbage_and_dead_addresses_show_why() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_never_ends_fails_the_answer_at_its_cap_and_is_read_no_further() {
+    let stub = Stub::start(Behaviour::EndlessEvent);
+    let engine = remote::connect(NodeSpec::new("endless", &stub.url()).unwrap()).unwrap();
+    loaded(&engine).await;
+    let started = Instant::now();
+    let events = to_the_end(&mut engine.generate(question(1, "Hello?", 64)), Duration::from_secs(20)).await;
+    match events.last() {
+        Some(GenEvent::Failed(e)) => assert_eq!(
+            e.message,
+            "endless sent more than 4 MiB in one server-sent event without ending it; llamadeck reads at most that much of one \
+             event, so the answer stops here"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The connection closes with the answer: the stub's next write fails. What it could send
+    // is what the decoder read to reach its cap (4 bytes of "data: x\n" for each byte of the
+    // event, 16 MiB), and what the sockets' buffers (Linux grows a receiving one up to
+    // tcp_rmem's maximum, often 32 MiB) and the HTTP client hold on the way.
+    until("the stub to see the connection closed", Duration::from_secs(10), || stub.answer_dropped.load(Ordering::SeqCst).then_some(()))
+        .await;
+    let sent = stub.sent.load(Ordering::SeqCst);
+    println!("failed after {:?}; the node sent {} MiB in all", started.elapsed(), sent >> 20);
+    assert!((16 << 20..80 << 20).contains(&sent), "{sent} bytes sent");
+}

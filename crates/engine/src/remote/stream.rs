@@ -12,7 +12,7 @@ use super::dialect::sampling_fields;
 use super::errors::{no_answer, refused, seconds};
 use super::node::NodeSpec;
 use super::probe::{Served, read_limited};
-use super::sse::SseDecoder;
+use super::sse::{MAX_EVENT, Overflow, SseDecoder};
 use crate::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
 use crate::stats::StatsClock;
 use crate::stop::{StopMatcher, StopStep};
@@ -152,8 +152,12 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
             }
             finish = chunk.finish.or(finish);
         }
-        if decoder.overflowed() {
-            return sink.send(fail(GenErrorKind::Engine, format!("{name} sent a line too long to be part of an answer")));
+        match decoder.overflow() {
+            None => {}
+            Some(Overflow::Line) => {
+                return sink.send(fail(GenErrorKind::Engine, format!("{name} sent a line too long to be part of an answer")));
+            }
+            Some(Overflow::Event) => return sink.send(fail(GenErrorKind::Engine, event_too_long(name))),
         }
     }
     drop(response);
@@ -179,6 +183,15 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         _ => FinishReason::Stop,
     };
     sink.send(GenEvent::Finished { reason, stats: ended(usage, &mut clock) });
+}
+
+/// A node that sends `data:` lines without ever ending the event.
+fn event_too_long(name: &str) -> String {
+    format!(
+        "{name} sent more than {} MiB in one server-sent event without ending it; llamadeck reads at most that much of one \
+         event, so the answer stops here",
+        MAX_EVENT >> 20
+    )
 }
 
 fn token(sink: &GenerationSink, text: String) {
