@@ -1,6 +1,6 @@
 //! A stand-in node on a loopback socket, for what real servers do only when broken: accept and
-//! never answer, stall in the middle of an answer, answer garbage, send one event without end.
-//! It counts the requests it read and the bytes of an endless answer it sent, and
+//! never answer, stall in the middle of an answer, answer garbage, send one event without end,
+//! redirect. It counts the requests it read and the bytes of an endless answer it sent, and
 //! notices when a client closes a held answer's connection.
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,6 +24,10 @@ pub enum Behaviour {
     /// Serves /v1/models; an answer gets its headers, then `data: x` lines without end and
     /// never the blank line that ends an event.
     EndlessEvent,
+    /// Answers every request 307 Temporary Redirect to the same path on another server.
+    Redirects(SocketAddr),
+    /// Serves /v1/models; answers and /metrics get the 307 of `Redirects`.
+    RedirectsAnswers(SocketAddr),
 }
 
 pub struct Stub {
@@ -75,7 +79,9 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
         let ok = match (behaviour, path.as_str()) {
             (Behaviour::Silent, _) => return hold(stream),
             (Behaviour::Babbles, _) => reply(&mut stream, "text/plain", "hello there, this is not what you asked for\n{{{\n"),
+            (Behaviour::Redirects(to), _) => redirect(&mut stream, to, &path),
             (_, "/v1/models") => reply(&mut stream, "application/json", MODELS),
+            (Behaviour::RedirectsAnswers(to), _) => redirect(&mut stream, to, &path),
             (_, "/metrics") => reply(&mut stream, "text/plain; version=0.0.4", METRICS),
             (Behaviour::StallsBeforeAnswering, _) => return held_until_closed(stream, dropped),
             (Behaviour::EndsWithoutFinishing, _) => {
@@ -103,6 +109,13 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
             return;
         }
     }
+}
+
+/// 307 to the same path on `to`, with a body that says so.
+fn redirect(stream: &mut TcpStream, to: SocketAddr, path: &str) -> bool {
+    let body = "moved";
+    let head = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{to}{path}\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).is_ok()
 }
 
 /// An answer's headers, then `data: x` lines in 64 KiB chunks until the client goes.

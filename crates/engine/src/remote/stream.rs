@@ -87,6 +87,9 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         Ok(Err(e)) => return sink.send(fail(GenErrorKind::NotReady, format!("{name}: {}", no_answer(node.address(), &e, node.timeout)))),
         Ok(Ok(response)) => response,
     };
+    if let Some(redirect) = super::errors::redirect(response.status(), response.headers()) {
+        return sink.send(fail(GenErrorKind::Engine, format!("{name} {redirect}")));
+    }
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let body = tokio::time::timeout(node.timeout, read_limited(response)).await.ok().and_then(Result::ok).unwrap_or_default();
