@@ -84,8 +84,7 @@ impl Poller {
             match result {
                 Ok(snapshot) => {
                     scraped += 1;
-                    merged.engine = merged.engine.or(snapshot.engine);
-                    merged.gpus.extend(snapshot.gpus);
+                    merged.merge(snapshot);
                 }
                 Err(why) => reading.problems.push(format!("{url}: {why}")),
             }
@@ -109,13 +108,14 @@ impl Poller {
             if let Some((then, before)) = &self.last {
                 reading.rates = prom::token_rates(before, &merged, now.duration_since(*then).as_secs_f64());
             }
-            self.last = Some((now, Snapshot { engine: merged.engine.clone(), gpus: Vec::new() }));
+            self.last = Some((now, Snapshot { engine: merged.engine.clone(), ..Snapshot::default() }));
         } else {
             self.last = None;
             reading.rates = TokenRates::default();
         }
         reading.engine = merged.engine;
         reading.gpus = merged.gpus;
+        reading.gpus_dropped = merged.gpus_dropped;
         reading
     }
 }
