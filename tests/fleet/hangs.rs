@@ -123,3 +123,74 @@ async fn garbage_and_dead_addresses_show_why() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_never_ends_fails_the_answer_at_its_cap_and_is_read_no_further() {
+    let stub = Stub::start(Behaviour::EndlessEvent);
+    let engine = remote::connect(NodeSpec::new("endless", &stub.url()).unwrap()).unwrap();
+    loaded(&engine).await;
+    let started = Instant::now();
+    let events = to_the_end(&mut engine.generate(question(1, "Hello?", 64)), Duration::from_secs(20)).await;
+    match events.last() {
+        Some(GenEvent::Failed(e)) => assert_eq!(
+            e.message,
+            "endless sent more than 4 MiB in one server-sent event without ending it; llamadeck reads at most that much of one \
+             event, so the answer stops here"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The connection closes with the answer: the stub's next write fails. What it could send
+    // is what the decoder read to reach its cap (4 bytes of "data: x\n" for each byte of the
+    // event, 16 MiB), and what the sockets' buffers (Linux grows a receiving one up to
+    // tcp_rmem's maximum, often 32 MiB) and the HTTP client hold on the way.
+    until("the stub to see the connection closed", Duration::from_secs(10), || stub.answer_dropped.load(Ordering::SeqCst).then_some(()))
+        .await;
+    let sent = stub.sent.load(Ordering::SeqCst);
+    println!("failed after {:?}; the node sent {} MiB in all", started.elapsed(), sent >> 20);
+    assert!((16 << 20..80 << 20).contains(&sent), "{sent} bytes sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_an_error_naming_where_it_points_and_the_other_server_hears_nothing() {
+    let elsewhere = Stub::start(Behaviour::StallsMidAnswer);
+    let moved = Stub::start(Behaviour::Redirects(elsewhere.addr));
+    let answers_moved = Stub::start(Behaviour::RedirectsAnswers(elsewhere.addr));
+    let advice = "llamadeck does not follow redirects: put the final URL in the config";
+    let to = |path: &str| format!("answered 307 Temporary Redirect to http://{}{path}; {advice}", elsewhere.addr);
+
+    // The poller: the model list and the metrics.
+    let timeout = Duration::from_millis(500);
+    let metrics = [format!("http://{}/metrics", moved.addr)];
+    let readings = fleet::spawn(vec![target("node-a", &moved.url(), &metrics, timeout)], Duration::from_millis(200));
+    let (why, problems) = until("node-a down", Duration::from_secs(5), || {
+        let node = readings.borrow().nodes[0].clone();
+        match node.health {
+            Health::Down(why) => Some((why, node.problems)),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(why, format!("{} {}", moved.addr, to("/v1/models")));
+    assert_eq!(problems, [format!("{}: {}", metrics[0], to("/metrics"))]);
+
+    // The remote engine asking what node-a serves.
+    let engine = remote::connect(NodeSpec::new("node-a", &moved.url()).unwrap()).unwrap();
+    engine.load(ModelSpec::default());
+    let mut status = engine.watch_status();
+    let state = status.wait_for(|s| matches!(s.state, LoadState::Failed { .. })).await.unwrap().state.clone();
+    assert_eq!(state, LoadState::Failed { reason: format!("{} {}", moved.addr, to("/v1/models")) });
+
+    // An answer, from a node whose model list is served where it should be.
+    let engine = remote::connect(NodeSpec::new("node-b", &answers_moved.url()).unwrap()).unwrap();
+    loaded(&engine).await;
+    let events = to_the_end(&mut engine.generate(question(1, "Hello?", 8)), Duration::from_secs(5)).await;
+    match events.last() {
+        Some(GenEvent::Failed(e)) => assert_eq!(e.message, format!("node-b {}", to("/v1/chat/completions"))),
+        other => panic!("{other:?}"),
+    }
+
+    // A few polls more, and nothing of any of it reached the other server.
+    let polled = moved.requests();
+    until("more polls", Duration::from_secs(5), || (moved.requests() >= polled + 4).then_some(())).await;
+    assert_eq!(elsewhere.requests(), 0);
+}

@@ -1,6 +1,7 @@
 //! A stand-in node on a loopback socket, for what real servers do only when broken: accept and
-//! never answer, stall in the middle of an answer, answer garbage. It counts the requests it
-//! read and notices when a client closes a stalled answer's connection.
+//! never answer, stall in the middle of an answer, answer garbage, send one event without end,
+//! redirect. It counts the requests it read and the bytes of an endless answer it sent, and
+//! notices when a client closes a held answer's connection.
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -20,6 +21,13 @@ pub enum Behaviour {
     /// Serves /v1/models; an answer gets one token and `[DONE]`, with no finish reason (as
     /// llama-cpp-python's server does when another request interrupts it).
     EndsWithoutFinishing,
+    /// Serves /v1/models; an answer gets its headers, then `data: x` lines without end and
+    /// never the blank line that ends an event.
+    EndlessEvent,
+    /// Answers every request 307 Temporary Redirect to the same path on another server.
+    Redirects(SocketAddr),
+    /// Serves /v1/models; answers and /metrics get the 307 of `Redirects`.
+    RedirectsAnswers(SocketAddr),
 }
 
 pub struct Stub {
@@ -27,6 +35,8 @@ pub struct Stub {
     pub requests: Arc<AtomicUsize>,
     /// A client closed the connection of an answer the stub was holding.
     pub answer_dropped: Arc<AtomicBool>,
+    /// Bytes of an endless answer written (and taken by the kernel) so far.
+    pub sent: Arc<AtomicUsize>,
 }
 
 impl Stub {
@@ -34,14 +44,15 @@ impl Stub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (requests, answer_dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
-        let (count, dropped) = (requests.clone(), answer_dropped.clone());
+        let sent = Arc::new(AtomicUsize::new(0));
+        let (count, dropped, written) = (requests.clone(), answer_dropped.clone(), sent.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (count, dropped) = (count.clone(), dropped.clone());
-                std::thread::spawn(move || serve(stream, behaviour, &count, &dropped));
+                let (count, dropped, written) = (count.clone(), dropped.clone(), written.clone());
+                std::thread::spawn(move || serve(stream, behaviour, &count, &dropped, &written));
             }
         });
-        Stub { addr, requests, answer_dropped }
+        Stub { addr, requests, answer_dropped, sent }
     }
 
     pub fn url(&self) -> String {
@@ -56,7 +67,7 @@ impl Stub {
 const MODELS: &str = r#"{"object":"list","data":[{"id":"stub-model","object":"model","owned_by":"vllm","max_model_len":1024}]}"#;
 const METRICS: &str = "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"stub-model\"} 1.0\n";
 
-fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropped: &AtomicBool) {
+fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropped: &AtomicBool, sent: &AtomicUsize) {
     loop {
         let Some(head) = read_head(&mut stream) else { return };
         count.fetch_add(1, Ordering::SeqCst);
@@ -68,7 +79,9 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
         let ok = match (behaviour, path.as_str()) {
             (Behaviour::Silent, _) => return hold(stream),
             (Behaviour::Babbles, _) => reply(&mut stream, "text/plain", "hello there, this is not what you asked for\n{{{\n"),
+            (Behaviour::Redirects(to), _) => redirect(&mut stream, to, &path),
             (_, "/v1/models") => reply(&mut stream, "application/json", MODELS),
+            (Behaviour::RedirectsAnswers(to), _) => redirect(&mut stream, to, &path),
             (_, "/metrics") => reply(&mut stream, "text/plain; version=0.0.4", METRICS),
             (Behaviour::StallsBeforeAnswering, _) => return held_until_closed(stream, dropped),
             (Behaviour::EndsWithoutFinishing, _) => {
@@ -81,6 +94,7 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
                 let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(event.as_bytes()));
                 return;
             }
+            (Behaviour::EndlessEvent, _) => return endless_event(stream, dropped, sent),
             (Behaviour::StallsMidAnswer, _) => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n";
@@ -95,6 +109,27 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, count: &AtomicUsize, dropp
             return;
         }
     }
+}
+
+/// 307 to the same path on `to`, with a body that says so.
+fn redirect(stream: &mut TcpStream, to: SocketAddr, path: &str) -> bool {
+    let body = "moved";
+    let head = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{to}{path}\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).is_ok()
+}
+
+/// An answer's headers, then `data: x` lines in 64 KiB chunks until the client goes.
+fn endless_event(mut stream: TcpStream, dropped: &AtomicBool, sent: &AtomicUsize) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let lines = "data: x\n".repeat(8 * 1024);
+    let chunk = format!("{:x}\r\n{lines}\r\n", lines.len());
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    while stream.write_all(chunk.as_bytes()).is_ok() {
+        sent.fetch_add(lines.len(), Ordering::SeqCst);
+    }
+    dropped.store(true, Ordering::SeqCst);
 }
 
 /// Reads a request's head and its body (by Content-Length); None when the client closed.

@@ -20,6 +20,10 @@ pub const LOCAL_NODE: &str = "local";
 /// The most nodes the console polls (one line each in the fleet pane).
 pub const MAX_NODES: usize = 32;
 
+/// The most metrics URLs of one node: its server's `/metrics` and its DCGM exporter's, with room
+/// to spare. Each is read (up to 4 MiB) on every poll, for every node.
+pub const MAX_METRICS_URLS: usize = 4;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
@@ -92,6 +96,7 @@ pub(crate) fn check(nodes: &[NodeConfig]) -> Result<(), Problem> {
         } else if node.metrics.is_empty() {
             return Err(at(i, "name", format!("node {name:?} has neither url (its OpenAI API) nor metrics; give it one or both")));
         }
+        metrics_count(i, node)?;
         for (j, url) in node.metrics.iter().enumerate() {
             http_url(url).map_err(|message| Problem {
                 path: vec![Seg::key("nodes"), Seg::Index(i), Seg::key("metrics"), Seg::Index(j)],
@@ -113,6 +118,19 @@ pub(crate) fn check(nodes: &[NodeConfig]) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// At most [`MAX_METRICS_URLS`] metrics URLs; the error points at the list.
+fn metrics_count(i: usize, node: &NodeConfig) -> Result<(), Problem> {
+    if node.metrics.len() <= MAX_METRICS_URLS {
+        return Ok(());
+    }
+    let message = format!(
+        "at most {MAX_METRICS_URLS} metrics URLs a node (got {}): each is read on every poll; keep the server's /metrics and its \
+         DCGM exporter's",
+        node.metrics.len()
+    );
+    Err(at(i, "metrics", message))
 }
 
 /// Where the config file says a key file is: relative to the config's folder, `~/` at home.

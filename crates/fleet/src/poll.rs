@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::reading::{Health, NodeReading};
-use llamadeck_engine::remote::errors::no_answer;
+use llamadeck_engine::remote::errors::{innermost, no_answer, redirect};
+use llamadeck_engine::remote::http;
 use llamadeck_engine::remote::probe::{Probe, Served, probe};
 use llamadeck_engine::remote::{ApiKey, NodeSpec};
 use llamadeck_words::prom::{self, Snapshot, TokenRates};
@@ -40,7 +41,8 @@ const MAX_SCRAPE: usize = prom::parse::MAX_BYTES;
 /// One node's poller: its HTTP connections, and the last engine counters for the rates.
 pub struct Poller {
     target: Target,
-    client: reqwest::Client,
+    /// Or why none could be made (then every poll says so, rather than use other settings).
+    client: Result<reqwest::Client, String>,
     last: Option<(Instant, Snapshot)>,
     /// What the node served when last asked.
     known: Option<Served>,
@@ -48,27 +50,30 @@ pub struct Poller {
 
 impl Poller {
     pub fn new(target: Target) -> Poller {
-        let client = reqwest::Client::builder()
-            .connect_timeout(target.timeout)
+        // The remote engine's settings (a redirect is an error, never followed), whole polls timed.
+        let client = http::client_builder(target.timeout)
             .timeout(target.timeout)
-            .tcp_nodelay(true)
             .pool_max_idle_per_host(2)
             .build()
-            .unwrap_or_default();
+            .map_err(|e| format!("cannot set up HTTP: {}", innermost(&e)));
         Poller { target, client, last: None, known: None }
     }
 
     pub async fn poll(&mut self) -> NodeReading {
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(why) => return NodeReading { health: Health::Down(why.clone()), ..self.target.waiting() },
+        };
         let api = async {
             match (&self.target.api, &self.known) {
-                (Some(node), Some(served)) if served.interrupted_by_questions() => Some(alive(&self.client, node, served).await),
-                (Some(node), _) => Some(probe(&self.client, node).await),
+                (Some(node), Some(served)) if served.interrupted_by_questions() => Some(alive(client, node, served).await),
+                (Some(node), _) => Some(probe(client, node).await),
                 (None, _) => None,
             }
         };
         let scrapes = futures::future::join_all(self.target.metrics.iter().map(|url| {
             let key = self.target.api.as_ref().filter(|api| same_server(api.root(), url)).and_then(|api| api.api_key.as_ref());
-            scrape(&self.client, url, key, self.target.timeout)
+            scrape(client, url, key, self.target.timeout)
         }));
         let (api, scrapes) = futures::join!(api, scrapes);
         let now = Instant::now();
@@ -79,8 +84,7 @@ impl Poller {
             match result {
                 Ok(snapshot) => {
                     scraped += 1;
-                    merged.engine = merged.engine.or(snapshot.engine);
-                    merged.gpus.extend(snapshot.gpus);
+                    merged.merge(snapshot);
                 }
                 Err(why) => reading.problems.push(format!("{url}: {why}")),
             }
@@ -104,13 +108,14 @@ impl Poller {
             if let Some((then, before)) = &self.last {
                 reading.rates = prom::token_rates(before, &merged, now.duration_since(*then).as_secs_f64());
             }
-            self.last = Some((now, Snapshot { engine: merged.engine.clone(), gpus: Vec::new() }));
+            self.last = Some((now, Snapshot { engine: merged.engine.clone(), ..Snapshot::default() }));
         } else {
             self.last = None;
             reading.rates = TokenRates::default();
         }
         reading.engine = merged.engine;
         reading.gpus = merged.gpus;
+        reading.gpus_dropped = merged.gpus_dropped;
         reading
     }
 }
@@ -152,6 +157,9 @@ async fn scrape(client: &reqwest::Client, url: &str, key: Option<&ApiKey>, timeo
         request = request.header(reqwest::header::AUTHORIZATION, key.header());
     }
     let mut response = request.send().await.map_err(no_answer)?;
+    if let Some(redirect) = redirect(response.status(), response.headers()) {
+        return Err(redirect);
+    }
     let status = response.status().as_u16();
     if status != 200 {
         return Err(format!("answered {status}"));

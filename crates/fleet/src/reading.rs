@@ -47,7 +47,10 @@ pub struct NodeReading {
     pub engine: Option<EngineStats>,
     /// Tokens per second between the last two polls.
     pub rates: TokenRates,
+    /// At most `prom::MAX_GPUS`, all its metrics URLs together.
     pub gpus: Vec<GpuStats>,
+    /// GPUs its metrics listed beyond that cap.
+    pub gpus_dropped: usize,
     /// Metrics URLs that did not give a reading, each with why.
     pub problems: Vec<String>,
 }

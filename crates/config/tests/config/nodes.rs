@@ -78,3 +78,13 @@ fn keys_come_from_a_variable_or_a_file_beside_the_config_and_never_show() {
     let missing = fleet_targets(&loaded, |_| Some("k".into())).unwrap_err().to_string();
     assert!(missing.contains("config.yaml:8:19: nodes.api_key_file: node \"b\": cannot read the key file"), "{missing}");
 }
+
+#[test]
+fn a_node_has_at_most_four_metrics_urls() {
+    let urls = |n: usize| (0..n).map(|i| format!("http://h:{}/metrics", 9400 + i)).collect::<Vec<_>>().join(", ");
+    let four = format!("nodes:\n  - name: a\n    metrics: [{}]\n", urls(4));
+    assert!(config::parse(&four, Path::new("c.yaml")).is_ok());
+    let five = format!("nodes:\n  - name: a\n    url: http://h/v1\n    metrics: [{}]\n", urls(5));
+    let got = error(&five);
+    assert!(got.starts_with("c.yaml:4:14: nodes.metrics: at most 4 metrics URLs a node (got 5)"), "{got}");
+}

@@ -2,7 +2,8 @@
 //! not), its model, requests running/waiting, KV cache in use, generated tokens per second, and
 //! each GPU's memory and utilisation as two small bars. Under the lines, everything about the
 //! selected node. The chat's target is marked ▸. ↑↓ select a node, Enter makes it the chat's
-//! target, Esc or F6 closes.
+//! target, Esc or F6 closes. Every number from a node goes through [`figure`]: at most six
+//! columns, "–" where unknown (`prom` already made nonsense unknown).
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::style::Style;
@@ -15,7 +16,7 @@ use llamadeck_fleet::{Health, NodeReading};
 use llamadeck_gpu::snapshot::GpuSnapshot;
 use llamadeck_words::keys::Command;
 use llamadeck_words::layout::Areas;
-use llamadeck_words::prom::{EngineKind, GpuStats};
+use llamadeck_words::prom::{EngineKind, GpuStats, MAX_GPUS};
 use llamadeck_words::text::{sanitize, str_width, truncate, wrap};
 use llamadeck_words::theme::Theme;
 
@@ -25,6 +26,10 @@ const NAME: usize = 10;
 const STATE: usize = 8;
 const MODEL: usize = 18;
 const BARS: &[char] = &['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// What an unknown number shows.
+const UNKNOWN: &str = "–";
+/// The widest a number is drawn.
+const FIGURE: usize = 6;
 
 /// What one line shows, whichever node it is.
 struct Row {
@@ -156,16 +161,15 @@ fn row(state: &Session, node: Option<&NodeReading>) -> Row {
     let fleet = &state.fleet;
     let Some(node) = node else { return local_row(state) };
     let engine = node.engine.as_ref();
-    let count = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
     Row {
         target: fleet.target.as_deref() == Some(node.name.as_str()),
         name: node.name.clone(),
         state: node.health.word(),
         reason: node.health.reason().map(str::to_string),
-        model: node.model.clone().unwrap_or_else(|| "-".into()),
-        running: format!("{}/{}", count(engine.and_then(|e| e.running)), count(engine.and_then(|e| e.waiting))),
-        kv: engine.and_then(|e| e.kv_cache_usage).map_or("-".into(), |k| format!("{:.0}%", k * 100.0)),
-        tok_s: node.rates.generated_per_second.map_or("-".into(), |r| format!("{r:.1}")),
+        model: node.model.clone().unwrap_or_else(|| UNKNOWN.into()),
+        running: format!("{}/{}", figure(engine.and_then(|e| e.running), 0), figure(engine.and_then(|e| e.waiting), 0)),
+        kv: percent(engine.and_then(|e| e.kv_cache_usage).map(|k| k * 100.0)),
+        tok_s: figure(node.rates.generated_per_second, 1),
         gpus: node
             .gpus
             .iter()
@@ -190,13 +194,8 @@ fn local_row(state: &Session) -> Row {
         reason,
         model,
         running: format!("{}/0", u8::from(local_answering)),
-        kv: "-".into(),
-        tok_s: state
-            .chat
-            .last_stats()
-            .and_then(|s| s.decode_tok_s)
-            .filter(|_| state.fleet.target.is_none())
-            .map_or("-".into(), |r| format!("{r:.1}")),
+        kv: UNKNOWN.into(),
+        tok_s: figure(state.chat.last_stats().and_then(|s| s.decode_tok_s).filter(|_| state.fleet.target.is_none()), 1),
         gpus: local_gpus(state.gpu.latest.as_deref()),
     }
 }
@@ -210,6 +209,35 @@ fn local_gpus(gpu: Option<&GpuSnapshot>) -> String {
 fn fraction(used: Option<u64>, total: Option<u64>) -> Option<f64> {
     let (used, total) = (used?, total?);
     (total > 0).then(|| used as f64 / total as f64)
+}
+
+/// `value` with `decimals` in at most [`FIGURE`] columns: as it is where it fits, else in
+/// thousands ("12.3k", "456M", up to E), and [`UNKNOWN`] where unknown, negative or beyond.
+pub fn figure(value: Option<f64>, decimals: usize) -> String {
+    let Some(value) = value.filter(|v| v.is_finite() && *v >= 0.0) else { return UNKNOWN.into() };
+    let plain = format!("{value:.decimals$}");
+    if plain.len() <= FIGURE {
+        return plain;
+    }
+    let mut scaled = value;
+    for unit in ['k', 'M', 'G', 'T', 'P', 'E'] {
+        scaled /= 1000.0;
+        if scaled < 99.95 {
+            return format!("{scaled:.1}{unit}");
+        }
+        if scaled < 999.5 {
+            return format!("{scaled:.0}{unit}");
+        }
+    }
+    UNKNOWN.into()
+}
+
+/// A percentage, 0 to 100, without decimals.
+fn percent(value: Option<f64>) -> String {
+    match value.filter(|p| (0.0..=100.0).contains(p)) {
+        Some(p) => format!("{p:.0}%"),
+        None => UNKNOWN.into(),
+    }
 }
 
 /// Memory and utilisation, one block character each (`·` where unknown).
@@ -230,24 +258,24 @@ fn engine_name(kind: EngineKind) -> &'static str {
     }
 }
 
-fn gib(bytes: u64) -> f64 {
-    bytes as f64 / (1u64 << 30) as f64
+fn gib(bytes: u64) -> String {
+    figure(Some(bytes as f64 / (1u64 << 30) as f64), 1)
 }
 
 fn gpu_line(g: &GpuStats) -> String {
-    let mut parts = vec![format!("gpu {}", g.index.map_or("?".into(), |i| i.to_string()))];
+    let mut parts = vec![format!("gpu {}", g.index.map_or("?".into(), |i| figure(Some(f64::from(i)), 0)))];
     if let Some(mig) = &g.mig_instance {
-        parts[0].push_str(&format!(" (MIG {mig})"));
+        parts[0].push_str(&format!(" (MIG {})", truncate(mig, FIGURE)));
     }
     parts.extend(g.model.clone());
     match (g.memory_used_bytes, g.memory_total_bytes) {
-        (Some(u), Some(t)) => parts.push(format!("{:.1}/{:.1} GiB", gib(u), gib(t))),
-        (Some(u), None) => parts.push(format!("{:.1} GiB used", gib(u))),
+        (Some(u), Some(t)) => parts.push(format!("{}/{} GiB", gib(u), gib(t))),
+        (Some(u), None) => parts.push(format!("{} GiB used", gib(u))),
         _ => {}
     }
-    parts.extend(g.utilization_percent.map(|u| format!("{u:.0}%")));
-    parts.extend(g.temperature_celsius.map(|t| format!("{t:.0}°C")));
-    parts.extend(g.power_watts.map(|p| format!("{p:.0} W")));
+    parts.extend(g.utilization_percent.map(|u| percent(Some(u))));
+    parts.extend(g.temperature_celsius.map(|t| format!("{}°C", figure(Some(t), 0))));
+    parts.extend(g.power_watts.map(|p| format!("{} W", figure(Some(p), 0))));
     parts.join(" · ")
 }
 
@@ -263,7 +291,7 @@ fn details(state: &Session, node: Option<&NodeReading>) -> Vec<String> {
     let mut head = vec![node.name.clone(), node.address.clone()];
     head.extend(node.model.clone());
     if node.context_len > 0 {
-        head.push(format!("ctx {}", node.context_len));
+        head.push(format!("ctx {}", figure(Some(node.context_len as f64), 0)));
     }
     let mut out = vec![head.join(" · ")];
     if let Health::Down(why) | Health::Loading(why) = &node.health {
@@ -271,13 +299,23 @@ fn details(state: &Session, node: Option<&NodeReading>) -> Vec<String> {
     }
     if let Some(e) = &node.engine {
         let mut parts = vec![engine_name(e.kind).to_string()];
-        parts.extend(e.running.map(|r| format!("{r:.0} running")));
-        parts.extend(e.waiting.map(|w| format!("{w:.0} waiting")));
-        parts.extend(e.kv_cache_usage.map(|k| format!("KV cache {:.0}%", k * 100.0)));
-        parts.extend(node.rates.prompt_per_second.map(|r| format!("prompt {r:.1} tok/s")));
-        parts.extend(node.rates.generated_per_second.map(|r| format!("generated {r:.1} tok/s")));
-        parts.extend(e.ttft_mean_seconds().map(|s| format!("first token {:.0} ms on average", s * 1000.0)));
+        parts.extend(e.running.map(|r| format!("{} running", figure(Some(r), 0))));
+        parts.extend(e.waiting.map(|w| format!("{} waiting", figure(Some(w), 0))));
+        parts.extend(e.kv_cache_usage.map(|k| format!("KV cache {}", percent(Some(k * 100.0)))));
+        parts.extend(node.rates.prompt_per_second.map(|r| format!("prompt {} tok/s", figure(Some(r), 1))));
+        parts.extend(node.rates.generated_per_second.map(|r| format!("generated {} tok/s", figure(Some(r), 1))));
+        parts.extend(e.ttft_mean_seconds().map(|s| {
+            if s < 10.0 {
+                format!("first token {} ms on average", figure(Some(s * 1000.0), 0))
+            } else {
+                format!("first token {} s on average", figure(Some(s), 1))
+            }
+        }));
         out.push(parts.join(" · "));
+    }
+    if node.gpus_dropped > 0 {
+        let dropped = figure(Some(node.gpus_dropped as f64), 0);
+        out.push(format!("GPUs: the first {} shown, {dropped} more left out (llamadeck keeps {MAX_GPUS} a node)", node.gpus.len()));
     }
     out.extend(node.gpus.iter().map(gpu_line));
     out.extend(node.problems.iter().map(|p| format!("metrics: {p}")));
@@ -286,7 +324,35 @@ fn details(state: &Session, node: Option<&NodeReading>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::bars;
+    use super::{FIGURE, bars, figure};
+
+    #[test]
+    fn figures_keep_to_six_columns() {
+        let cases = [
+            (Some(0.0), 0, "0"),
+            (Some(41.25), 1, "41.2"),
+            (Some(9999.9), 1, "9999.9"),
+            (Some(131_072.0), 0, "131072"),
+            (Some(12_345.6), 1, "12.3k"),
+            (Some(4_194_304.0), 0, "4.2M"),
+            (Some(99_960.0), 1, "100k"),
+            (Some(999_600.0), 1, "1.0M"),
+            (Some(512e15), 0, "512P"),
+            (Some(999e18), 0, "999E"),
+            (Some(1e308), 0, "–"),
+            (Some(f64::INFINITY), 0, "–"),
+            (Some(f64::NAN), 0, "–"),
+            (Some(-5.0), 0, "–"),
+            (None, 1, "–"),
+        ];
+        for (value, decimals, shown) in cases {
+            assert_eq!(figure(value, decimals), shown, "{value:?}");
+        }
+        for exponent in 0..=30 {
+            let value = 10f64.powi(exponent) * 9.9996;
+            assert!(figure(Some(value), 1).chars().count() <= FIGURE, "{value}: {}", figure(Some(value), 1));
+        }
+    }
 
     #[test]
     fn bars_show_memory_and_utilisation() {

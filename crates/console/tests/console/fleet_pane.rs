@@ -14,7 +14,7 @@ use llamadeck_engine::{EngineEvent, ModelSpec};
 use llamadeck_fleet::{Fleet, Health, NodeReading};
 use llamadeck_gpu::snapshot::{GpuDevice, GpuSnapshot, GpuStatus};
 use llamadeck_words::keys::Keymap;
-use llamadeck_words::prom::{EngineKind, EngineStats, GpuStats, TokenRates};
+use llamadeck_words::prom::{self, EngineKind, EngineStats, GpuStats, TokenRates};
 use llamadeck_words::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -57,6 +57,7 @@ fn up(name: &str, gpus: usize) -> NodeReading {
         }),
         rates: TokenRates { prompt_per_second: Some(310.0), generated_per_second: Some(41.2) },
         gpus: (0..gpus).map(|i| h100(i as u32, 20 + 10 * i as u64, 15.0 * i as f64)).collect(),
+        gpus_dropped: 0,
         problems: Vec::new(),
     }
 }
@@ -251,5 +252,78 @@ fn the_fleet_pane_draws_at_any_size() {
     for (w, h) in [(1, 1), (20, 5), (60, 16), (80, 24), (61, 40), (300, 100)] {
         update(&mut state, Action::Resize(w, h));
         let _ = screen(&state, w, h);
+    }
+}
+
+/// A node as the poller reads it from `scrape`, its rates from a first reading `before` taken
+/// a millisecond earlier.
+fn scraped(name: &str, before: &str, scrape: &str) -> NodeReading {
+    let (before, now) = (prom::snapshot(&prom::parse(before)), prom::snapshot(&prom::parse(scrape)));
+    NodeReading {
+        name: name.into(),
+        address: "127.0.0.1:8009".into(),
+        health: Health::Up,
+        model: Some("hostile".into()),
+        context_len: 4096,
+        rates: prom::token_rates(&before, &now, 0.001),
+        engine: now.engine,
+        gpus: now.gpus,
+        gpus_dropped: now.gpus_dropped,
+        problems: Vec::new(),
+    }
+}
+
+#[test]
+fn values_without_sense_show_as_unknown_and_numbers_stay_short() {
+    // The node: inf and -5 requests, an infinite KV cache, 1e308 tokens and seconds, a
+    // GPU whose every reading is nonsense; then one that writes a series 100,000 times and lists
+    // 60,000 GPUs.
+    let hostile = concat!(
+        "vllm:num_requests_running{engine=\"0\"} +Inf\n",
+        "vllm:num_requests_waiting{engine=\"0\"} -5\n",
+        "vllm:kv_cache_usage_perc{engine=\"0\"} +Inf\n",
+        "vllm:prompt_tokens_total 1e308\n",
+        "vllm:generation_tokens_total 9e15\n",
+        "vllm:time_to_first_token_seconds_sum 1e308\n",
+        "vllm:time_to_first_token_seconds_count 1\n",
+        "DCGM_FI_DEV_GPU_TEMP{gpu=\"0\",modelName=\"NVIDIA H100\"} 1e308\n",
+        "DCGM_FI_DEV_POWER_USAGE{gpu=\"0\"} -5\n",
+        "DCGM_FI_DEV_GPU_UTIL{gpu=\"0\"} +Inf\n",
+        "DCGM_FI_DEV_FB_USED{gpu=\"0\"} 1e308\n",
+        "DCGM_FI_DEV_FB_FREE{gpu=\"0\"} 1e308\n",
+    );
+    let mut copies = "vllm:num_requests_running 1\n".repeat(100_000);
+    copies.extend((0..20_000).map(|gpu| format!("DCGM_FI_DEV_GPU_TEMP{{gpu=\"{gpu}\"}} 40\n")));
+    assert!(copies.len() < prom::parse::MAX_BYTES);
+    let mut state = console(&["hostile", "copies"]);
+    readings(&mut state, vec![scraped("hostile", "vllm:generation_tokens_total 0\n", hostile), scraped("copies", "", &copies)]);
+    update(&mut state, Action::Resize(100, 30));
+    update(&mut state, key(KeyCode::F(6)));
+    update(&mut state, key(KeyCode::Down));
+    let pane = screen(&state, 100, 30);
+    let line =
+        |name: &str| pane.lines().find(|l| l.contains(&format!(" {name} "))).unwrap_or_else(|| panic!("{name}:\n{pane}")).to_string();
+    assert!(line("hostile").contains("hostile                –/–    –      –  ··"), "{pane}");
+    assert!(line("copies").contains(" 1/– "), "{pane}");
+    assert!(pane.contains("│vLLM        ") && pane.contains("│gpu 0 · NVIDIA H100     "), "nothing but the names:\n{pane}");
+    update(&mut state, key(KeyCode::Down));
+    let copies_pane = screen(&state, 100, 30);
+    // Of the 20,000, the parser keeps a metric's first 4096 series; of those, 64 are shown.
+    let dropped = prom::parse::MAX_PER_FAMILY - prom::MAX_GPUS;
+    assert!(
+        copies_pane.contains(&format!("GPUs: the first 64 shown, {dropped} more left out (llamadeck keeps 64 a node)")),
+        "{copies_pane}"
+    );
+    // The GPU panel, chatting with the hostile node.
+    update(&mut state, key(KeyCode::Up));
+    update(&mut state, key(KeyCode::Enter));
+    let panel = screen(&state, 100, 30);
+    assert!(panel.contains("temp n/a pwr n/a") && panel.contains("n/a bw n/a"), "{panel}");
+    for text in [&pane, &copies_pane, &panel] {
+        for nonsense in ["inf", "NaN", "-5", "100000", "4294967295"] {
+            assert!(!text.to_lowercase().contains(&nonsense.to_lowercase()), "{nonsense} on screen:\n{text}");
+        }
+        let longest = text.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
+        assert!(longest <= 6, "a number {longest} digits long on screen:\n{text}");
     }
 }

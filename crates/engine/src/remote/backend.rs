@@ -30,9 +30,7 @@ struct Shared {
 
 impl RemoteBackend {
     pub fn new(node: NodeSpec) -> Result<RemoteBackend, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(node.timeout)
-            .tcp_nodelay(true)
+        let client = super::http::client_builder(node.timeout)
             .build()
             .map_err(|e| format!("cannot set up HTTP for {}: {}", node.name, super::errors::innermost(&e)))?;
         let (status, _) = watch::channel(EngineStatus::default());

@@ -45,8 +45,33 @@ pub fn error_message(body: &str) -> String {
         }
         Err(_) => body.lines().next().unwrap_or("").to_string(),
     };
-    let text = llamadeck_words::text::sanitize(text.trim());
-    if text.chars().count() > 300 { format!("{}…", text.chars().take(300).collect::<String>()) } else { text }
+    cut(&llamadeck_words::text::sanitize(text.trim()), 300)
+}
+
+/// `text` with at most `max` characters, '…' marking a cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() > max { format!("{}…", text.chars().take(max).collect::<String>()) } else { text.to_string() }
+}
+
+/// The most of a redirect's `Location` shown: enough to recognise where it points.
+const MAX_LOCATION: usize = 200;
+
+/// A redirect in words, for the caller to put the node before ("answered 307 Temporary Redirect
+/// to http://…/v1; llamadeck does not follow redirects: put the final URL in the config"); None
+/// for a status that is not one. The `Location` is the node's text: sanitized and cut short.
+pub fn redirect(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) -> Option<String> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let reason = status.canonical_reason().map_or(String::new(), |reason| format!(" {reason}"));
+    let to = match headers.get(reqwest::header::LOCATION) {
+        Some(location) => {
+            let location = llamadeck_words::text::sanitize(&String::from_utf8_lossy(location.as_bytes()));
+            format!(" to {}", cut(location.trim(), MAX_LOCATION))
+        }
+        None => " without a Location".to_string(),
+    };
+    Some(format!("answered {}{reason}{to}; llamadeck does not follow redirects: put the final URL in the config", status.as_u16()))
 }
 
 /// A refused request: the HTTP status says whose problem it is.
@@ -81,6 +106,27 @@ mod tests {
         assert_eq!(error_message(r#"{"detail":"Invalid API Key"}"#), "Invalid API Key");
         assert_eq!(error_message("<html>\n<body>502</body>"), "<html>");
         assert_eq!(error_message(""), "");
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_cleaned_and_cut() {
+        use reqwest::StatusCode;
+        use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_static("http://127.0.0.1:9/v1/chat/completions"));
+        assert_eq!(
+            redirect(StatusCode::TEMPORARY_REDIRECT, &headers).unwrap(),
+            "answered 307 Temporary Redirect to http://127.0.0.1:9/v1/chat/completions; llamadeck does not follow redirects: \
+             put the final URL in the config"
+        );
+        assert!(redirect(StatusCode::MOVED_PERMANENTLY, &HeaderMap::new()).unwrap().starts_with("answered 301 Moved Permanently without"));
+        assert_eq!(redirect(StatusCode::OK, &headers), None);
+        assert_eq!(redirect(StatusCode::NOT_FOUND, &headers), None);
+        // A C1 escape (CSI, which a header may carry as UTF-8) and a very long address.
+        let hostile = format!("http://evil/\u{9b}2J{}", "a".repeat(5000));
+        headers.insert(LOCATION, HeaderValue::from_bytes(hostile.as_bytes()).unwrap());
+        let said = redirect(StatusCode::PERMANENT_REDIRECT, &headers).unwrap();
+        assert!(!said.contains('\u{9b}') && said.contains("…;") && said.chars().count() < 320, "{said}");
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! `node` says where it is (and holds its key, never shown), `probe` asks what it serves,
 //! `dialect` sends each server the sampling fields it reads, `stream` turns one answer's
 //! server-sent events (`sse`, `chunk`) into the face's events, `errors` puts failures in words,
+//! `http` holds the client settings every request to a node shares (redirects are not followed),
 //! and `backend` is the [`Backend`](crate::Backend).
 mod backend;
 mod chunk;
 pub mod dialect;
 pub mod errors;
+pub mod http;
 pub mod node;
 pub mod probe;
 mod sse;

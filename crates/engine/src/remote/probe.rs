@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::dialect::Dialect;
-use super::errors::{error_message, no_answer};
+use super::errors::{error_message, no_answer, redirect};
 use super::node::NodeSpec;
 use crate::face::{ChatFormat, ModelFacts};
 
@@ -95,6 +95,9 @@ async fn get_json(client: &reqwest::Client, node: &NodeSpec, url: &str) -> Resul
     }
     let address = node.address();
     let response = request.send().await.map_err(|e| Refusal::Failed(no_answer(address, &e, node.timeout)))?;
+    if let Some(redirect) = redirect(response.status(), response.headers()) {
+        return Err(Refusal::Failed(format!("{address} {redirect}")));
+    }
     let status = response.status().as_u16();
     let body = read_limited(response).await.map_err(|e| Refusal::Failed(no_answer(address, &e, node.timeout)))?;
     let said = error_message(&body);

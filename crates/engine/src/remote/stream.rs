@@ -12,7 +12,7 @@ use super::dialect::sampling_fields;
 use super::errors::{no_answer, refused, seconds};
 use super::node::NodeSpec;
 use super::probe::{Served, read_limited};
-use super::sse::SseDecoder;
+use super::sse::{MAX_EVENT, Overflow, SseDecoder};
 use crate::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
 use crate::stats::StatsClock;
 use crate::stop::{StopMatcher, StopStep};
@@ -87,6 +87,9 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         Ok(Err(e)) => return sink.send(fail(GenErrorKind::NotReady, format!("{name}: {}", no_answer(node.address(), &e, node.timeout)))),
         Ok(Ok(response)) => response,
     };
+    if let Some(redirect) = super::errors::redirect(response.status(), response.headers()) {
+        return sink.send(fail(GenErrorKind::Engine, format!("{name} {redirect}")));
+    }
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let body = tokio::time::timeout(node.timeout, read_limited(response)).await.ok().and_then(Result::ok).unwrap_or_default();
@@ -152,8 +155,12 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
             }
             finish = chunk.finish.or(finish);
         }
-        if decoder.overflowed() {
-            return sink.send(fail(GenErrorKind::Engine, format!("{name} sent a line too long to be part of an answer")));
+        match decoder.overflow() {
+            None => {}
+            Some(Overflow::Line) => {
+                return sink.send(fail(GenErrorKind::Engine, format!("{name} sent a line too long to be part of an answer")));
+            }
+            Some(Overflow::Event) => return sink.send(fail(GenErrorKind::Engine, event_too_long(name))),
         }
     }
     drop(response);
@@ -179,6 +186,15 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         _ => FinishReason::Stop,
     };
     sink.send(GenEvent::Finished { reason, stats: ended(usage, &mut clock) });
+}
+
+/// A node that sends `data:` lines without ever ending the event.
+fn event_too_long(name: &str) -> String {
+    format!(
+        "{name} sent more than {} MiB in one server-sent event without ending it; llamadeck reads at most that much of one \
+         event, so the answer stops here",
+        MAX_EVENT >> 20
+    )
 }
 
 fn token(sink: &GenerationSink, text: String) {

@@ -18,8 +18,12 @@
 //!
 //! A server running several engines (vLLM's `engine="0"`, `engine="1"` under data parallelism)
 //! publishes one series each: counts add up, the KV-cache fraction is their mean.
+//!
+//! A node's numbers are not trusted: each fact has a range ([`Fact::range`], one table), and a
+//! value outside it (or not finite) is unknown rather than shown; a node lists at most
+//! [`MAX_GPUS`] GPUs, and says how many more it sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::parse::{Sample, Scrape};
 
@@ -52,7 +56,85 @@ impl EngineStats {
     /// Mean time to first token since the server started.
     pub fn ttft_mean_seconds(&self) -> Option<f64> {
         let (sum, count) = (self.ttft_sum_seconds?, self.ttft_count?);
-        (count > 0.0).then(|| sum / count)
+        (count > 0.0).then(|| sum / count).and_then(|mean| Fact::FirstTokenSeconds.check(mean))
+    }
+}
+
+/// GPUs kept of one node, all its metrics URLs together: room for eight GPUs each split into
+/// seven MIG instances, DCGM listing each instance as a device of its own beside its GPU. More
+/// is no server's hardware, and each GPU is copied on every poll.
+pub const MAX_GPUS: usize = 64;
+
+/// What a number read from a node stands for; [`Fact::range`] says what it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    /// Requests running or waiting.
+    Requests,
+    /// The KV cache in use, as a fraction.
+    KvCacheFraction,
+    /// A counter of tokens, or of first tokens timed, since the server started.
+    Count,
+    /// The time-to-first-token histogram's `_sum`.
+    SecondsTotal,
+    /// The mean time to a first token.
+    FirstTokenSeconds,
+    /// Tokens a second, between two polls.
+    TokenRate,
+    /// A GPU's utilisation.
+    Percent,
+    Celsius,
+    Watts,
+    /// GPU memory as DCGM counts it.
+    MemoryMib,
+    /// GPU memory as llamadeck counts it.
+    MemoryBytes,
+}
+
+impl Fact {
+    pub const ALL: [Fact; 11] = [
+        Fact::Requests,
+        Fact::KvCacheFraction,
+        Fact::Count,
+        Fact::SecondsTotal,
+        Fact::FirstTokenSeconds,
+        Fact::TokenRate,
+        Fact::Percent,
+        Fact::Celsius,
+        Fact::Watts,
+        Fact::MemoryMib,
+        Fact::MemoryBytes,
+    ];
+
+    /// The one table of what each fact may be: lowest and highest, both allowed. DCGM's "blank"
+    /// values (no reading, not supported, not permitted: 2^31-16.., 2^63-16.. and, as floating
+    /// point, 2^47..) fall outside every range, so they read as unknown too.
+    pub const fn range(self) -> (f64, f64) {
+        match self {
+            // The busiest servers hold thousands; a million requests is no server's.
+            Fact::Requests => (0.0, 1e6),
+            // vLLM's `kv_cache_usage_perc` too is a fraction, despite its name.
+            Fact::KvCacheFraction => (0.0, 1.0),
+            // Past 2^53 an f64 no longer counts one by one.
+            Fact::Count | Fact::SecondsTotal => (0.0, 9_007_199_254_740_992.0),
+            // A first token later than a day is no reading of a server that answers.
+            Fact::FirstTokenSeconds => (0.0, 86_400.0),
+            // Ten million tokens a second is far beyond any one node.
+            Fact::TokenRate => (0.0, 1e7),
+            Fact::Percent => (0.0, 100.0),
+            // GPUs slow down near 90 °C and shut down near 100 °C; sensors read 127 °C at most.
+            Fact::Celsius => (0.0, 150.0),
+            // The largest GPUs draw about 1,400 W.
+            Fact::Watts => (0.0, 5_000.0),
+            // 16 TiB, some 50 times the largest GPU's memory.
+            Fact::MemoryMib => (0.0, 16_777_216.0),
+            Fact::MemoryBytes => (0.0, 17_592_186_044_416.0),
+        }
+    }
+
+    /// `value` if it makes sense for this fact, else None (unknown).
+    pub fn check(self, value: f64) -> Option<f64> {
+        let (lowest, highest) = self.range();
+        (lowest..=highest).contains(&value).then_some(value)
     }
 }
 
@@ -78,8 +160,22 @@ pub struct GpuStats {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     pub engine: Option<EngineStats>,
-    /// Ordered by index, then MIG instance.
+    /// Ordered by index, then MIG instance; at most [`MAX_GPUS`].
     pub gpus: Vec<GpuStats>,
+    /// GPUs the scrape listed beyond [`MAX_GPUS`], of the series the parser kept: a scrape it cut
+    /// short (`parse::MAX_PER_FAMILY`) may have listed more.
+    pub gpus_dropped: usize,
+}
+
+impl Snapshot {
+    /// Adds what another metrics URL of the same node says: the first engine found counts, and
+    /// the GPUs stay within [`MAX_GPUS`].
+    pub fn merge(&mut self, other: Snapshot) {
+        self.engine = self.engine.take().or(other.engine);
+        let room = MAX_GPUS.saturating_sub(self.gpus.len());
+        self.gpus_dropped += other.gpus_dropped + other.gpus.len().saturating_sub(room);
+        self.gpus.extend(other.gpus.into_iter().take(room));
+    }
 }
 
 /// Tokens per second between two snapshots of the same engine.
@@ -90,7 +186,8 @@ pub struct TokenRates {
 }
 
 pub fn snapshot(scrape: &Scrape) -> Snapshot {
-    Snapshot { engine: engine(scrape), gpus: gpus(scrape) }
+    let (gpus, gpus_dropped) = gpus(scrape);
+    Snapshot { engine: engine(scrape), gpus, gpus_dropped }
 }
 
 /// Rates from two snapshots taken `seconds` apart. A counter that went down (the server
@@ -103,7 +200,7 @@ pub fn token_rates(before: &Snapshot, after: &Snapshot, seconds: f64) -> TokenRa
     let usable = before.kind == after.kind && seconds.is_finite() && seconds > 0.0;
     let rate = |from: Option<f64>, to: Option<f64>| {
         let (from, to) = (from?, to?);
-        (usable && to >= from).then(|| (to - from) / seconds).filter(|r| r.is_finite())
+        (usable && to >= from).then(|| (to - from) / seconds).and_then(|r| Fact::TokenRate.check(r))
     };
     TokenRates {
         prompt_per_second: rate(before.prompt_tokens, after.prompt_tokens),
@@ -177,22 +274,30 @@ const ENGINES: [Names; 4] = [
 
 fn engine(scrape: &Scrape) -> Option<EngineStats> {
     let names = ENGINES.iter().find(|e| scrape.samples.iter().any(|s| s.name.starts_with(e.prefix)))?;
-    let total = |name: &str| scrape.sum(name, &[]);
-    let waiting = total(names.waiting);
-    let mut running = total(names.running);
+    let total = |name: &str, fact: Fact| sensible(scrape, name, fact).map(|values| values.iter().sum()).and_then(|sum| fact.check(sum));
+    let waiting = total(names.waiting, Fact::Requests);
+    let mut running = total(names.running, Fact::Requests);
     if names.running_includes_waiting {
         running = running.map(|r| (r - waiting.unwrap_or(0.0)).max(0.0));
     }
+    let mean = |name: &str| sensible(scrape, name, Fact::KvCacheFraction).map(|values| values.iter().sum::<f64>() / values.len() as f64);
     Some(EngineStats {
         kind: names.kind,
         running,
         waiting,
-        kv_cache_usage: names.kv_cache.iter().find_map(|name| scrape.mean(name, &[])),
-        prompt_tokens: total(names.prompt_tokens),
-        generated_tokens: total(names.generated_tokens),
-        ttft_sum_seconds: names.ttft.and_then(|base| total(&format!("{base}_sum"))),
-        ttft_count: names.ttft.and_then(|base| total(&format!("{base}_count"))),
+        kv_cache_usage: names.kv_cache.iter().find(|name| scrape.series(name, &[]).next().is_some()).and_then(|name| mean(name)),
+        prompt_tokens: total(names.prompt_tokens, Fact::Count),
+        generated_tokens: total(names.generated_tokens, Fact::Count),
+        ttft_sum_seconds: names.ttft.and_then(|base| total(&format!("{base}_sum"), Fact::SecondsTotal)),
+        ttft_count: names.ttft.and_then(|base| total(&format!("{base}_count"), Fact::Count)),
     })
+}
+
+/// The values of `name` (NaN, Prometheus' "no value", left out); None when there is none, or
+/// when any of them is outside the fact's range: one engine's nonsense makes the total unknown.
+fn sensible(scrape: &Scrape, name: &str, fact: Fact) -> Option<Vec<f64>> {
+    let values: Option<Vec<f64>> = scrape.series(name, &[]).map(|s| s.value).filter(|v| !v.is_nan()).map(|v| fact.check(v)).collect();
+    values.filter(|values| !values.is_empty())
 }
 
 /// The GPU readings one sample can carry.
@@ -228,14 +333,6 @@ fn reading(name: &str) -> Option<Reading> {
     })
 }
 
-/// DCGM's "blank" values (no reading, not supported, not permitted): 0x7ffffff0..=0x7ffffff3
-/// for 32-bit fields, 0x7ffffffffffffff0.. for 64-bit ones, 2^47.. for floating point. Newer
-/// exporters leave such samples out; older ones print them, as the exporter's README shows.
-fn measured(value: f64) -> Option<f64> {
-    let blank = (2_147_483_632.0..=2_147_483_635.0).contains(&value) || value >= 140_737_488_355_328.0;
-    (value.is_finite() && !blank).then_some(value)
-}
-
 #[derive(Default)]
 struct Gpu {
     stats: GpuStats,
@@ -253,17 +350,19 @@ impl Gpu {
         s.model = s.model.take().or_else(|| label(&["modelName"]));
         // dcgm-exporter renamed Hostname to hostname in 2026 (NVIDIA/dcgm-exporter#655).
         s.hostname = s.hostname.take().or_else(|| label(&["Hostname", "hostname"]));
-        let value = measured(sample.value);
+        // DCGM's blank values (no reading; newer exporters leave such samples out, older ones
+        // print them, as the exporter's README shows) are outside every range, as is nonsense.
+        let value = |fact: Fact| fact.check(sample.value);
         match reading {
-            Reading::UsedMib => self.used_mib = value,
-            Reading::FreeMib => self.free_mib = value,
-            Reading::ReservedMib => self.reserved_mib = value,
-            Reading::TotalMib => self.total_mib = value,
-            Reading::UsedBytes => s.memory_used_bytes = bytes(value, 1.0),
-            Reading::TotalBytes => s.memory_total_bytes = bytes(value, 1.0),
-            Reading::Utilization => s.utilization_percent = value,
-            Reading::Temperature => s.temperature_celsius = value,
-            Reading::Power => s.power_watts = value,
+            Reading::UsedMib => self.used_mib = value(Fact::MemoryMib),
+            Reading::FreeMib => self.free_mib = value(Fact::MemoryMib),
+            Reading::ReservedMib => self.reserved_mib = value(Fact::MemoryMib),
+            Reading::TotalMib => self.total_mib = value(Fact::MemoryMib),
+            Reading::UsedBytes => s.memory_used_bytes = bytes(value(Fact::MemoryBytes), 1.0),
+            Reading::TotalBytes => s.memory_total_bytes = bytes(value(Fact::MemoryBytes), 1.0),
+            Reading::Utilization => s.utilization_percent = value(Fact::Percent),
+            Reading::Temperature => s.temperature_celsius = value(Fact::Celsius),
+            Reading::Power => s.power_watts = value(Fact::Watts),
             Reading::Other => {}
         }
     }
@@ -272,6 +371,7 @@ impl Gpu {
         const MIB: f64 = 1024.0 * 1024.0;
         // DCGM's used and free leave out what the driver reserves, where it reports that.
         let total = self.total_mib.or_else(|| Some(self.used_mib? + self.free_mib? + self.reserved_mib.unwrap_or(0.0)));
+        let total = total.and_then(|mib| Fact::MemoryMib.check(mib));
         let s = &mut self.stats;
         s.memory_used_bytes = s.memory_used_bytes.or(bytes(self.used_mib, MIB));
         s.memory_total_bytes = s.memory_total_bytes.or(bytes(total, MIB));
@@ -283,14 +383,20 @@ fn bytes(value: Option<f64>, unit: f64) -> Option<u64> {
     value.filter(|v| *v >= 0.0).map(|v| (v * unit).round() as u64)
 }
 
-fn gpus(scrape: &Scrape) -> Vec<GpuStats> {
+/// The GPUs, at most [`MAX_GPUS`] (the first listed), and how many more the scrape named.
+fn gpus(scrape: &Scrape) -> (Vec<GpuStats>, usize) {
     let mut by_device: HashMap<(&str, Option<&str>), Gpu> = HashMap::new();
+    let mut dropped: HashSet<(&str, Option<&str>)> = HashSet::new();
     for sample in &scrape.samples {
         // NVSwitch and CPU entities carry no `gpu` label.
         let (Some(reading), Some(gpu)) = (reading(&sample.name), sample.label("gpu")) else {
             continue;
         };
         let instance = sample.label("GPU_I_ID");
+        if by_device.len() >= MAX_GPUS && !by_device.contains_key(&(gpu, instance)) {
+            dropped.insert((gpu, instance));
+            continue;
+        }
         let entry = by_device.entry((gpu, instance)).or_insert_with(|| Gpu {
             stats: GpuStats { index: gpu.parse().ok(), mig_instance: instance.map(str::to_string), ..GpuStats::default() },
             ..Gpu::default()
@@ -299,7 +405,7 @@ fn gpus(scrape: &Scrape) -> Vec<GpuStats> {
     }
     let mut gpus: Vec<GpuStats> = by_device.into_values().map(Gpu::finish).collect();
     gpus.sort_by(|a, b| (a.index, &a.mig_instance).cmp(&(b.index, &b.mig_instance)));
-    gpus
+    (gpus, dropped.len())
 }
 
 #[cfg(test)]
@@ -461,6 +567,92 @@ mod tests {
     }
 
     #[test]
+    fn every_range_takes_its_ends_and_nothing_beyond() {
+        for fact in Fact::ALL {
+            let (lowest, highest) = fact.range();
+            assert!(lowest < highest && highest.is_finite(), "{fact:?}");
+            assert_eq!((fact.check(lowest), fact.check(highest)), (Some(lowest), Some(highest)), "{fact:?}");
+            for nonsense in [lowest - 1.0, highest * 1.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e308, -5.0] {
+                assert_eq!(fact.check(nonsense), None, "{fact:?} took {nonsense}");
+            }
+        }
+        // Where each fact's range is a unit's (a fraction, or percent), values in the other read as unknown.
+        assert_eq!(Fact::KvCacheFraction.check(43.0), None);
+        assert_eq!(Fact::Percent.check(43.0), Some(43.0));
+    }
+
+    #[test]
+    fn engine_values_without_sense_read_as_unknown() {
+        // The node: inf running, -5 waiting, an infinite KV cache, a 309-digit counter.
+        let e = engine_of(concat!(
+            "vllm:num_requests_running{engine=\"0\"} +Inf\n",
+            "vllm:num_requests_waiting{engine=\"0\"} -5\n",
+            "vllm:kv_cache_usage_perc{engine=\"0\"} Inf\n",
+            "vllm:prompt_tokens_total{engine=\"0\"} 1e308\n",
+            "vllm:generation_tokens_total{engine=\"0\"} 5\n",
+            "vllm:generation_tokens_total{engine=\"1\"} -1\n",
+            "vllm:time_to_first_token_seconds_sum{engine=\"0\"} 1e15\n",
+            "vllm:time_to_first_token_seconds_count{engine=\"0\"} 0.5\n",
+        ));
+        assert_eq!((e.running, e.waiting, e.kv_cache_usage), (None, None, None));
+        // One engine's nonsense makes the total unknown, not a smaller total.
+        assert_eq!((e.prompt_tokens, e.generated_tokens), (None, None));
+        assert_eq!((e.ttft_sum_seconds, e.ttft_count, e.ttft_mean_seconds()), (Some(1e15), Some(0.5), None));
+        // Engines that each make sense but add up to nonsense.
+        let many: String = (0..3).map(|i| format!("vllm:num_requests_running{{engine=\"{i}\"}} 600000\n")).collect();
+        assert_eq!(engine_of(&many).running, None);
+        // 100,000 copies of one line are one request, not 100,000.
+        let copies = engine_of(&"vllm:num_requests_running 1\n".repeat(100_000));
+        assert_eq!(copies.running, Some(1.0));
+        // A rate from two sane counters read a moment apart can still be nonsense.
+        let (a, b) = (tokens(EngineKind::Vllm, Some(0.0), Some(0.0)), tokens(EngineKind::Vllm, Some(1e12), Some(10.0)));
+        assert_eq!(token_rates(&a, &b, 0.001), TokenRates { prompt_per_second: None, generated_per_second: Some(10_000.0) });
+    }
+
+    #[test]
+    fn gpu_values_without_sense_read_as_unknown() {
+        let snap = read(concat!(
+            "DCGM_FI_DEV_GPU_TEMP{gpu=\"0\"} 1e308\n",
+            "DCGM_FI_DEV_POWER_USAGE{gpu=\"0\"} -5\n",
+            "DCGM_FI_DEV_GPU_UTIL{gpu=\"0\"} +Inf\n",
+            "DCGM_FI_DEV_FB_USED{gpu=\"0\"} 1e308\n",
+            "DCGM_FI_DEV_FB_FREE{gpu=\"0\"} 100\n",
+            "DCGM_FI_DEV_GPU_TEMP{gpu=\"1\"} 150.5\n",
+            "DCGM_FI_DEV_GPU_UTIL{gpu=\"1\"} 100\n",
+            "DCGM_FI_DEV_FB_USED{gpu=\"1\"} 16000000\n",
+            "DCGM_FI_DEV_FB_FREE{gpu=\"1\"} 16000000\n",
+            "llamadeck_gpu_memory_used_bytes{gpu=\"2\"} 1e308\n",
+            "llamadeck_gpu_memory_total_bytes{gpu=\"2\"} 85520809984\n",
+        ));
+        let [zero, one, two] = &snap.gpus[..] else { panic!("{:?}", snap.gpus) };
+        assert_eq!((zero.temperature_celsius, zero.power_watts, zero.utilization_percent), (None, None, None));
+        assert_eq!((zero.memory_used_bytes, zero.memory_total_bytes), (None, None));
+        assert_eq!((one.temperature_celsius, one.utilization_percent), (None, Some(100.0)));
+        // Used and free each make sense; their total (30 TiB) does not.
+        assert_eq!((one.memory_used_bytes, one.memory_total_bytes), (Some(16_000_000 << 20), None));
+        assert_eq!((two.memory_used_bytes, two.memory_total_bytes), (None, Some(85_520_809_984)));
+    }
+
+    #[test]
+    fn a_node_lists_at_most_max_gpus_and_says_how_many_more() {
+        // A hostile DCGM exporter: 60,000 GPUs, 4 MiB of them.
+        let text: String = (0..60_000).map(|gpu| format!("DCGM_FI_DEV_GPU_TEMP{{gpu=\"{gpu}\",UUID=\"GPU-{gpu}\"}} 40\n")).collect();
+        assert!(text.len() < super::super::parse::MAX_BYTES);
+        let scrape = parse(&text);
+        let snap = snapshot(&scrape);
+        assert_eq!(snap.gpus.len(), MAX_GPUS);
+        // The parser keeps a family's first series only; of those, all beyond the cap are counted.
+        assert_eq!(snap.gpus_dropped, scrape.samples.len() - MAX_GPUS);
+        assert!(snap.gpus_dropped > 1000, "{}", snap.gpus_dropped);
+        assert_eq!((snap.gpus[0].index, snap.gpus[MAX_GPUS - 1].index), (Some(0), Some(MAX_GPUS as u32 - 1)));
+        // Another URL of the same node adds within the cap, and what it left out.
+        let mut merged = read("DCGM_FI_DEV_GPU_TEMP{gpu=\"0\"} 40\nDCGM_FI_DEV_GPU_TEMP{gpu=\"1\"} 41\n");
+        merged.merge(snap.clone());
+        assert_eq!((merged.gpus.len(), merged.gpus_dropped), (MAX_GPUS, snap.gpus_dropped + 2));
+        assert_eq!(merged.gpus[1].temperature_celsius, Some(41.0), "the first URL's GPUs come first");
+    }
+
+    #[test]
     fn unknown_servers_give_an_empty_snapshot() {
         assert_eq!(read("process_open_fds 45\ngo_goroutines 5\n"), Snapshot::default());
         assert_eq!(read(""), Snapshot::default());
@@ -477,7 +669,7 @@ mod tests {
             ttft_sum_seconds: None,
             ttft_count: None,
         };
-        Snapshot { engine: Some(engine), gpus: Vec::new() }
+        Snapshot { engine: Some(engine), ..Snapshot::default() }
     }
 
     #[test]

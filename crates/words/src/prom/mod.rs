@@ -9,5 +9,5 @@
 pub mod fleet;
 pub mod parse;
 
-pub use fleet::{EngineKind, EngineStats, GpuStats, Snapshot, TokenRates, snapshot, token_rates};
+pub use fleet::{EngineKind, EngineStats, Fact, GpuStats, MAX_GPUS, Snapshot, TokenRates, snapshot, token_rates};
 pub use parse::{Histogram, MetricType, Sample, Scrape, parse, parse_bytes};

@@ -2,7 +2,9 @@
 //!
 //! Scrapes come from servers we do not run, so nothing here fails as a whole: a line that does
 //! not parse is skipped and counted, and a scrape over [`MAX_BYTES`] or [`MAX_SAMPLES`] is cut
-//! and flagged. Every step is a single pass over the line, so the time is linear in the input.
+//! and flagged, as is a metric with more than [`MAX_PER_FAMILY`] series. A series written twice
+//! (same name, same labels in any order) is one sample, with the last value, as Prometheus reads
+//! it. Every step is a single pass over the line, so the time is linear in the input.
 //! Metric names keep their colons (`vllm:num_requests_running`): the inference engines all use
 //! them, and the `prometheus-parse` crate drops every such line.
 //!
@@ -13,11 +15,16 @@
 //! values (kept as written).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 /// Bytes of a scrape that are read; after that only whole lines count and `truncated` is set.
 pub const MAX_BYTES: usize = 4 << 20;
 /// Samples kept from one scrape; a scrape with more is flagged `truncated`.
 pub const MAX_SAMPLES: usize = 100_000;
+/// Series kept of one metric name (a histogram's `_bucket`, `_sum` and `_count` each count
+/// apart), so that one family cannot fill the scrape. Real servers publish far fewer: vLLM about
+/// 30 buckets per engine and model, DCGM one series per GPU or MIG instance.
+pub const MAX_PER_FAMILY: usize = 4096;
 
 /// A family's `# TYPE`. OpenMetrics' `unknown` and 0.0.4's `untyped` are both `Unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +86,13 @@ pub struct Scrape {
     pub help: HashMap<String, String>,
     /// Lines that could not be read: malformed data, or a `# HELP` or `# TYPE` that does not parse.
     pub skipped: usize,
-    /// The scrape was longer than [`MAX_BYTES`] or held more than [`MAX_SAMPLES`] samples.
+    /// The scrape was longer than [`MAX_BYTES`] or held more than [`MAX_SAMPLES`] samples, or
+    /// some metric more than [`MAX_PER_FAMILY`] series.
     pub truncated: bool,
+    /// Series left out because their metric already had [`MAX_PER_FAMILY`].
+    pub dropped: usize,
+    /// Lines that wrote a series again (its last value counts).
+    pub duplicates: usize,
 }
 
 /// A histogram's series added up over the matching label sets.
@@ -207,6 +219,7 @@ pub fn parse_bytes(body: &[u8]) -> Scrape {
 
 fn read(text: &str, cut: bool) -> Scrape {
     let mut scrape = Scrape { truncated: cut, ..Scrape::default() };
+    let mut kept = Kept::default();
     // A cut text ends inside a line; a partial line could read as a wrong value, so it goes.
     let text = if cut { text.rfind('\n').map_or("", |end| &text[..end]) } else { text };
     for line in text.split('\n') {
@@ -222,16 +235,101 @@ fn read(text: &str, cut: bool) -> Scrape {
             }
             continue;
         }
-        match read_sample(line) {
-            Some(_) if scrape.samples.len() == MAX_SAMPLES => {
+        let Some((name, rest)) = split_name(line) else {
+            scrape.skipped += 1;
+            continue;
+        };
+        // Checked before the line is read: a family over its cap costs a lookup a line, no more.
+        if kept.family_full(name) {
+            scrape.dropped += 1;
+            scrape.truncated = true;
+            continue;
+        }
+        let Some(sample) = read_sample(name, rest) else {
+            scrape.skipped += 1;
+            continue;
+        };
+        match kept.place(&scrape.samples, &sample) {
+            Place::Again(i) => {
+                scrape.duplicates += 1;
+                scrape.samples[i] = sample;
+            }
+            Place::New if scrape.samples.len() == MAX_SAMPLES => {
                 scrape.truncated = true;
                 break;
             }
-            Some(sample) => scrape.samples.push(sample),
-            None => scrape.skipped += 1,
+            Place::New => {
+                kept.add(&sample, scrape.samples.len());
+                scrape.samples.push(sample);
+            }
         }
     }
     scrape
+}
+
+/// The series read so far: where each is (by a hash of its name and labels), and how many each
+/// metric name has.
+#[derive(Default)]
+struct Kept {
+    series: HashMap<u64, usize>,
+    per_name: HashMap<String, usize>,
+    hasher: RandomState,
+}
+
+enum Place {
+    /// A series not read before.
+    New,
+    /// The series at this index, written again.
+    Again(usize),
+}
+
+impl Kept {
+    /// Whether `name` has its [`MAX_PER_FAMILY`] series. Its lines are left out from then on, a
+    /// series already kept written again included: the family is cut short either way.
+    fn family_full(&self, name: &str) -> bool {
+        self.per_name.get(name).is_some_and(|n| *n >= MAX_PER_FAMILY)
+    }
+
+    fn place(&self, samples: &[Sample], sample: &Sample) -> Place {
+        match self.series.get(&self.key(sample)) {
+            Some(&i) if same_series(&samples[i], sample) => Place::Again(i),
+            _ => Place::New,
+        }
+    }
+
+    fn add(&mut self, sample: &Sample, index: usize) {
+        // A different series with the same 64-bit hash is kept, only not found again.
+        self.series.entry(self.key(sample)).or_insert(index);
+        match self.per_name.get_mut(&sample.name) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_name.insert(sample.name.clone(), 1);
+            }
+        }
+    }
+
+    /// The name's hash plus each label's: the same whatever order the labels come in.
+    fn key(&self, sample: &Sample) -> u64 {
+        let labels = sample.labels.iter().fold(0u64, |sum, label| sum.wrapping_add(self.hasher.hash_one(label)));
+        self.hasher.hash_one(&sample.name).wrapping_add(labels.rotate_left(1))
+    }
+}
+
+/// Same name, same labels (in any order).
+fn same_series(a: &Sample, b: &Sample) -> bool {
+    if a.name != b.name || a.labels.len() != b.labels.len() {
+        return false;
+    }
+    if a.labels == b.labels {
+        return true;
+    }
+    sorted_labels(a) == sorted_labels(b)
+}
+
+fn sorted_labels(sample: &Sample) -> Vec<&(String, String)> {
+    let mut labels: Vec<&(String, String)> = sample.labels.iter().collect();
+    labels.sort_unstable();
+    labels
 }
 
 const BLANKS: [char; 2] = [' ', '\t'];
@@ -299,13 +397,15 @@ fn is_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-fn read_sample(line: &str) -> Option<Sample> {
+/// A data line's metric name and what follows it.
+fn split_name(line: &str) -> Option<(&str, &str)> {
     let name_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(line.len());
     let name = &line[..name_end];
-    if !is_metric_name(name) {
-        return None;
-    }
-    let mut rest = &line[name_end..];
+    is_metric_name(name).then(|| (name, &line[name_end..]))
+}
+
+/// The sample of a data line whose name is read: `rest` is what follows it.
+fn read_sample(name: &str, mut rest: &str) -> Option<Sample> {
     let mut labels = Vec::new();
     if let Some(inside) = rest.strip_prefix('{') {
         rest = read_labels(inside, &mut labels)?;
@@ -583,14 +683,80 @@ mod tests {
         assert_eq!(scrape.histogram("h", &[("engine", "1")]).unwrap().buckets, [(1.0, 3.0), (f64::INFINITY, 4.0)]);
     }
 
+    /// `n` samples, each a metric of its own.
+    fn distinct(n: usize) -> String {
+        (0..n).map(|i| format!("x{i} 1\n")).collect()
+    }
+
     #[test]
     fn too_many_samples_are_cut_and_flagged() {
-        let text = "x 1\n".repeat(MAX_SAMPLES + 5);
-        let scrape = parse(&text);
+        let scrape = parse(&distinct(MAX_SAMPLES + 5));
         assert_eq!(scrape.samples.len(), MAX_SAMPLES);
         assert!(scrape.truncated);
-        let exact = parse(&"x 1\n".repeat(MAX_SAMPLES));
+        let exact = parse(&distinct(MAX_SAMPLES));
         assert!(!exact.truncated);
+    }
+
+    #[test]
+    fn a_series_written_again_counts_once_with_its_last_value() {
+        let scrape = parse(concat!(
+            "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 1\n",
+            "vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 2\n",
+            "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3\n",
+            "vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 4\n",
+            "vllm:num_requests_running{engine=\"0\"} 5\n",
+            "other{engine=\"0\",model_name=\"m\"} 6\n",
+        ));
+        let values: Vec<(f64, Option<&str>)> = scrape.samples.iter().map(|s| (s.value, s.label("engine"))).collect();
+        // The same labels in another order are the same series; fewer labels or another name are not.
+        assert_eq!(values, [(4.0, Some("0")), (2.0, Some("1")), (5.0, Some("0")), (6.0, Some("0"))]);
+        assert_eq!(scrape.duplicates, 2);
+        assert_eq!(scrape.sum("vllm:num_requests_running", &[]), Some(11.0));
+        // The case: 100,000 copies of one line are one request running, not 100,000.
+        let copies = parse(&"vllm:num_requests_running 1\n".repeat(100_000));
+        assert_eq!((copies.samples.len(), copies.duplicates, copies.truncated), (1, 99_999, false));
+        assert_eq!(copies.sum("vllm:num_requests_running", &[]), Some(1.0));
+    }
+
+    #[test]
+    fn each_metric_keeps_at_most_its_share_of_series() {
+        let mut text: String = (0..MAX_PER_FAMILY + 10).map(|i| format!("DCGM_FI_DEV_GPU_TEMP{{gpu=\"{i}\"}} 40\n")).collect();
+        text.push_str("vllm:num_requests_running 1\n");
+        let scrape = parse(&text);
+        assert_eq!(scrape.series("DCGM_FI_DEV_GPU_TEMP", &[]).count(), MAX_PER_FAMILY);
+        assert_eq!((scrape.dropped, scrape.truncated), (10, true));
+        // Other metrics still fit.
+        assert_eq!(scrape.value("vllm:num_requests_running", &[]), Some(1.0));
+    }
+
+    /// The scrape of `text` and the best time of three.
+    fn timed(text: &str) -> (Scrape, Duration) {
+        let time = parse_time(text, 1);
+        (parse(text), time)
+    }
+
+    /// 4 MiB scrapes as a hostile node sends them: a DCGM exporter with 56,000 GPUs, each with
+    /// its own label, and one series written over and over. The times are printed for the record,
+    /// not asserted (machines differ); what is kept is asserted.
+    #[test]
+    fn a_4_mib_scrape_keeps_a_bounded_number_of_samples() {
+        let mut text = String::new();
+        let mut gpu = 0;
+        while text.len() < MAX_BYTES {
+            text.push_str(&format!("DCGM_FI_DEV_GPU_TEMP{{gpu=\"{gpu}\"}} 40\nDCGM_FI_DEV_FB_USED{{gpu=\"{gpu}\"}} 1024\n"));
+            gpu += 1;
+        }
+        assert!(gpu > 55_000, "{gpu} GPUs");
+        let (scrape, time) = timed(&text);
+        println!("parsed {} bytes with {gpu} gpu labels in {time:?}", text.len());
+        assert_eq!(scrape.samples.len(), 2 * MAX_PER_FAMILY);
+        assert!(scrape.truncated && scrape.dropped > 100_000, "{} dropped", scrape.dropped);
+
+        let line = "vllm:num_requests_running{engine=\"0\",model_name=\"meta-llama/Llama-2-13b-chat-hf\"} 1\n";
+        let text = line.repeat(MAX_BYTES / line.len());
+        let (scrape, time) = timed(&text);
+        println!("parsed {} bytes of one series written {} times in {time:?}", text.len(), MAX_BYTES / line.len());
+        assert_eq!(scrape.samples.len(), 1);
     }
 
     #[test]
@@ -712,8 +878,22 @@ mod tests {
             }
             let scrape = parse(&text);
             prop_assert_eq!(scrape.skipped, 0);
-            prop_assert_eq!(scrape.samples.len(), samples.len());
-            for (read, (name, labels, value, ts)) in scrape.samples.iter().zip(&samples) {
+            // A series written again (the generator may repeat one) is read once, last value in
+            // the first one's place.
+            let series = |i: usize| {
+                let mut labels = samples[i].1.clone();
+                labels.sort();
+                (samples[i].0.clone(), labels)
+            };
+            let mut expected: Vec<usize> = Vec::new();
+            for i in 0..samples.len() {
+                match expected.iter().position(|&e| series(e) == series(i)) {
+                    Some(at) => expected[at] = i,
+                    None => expected.push(i),
+                }
+            }
+            prop_assert_eq!(scrape.samples.len(), expected.len());
+            for (read, (name, labels, value, ts)) in scrape.samples.iter().zip(expected.iter().map(|&i| &samples[i])) {
                 prop_assert_eq!(&read.name, name);
                 prop_assert_eq!(&read.labels, labels);
                 prop_assert_eq!(read.value, *value);

@@ -56,15 +56,30 @@ pub(super) fn sparkline(series: &Series, cells: usize) -> String {
     std::iter::repeat_n(' ', pad).chain(marks).collect()
 }
 
-/// "27.1G" from 1 GiB up, "512M" below.
-pub(super) fn size(bytes: u64) -> String {
-    let bytes = bytes as f64;
-    if bytes >= GIB { format!("{:.1}G", bytes / GIB) } else { format!("{:.0}M", bytes / MIB) }
+/// The binary unit, from GiB up, that keeps `bytes` under 1024 of it (a node's numbers can be
+/// anything up to u64::MAX: "16.0E" rather than twenty digits).
+fn unit(bytes: u64) -> (f64, char) {
+    let mut scale = GIB;
+    for unit in ['G', 'T', 'P'] {
+        if (bytes as f64) < scale * 1024.0 {
+            return (scale, unit);
+        }
+        scale *= 1024.0;
+    }
+    (scale, 'E')
 }
 
-/// "61.2/80.0G".
+/// "27.1G" from 1 GiB up, "512M" below, "1.5T" from 1 TiB up.
+pub(super) fn size(bytes: u64) -> String {
+    let (scale, unit) = unit(bytes);
+    let bytes = bytes as f64;
+    if bytes >= GIB { format!("{:.1}{unit}", bytes / scale) } else { format!("{:.0}M", bytes / MIB) }
+}
+
+/// "61.2/80.0G", in the unit of the larger.
 pub(super) fn used_of_total(used: u64, total: u64) -> String {
-    format!("{:.1}/{:.1}G", used as f64 / GIB, total as f64 / GIB)
+    let (scale, unit) = unit(total.max(used));
+    format!("{:.1}/{:.1}{unit}", used as f64 / scale, total as f64 / scale)
 }
 
 pub(super) fn percent(value: Option<u32>) -> String {
@@ -122,6 +137,11 @@ mod tests {
         assert_eq!(size(27 << 30), "27.0G");
         assert_eq!(size(300 << 20), "300M");
         assert_eq!(used_of_total(61 << 30, 80 << 30), "61.0/80.0G");
+        // Sizes no GPU has today stay short.
+        assert_eq!(size(3 << 39), "1.5T");
+        assert_eq!(used_of_total(1 << 39, 16 << 40), "0.5/16.0T");
+        assert_eq!(size(u64::MAX), "16.0E");
+        assert_eq!(used_of_total(u64::MAX, u64::MAX), "16.0/16.0E");
         assert_eq!(power(Some(312_400), Some(700_000)), "312/700W");
         assert_eq!(power(None, Some(700_000)), "n/a");
         assert_eq!(temperature(None), "n/a");
