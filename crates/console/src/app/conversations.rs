@@ -26,6 +26,7 @@ pub fn on_store(state: &mut State, reply: Reply) -> Vec<Effect> {
         }
         Reply::Saved(Ok(_)) => Vec::new(),
         Reply::Saved(Err(e)) => state.notice(NoticeLevel::Error, format!("conversation not saved: {e}")),
+        Reply::TooLarge(refused) => crate::app::saving::too_large(state, &refused),
         Reply::Listed(listing) => {
             if let Some(browser) = state.browser.as_mut() {
                 browser.listing = Some(listing);

@@ -20,6 +20,8 @@ pub mod state;
 pub mod update;
 
 pub use action::{Action, Effect};
+pub use answer::MAX_ANSWER_BYTES;
 pub use inbox::Inbox;
+pub use model::MAX_MODEL_NAME_CHARS;
 pub use state::State;
 pub use update::update;

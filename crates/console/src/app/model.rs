@@ -1,12 +1,26 @@
 //! The model in the reducer: loading it (`/model`, F5 with the config read again), what the
 //! engine reports about loads, and each answer's tokens and end.
 use crate::app::action::{Effect, Reread};
-use crate::app::answer::answer_mut;
+use crate::app::answer::{MAX_ANSWER_BYTES, answer_mut, cut_answer};
 use crate::app::saving;
 use crate::app::settings;
 use crate::app::state::{About, ModelState, NoticeLevel, State, presets_of, starting_sampling};
 use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
 use llamadeck_words::chat::{FinishReason, MessageStatus};
+
+/// The longest model name kept, in characters: the name is stored in every answer, and a
+/// node's model id of a million characters made each answer a megabyte.
+pub const MAX_MODEL_NAME_CHARS: usize = 200;
+
+/// A model's name as the console shows and saves it: sanitised, and past
+/// [`MAX_MODEL_NAME_CHARS`] cut, ending in an ellipsis that says so.
+pub fn model_name(name: &str) -> String {
+    let clean = llamadeck_words::text::sanitize(name);
+    if clean.chars().count() <= MAX_MODEL_NAME_CHARS {
+        return clean;
+    }
+    clean.chars().take(MAX_MODEL_NAME_CHARS - 1).chain(['…']).collect()
+}
 
 /// Starts loading `spec`; the model that answers now keeps answering until it is replaced.
 pub fn start_load(state: &mut State, spec: ModelSpec) -> Vec<Effect> {
@@ -70,7 +84,7 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
             }
         }
         EngineEvent::Loaded { model, context_len } => {
-            state.model = ModelState::Ready { name: llamadeck_words::text::sanitize(&model), context_len };
+            state.model = ModelState::Ready { name: model_name(&model), context_len };
             state.serving_spec = Some(state.model_spec.clone());
             state.load_refused = None;
             clear_model_notice(state);
@@ -81,7 +95,7 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::LoadRejected { reason, model, context_len } => {
             let reason = llamadeck_words::text::sanitize(&reason);
-            let model = llamadeck_words::text::sanitize(&model);
+            let model = model_name(&model);
             // The refused spec goes; the one that still answers is the console's model again.
             let refused = match state.serving_spec.clone() {
                 Some(serving) => std::mem::replace(&mut state.model_spec, serving),
@@ -103,12 +117,20 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
             if state.generating == Some(id)
                 && let Some(m) = answer_mut(state, id)
             {
-                m.text.push_str(&llamadeck_words::text::sanitize(&text));
-                state.context_used += 1;
+                let clean = llamadeck_words::text::sanitize(&text);
+                let room = MAX_ANSWER_BYTES.saturating_sub(m.text.len());
+                if clean.len() > room {
+                    // What fits is kept; the rest would make a conversation too large to save.
+                    m.text.push_str(&clean[..clean.floor_char_boundary(room)]);
+                    return cut_answer(state);
+                }
+                m.text.push_str(&clean);
+                state.context_used = state.context_used.saturating_add(1);
             }
         }
         EngineEvent::Finished { id, reason, stats } => {
-            state.context_used = stats.prompt_tokens + stats.completion_tokens;
+            // A node's counts can be anything: never wrap (nor panic with overflow checks).
+            state.context_used = stats.prompt_tokens.saturating_add(stats.completion_tokens);
             state.context_estimated = false;
             if state.generating == Some(id) {
                 state.generating = None;
@@ -126,7 +148,8 @@ pub fn on_engine(state: &mut State, event: EngineEvent) -> Vec<Effect> {
             if state.generating == Some(id) {
                 state.generating = None;
             }
-            if let Some(m) = answer_mut(state, id) {
+            // An answer already ended here (stopped, cut) keeps the reason it ended.
+            if let Some(m) = answer_mut(state, id).filter(|m| m.status == MessageStatus::Streaming) {
                 m.status = MessageStatus::Failed(llamadeck_words::text::sanitize(&error));
                 m.finish = Some(FinishReason::Error);
                 return saving::save(state);

@@ -3,8 +3,9 @@
 use crate::app::action::Effect;
 use crate::app::overlays::ConversationMeta;
 use crate::app::state::{Focus, NoticeLevel, State};
-use llamadeck_store::{Conversation, Request};
+use llamadeck_store::{Conversation, Request, TooLarge};
 use llamadeck_words::chat::MessageStatus;
+use llamadeck_words::keys::Command;
 
 /// The conversation as it should be on disk: an answer still streaming is left out (a crash
 /// loses at most that answer). None when there is nothing to save.
@@ -28,6 +29,16 @@ pub fn save(state: &State) -> Vec<Effect> {
         .map(|c| Effect::Store(Request::Save { serial: state.conversation.serial, conversation: Box::new(c) }))
         .into_iter()
         .collect()
+}
+
+/// The store refused to save: the conversation has grown past what a saved one may hold. The
+/// file keeps it as it was last saved; the notice says how to keep the rest.
+pub fn too_large(state: &mut State, refused: &TooLarge) -> Vec<Effect> {
+    let new = state.key_for(Command::ClearConversation);
+    let text = format!(
+        "conversation not saved: {refused}; the file keeps it as last saved. /export md keeps all of it; {new} starts a new conversation"
+    );
+    state.notice(NoticeLevel::Error, text)
 }
 
 /// Leaves the current conversation (already saved) for an empty one.
@@ -54,7 +65,8 @@ pub fn load_into(state: &mut State, c: Conversation) {
     }
     // The saved count is the engine's at the time, perhaps for another model, and a question
     // saved without its answer is not in it: shown as an estimate until the next answer.
-    state.context_used = state.last_stats().map_or(0, |s| s.prompt_tokens + s.completion_tokens);
+    // Counts from a file can be anything: never wrap.
+    state.context_used = state.last_stats().map_or(0, |s| s.prompt_tokens.saturating_add(s.completion_tokens));
     state.context_estimated = true;
     state.conversation.id = c.id;
     state.conversation.title = c.title;
