@@ -1,8 +1,8 @@
 //! The console's fleet: the nodes the config lists (their keys read now), and the server
 //! `--connect` names: a node of the config by its name, or a URL (its key from
 //! `LLAMADECK_API_KEY`, its metrics guessed at the server's `/metrics`).
-use llamadeck_config::{Loaded, fleet_targets};
-use llamadeck_engine::remote::{ApiKey, NodeSpec};
+use llamadeck_config::{Loaded, fleet_targets, key_from_variable};
+use llamadeck_engine::remote::NodeSpec;
 use llamadeck_fleet::Target;
 
 /// The environment variable that holds the key of a server given to `--connect` as a URL.
@@ -29,7 +29,11 @@ pub fn connect_target(given: &str, configured: &[Target], env: impl Fn(&str) -> 
     }
     let mut api = NodeSpec::new("", given).map_err(|e| format!("--connect: {e}"))?;
     api.name = api.address().to_string();
-    api.api_key = env(CONNECT_KEY_ENV).as_deref().and_then(ApiKey::new);
+    // A key that cannot be a header would make every request fail: refused now, never shown.
+    api.api_key = match env(CONNECT_KEY_ENV).filter(|v| !v.trim().is_empty()) {
+        Some(value) => Some(key_from_variable(CONNECT_KEY_ENV, Some(&value)).map_err(|e| format!("--connect {given}: {e}"))?),
+        None => None,
+    };
     let metrics = vec![format!("{}/metrics", api.root())];
     Ok(Target { name: api.name.clone(), metrics, timeout: api.timeout, api: Some(api) })
 }
@@ -54,5 +58,17 @@ mod tests {
         let url = connect_target("http://127.0.0.1:9/v1", &[], |v| (v == CONNECT_KEY_ENV).then(|| "k".to_string())).unwrap();
         assert_eq!((url.name.as_str(), url.metrics.as_slice()), ("127.0.0.1:9", ["http://127.0.0.1:9/metrics".to_string()].as_slice()));
         assert!(url.api.unwrap().api_key.is_some());
+    }
+
+    #[test]
+    fn a_connect_key_that_cannot_be_a_header_is_refused_unshown() {
+        let key = |value: &'static str| connect_target("http://127.0.0.1:9/v1", &[], move |_| Some(value.to_string()));
+        let err = key("hunter2\r\n").unwrap_err();
+        assert_eq!(
+            err,
+            "--connect http://127.0.0.1:9/v1: the key in the environment variable LLAMADECK_API_KEY has a line break; a key is one line"
+        );
+        assert!(key("hunter 2").unwrap_err().ends_with("has a space (character 7); a key is visible ASCII characters only"));
+        assert!(key("").unwrap().api.unwrap().api_key.is_none(), "an empty variable is no key");
     }
 }

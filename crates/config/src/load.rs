@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, from_yaml};
 use super::locate::{Seg, Target, locate};
+use super::nesting::{MAX_NESTING, too_deep};
 use super::paths::default_config_path;
 use super::schema::Config;
 use super::validate::{check_server_exposure, validate};
@@ -76,6 +77,11 @@ pub fn load_file(path: &Path, must_exist: bool) -> Result<Loaded, ConfigError> {
 
 /// Parses and checks config text; `path` is only used in error messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    // The parser's time grows with the square of the nesting: refuse it before parsing.
+    if let Some((line, column)) = too_deep(text) {
+        let message = format!("nesting deeper than {MAX_NESTING} levels (a llamadeck config nests at most 4)");
+        return Err(ConfigError { path: path.to_path_buf(), line: Some(line), column: Some(column), field: None, message });
+    }
     let config: Config =
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| from_yaml(path, text, e))?;
     validate(&config).map_err(|problem| {

@@ -133,6 +133,47 @@ fn metrics_count(i: usize, node: &NodeConfig) -> Result<(), Problem> {
     Err(at(i, "metrics", message))
 }
 
+/// What makes `key` unusable as a bearer token, in words that never show it: a key is sent as
+/// `Authorization: Bearer KEY`, so it is one line of visible ASCII characters. None: usable.
+pub(crate) fn key_fault(key: &str) -> Option<String> {
+    let (at, bad) = key.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic())?;
+    let what = match bad {
+        '\n' | '\r' => return Some("has a line break; a key is one line".into()),
+        ' ' => "a space",
+        '\t' => "a tab",
+        c if c.is_control() => "a control character",
+        _ => "a character that is not ASCII",
+    };
+    Some(format!("has {what} (character {}); a key is visible ASCII characters only", at + 1))
+}
+
+/// The key in environment variable `var`, whose value is `value`, exactly: a variable holds no
+/// line break of its own. Err says why not, never showing the key.
+pub fn key_from_variable(var: &str, value: Option<&str>) -> Result<ApiKey, String> {
+    let value = value.unwrap_or_default();
+    if value.trim().is_empty() {
+        return Err(format!("the environment variable {var} is not set (or empty)"));
+    }
+    match (key_fault(value), ApiKey::new(value)) {
+        (None, Some(key)) => Ok(key),
+        (fault, _) => Err(format!("the key in the environment variable {var} {}", fault.unwrap_or_default())),
+    }
+}
+
+/// The key in a key file read from `path`: the line break that ends the file is not part of
+/// it (a file's last line normally has one), and anything else that cannot be a header is
+/// refused. Err says why not, never showing the key.
+fn key_from_file(path: &Path, text: &str) -> Result<ApiKey, String> {
+    let key = text.strip_suffix('\n').map_or(text, |k| k.strip_suffix('\r').unwrap_or(k));
+    if key.trim().is_empty() {
+        return Err(format!("the key file {} is empty", path.display()));
+    }
+    match (key_fault(key), ApiKey::new(key)) {
+        (None, Some(key)) => Ok(key),
+        (fault, _) => Err(format!("the key in {} {}", path.display(), fault.unwrap_or_default())),
+    }
+}
+
 /// Where the config file says a key file is: relative to the config's folder, `~/` at home.
 fn key_path(config: &Path, written: &str) -> PathBuf {
     if let Some(rest) = written.strip_prefix("~/")
@@ -165,21 +206,16 @@ pub fn fleet_targets(loaded: &Loaded, env: impl Fn(&str) -> Option<String>) -> R
     let mut targets = Vec::new();
     for (i, node) in loaded.config.nodes.iter().enumerate() {
         let name = node.name.trim();
+        // A key that cannot be a header is refused here, at its line: every request would fail.
         let key = match (&node.api_key_env, &node.api_key_file) {
-            (Some(var), _) => match env(var).as_deref().and_then(ApiKey::new) {
-                Some(key) => Some(key),
-                None => {
-                    return Err(error_at(i, "api_key_env", format!("node {name:?}: the environment variable {var} is not set (or empty)")));
-                }
-            },
+            (Some(var), _) => {
+                Some(key_from_variable(var, env(var).as_deref()).map_err(|e| error_at(i, "api_key_env", format!("node {name:?}: {e}")))?)
+            }
             (None, Some(file)) => {
                 let path = key_path(&loaded.path, file);
                 let text = llamadeck_words::files::read_text(&path, 64 * 1024)
                     .map_err(|e| error_at(i, "api_key_file", format!("node {name:?}: cannot read the key file {}: {e}", path.display())))?;
-                match ApiKey::new(&text) {
-                    Some(key) => Some(key),
-                    None => return Err(error_at(i, "api_key_file", format!("node {name:?}: the key file {} is empty", path.display()))),
-                }
+                Some(key_from_file(&path, &text).map_err(|e| error_at(i, "api_key_file", format!("node {name:?}: {e}")))?)
             }
             (None, None) => None,
         };

@@ -32,6 +32,9 @@ fn invalid(message: String) -> io::Error {
 
 /// The new text of a config file, checked to read back as intended.
 pub(crate) fn rewrite(text: &str, sampling: &Sampling, preset: Option<&str>) -> Result<String, String> {
+    if let Some((line, column)) = super::nesting::too_deep(text) {
+        return Err(format!("{line}:{column}: nesting deeper than {} levels, not changing it", super::nesting::MAX_NESTING));
+    }
     let before = top_mapping(text).map_err(|e| format!("not valid YAML, not changing it: {e}"))?;
     let new = Rewriter::new(text).run(&before, sampling, preset)?;
     verify(&before, &new, sampling, preset)?;

@@ -36,8 +36,19 @@ pub(crate) fn validate(config: &Config) -> Result<(), Problem> {
     check_sampling(&config.sampling)?;
     check_presets(config)?;
     check_gpu_ui_server(config)?;
+    check_server_key(config)?;
     check_keys(config)?;
     super::nodes::check(&config.nodes)
+}
+
+/// The API's own key is compared with what clients send in a header: one that cannot be a
+/// header (a line break from a `|` block, a space) would refuse every request.
+fn check_server_key(config: &Config) -> Result<(), Problem> {
+    let Some(key) = config.server.api_key.as_deref().filter(|k| !k.trim().is_empty()) else { return Ok(()) };
+    match super::nodes::key_fault(key) {
+        Some(fault) => Err(Problem::at_value(&["server", "api_key"], format!("the key {fault}"))),
+        None => Ok(()),
+    }
 }
 
 fn check_model(config: &Config) -> Result<(), Problem> {

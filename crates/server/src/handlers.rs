@@ -131,7 +131,7 @@ fn usage(stats: &GenStats) -> Value {
     json!({
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
-        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+        "total_tokens": stats.prompt_tokens.saturating_add(stats.completion_tokens),
         // OpenAI's field: LangChain reports it as the prompt's cache reads.
         "prompt_tokens_details": {"cached_tokens": stats.cached_tokens},
     })
@@ -331,4 +331,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let cache = state.engine.status().cache;
     let text = state.metrics.render(gpu.as_deref(), cache.as_ref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn usage_totals_saturate_instead_of_wrapping() {
+        let stats = super::GenStats { prompt_tokens: usize::MAX, completion_tokens: 2, ..Default::default() };
+        assert_eq!(super::usage(&stats)["total_tokens"], usize::MAX as u64);
+    }
 }

@@ -17,8 +17,35 @@ use std::path::{Path, PathBuf};
 use llamadeck_words::chat::{Message, Role};
 
 /// The largest conversation file that is read (a conversation of a thousand long answers is a
-/// few MiB); anything bigger is listed as damaged rather than read into memory.
+/// few MiB); anything bigger is listed as damaged rather than read into memory. The writer
+/// holds to the same bound: a conversation that would encode larger is not written (see
+/// [`TooLarge`]), so a file the store wrote is always read back.
 pub const MAX_CONVERSATION_BYTES: u64 = 64 << 20;
+
+/// A conversation not written because its file would be larger than the reader takes. The
+/// file on disk, if any, keeps the conversation as it was last saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLarge {
+    /// What the file would have taken.
+    pub bytes: u64,
+    pub limit: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (size, limit) = (llamadeck_words::files::human_size(self.bytes), llamadeck_words::files::human_size(self.limit));
+        write!(f, "too large to save ({size}; a saved conversation holds at most {limit})")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+impl TooLarge {
+    /// The `TooLarge` inside an error from [`save`], if that is why it failed.
+    pub fn of(error: &io::Error) -> Option<&TooLarge> {
+        error.get_ref().and_then(|e| e.downcast_ref::<TooLarge>())
+    }
+}
 
 /// A conversation as the console holds it; `id` is the file name without `.json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +118,9 @@ pub enum Request {
 pub enum Reply {
     Assigned { serial: u64, id: String, created: u64 },
     Saved(Result<String, String>),
+    // A save refused: the file would be larger than MAX_CONVERSATION_BYTES (the file on
+    // disk is left as it was).
+    TooLarge(TooLarge),
     Listed(Listing),
     Latest(Option<Summary>),
     Loaded(Result<Conversation, String>),
@@ -137,10 +167,26 @@ fn check_id(id: &str) -> io::Result<()> {
     if ok { Ok(()) } else { Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad conversation id {id:?}"))) }
 }
 
-/// Writes `conversation` (which must have an id) as `dir/ID.json`, atomically.
+/// Writes `conversation` (which must have an id) as `dir/ID.json`, atomically. One that would
+/// be larger than [`MAX_CONVERSATION_BYTES`] is refused ([`TooLarge`]), the file left as it was.
 pub fn save(dir: &Path, conversation: &Conversation, now: u64) -> io::Result<()> {
+    save_within(dir, conversation, now, MAX_CONVERSATION_BYTES)
+}
+
+/// [`save`] with the size bound as a parameter, so that tests can hold it to [`load_within`].
+fn save_within(dir: &Path, conversation: &Conversation, now: u64, limit: u64) -> io::Result<()> {
     let id = conversation.id.as_deref().unwrap_or_default();
     check_id(id)?;
+    let bytes = encode(conversation, now)?;
+    // The reader refuses a file over its limit: writing one would lose the whole conversation.
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, TooLarge { bytes: bytes.len() as u64, limit }));
+    }
+    llamadeck_words::files::write_private(&file_path(dir, id), &bytes)
+}
+
+/// The file's bytes for `conversation`, written at `now`.
+fn encode(conversation: &Conversation, now: u64) -> io::Result<Vec<u8>> {
     let file = format::FileV1 {
         version: format::VERSION,
         title: conversation.title.clone(),
@@ -150,14 +196,18 @@ pub fn save(dir: &Path, conversation: &Conversation, now: u64) -> io::Result<()>
     };
     let mut bytes = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    llamadeck_words::files::write_private(&file_path(dir, id), &bytes)
+    Ok(bytes)
 }
 
 pub fn load(dir: &Path, id: &str) -> Result<Conversation, String> {
+    load_within(dir, id, MAX_CONVERSATION_BYTES)
+}
+
+fn load_within(dir: &Path, id: &str, limit: u64) -> Result<Conversation, String> {
     check_id(id).map_err(|e| e.to_string())?;
     let path = file_path(dir, id);
     // A FIFO or a link to a device here must not block the store's one thread or fill memory.
-    let bytes = llamadeck_words::files::read_limited(&path, MAX_CONVERSATION_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = llamadeck_words::files::read_limited(&path, limit).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = format::parse(&bytes)?;
     let messages = file
         .messages

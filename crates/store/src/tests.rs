@@ -227,3 +227,88 @@ fn the_worker_removes_temp_files_a_crash_left_and_keeps_everything_else() {
     assert!(stale.iter().all(|p| !p.exists()), "stale temp files removed");
     assert!(kept.iter().all(|p| p.exists()), "other files untouched");
 }
+
+#[test]
+fn a_conversation_too_large_to_read_back_is_not_written_and_the_file_keeps_the_last_save() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = conversations_dir(data.path());
+    let mut c = conversation();
+    save(&dir, &c, 10).unwrap();
+    let file = dir.join("20250102-154312-00aa.json");
+    let good = std::fs::read(&file).unwrap();
+    // Symbols a node's control characters became: three bytes each, past the read limit.
+    let huge = "␁".repeat((MAX_CONVERSATION_BYTES / 3 + 1) as usize);
+    c.messages.push(Message::user("and more?"));
+    c.messages.push(Message::new(Role::Assistant, &huge, MessageStatus::Complete));
+    let err = save(&dir, &c, 20).unwrap_err();
+    let too_large = TooLarge::of(&err).expect("refused as too large");
+    assert!(too_large.bytes > MAX_CONVERSATION_BYTES && too_large.limit == MAX_CONVERSATION_BYTES, "{too_large:?}");
+    assert_eq!(err.to_string(), format!("too large to save ({}; a saved conversation holds at most 64 MiB)", files_size(too_large.bytes)));
+    assert_eq!(std::fs::read(&file).unwrap(), good, "the last good save is kept");
+    assert_eq!(load(&dir, "20250102-154312-00aa").unwrap().messages, conversation().messages);
+
+    // Through the worker, the console hears why (and that nothing on disk changed).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut w = worker::Worker::spawn(data.path().to_path_buf(), llamadeck_words::sink::Sink::channel(tx)).unwrap();
+    w.submit(Request::Save { serial: 1, conversation: Box::new(c) });
+    assert!(w.flush(std::time::Duration::from_secs(30)));
+    assert!(matches!(rx.try_recv(), Ok(Reply::TooLarge(TooLarge { limit: MAX_CONVERSATION_BYTES, .. }))));
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+}
+
+fn files_size(bytes: u64) -> String {
+    llamadeck_words::files::human_size(bytes)
+}
+
+/// Messages as the console holds them: texts sanitized (as `Message::new` does), answers with
+/// a model and a status that a file keeps.
+fn messages() -> impl proptest::strategy::Strategy<Value = Vec<Message>> {
+    use proptest::prelude::*;
+    let message = (any::<bool>(), ".{0,60}", proptest::option::of(".{0,20}"), 0..3u8).prop_map(|(user, text, model, status)| {
+        if user {
+            return Message::user(&text);
+        }
+        let sanitize = llamadeck_words::text::sanitize;
+        let status = match status {
+            0 => MessageStatus::Complete,
+            1 => MessageStatus::Stopped,
+            _ => MessageStatus::Failed(sanitize(&text)),
+        };
+        let mut answer = Message::new(Role::Assistant, &text, status);
+        answer.model = model.as_deref().map(sanitize);
+        answer
+    });
+    proptest::collection::vec(message, 1..8)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The writer and the reader share one bound: whatever the writer writes reads back the
+    /// same, and what it refuses is exactly what the reader would refuse, the file on disk kept.
+    #[test]
+    fn the_writer_refuses_exactly_what_the_reader_would_refuse(messages in messages(), slack in -3i64..=3) {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "20250102-154312-00aa";
+        let path = dir.path().join(format!("{id}.json"));
+        let c = Conversation { id: Some(id.into()), title: None, created: Some(5), updated: None, messages };
+        // The size of its file, and a bound just around it.
+        let bytes = encode(&c, 7).unwrap();
+        let limit = (bytes.len() as i64 + slack).max(0) as u64;
+        let earlier = encode(&Conversation { messages: Vec::new(), ..c.clone() }, 6).unwrap();
+        std::fs::write(&path, &earlier).unwrap();
+        match save_within(dir.path(), &c, 7, limit) {
+            Ok(()) => {
+                proptest::prop_assert!(bytes.len() as u64 <= limit);
+                proptest::prop_assert_eq!(load_within(dir.path(), id, limit).unwrap().messages, c.messages.clone());
+            }
+            Err(e) => {
+                proptest::prop_assert_eq!(TooLarge::of(&e), Some(&TooLarge { bytes: bytes.len() as u64, limit }));
+                proptest::prop_assert_eq!(std::fs::read(&path).unwrap(), earlier);
+                // Written anyway, the reader would not take it.
+                std::fs::write(&path, &bytes).unwrap();
+                proptest::prop_assert!(load_within(dir.path(), id, limit).unwrap_err().contains("too large"));
+            }
+        }
+    }
+}

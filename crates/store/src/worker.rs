@@ -91,13 +91,14 @@ fn carry_out(data_dir: &std::path::Path, request: Request) -> Option<Reply> {
     let now = now_unix();
     Some(match request {
         Request::Save { conversation, .. } => {
-            let id = conversation.id.clone().unwrap_or_default();
-            let result = super::save(&dir, &conversation, now).map(|()| id).map_err(|e| e.to_string());
-            if result.is_ok() {
+            match super::save(&dir, &conversation, now) {
                 // Quiet on success: saving after every answer is routine.
-                return None;
+                Ok(()) => return None,
+                Err(e) => match super::TooLarge::of(&e) {
+                    Some(too_large) => Reply::TooLarge(too_large.clone()),
+                    None => Reply::Saved(Err(e.to_string())),
+                },
             }
-            Reply::Saved(result)
         }
         Request::List => Reply::Listed(super::list(&dir)),
         Request::Latest => Reply::Latest(super::latest(&dir)),

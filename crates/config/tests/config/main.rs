@@ -345,6 +345,45 @@ fn a_fifo_a_device_or_a_huge_file_as_config_is_refused_at_once() {
 }
 
 #[test]
+fn deeply_nested_yaml_is_refused_at_its_line_before_the_parser_reads_it() {
+    let deep = |n: usize, item: &str| item.repeat(n);
+    // Block mappings one a line, each indented one more: as deep as the 1 MiB limit allows.
+    let indented: String = (0..1400).map(|level| format!("{}k:\n", " ".repeat(level))).collect();
+    assert!(indented.len() as u64 <= config::MAX_CONFIG_BYTES);
+    let cases = [
+        ("flow sequences", format!("sampling:\n  stop: {}\n", deep(40_000, "[")), "2:71"),
+        ("flow mappings", format!("sampling:\n  stop: {}\n", deep(40_000, "{a: ")), "2:257"),
+        ("block sequences", format!("nodes:\n{}x\n", deep(40_000, "- ")), "2:127"),
+        ("block mappings by explicit keys", format!("keys:\n{}x\n", deep(40_000, "? ")), "2:129"),
+        ("block mappings by indentation", indented, "65:65"),
+    ];
+    for (what, text, place) in cases {
+        let started = std::time::Instant::now();
+        let err = parse(&text, Path::new("c.yaml")).unwrap_err().to_string();
+        let took = started.elapsed();
+        assert_eq!(err, format!("c.yaml:{place}: nesting deeper than 64 levels (a llamadeck config nests at most 4)"), "{what}");
+        assert!(took < std::time::Duration::from_secs(2), "{what}: {took:?}");
+    }
+    // From a file, the error names it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    std::fs::write(&path, format!("# a comment\nsampling:\n  stop: {}\n", deep(500_000, "["))).unwrap();
+    let err = within_seconds(move || config::load(Some(&path)).unwrap_err());
+    assert_eq!(err.to_string(), format!("{}:3:71: nesting deeper than 64 levels (a llamadeck config nests at most 4)", err.path.display()));
+}
+
+#[test]
+fn brackets_in_comments_quotes_and_block_text_are_not_nesting() {
+    let many = "[{".repeat(200);
+    let text = format!(
+        "# {many}\nsampling:  # {many}\n  system_prompt: |\n    {many}\n    - - - - -\n  stop: [\"{many}\", '{many}']\npresets:\n  terse:\n    temperature: 0.2\n"
+    );
+    let c = parse(&text, Path::new("c.yaml")).unwrap();
+    assert_eq!(c.sampling.system_prompt, format!("{many}\n- - - - -\n"));
+    assert_eq!(c.sampling.stop, [many.clone(), many]);
+}
+
+#[test]
 fn loading_removes_temp_files_a_crashed_save_left_beside_the_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
@@ -589,6 +628,19 @@ fn save_refuses_a_file_that_is_not_valid_yaml() {
     assert!(err.to_string().contains("not valid YAML"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+}
+
+#[test]
+fn save_refuses_a_deeply_nested_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let before = format!("sampling:\n  stop: {}\n", "[".repeat(40_000)).into_bytes();
+    std::fs::write(&path, &before).unwrap();
+    let started = std::time::Instant::now();
+    let err = save_sampling(&path, &Sampling::default(), None).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(err.to_string().ends_with("config.yaml: 2:71: nesting deeper than 64 levels, not changing it"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
 #[test]

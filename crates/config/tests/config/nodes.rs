@@ -88,3 +88,73 @@ fn a_node_has_at_most_four_metrics_urls() {
     let got = error(&five);
     assert!(got.starts_with("c.yaml:4:14: nodes.metrics: at most 4 metrics URLs a node (got 5)"), "{got}");
 }
+
+#[test]
+fn a_key_that_cannot_be_a_header_is_refused_at_its_line_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "nodes:\n  - name: a\n    url: http://127.0.0.1:8001/v1\n    api_key_file: node.key\n").unwrap();
+    let key_file = dir.path().join("node.key");
+    let loaded = config::load_file(&path, true).unwrap();
+    let from_file = |text: &str| {
+        std::fs::write(&key_file, text).unwrap();
+        fleet_targets(&loaded, |_| None).map(|t| t[0].api.as_ref().unwrap().api_key.as_ref().unwrap().header())
+    };
+    // The line break that ends a file is not part of the key.
+    for text in ["hunter2", "hunter2\n", "hunter2\r\n"] {
+        assert_eq!(from_file(text).unwrap(), "Bearer hunter2", "{text:?}");
+    }
+    let at = format!("config.yaml:4:19: nodes.api_key_file: node \"a\": the key in {}", key_file.display());
+    for (text, why) in [
+        ("hunter2\nhunter3\n", "has a line break; a key is one line"),
+        ("hunter2\n\n", "has a line break; a key is one line"),
+        ("hun\rter2\n", "has a line break; a key is one line"),
+        ("hunter2 \n", "has a space (character 8); a key is visible ASCII characters only"),
+        (" hunter2\n", "has a space (character 1); a key is visible ASCII characters only"),
+        ("hun\tter2", "has a tab (character 4); a key is visible ASCII characters only"),
+        ("hunter2\x1b[2J", "has a control character (character 8); a key is visible ASCII characters only"),
+        ("hünter2", "has a character that is not ASCII (character 2); a key is visible ASCII characters only"),
+    ] {
+        let err = from_file(text).unwrap_err().to_string();
+        assert!(err.ends_with(&format!("{at} {why}")), "{text:?}\n got: {err}\nwant: {at} {why}");
+        assert!(!err.contains("hunter") && !err.contains("ter2"), "the key is never shown: {err}");
+    }
+    let empty = from_file("\n").unwrap_err().to_string();
+    assert!(empty.ends_with(&format!("the key file {} is empty", key_file.display())), "{empty}");
+
+    std::fs::write(&path, "nodes:\n  - name: a\n    url: http://127.0.0.1:8001/v1\n    api_key_env: A_KEY\n").unwrap();
+    let loaded = config::load_file(&path, true).unwrap();
+    let from_variable = |value: &str| {
+        let value = value.to_string();
+        fleet_targets(&loaded, move |_| Some(value.clone())).map(|t| t[0].api.as_ref().unwrap().api_key.as_ref().unwrap().header())
+    };
+    assert_eq!(from_variable("hunter2").unwrap(), "Bearer hunter2");
+    let at = "config.yaml:4:18: nodes.api_key_env: node \"a\": the key in the environment variable A_KEY";
+    for (value, why) in [
+        ("hunter2\r\n", "has a line break; a key is one line"),
+        ("hunter2\n", "has a line break; a key is one line"),
+        ("hunter 2", "has a space (character 7); a key is visible ASCII characters only"),
+    ] {
+        let err = from_variable(value).unwrap_err().to_string();
+        assert!(err.ends_with(&format!("{at} {why}")), "{value:?}\n got: {err}\nwant: {at} {why}");
+        assert!(!err.contains("hunter"), "the key is never shown: {err}");
+    }
+}
+
+#[test]
+fn the_servers_own_key_must_be_able_to_be_a_header() {
+    for (yaml, expected) in [
+        ("server:\n  api_key: |\n    hunter2\n", "c.yaml:2:12: server.api_key: the key has a line break; a key is one line"),
+        ("server:\n  api_key: \"hunter2\\r\\n\"\n", "c.yaml:2:12: server.api_key: the key has a line break; a key is one line"),
+        (
+            "server:\n  api_key: \"hunter 2\"\n",
+            "c.yaml:2:12: server.api_key: the key has a space (character 7); a key is visible ASCII characters only",
+        ),
+    ] {
+        let got = error(yaml);
+        assert_eq!(got, expected, "{yaml}");
+        assert!(!got.contains("hunter"), "{got}");
+    }
+    let ok = config::parse("server:\n  host: 0.0.0.0\n  api_key: hunter2\n", Path::new("c.yaml")).unwrap();
+    assert_eq!(ok.server.api_key.as_deref(), Some("hunter2"));
+}

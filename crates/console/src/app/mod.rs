@@ -7,6 +7,8 @@ pub mod update;
 use std::time::Instant;
 
 use crate::panes::Panes;
+pub use crate::session::answer::MAX_ANSWER_BYTES;
+pub use crate::session::model::MAX_MODEL_NAME_CHARS;
 pub use crate::session::{Action, Effect, Inbox, Session};
 use llamadeck_config::Config;
 use llamadeck_engine::ModelSpec;

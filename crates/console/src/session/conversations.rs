@@ -27,6 +27,7 @@ pub fn on_store(state: &mut Session, reply: Reply) -> Vec<Effect> {
         }
         Reply::Saved(Ok(_)) | Reply::Listed(_) | Reply::Latest(_) => Vec::new(),
         Reply::Saved(Err(e)) => state.notice(NoticeLevel::Error, format!("conversation not saved: {e}")),
+        Reply::TooLarge(refused) => super::saving::too_large(state, &refused),
         Reply::Loaded(Ok(c)) => {
             if state.answering() {
                 return state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then open it again");

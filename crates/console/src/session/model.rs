@@ -2,11 +2,25 @@
 //! engine reports about loads, and each answer's tokens and end.
 use std::time::{Duration, Instant};
 
-use super::answer::answer_mut;
+use super::answer::{MAX_ANSWER_BYTES, answer_mut, cut_answer};
 use super::saving;
 use super::{About, Effect, NoticeLevel, Reread, Session};
 use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
 use llamadeck_words::chat::{FinishReason, MessageStatus};
+
+/// The longest model name kept, in characters: the name is stored in every answer, and a
+/// node's model id of a million characters made each answer a megabyte.
+pub const MAX_MODEL_NAME_CHARS: usize = 200;
+
+/// A model's name as the console shows and saves it: sanitised, and past
+/// [`MAX_MODEL_NAME_CHARS`] cut, ending in an ellipsis that says so.
+pub fn model_name(name: &str) -> String {
+    let clean = llamadeck_words::text::sanitize(name);
+    if clean.chars().count() <= MAX_MODEL_NAME_CHARS {
+        return clean;
+    }
+    clean.chars().take(MAX_MODEL_NAME_CHARS - 1).chain(['…']).collect()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelState {
@@ -131,7 +145,7 @@ pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
             }
         }
         EngineEvent::Loaded { model, context_len } => {
-            session.model.state = ModelState::Ready { name: sanitize(&model), context_len };
+            session.model.state = ModelState::Ready { name: model_name(&model), context_len };
             session.model.serving = Some(session.model.spec.clone());
             session.model.refused = None;
             clear_model_notice(session);
@@ -141,7 +155,7 @@ pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
             session.model.warnings.push(sanitize(&warning));
         }
         EngineEvent::LoadRejected { reason, model, context_len } => {
-            let (reason, model) = (sanitize(&reason), sanitize(&model));
+            let (reason, model) = (sanitize(&reason), model_name(&model));
             let view = &mut session.model;
             // The refused spec goes; the one that still answers is the console's model again.
             let refused = match view.serving.clone() {
@@ -164,13 +178,21 @@ pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
             if session.chat.generating == Some(id)
                 && let Some(m) = answer_mut(&mut session.chat, id)
             {
-                m.text.push_str(&sanitize(&text));
-                session.chat.context_used += 1;
+                let clean = sanitize(&text);
+                let room = MAX_ANSWER_BYTES.saturating_sub(m.text.len());
+                if clean.len() > room {
+                    // What fits is kept; the rest would make a conversation too large to save.
+                    m.text.push_str(&clean[..clean.floor_char_boundary(room)]);
+                    return cut_answer(&mut session.chat);
+                }
+                m.text.push_str(&clean);
+                session.chat.context_used = session.chat.context_used.saturating_add(1);
             }
         }
         EngineEvent::Finished { id, reason, stats } => {
             let chat = &mut session.chat;
-            chat.context_used = stats.prompt_tokens + stats.completion_tokens;
+            // A node's counts can be anything: never wrap (nor panic with overflow checks).
+            chat.context_used = stats.prompt_tokens.saturating_add(stats.completion_tokens);
             chat.context_estimated = false;
             if chat.generating == Some(id) {
                 chat.generating = None;
@@ -189,7 +211,8 @@ pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
             if chat.generating == Some(id) {
                 chat.generating = None;
             }
-            if let Some(m) = answer_mut(chat, id) {
+            // An answer already ended here (stopped, cut) keeps the reason it ended.
+            if let Some(m) = answer_mut(chat, id).filter(|m| m.status == MessageStatus::Streaming) {
                 m.status = MessageStatus::Failed(sanitize(&error));
                 m.finish = Some(FinishReason::Error);
                 return saving::save(&session.chat);

@@ -2,8 +2,9 @@
 //! and switching the chat to another conversation. Pure; the store does the writing.
 use super::chat::{Chat, ConversationMeta};
 use super::{Effect, NoticeLevel, Session};
-use llamadeck_store::{Conversation, Request};
+use llamadeck_store::{Conversation, Request, TooLarge};
 use llamadeck_words::chat::MessageStatus;
+use llamadeck_words::keys::Command;
 
 /// The conversation as it should be on disk: an answer still streaming is left out (a crash
 /// loses at most that answer). None when there is nothing to save.
@@ -18,6 +19,16 @@ pub fn snapshot(chat: &Chat) -> Option<Conversation> {
 /// The effect that saves the current conversation (none when it is empty).
 pub fn save(chat: &Chat) -> Vec<Effect> {
     snapshot(chat).map(|c| Effect::Store(Request::Save { serial: chat.meta.serial, conversation: Box::new(c) })).into_iter().collect()
+}
+
+/// The store refused to save: the conversation has grown past what a saved one may hold. The
+/// file keeps it as it was last saved; the notice says how to keep the rest.
+pub fn too_large(session: &mut Session, refused: &TooLarge) -> Vec<Effect> {
+    let new = session.key_for(Command::ClearConversation);
+    let text = format!(
+        "conversation not saved: {refused}; the file keeps it as last saved. /export md keeps all of it; {new} starts a new conversation"
+    );
+    session.notice(NoticeLevel::Error, text)
 }
 
 /// Leaves the current conversation (already saved) for an empty one.
@@ -41,7 +52,8 @@ pub fn load_into(session: &mut Session, c: Conversation) {
     }
     // The saved count is the engine's at the time, perhaps for another model, and a question
     // saved without its answer is not in it: shown as an estimate until the next answer.
-    chat.context_used = chat.last_stats().map_or(0, |s| s.prompt_tokens + s.completion_tokens);
+    // Counts from a file can be anything: never wrap.
+    chat.context_used = chat.last_stats().map_or(0, |s| s.prompt_tokens.saturating_add(s.completion_tokens));
     chat.context_estimated = true;
     chat.meta.id = c.id;
     chat.meta.title = c.title;

@@ -634,3 +634,37 @@ fn a_long_conversation_keeps_keys_and_frames_fast() {
     assert!(per_mb(first_scroll) < Duration::from_millis(5), "first scroll {first_scroll:?}");
     assert!(per_mb(slowest) < Duration::from_millis(3), "slowest key + frame {slowest:?}");
 }
+
+#[test]
+fn a_conversation_too_large_to_save_says_what_is_kept_and_what_to_do() {
+    let mut s = conversation_with_an_answer();
+    let refused = llamadeck_store::TooLarge { bytes: 70 << 20, limit: llamadeck_store::MAX_CONVERSATION_BYTES };
+    let effects = update(&mut s, Action::Store(Reply::TooLarge(refused)));
+    assert!(effects.is_empty());
+    let notice = s.session.notice.as_ref().unwrap();
+    assert_eq!(notice.level, llamadeck_console::session::NoticeLevel::Error);
+    assert_eq!(
+        notice.text,
+        "conversation not saved: too large to save (70 MiB; a saved conversation holds at most 64 MiB); \
+         the file keeps it as last saved. /export md keeps all of it; Ctrl+L starts a new conversation"
+    );
+    assert_eq!(s.session.chat.messages.len(), 2, "nothing is taken from the console");
+}
+
+#[test]
+fn counts_read_from_a_file_saturate_instead_of_wrapping() {
+    let mut s = ready_state();
+    let mut answer = Message::new(Role::Assistant, "a", MessageStatus::Complete);
+    answer.stats = Some(GenStats { prompt_tokens: usize::MAX, completion_tokens: usize::MAX, ..Default::default() });
+    let c = Conversation { id: Some("x".into()), title: None, created: None, updated: None, messages: vec![Message::user("q"), answer] };
+    update(&mut s, Action::Store(Reply::Loaded(Ok(c))));
+    assert_eq!((s.session.chat.context_used, s.session.chat.context_estimated), (usize::MAX, true), "not usize::MAX - 1, wrapped");
+}
+
+fn conversation_with_an_answer() -> State {
+    let mut s = ready_state();
+    let id = ask(&mut s, "q");
+    update(&mut s, token(id, "a"));
+    update(&mut s, finish(id));
+    s
+}

@@ -557,3 +557,87 @@ fn ctrl_f_opens_the_search_at_once() {
     update(&mut s, ctrl('f'));
     assert!(s.panes.is_open::<SearchBar>());
 }
+
+// ---- what a node may send: sizes and counts ----------------------------------------------
+
+#[test]
+fn an_answer_past_its_cap_is_stopped_cut_and_says_why() {
+    use llamadeck_console::app::MAX_ANSWER_BYTES;
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    // A node's control characters: one byte each, three once sanitised for the screen.
+    let hostile = "\x01".repeat(256 << 10);
+    let mut effects = Vec::new();
+    for _ in 0..30 * 4 {
+        if s.session.chat.generating.is_none() {
+            break;
+        }
+        effects = update(&mut s, token(id, &hostile));
+    }
+    let answer = &s.session.chat.messages[1];
+    assert!(answer.text.len() <= MAX_ANSWER_BYTES && answer.text.len() > MAX_ANSWER_BYTES - 3, "{}", answer.text.len());
+    assert_eq!(answer.status, MessageStatus::Failed("answer cut at 1 MiB: more than an answer may hold, so the rest was not kept".into()));
+    assert_eq!(answer.finish, Some(FinishReason::Length));
+    assert_eq!(s.session.chat.generating, None);
+    assert_eq!(effects[0], Effect::Engine(EngineCommand::Cancel(id)), "the engine is stopped, as Esc stops it");
+    assert!(matches!(&effects[1..], [Effect::Store(llamadeck_store::Request::Save { .. })]), "{:?}", &effects[1..]);
+    // Late tokens and the engine's own end change nothing; the exchange is not sent again.
+    update(&mut s, token(id, "more"));
+    update(&mut s, Action::Engine(EngineEvent::Failed { id, error: "cancelled".into() }));
+    update(&mut s, finish(id));
+    assert!(s.session.chat.messages[1].text.len() <= MAX_ANSWER_BYTES);
+    assert!(matches!(&s.session.chat.messages[1].status, MessageStatus::Failed(why) if why.starts_with("answer cut at 1 MiB: ")));
+    let next = ask(&mut s, "again");
+    assert!(next > id);
+}
+
+#[test]
+fn an_answer_just_under_its_cap_is_kept_whole() {
+    use llamadeck_console::app::MAX_ANSWER_BYTES;
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    update(&mut s, token(id, &"a".repeat(MAX_ANSWER_BYTES - 1)));
+    update(&mut s, token(id, "b"));
+    assert_eq!((s.session.chat.messages[1].text.len(), &s.session.chat.messages[1].status), (MAX_ANSWER_BYTES, &MessageStatus::Streaming));
+    // A character that does not fit whole is not split.
+    update(&mut s, token(id, "é"));
+    assert_eq!(s.session.chat.messages[1].text.len(), MAX_ANSWER_BYTES);
+    assert!(matches!(s.session.chat.messages[1].status, MessageStatus::Failed(_)));
+}
+
+#[test]
+fn a_model_name_past_its_cap_is_cut_with_an_ellipsis_and_so_saved() {
+    use llamadeck_console::app::MAX_MODEL_NAME_CHARS;
+    let mut s = state();
+    let long = format!("meta-llama/{}", "ß".repeat(1_000_000));
+    update(&mut s, Action::Engine(EngineEvent::Loaded { model: long.clone(), context_len: 4096 }));
+    let name = s.session.model.name().unwrap().to_string();
+    assert_eq!(name.chars().count(), MAX_MODEL_NAME_CHARS);
+    assert!(name.starts_with("meta-llama/ßß") && name.ends_with("ß…"), "{name}");
+    let id = ask(&mut s, "hi");
+    update(&mut s, finish(id));
+    assert_eq!(s.session.chat.messages[1].model.as_deref(), Some(name.as_str()), "each answer stores the short name");
+    // A refused load names the model that still serves, cut the same way.
+    update(&mut s, Action::Engine(EngineEvent::LoadRejected { reason: "too big".into(), model: long, context_len: 4096 }));
+    assert_eq!(s.session.model.name(), Some(name.as_str()));
+    // A name at the cap is whole.
+    let exact = "m".repeat(MAX_MODEL_NAME_CHARS);
+    update(&mut s, Action::Engine(EngineEvent::Loaded { model: exact.clone(), context_len: 4096 }));
+    assert_eq!(s.session.model.name(), Some(exact.as_str()));
+}
+
+#[test]
+fn counts_near_the_top_of_their_range_saturate_instead_of_wrapping() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    // The engine's count of the prompt, then one more token: was 0 when it wrapped.
+    update(&mut s, Action::Engine(EngineEvent::Started { id, prompt_tokens: usize::MAX, trimmed: 0 }));
+    update(&mut s, token(id, "x"));
+    assert_eq!(s.session.chat.context_used, usize::MAX);
+    // A node's usage of 2^64-1 tokens each: was shown as ctx 18446744073709551614/4096.
+    let stats = llamadeck_words::chat::GenStats { prompt_tokens: usize::MAX, completion_tokens: usize::MAX, ..Default::default() };
+    update(&mut s, Action::Engine(EngineEvent::Finished { id, reason: FinishReason::Stop, stats }));
+    assert_eq!(s.session.chat.context_used, usize::MAX);
+    let shown = format!("{}", screen(&s, 120, 30).backend());
+    assert!(!shown.contains("18446744073709551614"), "{shown}");
+}

@@ -3,6 +3,11 @@
 //! `choices[0].text`; the usage chunk (`stream_options.include_usage`) has no choices.
 use serde_json::Value;
 
+/// The largest token count a node is believed: no model's context comes near a billion, and
+/// a count past it (2^64-1 from a broken or hostile server) reads as unknown, not as a number
+/// that overflows the sums made of it.
+pub const MAX_BELIEVED_TOKENS: u64 = 1_000_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: usize,
@@ -48,10 +53,11 @@ pub fn read(data: &str) -> Event {
         chunk.finish = choice.get("finish_reason").and_then(Value::as_str).map(str::to_string);
     }
     if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
-        let count = |name: &str| usage.get(name).and_then(Value::as_u64).map(|n| n as usize);
-        if let (Some(prompt_tokens), Some(completion_tokens)) = (count("prompt_tokens"), count("completion_tokens")) {
-            let cached = usage.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64);
-            chunk.usage = Some(Usage { prompt_tokens, completion_tokens, cached_tokens: cached.unwrap_or(0) as usize });
+        let count =
+            |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).filter(|n| *n <= MAX_BELIEVED_TOKENS).map(|n| n as usize);
+        if let (Some(prompt_tokens), Some(completion_tokens)) = (count("/prompt_tokens"), count("/completion_tokens")) {
+            let cached = count("/prompt_tokens_details/cached_tokens");
+            chunk.usage = Some(Usage { prompt_tokens, completion_tokens, cached_tokens: cached.unwrap_or(0) });
         }
     }
     Event::Chunk(chunk)
@@ -90,5 +96,22 @@ mod tests {
         assert_eq!(read("[DONE]"), Event::Done);
         assert!(matches!(read("<html>"), Event::Garbage(_)));
         assert_eq!(chunk(r#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#).usage, None);
+    }
+
+    #[test]
+    fn counts_past_belief_read_as_unknown() {
+        let usage = |prompt: u64, completion: u64, cached: u64| {
+            let data = format!(
+                r#"{{"choices":[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{completion},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}}}"#
+            );
+            chunk(&data).usage
+        };
+        let max = u64::MAX;
+        assert_eq!(usage(max, max, 0), None, "2^64-1 tokens is not a count");
+        assert_eq!(usage(12, max, 0), None);
+        assert_eq!(usage(1_000_000_001, 5, 0), None);
+        let most = MAX_BELIEVED_TOKENS as usize;
+        assert_eq!(usage(MAX_BELIEVED_TOKENS, 5, 3), Some(Usage { prompt_tokens: most, completion_tokens: 5, cached_tokens: 3 }));
+        assert_eq!(usage(40, 5, max), Some(Usage { prompt_tokens: 40, completion_tokens: 5, cached_tokens: 0 }), "cached: unknown is none");
     }
 }
