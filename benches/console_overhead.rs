@@ -23,11 +23,14 @@ use anyhow::{Context, bail};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use llamadeck_config::Config;
 use llamadeck_console::app::{Action, Effect, Inbox, State, update};
+use llamadeck_console::tui::effects::Effects;
+use llamadeck_console::tui::engine_link::EngineLink;
 use llamadeck_console::tui::event_loop::{self, Exit, LoopIo};
 use llamadeck_console::tui::producers;
 use llamadeck_engine::{
     Engine, EngineCommand, EngineEvent, EngineStatus, GenEvent, GenerateRequest, Generation, GenerationSink, ModelSpec,
 };
+use llamadeck_store::worker::Worker;
 use llamadeck_words::chat::{FinishReason, GenStats};
 use llamadeck_words::keys::Keymap;
 use llamadeck_words::theme::Theme;
@@ -245,9 +248,10 @@ impl Console<'_> {
         keys.unbounded_send(Ok(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))))?;
         producers::terminal(key_rx, inbox.sender());
         let (tap, streamed) = Tap::new(self.engine.clone(), keys);
-        let io = LoopIo::new(inbox, Engine::new(tap), self.data_dir.join("config.yaml"))
-            .fps(self.config.ui.fps)
-            .data_dir(Some(self.data_dir.to_path_buf()));
+        let link = EngineLink::new(Engine::new(tap), inbox.sender());
+        let store = Worker::spawn(self.data_dir.to_path_buf(), inbox.sender().sink(Action::Store))?;
+        let effects = Effects::new(link, self.data_dir.join("config.yaml"), inbox.sender()).store(store);
+        let io = LoopIo { inbox, effects, fps: self.config.ui.fps };
         let mut terminal = Terminal::new(FrameClock { inner: TestBackend::new(200, 60), flushes: Vec::new() })?;
         let (cpu, thread_cpu) = (cpu_time(libc::RUSAGE_SELF), cpu_time(libc::RUSAGE_THREAD));
         let (exit, _) = event_loop::run(&mut terminal, &mut state, io).await?;

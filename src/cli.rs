@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use llamadeck_config::{Config, ISQ_TYPES};
+use llamadeck_config::{Config, ISQ_TYPES, Launch};
 use llamadeck_engine::{CpuWeights, ModelSpec, PrefixCache};
 
 /// What the command line asks for.
@@ -36,11 +36,15 @@ pub enum Sub {
 }
 
 impl Cli {
+    /// What the command line chose about the model (`--connect`'s URL is the composition root's
+    /// to fill in: a node's name resolves through the config).
+    pub fn launch(&self) -> Launch {
+        Launch { model: self.model.clone(), allow_download: self.allow_download, connect: None }
+    }
+
     /// The model to load: `config`'s, with `--model` and `--allow-download` over it.
     pub fn model_spec(&self, config: &Config) -> ModelSpec {
-        let mut spec = config.model_spec(self.model.as_deref());
-        spec.allow_download |= self.allow_download;
-        spec
+        config.launch_spec(&self.launch())
     }
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 use crate::cli::Cli;
 use llamadeck_config::Loaded;
 use llamadeck_console::app::{Action, Inbox, State};
+use llamadeck_console::tui::effects::Effects;
+use llamadeck_console::tui::engine_link::EngineLink;
 use llamadeck_console::tui::event_loop::{self, Exit, LoopIo};
 use llamadeck_fleet::Target;
 use llamadeck_words::keys::Keymap;
@@ -85,7 +87,7 @@ async fn console(
     inbox: Inbox,
 ) -> anyhow::Result<Exit> {
     let config = loaded.config;
-    let mut spec = cli.model_spec(&config);
+    let mut launch = cli.launch();
     let theme = config.ui.color.theme(std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
@@ -110,11 +112,12 @@ async fn console(
     let target = connect.as_ref().map(|t| t.name.clone());
     let engine = match engines.iter().find(|(name, _)| Some(name) == target.as_ref()) {
         Some((_, engine)) => {
-            spec.source = connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone());
+            launch.connect = Some(connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone()));
             engine.clone()
         }
         None => llamadeck_mistral::spawn(),
     };
+    let spec = config.launch_spec(&launch);
     engine.load(spec.clone());
     let gpu = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     llamadeck_console::tui::producers::gpu(gpu.clone(), to_inbox.clone());
@@ -126,20 +129,22 @@ async fn console(
     llamadeck_console::tui::producers::signals(llamadeck_console::signals::shutdown_signals()?, to_inbox.clone());
 
     let mut state = State::new(&config, keymap, spec, theme, std::time::Instant::now());
+    state.session.model.launch = launch;
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state.session.fleet = llamadeck_console::session::fleet::FleetView::new(&names, connect.is_none(), target);
     let mut terminal = llamadeck_console::tui::terminal::enter()?;
     llamadeck_console::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
-    let io = LoopIo::new(inbox, engine, loaded.path)
-        .nodes(engines, connect.is_none())
-        .fps(config.ui.fps)
-        .data_dir(llamadeck_store::data_dir())
-        .clipboard(Box::new(|bytes: &[u8]| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()
-        }));
+    let link = EngineLink::new(engine, inbox.sender()).with_nodes(engines, connect.is_none());
+    let mut effects = Effects::new(link, loaded.path, inbox.sender()).clipboard(Box::new(|bytes: &[u8]| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()
+    }));
+    if let Some(dir) = llamadeck_store::data_dir() {
+        effects = effects.store(llamadeck_store::worker::Worker::spawn(dir, inbox.sender().sink(Action::Store))?);
+    }
+    let io = LoopIo { inbox, effects, fps: config.ui.fps };
     let result = event_loop::run(&mut terminal, &mut state, io).await;
     llamadeck_console::tui::terminal::restore();
     result.map(|(exit, _)| exit)

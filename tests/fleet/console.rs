@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use llamadeck_console::app::Inbox;
 use llamadeck_console::session::fleet::FleetView;
-use llamadeck_console::tui::event_loop::{Exit, LoopIo, run};
+use llamadeck_console::tui::event_loop::{Exit, run};
 use llamadeck_console::tui::producers;
 use llamadeck_engine::remote::{self, NodeSpec};
 use llamadeck_engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink, ModelSpec};
@@ -108,7 +108,7 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
     state.session.sampling.system_prompt.clear();
     state.session.fleet = FleetView::new(&["a".into(), "b".into(), "hung".into()], true, None);
     let dir = tempfile::tempdir().unwrap();
-    let io = LoopIo::new(inbox, local, dir.path().join("config.yaml")).nodes(engines, true);
+    let io = doubles::loop_io_with_nodes(inbox, local, engines, true, dir.path().join("config.yaml"));
     let screen = Screen(Arc::new(Mutex::new(TestBackend::new(100, 30))));
     let watching = screen.clone();
     let driver = tokio::spawn(async move {

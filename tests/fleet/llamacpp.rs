@@ -86,7 +86,7 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     use llamadeck_console::app::Inbox;
     use llamadeck_console::session::fleet::FleetView;
-    use llamadeck_console::tui::event_loop::{LoopIo, run};
+    use llamadeck_console::tui::event_loop::run;
     use llamadeck_console::tui::producers;
     use llamadeck_words::chat::MessageStatus;
     use std::sync::{Arc, Mutex};
@@ -108,7 +108,8 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     let target = Target { name: "llamacpp".into(), api: Some(node), metrics: vec![], timeout: Duration::from_secs(1) };
     producers::fleet(fleet::spawn(vec![target], Duration::from_millis(300)), inbox.sender());
     let dir = tempfile::tempdir().unwrap();
-    let io = LoopIo::new(inbox, engine.clone(), dir.path().join("config.yaml")).nodes(vec![("llamacpp".into(), engine)], false);
+    let io =
+        super::doubles::loop_io_with_nodes(inbox, engine.clone(), vec![("llamacpp".into(), engine)], false, dir.path().join("config.yaml"));
     let screen = Screen(Arc::new(Mutex::new(ratatui::backend::TestBackend::new(100, 30))));
     let watching = screen.clone();
     let driver = tokio::spawn(async move {

@@ -47,7 +47,30 @@ pub struct ModelConfig {
     pub prefix_cache: PrefixCache,
 }
 
+/// What the command line chose about the model. Kept for as long as the console runs, so that
+/// F5, which reads the config file again, keeps each choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// `--model PATH_OR_HUB_ID`.
+    pub model: Option<String>,
+    /// `--allow-download`.
+    pub allow_download: bool,
+    /// `--connect`: the base URL of the server the chat talks to instead of a model here.
+    pub connect: Option<String>,
+}
+
 impl Config {
+    /// What to load for `launch`: the config's model settings with the command line's choices
+    /// over them. With `--connect` the source is the server's base URL (nothing is loaded here).
+    pub fn launch_spec(&self, launch: &Launch) -> ModelSpec {
+        let mut spec = self.model_spec(launch.model.as_deref());
+        spec.allow_download |= launch.allow_download;
+        if let Some(url) = &launch.connect {
+            spec.source = url.clone();
+        }
+        spec
+    }
+
     /// What to load: `cli_model` (`--model`), else `model.path`, else the demo model.
     pub fn model_spec(&self, cli_model: Option<&str>) -> ModelSpec {
         let source = cli_model

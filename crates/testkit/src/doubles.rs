@@ -324,3 +324,29 @@ pub fn terminal_output_problem(bytes: &[u8], allow_osc52: bool) -> Option<String
     }
     None
 }
+
+/// What the console's loop runs with in a test: `engine` (and, by name, `nodes`; `local` says
+/// whether `engine` is the model here), the config file at `config_path`, no conversation store
+/// and no clipboard, 30 frames a second. Must be called inside a tokio runtime.
+pub fn loop_io_with_nodes(
+    inbox: llamadeck_console::app::Inbox,
+    engine: Engine,
+    nodes: Vec<(String, Engine)>,
+    local: bool,
+    config_path: std::path::PathBuf,
+) -> llamadeck_console::tui::event_loop::LoopIo {
+    use llamadeck_console::tui::effects::Effects;
+    use llamadeck_console::tui::engine_link::EngineLink;
+    let link = EngineLink::new(engine, inbox.sender()).with_nodes(nodes, local);
+    let effects = Effects::new(link, config_path, inbox.sender());
+    llamadeck_console::tui::event_loop::LoopIo { inbox, effects, fps: 30 }
+}
+
+/// `loop_io_with_nodes` with the model here alone.
+pub fn loop_io(
+    inbox: llamadeck_console::app::Inbox,
+    engine: Engine,
+    config_path: std::path::PathBuf,
+) -> llamadeck_console::tui::event_loop::LoopIo {
+    loop_io_with_nodes(inbox, engine, Vec::new(), true, config_path)
+}

@@ -13,13 +13,11 @@ use llamadeck_gpu::snapshot::GpuSnapshot;
 use llamadeck_words::keys::{Command, Keymap};
 use llamadeck_words::sampling::Sampling;
 
-/// The config file as F5 read it again, and what it asks for.
+/// The config file as F5 read it again, with its keymap.
 #[derive(Debug, Clone)]
 pub struct Reread {
     pub config: Config,
     pub keymap: Keymap,
-    /// The model to load: `--model` when the console was started with one, else `model.path`.
-    pub spec: ModelSpec,
 }
 
 #[derive(Debug, Clone)]

@@ -77,12 +77,14 @@ impl Session {
     pub fn new(config: &Config, keymap: Keymap, model_spec: ModelSpec, theme: Theme, now: Instant) -> Self {
         let presets = Presets::new(config);
         let sampling = presets.starting_sampling(config);
-        // `model_spec` names the config's model unless --model named another.
-        let cli_model = (model_spec.source != config.model_spec(None).source).then(|| model_spec.source.clone());
+        // `model_spec` names the config's model unless --model named another (the composition
+        // root sets the whole `launch` when it knows more).
+        let model = (model_spec.source != config.model_spec(None).source).then(|| model_spec.source.clone());
+        let launch = llamadeck_config::Launch { model, ..Default::default() };
         let gpu_samples = (config.gpu.history_secs * 1000 / config.gpu.interval_ms.max(1)).max(2) as usize;
         Self {
             chat: Chat::default(),
-            model: ModelView::new(model_spec, cli_model, now),
+            model: ModelView::new(model_spec, launch, now),
             presets: presets.with_origin(sampling.clone()),
             sampling,
             config: config.clone(),

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::answer::{MAX_ANSWER_BYTES, answer_mut, cut_answer};
 use super::saving;
 use super::{About, Effect, NoticeLevel, Reread, Session};
+use llamadeck_config::Launch;
 use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
 use llamadeck_words::chat::{FinishReason, MessageStatus};
 
@@ -37,8 +38,9 @@ pub struct ModelView {
     pub spec: ModelSpec,
     /// The model that answers now, kept while another loads: a refused load falls back to it.
     pub serving: Option<ModelSpec>,
-    /// `--model`, which F5 loads again (with the config's other model settings).
-    pub cli_model: Option<String>,
+    /// What the command line chose (`--model`, `--allow-download`, `--connect`): F5 reads the
+    /// config again and keeps each of these.
+    pub launch: Launch,
     /// The last `/model` or F5 that the engine refused (source, why), until the next load or send.
     pub refused: Option<(String, String)>,
     /// What the loaded model's load warned of (it may not fit), kept in view while it serves.
@@ -48,12 +50,12 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    pub fn new(spec: ModelSpec, cli_model: Option<String>, now: Instant) -> Self {
+    pub fn new(spec: ModelSpec, launch: Launch, now: Instant) -> Self {
         ModelView {
             state: ModelState::Loading { stage: "starting".into(), since: now },
             spec,
             serving: None,
-            cli_model,
+            launch,
             refused: None,
             warnings: Vec::new(),
             unsupported: Vec::new(),
@@ -103,7 +105,8 @@ pub fn on_config_reread(session: &mut Session, reread: Reread) -> Vec<Effect> {
     if session.answering() {
         return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
     }
-    let Reread { config, keymap, spec } = reread;
+    let Reread { config, keymap } = reread;
+    let spec = config.launch_spec(&session.model.launch);
     let kept = super::presets::take_from_file(session, &config);
     session.keymap = keymap;
     let old = &session.config;

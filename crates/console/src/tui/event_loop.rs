@@ -2,65 +2,22 @@
 //! the state, effects are carried out, and the screen is redrawn only when something changed, at
 //! most `fps` times a second; a burst of actions (tokens) is drained into one frame. Generic over
 //! the backend so tests can drive it.
-use std::io;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::MissedTickBehavior;
 
-use crate::app::{Action, Effect, Inbox, State, update};
-use crate::session::Reread;
-use crate::tui::engine_link::EngineLink;
-use llamadeck_engine::{Engine, ModelSpec};
-use llamadeck_store::worker::Worker;
-use llamadeck_store::{Listing, Reply, Request};
-use llamadeck_words::keys::Keymap;
+use crate::app::{Action, Inbox, State, update};
+use crate::tui::effects::Effects;
+use llamadeck_store::Request;
 
-/// Where clipboard (OSC 52) sequences are written: the terminal.
-pub type Clipboard = Box<dyn FnMut(&[u8]) -> io::Result<()> + Send>;
-
-/// What the loop reads from and acts on. Producers are wired to `inbox` by whoever starts the
-/// loop (`startup::console`, or a test); the loop itself owns only what its effects need.
+/// What the loop reads from and acts on: the inbox the producers feed (wired by whoever starts
+/// the loop: `startup::console`, or a test), what carries out the effects, and the frame cap.
 pub struct LoopIo {
     pub inbox: Inbox,
-    pub engine: Engine,
-    /// Where settings are saved and the model section re-read from.
-    pub config_path: PathBuf,
+    pub effects: Effects,
     pub fps: u32,
-    /// Where conversations are saved (`store::data_dir()`); None saves nothing.
-    pub data_dir: Option<PathBuf>,
-    /// None refuses copying (no terminal to copy through).
-    pub clipboard: Option<Clipboard>,
-    /// The fleet's engines by node name, and whether `engine` is the model here (false with
-    /// `--connect`, where `engine` is one of the nodes').
-    pub nodes: Vec<(String, Engine)>,
-    pub local: bool,
-}
-
-impl LoopIo {
-    /// At 30 fps, saving no conversations and copying nothing, until told otherwise.
-    pub fn new(inbox: Inbox, engine: Engine, config_path: PathBuf) -> Self {
-        Self { inbox, engine, config_path, fps: 30, data_dir: None, clipboard: None, nodes: Vec::new(), local: true }
-    }
-
-    pub fn fps(self, fps: u32) -> Self {
-        Self { fps, ..self }
-    }
-
-    pub fn data_dir(self, data_dir: Option<PathBuf>) -> Self {
-        Self { data_dir, ..self }
-    }
-
-    pub fn clipboard(self, clipboard: Clipboard) -> Self {
-        Self { clipboard: Some(clipboard), ..self }
-    }
-
-    /// The fleet's engines; `local`: whether `engine` is the model here.
-    pub fn nodes(self, nodes: Vec<(String, Engine)>, local: bool) -> Self {
-        Self { nodes, local, ..self }
-    }
 }
 
 /// How the loop ended.
@@ -79,27 +36,12 @@ pub struct LoopStats {
     pub actions: u64,
 }
 
-/// What carries out the reducer's effects.
-struct Effects {
-    engine: EngineLink,
-    store: Option<Worker>,
-    config_path: PathBuf,
-    clipboard: Option<Clipboard>,
-}
-
 pub async fn run<B>(terminal: &mut Terminal<B>, state: &mut State, io: LoopIo) -> anyhow::Result<(Exit, LoopStats)>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
 {
-    let LoopIo { mut inbox, engine, config_path, fps, data_dir, clipboard, nodes, local } = io;
-    let sender = inbox.sender();
-    let store = match data_dir {
-        Some(dir) => Some(Worker::spawn(dir, sender.sink(Action::Store))?),
-        None => None,
-    };
-    let engine = EngineLink::new(engine, sender).with_nodes(nodes, local);
-    let mut effects = Effects { engine, store, config_path, clipboard };
+    let LoopIo { mut inbox, mut effects, fps } = io;
     if let Some(worker) = effects.store.as_mut() {
         worker.submit(Request::Latest);
     }
@@ -192,75 +134,19 @@ fn step(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Res
 }
 
 /// Runs the reducer and carries out its effects; true when the console should quit.
-/// Every effect is carried out, in order; effects that answer at once (a save's new id, a
-/// settings save, a copy) are fed back before anything else happens. The clock is read first,
+/// Every effect is carried out, in order; effects that answer at once (a save's new id, a copy,
+/// the model `/model` chose) are fed back before anything else happens. The clock is read first,
 /// so whatever the action starts or shows (a load, a notice) is stamped with the time it happened.
 fn dispatch(state: &mut State, action: Action, effects: &mut Effects) -> anyhow::Result<bool> {
     update(state, Action::Tick(Instant::now()));
     let mut pending = vec![action];
     while let Some(action) = pending.pop() {
         for effect in update(state, action) {
-            match effect {
-                Effect::Quit => return Ok(true),
-                Effect::Engine(command) => effects.engine.run(command),
-                Effect::UseEngine { node, epoch } => effects.engine.switch(node.as_deref(), epoch),
-                Effect::Store(request) => match effects.store.as_mut() {
-                    Some(worker) => pending.extend(worker.submit(request).map(Action::Store)),
-                    None => pending.extend(no_store(request).map(Action::Store)),
-                },
-                Effect::Clipboard(text) => {
-                    let result = match effects.clipboard.as_mut() {
-                        Some(write) => {
-                            write(&crate::tui::clipboard::osc52(&text)).map(|()| text.chars().count()).map_err(|e| e.to_string())
-                        }
-                        None => Err("no terminal to copy through".into()),
-                    };
-                    pending.push(Action::Copied(result));
-                }
-                Effect::SaveSettings { sampling, preset } => {
-                    let result = llamadeck_config::save_sampling(&effects.config_path, &sampling, preset.as_deref())
-                        .map(|()| effects.config_path.clone())
-                        .map_err(|e| e.to_string());
-                    pending.push(Action::Saved { result, sampling, preset });
-                }
-                Effect::ChooseModel { path } => pending.push(Action::ModelChosen(choose_model(state, path))),
-                Effect::ReloadConfig => pending.push(Action::ConfigReread(reread_config(state, &effects.config_path))),
+            if effect == crate::app::Effect::Quit {
+                return Ok(true);
             }
+            pending.extend(effects.carry_out(effect, &state.session.model.spec));
         }
     }
     Ok(false)
-}
-
-/// Answers for a console that saves nothing (no data folder): saves are skipped quietly,
-/// what the operator asked for explicitly is refused with a reason.
-fn no_store(request: Request) -> Option<Reply> {
-    let why = || "conversations are not saved: no data folder (set XDG_DATA_HOME or HOME)".to_string();
-    Some(match request {
-        Request::Save { .. } | Request::Latest => return None,
-        Request::List => Reply::Listed(Listing::default()),
-        Request::Load(_) => Reply::Loaded(Err(why())),
-        Request::Rename { .. } => Reply::Renamed(Err(why())),
-        Request::Delete(_) => Reply::Deleted(Err(why())),
-        Request::Export { .. } => Reply::Exported(Err(why())),
-    })
-}
-
-/// The model `/model PATH` asks for: that path, with the current device and other settings.
-fn choose_model(state: &State, source: String) -> ModelSpec {
-    ModelSpec { source, ..state.session.model.spec.clone() }
-}
-
-/// F5: the config file as it is now (the defaults when there is none), its keymap, and the
-/// model to load: `--model` if the console was started with it, else the file's.
-fn reread_config(state: &State, config_path: &std::path::Path) -> Result<Box<Reread>, String> {
-    // The error names the file by its name only: the status bar then has room for where and why.
-    let short = |e: String| match config_path.file_name() {
-        Some(name) => e.replacen(&config_path.display().to_string(), &name.to_string_lossy(), 1),
-        None => e,
-    };
-    let loaded = llamadeck_config::load_file(config_path, false).map_err(|e| short(e.to_string()))?;
-    let keymap = Keymap::from_config(&loaded.config.keys)
-        .map_err(|(command, message)| short(format!("{}: keys.{command}: {message}", config_path.display())))?;
-    let spec = loaded.config.model_spec(state.session.model.cli_model.as_deref());
-    Ok(Box::new(Reread { config: loaded.config, keymap, spec }))
 }

@@ -377,6 +377,7 @@ mod whole_loop {
     use llamadeck_console::app::Inbox;
     use llamadeck_console::tui::event_loop::{Exit, LoopIo, run};
     use llamadeck_console::tui::producers;
+    use llamadeck_store::worker::Worker;
     use std::io;
     use std::sync::{Arc, Mutex};
 
@@ -399,12 +400,13 @@ mod whole_loop {
         inbox.sender().send(Action::Gpu(shared(no_gpu())));
         let (keys, key_rx) = futures::channel::mpsc::unbounded();
         producers::terminal(key_rx, inbox.sender());
-        let io = LoopIo::new(inbox, engine, data.join("config.yaml")).fps(60).data_dir(Some(data.to_path_buf())).clipboard(Box::new(
-            move |b: &[u8]| {
-                clipboard.lock().unwrap().extend_from_slice(b);
-                Ok(())
-            },
-        ));
+        let mut io = super::doubles::loop_io(inbox, engine, data.join("config.yaml"));
+        let store = Worker::spawn(data.to_path_buf(), io.inbox.sender().sink(Action::Store)).unwrap();
+        io.effects = io.effects.store(store).clipboard(Box::new(move |b: &[u8]| {
+            clipboard.lock().unwrap().extend_from_slice(b);
+            Ok(())
+        }));
+        io.fps = 60;
         (io, keys)
     }
 

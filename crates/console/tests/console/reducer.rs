@@ -340,8 +340,7 @@ fn a_refused_load_keeps_the_old_model_and_says_why() {
 
 fn reread(config: llamadeck_config::Config) -> Action {
     let keymap = llamadeck_words::keys::Keymap::from_config(&config.keys).unwrap();
-    let spec = config.model_spec(None);
-    Action::ConfigReread(Ok(Box::new(llamadeck_console::session::Reread { config, keymap, spec })))
+    Action::ConfigReread(Ok(Box::new(llamadeck_console::session::Reread { config, keymap })))
 }
 
 #[test]
@@ -640,4 +639,31 @@ fn counts_near_the_top_of_their_range_saturate_instead_of_wrapping() {
     assert_eq!(s.session.chat.context_used, usize::MAX);
     let shown = format!("{}", screen(&s, 120, 30).backend());
     assert!(!shown.contains("18446744073709551614"), "{shown}");
+}
+
+/// F5 reads the file again and keeps each command-line choice: `--model`, `--allow-download`
+/// and `--connect` (whose server stays the source: nothing is loaded here).
+#[test]
+fn f5_keeps_every_command_line_choice() {
+    use llamadeck_config::{Config, Launch};
+    use llamadeck_engine::EngineCommand;
+    let file: Config = serde_yaml::from_str("model:\n  path: /models/from-config.gguf\n").unwrap();
+    let loads = |launch: Launch| {
+        let mut s = ready_state();
+        s.session.model.launch = launch;
+        let effects = update(&mut s, reread(file.clone()));
+        let spec = effects.iter().find_map(|e| match e {
+            Effect::Engine(EngineCommand::Load(spec)) => Some(spec.clone()),
+            _ => None,
+        });
+        spec.expect("F5 loads")
+    };
+    let plain = loads(Launch::default());
+    assert_eq!((plain.source.as_str(), plain.allow_download), ("/models/from-config.gguf", false), "the file's model");
+    let model = loads(Launch { model: Some("/models/from-cli.gguf".into()), ..Launch::default() });
+    assert_eq!(model.source, "/models/from-cli.gguf");
+    let download = loads(Launch { model: Some("owner/name".into()), allow_download: true, ..Launch::default() });
+    assert_eq!((download.source.as_str(), download.allow_download), ("owner/name", true));
+    let connect = loads(Launch { connect: Some("http://gpu-a:8000/v1".into()), ..Launch::default() });
+    assert_eq!(connect.source, "http://gpu-a:8000/v1");
 }

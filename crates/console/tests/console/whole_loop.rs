@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use llamadeck_console::app::Inbox;
-use llamadeck_console::tui::event_loop::{Exit, LoopIo, run};
+use llamadeck_console::tui::event_loop::{Exit, run};
 use llamadeck_console::tui::producers;
 use llamadeck_words::chat::MessageStatus;
 use ratatui::Terminal;
@@ -35,7 +35,7 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
-    let io = LoopIo::new(inbox, engine, dir.path().join("config.yaml"));
+    let io = loop_io(inbox, engine, dir.path().join("config.yaml"));
     let driver = tokio::spawn(async move {
         let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
         pause(100).await;
@@ -86,7 +86,7 @@ async fn a_signal_ends_the_loop() {
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
     producers::signals(signals, inbox.sender());
-    let io = LoopIo::new(inbox, engine, "/nonexistent/config.yaml".into());
+    let io = loop_io(inbox, engine, "/nonexistent/config.yaml".into());
     signal_tx.send("SIGHUP").unwrap();
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let mut state = state();
@@ -127,7 +127,7 @@ async fn the_loading_timer_counts_while_gpu_readings_arrive() {
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
     let dir = tempfile::tempdir().unwrap();
-    let io = LoopIo::new(inbox, engine, dir.path().join("config.yaml"));
+    let io = loop_io(inbox, engine, dir.path().join("config.yaml"));
     let screen = SharedScreen::new(100, 30);
     let watching = screen.clone();
     let driver = tokio::spawn(async move {
@@ -176,7 +176,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
-    let io = LoopIo::new(inbox, engine, path.clone());
+    let io = loop_io(inbox, engine, path.clone());
     let screen = SharedScreen::new(120, 30);
     let watching = screen.clone();
     let edited = path.clone();
