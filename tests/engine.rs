@@ -11,6 +11,7 @@ use llamadeck_words::sampling::Sampling;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::hostile_gguf::{self, Field};
 use support::tiny_llama::{self, BOS, EOS, reference_ids};
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -140,13 +141,13 @@ async fn smollm2_gguf_end_to_end() {
     assert_eq!(err, "model path /nonexistent/models/llama-2-13b-chat.Q4_K_M.gguf does not exist");
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    // A truncated copy of the real file: the header reads, the tensors do not.
+    // A truncated copy of the real file: the header reads, the tensors lie past its end.
     let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("corrupt.gguf");
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&corrupt, &bytes[..bytes.len() / 3]).unwrap();
     let err = engine.load(spec(corrupt.to_str().unwrap())).await.unwrap_err();
-    assert!(!err.is_empty());
+    assert!(err.contains("corrupt.gguf is not a readable GGUF file: tensor ") && err.contains("lie past the end of the file"), "{err}");
     let garbage = dir.path().join("garbage.gguf");
     std::fs::write(&garbage, b"this is not a model").unwrap();
     assert!(engine.load(spec(garbage.to_str().unwrap())).await.unwrap_err().contains("not a readable GGUF"));
@@ -170,6 +171,19 @@ async fn smollm2_gguf_end_to_end() {
     engine.generate(2, chat.clone(), greedy(24));
     let second = engine.answer(2, None).await.unwrap();
     assert_eq!(first.text, second.text, "greedy decoding is deterministic");
+
+    // `/model` with a hostile copy (a name 2^40 bytes long or a dimension of 2^40, either of
+    // which made candle abort the process) is refused the same way, and the model still answers.
+    let hostile = hostile_gguf::copy_with(&model, dir.path(), Field::NameLength);
+    let refused = engine.load(spec(hostile.to_str().unwrap())).await.unwrap_err();
+    let expected = "hostile.gguf is not a readable GGUF file: implausible string length 1099511627776 for the name of tensor ";
+    assert!(refused.starts_with("rejected: ") && refused.contains(expected), "{refused}");
+    let hostile = hostile_gguf::copy_with(&model, dir.path(), Field::Dimension);
+    let refused = engine.load(spec(hostile.to_str().unwrap())).await.unwrap_err();
+    assert!(refused.starts_with("rejected: ") && refused.contains("hostile.gguf is not a readable GGUF file: tensor "), "{refused}");
+    assert!(refused.ends_with(" (token_embd.weight): dimension 1099511627776 is larger than the file"), "{refused}");
+    engine.generate(8, chat.clone(), greedy(24));
+    assert_eq!(engine.answer(8, None).await.unwrap().text, first.text, "the model that was serving still answers");
 
     // Stop mid-stream: the partial answer is kept, the reason is Stopped, nothing follows.
     let long = vec![msg(Role::User, "Write a long story about a lighthouse keeper.")];
@@ -237,6 +251,15 @@ async fn smollm2_gguf_end_to_end() {
     assert!(!stages.iter().any(|s| s.contains("re-encod")), "{stages:?}");
     engine.generate(6, vec![msg(Role::User, "What is the capital of France?")], greedy(8));
     assert!(!engine.answer(6, None).await.unwrap().text.trim().is_empty());
+}
+
+/// The demo model, a real GGUF, passes the header check every load runs before candle reads
+/// the file (resolving a `.gguf` runs it); no load.
+#[test]
+fn the_demo_model_passes_the_gguf_header_check() {
+    let model = demo_model();
+    let resolved = mistral::source::resolve_source(model.to_str().unwrap());
+    assert_eq!(resolved, Ok(mistral::source::ModelSource::Gguf(std::fs::canonicalize(&model).unwrap())));
 }
 
 /// The Llama-2 chat encoding, on token ids, against ids worked out by hand from Meta's

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::http::*;
+use super::support::hostile_gguf::{self, Field};
 
 /// A `llamadeck serve` process and what it has written to stderr so far.
 struct Serve {
@@ -133,6 +134,26 @@ fn serve_exits_1_when_its_port_is_taken_and_2_on_a_config_error() {
     let mut bad = Serve::start(&["--port", "0"], "server:\n  max_connections: 0\n");
     assert_eq!(bad.exit(Duration::from_secs(30)).code(), Some(2));
     assert!(bad.stderr().contains("server.max_connections: must be between 1 and 100000 (got 0)"), "{}", bad.stderr());
+}
+
+/// A hostile GGUF (a tensor name 2^40 bytes long, or a dimension of 2^40, which made candle
+/// abort allocating a terabyte: status 134) ends `serve` with a clear message and status 1.
+#[test]
+fn serve_refuses_a_hostile_gguf_with_a_message_not_an_abort() {
+    let model = super::real_model::demo_model();
+    let cases = [
+        (Field::NameLength, "is not a readable GGUF file: implausible string length 1099511627776 for the name of tensor "),
+        (Field::Dimension, " (token_embd.weight): dimension 1099511627776 is larger than the file"),
+    ];
+    for (field, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let hostile = hostile_gguf::copy_with(&model, dir.path(), field);
+        let mut serve = Serve::start(&["--port", "0", "--model", hostile.to_str().unwrap()], "model:\n  cpu_weights: native\n");
+        let status = serve.exit(Duration::from_secs(60));
+        let said = serve.stderr();
+        assert_eq!(status.code(), Some(1), "{status:?}; stderr:\n{said}");
+        assert!(said.contains("hostile.gguf is not a readable GGUF file: ") && said.contains(expected), "{said}");
+    }
 }
 
 /// SIGTERM while an answer streams: the server stops accepting, the answer runs to its end

@@ -7,7 +7,7 @@ use super::pty::{ENTER_ALT, spawn_in_pty};
 
 /// The console on a model that does not exist, with every folder under `home` and no API: nothing
 /// of the real user's is read or written, and no test holds port 8229.
-fn console_command(home: &std::path::Path) -> Command {
+pub(super) fn console_command(home: &std::path::Path) -> Command {
     let config = home.join("config/llamadeck/config.yaml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, "server:\n  enabled: false\n").unwrap();

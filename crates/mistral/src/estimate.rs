@@ -15,7 +15,7 @@ pub struct MemoryEstimate {
 impl MemoryEstimate {
     /// The weights and one answer at the full context: the least a load needs.
     pub fn total(&self) -> u64 {
-        self.weights_bytes + self.kv_cache_bytes
+        self.weights_bytes.saturating_add(self.kv_cache_bytes)
     }
 
     pub fn fits(&self, free: u64) -> bool {
@@ -127,7 +127,7 @@ pub fn estimate(source: &ModelSource, isq: Option<&str>, kv_elem_bytes: u64) -> 
             let head_dim = shape.hidden / shape.heads.max(1);
             Ok(Some(MemoryEstimate {
                 weights_bytes,
-                kv_cache_bytes: 2 * shape.layers * shape.kv_heads * head_dim * shape.context_len * kv_elem_bytes,
+                kv_cache_bytes: kv_cache_bytes(shape.layers, shape.kv_heads, head_dim, shape.context_len, kv_elem_bytes),
                 context_len: shape.context_len,
             }))
         }
@@ -154,9 +154,15 @@ fn hf_estimate(dir: &Path, isq: Option<&str>, kv_elem_bytes: u64) -> Result<Memo
     };
     Ok(MemoryEstimate {
         weights_bytes,
-        kv_cache_bytes: 2 * layers * kv_heads * (hidden / heads.max(1)) * context_len * kv_elem_bytes,
+        kv_cache_bytes: kv_cache_bytes(layers, kv_heads, hidden / heads.max(1), context_len, kv_elem_bytes),
         context_len,
     })
+}
+
+/// Keys and values of every layer for `context_len` tokens; a file's figures that overflow
+/// make it "more than there is", never a small number that would pass the memory check.
+fn kv_cache_bytes(layers: u64, kv_heads: u64, head_dim: u64, context_len: u64, elem_bytes: u64) -> u64 {
+    [layers, kv_heads, head_dim, context_len, elem_bytes].into_iter().fold(2, u64::saturating_mul)
 }
 
 #[cfg(test)]
@@ -185,6 +191,16 @@ mod tests {
         assert!(refusal.contains("needs about 29 GiB") && refusal.contains("only 20 GiB is free on cuda:0"), "{refusal}");
         assert!(refusal.contains("isq: Q4K (about 10 GiB)") && !refusal.contains("Q8_0"), "{refusal}");
         assert!(refusal.contains("model.skip_memory_check: true"), "{refusal}");
+    }
+
+    #[test]
+    fn figures_that_overflow_never_fit() {
+        assert_eq!(kv_cache_bytes(40, 40, 128, 4096, 2), 3_355_443_200);
+        // 2 x 2^16 x 2^16 x 2^16 x 2^16 x 4 wraps to 0 in plain arithmetic.
+        let huge = kv_cache_bytes(1 << 16, 1 << 16, 1 << 16, 1 << 16, 4);
+        assert_eq!(huge, u64::MAX);
+        let e = MemoryEstimate { weights_bytes: 1 << 30, kv_cache_bytes: huge, context_len: 1 << 16 };
+        assert!(!e.fits(u64::MAX - 1) && e.total() == u64::MAX);
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn prepare_within(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: O
     }
     let target = target_name(plan.target);
     let out = cache_dir.join(cache_name(file, target)?);
-    if out.is_file() {
+    if out.is_file() && usable_copy(&out) {
         mark_used(&out);
         return Ok(Prepared { path: out, note: Some(format!("{} as {target} (cached re-encoding)", plan.sources_text())) });
     }
@@ -87,6 +87,19 @@ fn prepare_within(file: &Path, mode: CpuWeights, cache_dir: &Path, free_bytes: O
         cache_dir.display()
     );
     Ok(Prepared { path: out, note: Some(note) })
+}
+
+/// A copy is loaded as it is, so it is checked like the user's file; a damaged one (cut short,
+/// or changed by someone else) is removed, to be made anew.
+fn usable_copy(copy: &Path) -> bool {
+    match super::gguf_meta::check(copy) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("re-encoding cache: {e}; making it anew");
+            let _ = std::fs::remove_file(copy);
+            false
+        }
+    }
 }
 
 fn gb(bytes: u64) -> f64 {
@@ -345,6 +358,20 @@ mod tests {
         assert_ne!(third.path, first.path);
         let left: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left, vec![third.path.file_name().unwrap().to_owned()]);
+    }
+
+    #[test]
+    fn a_damaged_cached_copy_is_made_anew_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, _) = sample(dir.path());
+        let cache = dir.path().join("cache");
+        let first = prepare(&src, CpuWeights::Q8_0, &cache, None).unwrap();
+        let f = File::options().write(true).open(&first.path).unwrap();
+        f.set_len(f.metadata().unwrap().len() - 100).unwrap();
+        let again = prepare(&src, CpuWeights::Q8_0, &cache, None).unwrap();
+        assert_eq!(again.path, first.path);
+        assert!(again.note.as_deref().unwrap().starts_with("re-encoded"), "{again:?}");
+        assert_eq!(super::super::gguf_meta::check(&again.path), Ok(()));
     }
 
     #[test]

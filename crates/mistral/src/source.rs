@@ -107,12 +107,15 @@ fn expand_home(s: &str) -> PathBuf {
     }
 }
 
+/// A `.gguf` file whose whole header fits the file (`gguf_meta::check`): what `precheck` and
+/// `load` resolve, so a hostile file is refused before candle reads it and before a `/model`
+/// unloads the serving model.
 fn check_gguf(path: &Path) -> Result<ModelSource, String> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-        Ok(ModelSource::Gguf(path.to_path_buf()))
-    } else {
-        Err(format!("model file {} is not a .gguf file (give a .gguf file or a model directory)", path.display()))
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        return Err(format!("model file {} is not a .gguf file (give a .gguf file or a model directory)", path.display()));
     }
+    super::gguf_meta::check(path)?;
+    Ok(ModelSource::Gguf(path.to_path_buf()))
 }
 
 fn check_hf_dir(dir: &Path) -> Result<(), String> {
@@ -199,6 +202,28 @@ mod tests {
         std::fs::write(model.join("tokenizer.json"), "{}").unwrap();
         rustix::fs::mknodat(rustix::fs::CWD, model.join("model.safetensors"), rustix::fs::FileType::Fifo, mode, 0).unwrap();
         assert!(resolve(model.to_str().unwrap(), false).unwrap_err().ends_with("lacks *.safetensors"));
+    }
+
+    #[test]
+    fn a_gguf_whose_header_does_not_fit_the_file_is_refused_when_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hostile.gguf");
+        let mut f = b"GGUF".to_vec();
+        f.extend(3u32.to_le_bytes());
+        f.extend(1u64.to_le_bytes()); // one tensor
+        f.extend(0u64.to_le_bytes()); // no metadata
+        f.extend((1u64 << 40).to_le_bytes()); // its name: 1 TiB
+        f.extend([0u8; 64]);
+        std::fs::write(&path, &f).unwrap();
+        let err = resolve_source(path.to_str().unwrap()).unwrap_err();
+        let canonical = std::fs::canonicalize(&path).unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{} is not a readable GGUF file: implausible string length 1099511627776 for the name of tensor 0 (at most 256)",
+                canonical.display()
+            )
+        );
     }
 
     #[test]
