@@ -141,3 +141,34 @@ mod tests {
         assert_eq!(Command::ALL.len(), TABLE.len());
     }
 }
+
+/// The default keys of `row` as the help and the README write them ("Alt+Enter Shift+Enter").
+pub fn shown_keys(row: &CommandRow) -> String {
+    row.keys.iter().map(|k| super::KeyBinding::parse(k).map_or_else(|_| k.to_string(), |b| b.to_string())).collect::<Vec<_>>().join(" ")
+}
+
+/// The README's key table, from the command table (a test holds the README to it).
+pub fn readme_table() -> String {
+    let mut out = String::from("| keys | command | does |\n|------|---------|------|\n");
+    for row in TABLE {
+        out.push_str(&format!("| {} | `{}` | {} |\n", shown_keys(row), row.name, row.describe));
+    }
+    out
+}
+
+/// The config file's comment listing each command and its default keys, two a line (a test
+/// holds `config/llamadeck.yaml` to it).
+pub fn config_comment() -> String {
+    let cells: Vec<String> = TABLE
+        .iter()
+        .map(|row| {
+            let keys: Vec<String> =
+                row.keys.iter().map(|k| if k.chars().count() == 1 { format!("\"{k}\"") } else { k.to_string() }).collect();
+            format!("{}: [{}]", row.name, keys.join(", "))
+        })
+        .collect();
+    cells
+        .chunks(2)
+        .map(|pair| format!("#   {:<43}{}", pair[0], pair.get(1).map_or("", |s| s.as_str())).trim_end().to_string() + "\n")
+        .collect()
+}
