@@ -123,25 +123,6 @@ impl Command {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_row_is_its_own_variant_and_names_are_unique() {
-        for (i, row) in TABLE.iter().enumerate() {
-            assert_eq!(row.command as usize, i, "{} is out of order", row.name);
-            assert_eq!(Command::from_name(row.name), Some(row.command));
-            assert!(!row.keys.is_empty(), "{} has no key", row.name);
-        }
-        let mut names: Vec<_> = TABLE.iter().map(|r| r.name).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), TABLE.len());
-        assert_eq!(Command::ALL.len(), TABLE.len());
-    }
-}
-
 /// The default keys of `row` as the help and the README write them ("Alt+Enter Shift+Enter").
 pub fn shown_keys(row: &CommandRow) -> String {
     row.keys.iter().map(|k| super::KeyBinding::parse(k).map_or_else(|_| k.to_string(), |b| b.to_string())).collect::<Vec<_>>().join(" ")
@@ -171,4 +152,23 @@ pub fn config_comment() -> String {
         .chunks(2)
         .map(|pair| format!("#   {:<43}{}", pair[0], pair.get(1).map_or("", |s| s.as_str())).trim_end().to_string() + "\n")
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_row_is_its_own_variant_and_names_are_unique() {
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.command as usize, i, "{} is out of order", row.name);
+            assert_eq!(Command::from_name(row.name), Some(row.command));
+            assert!(!row.keys.is_empty(), "{} has no key", row.name);
+        }
+        let mut names: Vec<_> = TABLE.iter().map(|r| r.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TABLE.len());
+        assert_eq!(Command::ALL.len(), TABLE.len());
+    }
 }
