@@ -22,7 +22,7 @@ use super::api::{ChatRequest, CompletionRequest, Plan, parse};
 use super::error::ApiError;
 use super::listen::Phase;
 use super::metrics::{RequestInfo, Tracked, Tracker};
-use llamadeck_engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts};
+use llamadeck_engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, Priority};
 use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -89,7 +89,8 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
         Err(e) => return e.into_response(),
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut generation = state.engine.generate(GenerateRequest { id, messages, sampling: plan.sampling.clone() });
+    let request = GenerateRequest { id, messages, sampling: plan.sampling.clone(), priority: Priority::Queued };
+    let mut generation = state.engine.generate(request);
     // The prompt is built in the engine; one that cannot be is the client's error, answered
     // before any stream starts.
     let prompt_tokens = loop {

@@ -10,7 +10,7 @@ use crate::app::overlays::BrowserMode;
 use crate::app::saving;
 use crate::app::settings;
 use crate::app::state::{Focus, ModelState, NoticeLevel, State, new_input};
-use llamadeck_engine::{EngineCommand, GenerateRequest};
+use llamadeck_engine::{EngineCommand, GenerateRequest, Priority};
 use llamadeck_words::chat::{ChatMessage, Message, MessageStatus, Role};
 use llamadeck_words::keys::Command;
 
@@ -360,7 +360,13 @@ fn start_answer(state: &mut State) -> Vec<Effect> {
     state.unsupported.clear();
     // The meter counts the answer's tokens as they come; the engine's count replaces it.
     state.context_estimated = true;
-    let mut effects = vec![Effect::Engine(EngineCommand::Generate(GenerateRequest { id, messages, sampling: state.sampling.clone() }))];
+    let mut effects = vec![Effect::Engine(EngineCommand::Generate(GenerateRequest {
+        id,
+        messages,
+        sampling: state.sampling.clone(),
+        // The operator is watching: the answer goes before API requests that wait.
+        priority: Priority::Interactive,
+    }))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
     effects.extend(saving::save(state));
     effects
