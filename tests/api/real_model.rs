@@ -38,8 +38,10 @@ impl Served {
     }
 }
 
+/// Every test here is a client at 127.0.0.1, several at once, some with ten requests in flight:
+/// the per-client line (tested in crates/server/tests/server/queue.rs) is long enough for all.
 fn options() -> ServerOptions {
-    ServerOptions { port: 0, ..ServerOptions::default() }
+    ServerOptions { port: 0, max_queued_per_client: 64, ..ServerOptions::default() }
 }
 
 pub fn demo_model() -> PathBuf {
