@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use llamadeck_config::Config;
-use llamadeck_engine::{Engine, GenEvent, GenerateRequest, PrefixCache};
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, PrefixCache, Priority};
 use llamadeck_server::ServerOptions;
 use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
 use serde_json::{Value, json};
@@ -67,7 +67,12 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut sampling = options.defaults.clone();
     sampling.temperature = 0.0;
     sampling.max_tokens = opts.tokens;
-    let request = GenerateRequest { id: 0, messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }], sampling };
+    let request = GenerateRequest {
+        id: 0,
+        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }],
+        sampling,
+        priority: Priority::Queued,
+    };
     let body = json!({
         "model": "demo", "messages": [{"role": "user", "content": QUESTION}],
         "temperature": 0.0, "max_tokens": opts.tokens, "stream": true,

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use llamadeck_engine::remote::probe::{Probe, probe};
 use llamadeck_engine::remote::{self, NodeSpec};
-use llamadeck_engine::{GenEvent, GenerateRequest, ModelSpec};
+use llamadeck_engine::{GenEvent, GenerateRequest, ModelSpec, Priority};
 use llamadeck_words::chat::{ChatMessage, Role};
 use llamadeck_words::sampling::Sampling;
 
@@ -227,7 +227,12 @@ async fn main() -> anyhow::Result<()> {
     let engine = remote::connect(node).map_err(anyhow::Error::msg)?;
     engine.load(ModelSpec::default());
     let sampling = Sampling { temperature: 0.0, max_tokens: tokens, system_prompt: String::new(), ..Sampling::default() };
-    let request = GenerateRequest { id: 1, messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }], sampling };
+    let request = GenerateRequest {
+        id: 1,
+        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }],
+        sampling,
+        priority: Priority::Queued,
+    };
     let (_, body, _) = remote::stream::request(&served, &request).map_err(|e| anyhow::anyhow!(e.message))?;
     let body = body.to_string();
     // Warm-up, then alternate.

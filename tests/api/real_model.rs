@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use llamadeck_engine::{Engine, LoadState, ModelSpec, demo_model_path};
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, LoadState, ModelSpec, PrefixCache, Priority, demo_model_path};
 use llamadeck_mistral as mistral;
 use llamadeck_server::{Server, ServerEvent, ServerOptions};
 use llamadeck_words::sink::Sink;
@@ -38,8 +38,10 @@ impl Served {
     }
 }
 
+/// Every test here is a client at 127.0.0.1, several at once, some with ten requests in flight:
+/// the per-client line (tested in crates/server/tests/server/queue.rs) is long enough for all.
 fn options() -> ServerOptions {
-    ServerOptions { port: 0, ..ServerOptions::default() }
+    ServerOptions { port: 0, max_queued_per_client: 64, ..ServerOptions::default() }
 }
 
 pub fn demo_model() -> PathBuf {
@@ -49,11 +51,15 @@ pub fn demo_model() -> PathBuf {
 }
 
 async fn load_and_serve(source: String) -> Served {
+    load_and_serve_spec(ModelSpec { source, device: "cpu".into(), ..ModelSpec::default() }).await
+}
+
+async fn load_and_serve_spec(spec: ModelSpec) -> Served {
     let engine = mistral::spawn();
     // Bound before loading, as `llamadeck serve` does.
     let server = llamadeck_server::start(engine.clone(), &options(), None, None).await.expect("binds port 0");
     let mut status = engine.watch_status();
-    engine.load(ModelSpec { source, device: "cpu".into(), ..ModelSpec::default() });
+    engine.load(spec);
     let context_len = loop {
         tokio::time::timeout(TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
         match status.borrow_and_update().state.clone() {
@@ -76,6 +82,128 @@ fn fixture() -> &'static Fixture {
         let llama = runtime.block_on(load_and_serve(dir.path().to_string_lossy().into_owned()));
         Fixture { runtime, smol, llama, _dir: dir }
     })
+}
+
+/// A SmolLM2 of its own whose prefix cache holds 2 sequences, for the tests that need the
+/// engine's queue to themselves; they take turns through the mutex.
+fn busy() -> (std::sync::MutexGuard<'static, ()>, &'static Served) {
+    static BUSY: OnceLock<(std::sync::Mutex<()>, Served)> = OnceLock::new();
+    let f = fixture();
+    let (turn, served) = BUSY.get_or_init(|| {
+        let spec = ModelSpec {
+            source: demo_model().to_string_lossy().into_owned(),
+            device: "cpu".into(),
+            prefix_cache: PrefixCache::Sequences(2),
+            ..ModelSpec::default()
+        };
+        (std::sync::Mutex::new(()), f.runtime.block_on(load_and_serve_spec(spec)))
+    });
+    (turn.lock().unwrap_or_else(|e| e.into_inner()), served)
+}
+
+/// Reads a streamed answer's head (the engine has the request queued) and returns the reader.
+fn open_stream(addr: SocketAddr, question: &str, max_tokens: u32) -> (TcpStream, BufReader<TcpStream>) {
+    let body = chat_body(question, json!({"max_tokens": max_tokens, "stream": true})).to_string();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    (stream, reader)
+}
+
+/// Issue 19.8: the operator's question, asked while one API answer runs and another waits,
+/// starts before the waiting one (on the CPU one answer runs at a time).
+#[test]
+fn a_console_question_goes_before_the_api_requests_that_wait() {
+    let (_turn, served) = busy();
+    let f = fixture();
+    let (running, _running_reader) = open_stream(served.addr(), "Write a long story about a lighthouse keeper.", 400);
+    let (_waiting, mut waiting_reader) = open_stream(served.addr(), "Name three colours.", 4);
+    let waiting_first = std::thread::spawn(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(waiting_reader.read_line(&mut line).unwrap() > 0, "the waiting answer ended early");
+            if line.starts_with("data: ") && line.contains("\"content\":\"") && !line.contains("\"content\":\"\"") {
+                return Instant::now();
+            }
+        }
+    });
+    let ask = GenerateRequest {
+        id: 1,
+        messages: vec![llamadeck_words::chat::ChatMessage { role: llamadeck_words::chat::Role::User, content: "Say hello.".into() }],
+        sampling: llamadeck_words::sampling::Sampling { max_tokens: 4, temperature: 0.0, ..Default::default() },
+        priority: Priority::Interactive,
+    };
+    let mut console = served.engine.generate(ask);
+    let console_first = f.runtime.block_on(async {
+        let mut first = None;
+        loop {
+            match tokio::time::timeout(TIMEOUT, console.next()).await.expect("the console's answer in time") {
+                Some(GenEvent::Started { .. }) => {
+                    // Queued behind both: the running answer may end now.
+                    running.shutdown(std::net::Shutdown::Both).unwrap();
+                }
+                Some(GenEvent::Token(_)) => first = first.or(Some(Instant::now())),
+                Some(GenEvent::Finished { .. }) => break first.expect("the console's answer has tokens"),
+                Some(other) => panic!("{other:?}"),
+                None => panic!("the engine let go of the console's answer"),
+            }
+        }
+    });
+    let waiting_first = waiting_first.join().unwrap();
+    assert!(console_first < waiting_first, "the API's waiting answer started {:?} before the console's", console_first - waiting_first);
+}
+
+/// Issue 19.3: a busy server keeps the prefix cache's budget. Three clients ask two questions
+/// each, always one waiting while another runs; sampled all the while, the cache never holds
+/// more than its 2 sequences plus the one answer running, and every answer is complete.
+#[test]
+fn a_busy_server_keeps_the_prefix_cache_budget() {
+    let (_turn, served) = busy();
+    let f = fixture();
+    let mut status = served.engine.watch_status();
+    let before = status.borrow().cache.clone().expect("the cache is on");
+    assert_eq!(before.budget_sequences, Some(2));
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let peak = f.runtime.spawn(async move {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(status.borrow_and_update().cache.as_ref().map_or(0, |c| c.sequences_held));
+            tokio::select! {
+                changed = status.changed() => if changed.is_err() { return peak },
+                _ = &mut stopped => return peak,
+            }
+        }
+    });
+    let addr = served.addr();
+    std::thread::scope(|s| {
+        for client in 0..3 {
+            s.spawn(move || {
+                for turn in 0..2 {
+                    let question = format!("Client {client}, question {turn}: name a colour.");
+                    let reply = post(addr, "/v1/chat/completions", chat_body(&question, json!({"max_tokens": 4})));
+                    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+                    let v = reply.json();
+                    let complete = v["choices"][0]["finish_reason"] == "stop" || v["usage"]["completion_tokens"] == 4;
+                    assert!(complete, "{v}");
+                }
+            });
+        }
+    });
+    let _ = stop.send(());
+    let peak = f.runtime.block_on(peak).unwrap();
+    let after = served.engine.status().cache.unwrap();
+    assert!(peak <= 3, "the cache held {peak} sequences with a budget of 2: {after:?}");
+    assert!(after.restarts > before.restarts, "the cache was never emptied under load: {after:?}");
 }
 
 #[test]

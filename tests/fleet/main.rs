@@ -16,7 +16,7 @@ use llamadeck_testkit::{doubles, shared_screen};
 
 use std::time::{Duration, Instant};
 
-use llamadeck_engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, ModelSpec};
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, ModelSpec, Priority};
 use llamadeck_words::chat::{ChatMessage, Role};
 use llamadeck_words::sampling::Sampling;
 
@@ -52,7 +52,7 @@ pub async fn loaded(engine: &Engine) -> ModelFacts {
 /// A question with greedy sampling and at most `max_tokens` tokens.
 pub fn question(id: u64, text: &str, max_tokens: u32) -> GenerateRequest {
     let sampling = Sampling { temperature: 0.0, max_tokens, system_prompt: String::new(), ..Sampling::default() };
-    GenerateRequest { id, messages: vec![ChatMessage { role: Role::User, content: text.into() }], sampling }
+    GenerateRequest { id, messages: vec![ChatMessage { role: Role::User, content: text.into() }], sampling, priority: Priority::Queued }
 }
 
 /// The next event, within `limit`.

@@ -134,10 +134,16 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// Connections served at once; more are answered 503.
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more from it are answered 503.
+    pub max_connections_per_client: usize,
     /// Seconds a request's headers may take; an idle connection is closed after as long.
     pub header_timeout_secs: u64,
     /// Seconds a request's body may take.
     pub body_timeout_secs: u64,
+    /// Requests one client address may have waiting for the model; more are answered 429.
+    pub max_queued_per_client: usize,
+    /// The most tokens an API request may ask for, and what it gets when it asks for none.
+    pub max_tokens: u32,
 }
 
 impl Default for ServerConfig {
@@ -150,8 +156,11 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             max_connections: 256,
+            max_connections_per_client: 32,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
+            max_queued_per_client: 4,
+            max_tokens: 2048,
         }
     }
 }

@@ -130,8 +130,11 @@ fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
             "ui.fps" => config.ui.fps.into(),
             "server.port" => config.server.port.into(),
             "server.max_connections" => config.server.max_connections as u64,
+            "server.max_connections_per_client" => config.server.max_connections_per_client as u64,
             "server.header_timeout_secs" => config.server.header_timeout_secs,
             "server.body_timeout_secs" => config.server.body_timeout_secs,
+            "server.max_queued_per_client" => config.server.max_queued_per_client as u64,
+            "server.max_tokens" => config.server.max_tokens.into(),
             other => unreachable!("{other} has a range but no value here"),
         };
         let path: Vec<&str> = field.split('.').collect();

@@ -4,13 +4,16 @@
 use llamadeck_words::sampling::Field;
 
 /// Whole-number keys and their ranges, in the file's order; `validate` checks the same ones.
-pub(crate) const WHOLE_NUMBER_RANGES: [(&str, u64, u64); 7] = [
+pub(crate) const WHOLE_NUMBER_RANGES: [(&str, u64, u64); 10] = [
     ("gpu.interval_ms", 100, 60_000),
     ("gpu.history_secs", 10, 3600),
     ("server.port", 1, 65_535),
     ("server.max_connections", 1, 100_000),
+    ("server.max_connections_per_client", 1, 100_000),
     ("server.header_timeout_secs", 1, 3600),
     ("server.body_timeout_secs", 1, 3600),
+    ("server.max_queued_per_client", 1, 10_000),
+    ("server.max_tokens", 1, 1_048_576),
     ("ui.fps", 1, 120),
 ];
 

@@ -100,6 +100,20 @@ pub struct GenerateRequest {
     pub id: RequestId,
     pub messages: Vec<ChatMessage>,
     pub sampling: Sampling,
+    /// Where the request waits when the engine is busy.
+    pub priority: Priority,
+}
+
+/// Where a request waits while the engine is busy. An engine that queues requests (the
+/// in-process one) admits every waiting `Interactive` request before any `Queued` one, and
+/// requests of one priority in the order they came; a remote server queues in its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// The operator's own chat in the console: someone is watching the screen.
+    Interactive,
+    /// An API client's request (and a bench's, a test's).
+    #[default]
+    Queued,
 }
 
 /// Why a generation could not be answered.

@@ -16,6 +16,6 @@ pub mod stop;
 pub use events::{EngineCommand, EngineEvent};
 pub use face::{
     Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, Generation, GenerationSink,
-    LoadState, ModelFacts, PrefixCacheStats,
+    LoadState, ModelFacts, PrefixCacheStats, Priority,
 };
 pub use spec::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};

@@ -173,36 +173,43 @@ fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage]) -> Result<Vec<u32>
 }
 
 /// Runs one request to the end, a stop sequence, an error, the caller's cancel or the worker's
-/// `abort` (a new model is loading). `max_tokens` larger than what is left of the context is
-/// clamped to fit.
-pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: GenerationSink, mut abort: oneshot::Receiver<()>) {
+/// `abort` (a new model is loading). The prompt is built at once; it goes to mistral.rs when
+/// the worker sends on `admitted` (see `worker`). `max_tokens` larger than what is left of the
+/// context is clamped to fit.
+pub async fn run(
+    model: LoadedModel,
+    mut req: GenerateRequest,
+    mut sink: GenerationSink,
+    mut admitted: oneshot::Receiver<()>,
+    mut abort: oneshot::Receiver<()>,
+) {
     let (ids, trimmed) = match build_prompt(&model, &req) {
         Ok(p) => p,
         Err(error) => return sink.send(GenEvent::Failed(error)),
     };
     sink.send(GenEvent::Started { prompt_tokens: ids.len(), trimmed });
+    let room = model.context_len.saturating_sub(ids.len()).max(1);
+    req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
+    let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
+    // Waiting for a slot costs nothing: a request whose client leaves meanwhile never reaches
+    // mistral.rs (which cannot stop a prompt it has started reading).
+    let go = tokio::select! {
+        biased;
+        _ = sink.cancelled() => false,
+        _ = &mut abort => false,
+        go = &mut admitted => go.is_ok(),
+    };
+    if !go || sink.is_cancelled() {
+        return sink.send(finish(FinishReason::Stopped, &StatsClock::start(ids.len())));
+    }
+    // Read now: the cache may have been emptied while this answer waited.
     let reused = lock(&model.prefix).as_mut().map_or(0, |cache| {
         let reused = cache.reusable(&ids);
         cache.note_hit(reused);
         reused
     });
-    let room = model.context_len.saturating_sub(ids.len()).max(1);
-    req.sampling.max_tokens = req.sampling.max_tokens.min(u32::try_from(room).unwrap_or(u32::MAX));
-    let finish = |reason, clock: &StatsClock| GenEvent::Finished { reason, stats: clock.stats() };
-    // One prompt at a time goes to mistral.rs (it cannot stop a prompt it has started reading):
-    // a request whose client leaves while it waits here costs nothing.
-    let prefill = tokio::select! {
-        biased;
-        _ = sink.cancelled() => None,
-        _ = &mut abort => None,
-        permit = model.prefill.clone().acquire_owned() => permit.ok(),
-    };
     let mut clock = StatsClock::start(ids.len());
     clock.cached(reused);
-    let Some(prefill) = prefill.filter(|_| !sink.is_cancelled()) else {
-        return sink.send(finish(FinishReason::Stopped, &clock));
-    };
-    let mut prefill = Some(prefill);
     let first_token = FirstToken::default();
     let draw = Draw::from_sampling(&req.sampling);
     let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
@@ -256,8 +263,6 @@ pub async fn run(model: LoadedModel, mut req: GenerateRequest, mut sink: Generat
             // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
             return sink.send(finish(FinishReason::Stopped, &clock));
         };
-        // Any response means mistral.rs has read the prompt: the next one may go.
-        drop(prefill.take());
         let Some(response) = response else {
             if sender.is_closed() {
                 // mistral.rs's engine thread ended (it panicked): this answer is cut short.

@@ -6,7 +6,8 @@
 //! the pipeline (device, dtype, ISQ, template), `template` (Llama-2's own encoding) and `render`
 //! (a model's Jinja template) turn a conversation into token ids, `sampler` draws tokens with a
 //! seed of the answer's own, `generate` streams one answer, `worker` owns the thread and is the
-//! [`Backend`].
+//! [`Backend`], admitting answers in `admission`'s order.
+mod admission;
 pub mod estimate;
 pub mod generate;
 mod gguf_meta;

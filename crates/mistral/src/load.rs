@@ -51,8 +51,8 @@ pub struct LoadedModel {
     pub bos: Option<u32>,
     pub context_len: usize,
     pub name: String,
-    /// One prompt at a time is handed to mistral.rs (see `generate::run`).
-    pub prefill: Arc<tokio::sync::Semaphore>,
+    /// Answers mistral.rs runs at once (its scheduler's limit); the worker admits no more.
+    pub batch: usize,
     /// The prefix cache's accounts (`None` when it is off).
     pub prefix: Arc<std::sync::Mutex<Option<PrefixBudget>>>,
     pub on_cpu: bool,
@@ -295,7 +295,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         bos,
         context_len: metadata.max_seq_len,
         name,
-        prefill: Arc::new(tokio::sync::Semaphore::new(1)),
+        batch: answers.max(1),
         prefix: Arc::new(std::sync::Mutex::new(prefix)),
         on_cpu,
         pipeline: weights,

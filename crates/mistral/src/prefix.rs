@@ -3,10 +3,12 @@
 //! it never lets go of one (its eviction counts caches on a GPU only), and it has no call to
 //! clear or measure them. So llamadeck keeps the accounts: each answer mistral.rs finished adds
 //! an entry of (prompt + answer) tokens, stored in steps of 512, times the model's bytes per
-//! token. Past the budget, once no answer is running, the worker restarts mistral.rs's engine
-//! over the same weights (a fresh, empty cache; nothing is reloaded) and starts the count again.
-//! On a GPU mistral.rs drops the oldest entries beyond the number it was given; the accounts
-//! drop them too, so the budget is only a backstop there.
+//! token. Past the budget the worker admits no new answer; once the answers running have ended
+//! it restarts mistral.rs's engine over the same weights (a fresh, empty cache; nothing is
+//! reloaded), starts the count again and admits the queue. A busy server keeps its budget too:
+//! the cache never holds more than the budget plus what the answers running when it was
+//! crossed add (on the CPU, one answer). On a GPU mistral.rs drops the oldest entries beyond
+//! the number it was given; the accounts drop them too, so the budget is only a backstop there.
 use std::collections::VecDeque;
 
 use llamadeck_engine::{PrefixCache, PrefixCacheStats};

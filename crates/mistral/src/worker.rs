@@ -2,6 +2,15 @@
 //! `block_in_place`) that takes commands, loads in the background and runs one task per answer.
 //! Every generation runs here, the chat pane's and the API's alike: a caller that goes away
 //! only cancels its generation, never a wait inside mistral.rs.
+//!
+//! Admission is decided here, in one place: an answer builds its prompt at once, then waits in
+//! the `AdmissionQueue` (the console's first, then the API's in arrival order) until one of the
+//! model's slots is free (`LoadedModel::batch`: one on the CPU). Only admitted answers reach
+//! mistral.rs, whose own queue cannot be reordered or left without cost. When an answer ends
+//! and the prefix cache is over its budget, nothing more is admitted until the answers running
+//! have ended; then mistral.rs's engine restarts with an empty cache and the queue goes on in
+//! its order. So the cache holds at most its budget plus what the answers running add.
+use super::admission::AdmissionQueue;
 use super::generate;
 use super::load::{LoadedModel, load, panic_text, precheck};
 use llamadeck_engine::face::{Backend, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadState};
@@ -156,17 +165,48 @@ struct Worker {
     current: Option<LoadedModel>,
     /// Bumped per Load: a load that finishes after a newer one was asked for is discarded.
     load_generation: u64,
-    /// Answers running, by the worker's own serial: a new load aborts them all.
-    answers: HashMap<u64, oneshot::Sender<()>>,
+    /// Answers running or waiting, by the worker's own serial: a new load aborts them all.
+    answers: HashMap<u64, Answer>,
+    /// Answers waiting for a slot.
+    queue: AdmissionQueue<Waiting>,
     next_answer: u64,
     internal_tx: UnboundedSender<Internal>,
     internal_rx: UnboundedReceiver<Internal>,
 }
 
+/// One answer the worker started.
+struct Answer {
+    abort: oneshot::Sender<()>,
+    /// Handed to mistral.rs (it holds one of the model's slots).
+    admitted: bool,
+}
+
+/// An answer waiting for its turn; `go` admits it.
+struct Waiting {
+    serial: u64,
+    go: oneshot::Sender<()>,
+}
+
+impl Waiting {
+    /// False once the answer stopped waiting (its caller left, or it could not be built).
+    fn live(&self) -> bool {
+        !self.go.is_closed()
+    }
+}
+
 impl Worker {
     fn new(board: StatusBoard) -> Self {
         let (internal_tx, internal_rx) = unbounded_channel();
-        Self { board, current: None, load_generation: 0, answers: HashMap::new(), next_answer: 0, internal_tx, internal_rx }
+        Self {
+            board,
+            current: None,
+            load_generation: 0,
+            answers: HashMap::new(),
+            queue: AdmissionQueue::default(),
+            next_answer: 0,
+            internal_tx,
+            internal_rx,
+        }
     }
 
     async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
@@ -186,12 +226,19 @@ impl Worker {
         }
     }
 
-    /// Publishes the prefix cache's accounts, and empties the cache when it is over budget and
-    /// no answer runs (a restart would cut one short). Commands wait meanwhile (milliseconds).
+    /// Answers handed to mistral.rs and not ended yet.
+    fn running(&self) -> usize {
+        self.answers.values().filter(|a| a.admitted).count()
+    }
+
+    /// Publishes the prefix cache's accounts; when the cache is over budget and the last answer
+    /// running has ended, empties it (a restart would cut a running answer short); then admits
+    /// what waits. Commands wait meanwhile (milliseconds).
     async fn after_answer(&mut self) {
-        let Some(model) = &self.current else { return };
+        let Some(model) = self.current.clone() else { return };
+        self.publish_cache(&model);
         let over = lock(&model.prefix).as_ref().is_some_and(|p| p.over());
-        if over && self.answers.is_empty() {
+        if over && self.running() == 0 {
             match model.restart_engine().await {
                 Ok(()) => {
                     if let Some(p) = lock(&model.prefix).as_mut() {
@@ -203,9 +250,37 @@ impl Worker {
                 }
                 Err(e) => tracing::error!("could not empty the prefix cache: {e}"),
             }
+            self.publish_cache(&model);
         }
+        self.admit();
+    }
+
+    fn publish_cache(&self, model: &LoadedModel) {
         let stats = lock(&model.prefix).as_ref().map(|p| p.account().clone());
         self.board.cache(stats);
+    }
+
+    /// Admits waiting answers, the next in the queue's order first, while the model has a slot
+    /// free. Over the cache's budget it admits nothing while an answer runs: the cache is
+    /// emptied when the last one ends (`after_answer`). With none running it admits anyway (the
+    /// restart failed, and serving matters more than the budget).
+    fn admit(&mut self) {
+        let Some(batch) = self.current.as_ref().map(|m| m.batch) else { return };
+        let over = self.current.as_ref().is_some_and(|m| lock(&m.prefix).as_ref().is_some_and(|p| p.over()));
+        let mut running = self.running();
+        if over && running > 0 {
+            return;
+        }
+        while running < batch {
+            let Some(next) = self.queue.pop(Waiting::live) else { break };
+            // A send that fails: the answer stopped waiting just now; the next one goes.
+            if next.go.send(()).is_ok()
+                && let Some(answer) = self.answers.get_mut(&next.serial)
+            {
+                answer.admitted = true;
+                running += 1;
+            }
+        }
     }
 
     fn start_load(&mut self, spec: ModelSpec) {
@@ -218,9 +293,10 @@ impl Worker {
             return self.board.reject(generation, reason);
         }
         // The old model goes first: two 13B models rarely fit side by side.
-        for (_, abort) in self.answers.drain() {
-            let _ = abort.send(());
+        for (_, answer) in self.answers.drain() {
+            let _ = answer.abort.send(());
         }
+        self.queue.drain().for_each(drop);
         let old_weights = self.current.take().map(|m| m.pipeline.clone());
         self.board.start(generation);
         let (board, done) = (self.board.clone(), self.internal_tx.clone());
@@ -248,18 +324,22 @@ impl Worker {
             return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::NotReady, error)));
         };
         let (abort_tx, abort) = oneshot::channel();
+        let (go, admitted) = oneshot::channel();
         let serial = self.next_answer;
         self.next_answer += 1;
-        self.answers.insert(serial, abort_tx);
+        self.answers.insert(serial, Answer { abort: abort_tx, admitted: false });
+        // In line in the order the commands came, whether or not its prompt is built yet.
+        self.queue.push(request.priority, Waiting { serial, go }, Waiting::live);
         let done = self.internal_tx.clone();
         tokio::spawn(async move {
             // A second task, so that a panic inside mistral.rs ends only this answer, reported.
             let panic_sink = sink.clone();
-            if let Err(e) = tokio::spawn(generate::run(model, request, sink, abort)).await {
+            if let Err(e) = tokio::spawn(generate::run(model, request, sink, admitted, abort)).await {
                 panic_sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, panic_text("generating", e))));
             }
             let _ = done.send(Internal::AnswerDone(serial));
         });
+        self.admit();
     }
 
     /// True when an answer ended.
@@ -271,8 +351,9 @@ impl Worker {
                     let (facts, warnings) = (model.facts(), model.warnings.clone());
                     let cache = lock(&model.prefix).as_ref().map(|p| p.account().clone());
                     self.current = Some(model);
-                    self.board.end(generation, LoadState::Ready(facts), warnings);
+                    // The cache first: whoever sees Ready sees its accounts too.
                     self.board.cache(cache);
+                    self.board.end(generation, LoadState::Ready(facts), warnings);
                 }
                 Err(reason) => self.board.end(generation, LoadState::Failed { reason }, Vec::new()),
             },

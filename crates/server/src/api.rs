@@ -155,15 +155,16 @@ fn range(param: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f
 
 impl Common {
     /// The sampling for this request: the server's defaults (config `sampling:`) overridden by
-    /// what the request says. `max_tokens` left out means "as much as the context allows".
-    pub fn plan(&self, defaults: &Sampling, raw_mode: bool) -> Result<Plan, ApiError> {
-        let mut s = Sampling { seed: None, stop: Vec::new(), raw_mode, max_tokens: u32::MAX, ..defaults.clone() };
+    /// what the request says. `max_tokens` is at most `cap` (`server.max_tokens`), and `cap`
+    /// when the request names none; a larger ask is cut to it, not refused (the answer's usage
+    /// and finish reason say what it got), as one larger than the context is by the engine.
+    pub fn plan(&self, defaults: &Sampling, raw_mode: bool, cap: u32) -> Result<Plan, ApiError> {
+        let mut s = Sampling { seed: None, stop: Vec::new(), raw_mode, max_tokens: cap.max(1), ..defaults.clone() };
         for (param, value) in [("max_tokens", self.max_tokens), ("max_completion_tokens", self.max_completion_tokens)] {
             if let Some(v) = value {
                 if v < 1 {
                     return Err(ApiError::invalid(param, format!("`{param}` must be at least 1 (got {v})")));
                 }
-                // Larger than the context is clamped by the engine, not refused.
                 s.max_tokens = s.max_tokens.min(u32::try_from(v).unwrap_or(u32::MAX));
             }
         }
@@ -345,14 +346,29 @@ mod tests {
         parse(body.as_bytes())
     }
 
+    /// `server.max_tokens` in these tests.
+    const CAP: u32 = 2048;
+
     #[test]
     fn max_completion_tokens_is_max_tokens_and_the_smaller_wins() {
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":7}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.max_tokens, 7);
-        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":99999999999}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.max_tokens, u32::MAX);
+        assert_eq!(r.common.plan(&Sampling::default(), false, CAP).unwrap().sampling.max_tokens, 7);
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":7,"max_completion_tokens":9}"#).unwrap();
+        assert_eq!(r.common.plan(&Sampling::default(), false, CAP).unwrap().sampling.max_tokens, 7);
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":-3}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap_err().param.as_deref(), Some("max_tokens"));
+        assert_eq!(r.common.plan(&Sampling::default(), false, CAP).unwrap_err().param.as_deref(), Some("max_tokens"));
+    }
+
+    /// `server.max_tokens` caps what a request asks for and is what it gets when it asks for
+    /// nothing (the console's `sampling.max_tokens` is not the API's).
+    #[test]
+    fn server_max_tokens_caps_the_ask_and_is_the_default() {
+        let defaults = Sampling { max_tokens: 64, ..Sampling::default() };
+        let plan = |body: &str| chat(body).unwrap().common.plan(&defaults, false, CAP).unwrap().sampling.max_tokens;
+        assert_eq!(plan(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":99999999999}"#), CAP);
+        assert_eq!(plan(r#"{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":5000}"#), CAP);
+        assert_eq!(plan(r#"{"messages":[{"role":"user","content":"hi"}]}"#), CAP);
+        assert_eq!(plan(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":100}"#), 100);
     }
 
     #[test]
@@ -382,13 +398,13 @@ mod tests {
     #[test]
     fn stop_one_or_many_and_refusals() {
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":"\n"}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.stop, vec!["\n"]);
+        assert_eq!(r.common.plan(&Sampling::default(), false, CAP).unwrap().sampling.stop, vec!["\n"]);
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stop":["a","b"],"seed":7}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling::default(), false).unwrap().sampling.seed, Some(7));
+        assert_eq!(r.common.plan(&Sampling::default(), false, CAP).unwrap().sampling.seed, Some(7));
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
-        assert_eq!(r.common.plan(&Sampling { seed: Some(3), ..Sampling::default() }, false).unwrap().sampling.seed, None);
+        assert_eq!(r.common.plan(&Sampling { seed: Some(3), ..Sampling::default() }, false, CAP).unwrap().sampling.seed, None);
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":9}"#).unwrap();
-        assert!(r.common.plan(&Sampling::default(), false).is_err());
+        assert!(r.common.plan(&Sampling::default(), false, CAP).is_err());
     }
 
     #[test]

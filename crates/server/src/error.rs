@@ -70,6 +70,24 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message).code("too_many_connections")
     }
 
+    /// 503 for a connection over `server.max_connections_per_client` from one address.
+    pub fn busy_client(limit: usize) -> Self {
+        let message = format!(
+            "this client address holds its limit of {limit} connections (server.max_connections_per_client); \
+             close some or try again shortly"
+        );
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message).code("too_many_connections")
+    }
+
+    /// 429 for a request over `server.max_queued_per_client`, before it reaches the engine.
+    pub fn too_many_queued(limit: usize) -> Self {
+        let message = format!(
+            "this client address has {limit} requests waiting for the model already (server.max_queued_per_client); \
+             wait for an answer to start, then ask again"
+        );
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "requests", message).code("rate_limit_exceeded")
+    }
+
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
     }

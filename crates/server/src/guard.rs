@@ -93,6 +93,26 @@ pub async fn hosts_and_origins(State(guard): State<Arc<Guard>>, request: Request
     }
 }
 
+/// Statuses that refuse a client rather than answer it: the connection is closed after them.
+/// Otherwise a client that is refused (no key, a path that does not exist) could keep sending
+/// cheap requests on idle keep-alive connections, each restarting the header timer, and hold
+/// every connection slot.
+const REFUSALS: [StatusCode; 5] = [
+    StatusCode::UNAUTHORIZED,
+    StatusCode::FORBIDDEN,
+    StatusCode::NOT_FOUND,
+    StatusCode::TOO_MANY_REQUESTS,
+    StatusCode::SERVICE_UNAVAILABLE,
+];
+
+/// `Connection: close` on a refusal: hyper closes the connection once the response is written.
+pub async fn close_after_refusal(mut response: Response) -> Response {
+    if REFUSALS.contains(&response.status()) {
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// Whether a `Content-Type` value is JSON: `application/json`, any case, any parameters
 /// (clients send `application/json; charset=utf-8`).
 pub fn is_json(content_type: &str) -> bool {

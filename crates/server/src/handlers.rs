@@ -22,7 +22,8 @@ use super::api::{ChatRequest, CompletionRequest, Plan, parse};
 use super::error::ApiError;
 use super::listen::Phase;
 use super::metrics::{RequestInfo, Tracked, Tracker};
-use llamadeck_engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts};
+use super::queued::Ticket;
+use llamadeck_engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, Priority};
 use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -50,7 +51,7 @@ pub async fn chat(State(state): State<AppState>, Extension(info): Extension<Requ
     let prepared = (|| {
         let req: ChatRequest = parse(&body)?;
         let messages = req.conversation()?;
-        let plan = req.common.plan(&state.defaults, false)?;
+        let plan = req.common.plan(&state.defaults, false, state.max_tokens)?;
         Ok::<_, ApiError>((messages, plan))
     })();
     match prepared {
@@ -63,7 +64,7 @@ pub async fn completions(State(state): State<AppState>, Extension(info): Extensi
     let prepared = (|| {
         let req: CompletionRequest = parse(&body)?;
         let prompt = req.prompt_text()?;
-        let plan = req.common.plan(&state.defaults, true)?;
+        let plan = req.common.plan(&state.defaults, true, state.max_tokens)?;
         Ok::<_, ApiError>((vec![ChatMessage { role: Role::User, content: prompt }], plan))
     })();
     match prepared {
@@ -75,6 +76,8 @@ pub async fn completions(State(state): State<AppState>, Extension(info): Extensi
 /// One running generation and how to answer it.
 struct Answer {
     generation: Generation,
+    /// Its place in its client's line, given up at the first token.
+    waiting: Option<Ticket>,
     tracker: Tracker,
     phase: watch::Receiver<Phase>,
     id: String,
@@ -88,8 +91,13 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
+    let waiting = match info.peer.map(|peer| state.queued.enter(peer)) {
+        Some(None) => return too_many_queued(state.queued.max()),
+        entered => entered.flatten(),
+    };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut generation = state.engine.generate(GenerateRequest { id, messages, sampling: plan.sampling.clone() });
+    let request = GenerateRequest { id, messages, sampling: plan.sampling.clone(), priority: Priority::Queued };
+    let mut generation = state.engine.generate(request);
     // The prompt is built in the engine; one that cannot be is the client's error, answered
     // before any stream starts.
     let prompt_tokens = loop {
@@ -112,6 +120,7 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
     let prefix = if kind == Kind::Chat { "chatcmpl" } else { "cmpl" };
     let answer = Answer {
         generation,
+        waiting,
         tracker: state.metrics.track(info, prompt_tokens),
         phase: state.phase.clone(),
         id: format!("{prefix}-{id}"),
@@ -121,6 +130,16 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
     };
     let mut response = if plan.stream { stream(answer, plan.include_usage).into_response() } else { collect(answer).await };
     response.extensions_mut().insert(Tracked);
+    response
+}
+
+/// How long a client refused for its queue is asked to wait.
+const RETRY_AFTER_SECS: &str = "2";
+
+/// 429 with `Retry-After`: the client has its limit of answers waiting already.
+fn too_many_queued(limit: usize) -> Response {
+    let mut response = ApiError::too_many_queued(limit).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(RETRY_AFTER_SECS));
     response
 }
 
@@ -189,6 +208,7 @@ async fn collect(mut g: Answer) -> Response {
         match event {
             GenEvent::Token(piece) => {
                 g.tracker.token();
+                g.waiting = None;
                 text.push_str(&piece);
             }
             GenEvent::Finished { reason, stats } => {
@@ -265,6 +285,7 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
             let out = match event {
                 GenEvent::Token(text) => {
                     g.tracker.token();
+                    g.waiting = None;
                     vec![chunk(&g, json!({"content": text}), None)]
                 }
                 GenEvent::Finished { reason, stats } => {

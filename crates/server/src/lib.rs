@@ -2,10 +2,11 @@
 //! `Engine`, never a model, so they work with any backend and run against a scripted one in tests.
 //!
 //! Routes are the table in `routes` (none of mistral.rs's admin routes). Connections are
-//! accepted and limited in `listen`. Layers, outermost first: the request log and counts
-//! (`metrics::record`), OpenAI-style error bodies, the host and origin check (`guard`), CORS
-//! (only when configured), JSON-only POST bodies, bearer-key auth (only when a key is set),
-//! reading the body within its deadline.
+//! accepted and limited in `listen` (with `slots`). Layers, outermost first: `Connection:
+//! close` after a refusal (`guard`), the request log and counts (`metrics::record`),
+//! OpenAI-style error bodies, the host and origin check (`guard`), CORS (only when
+//! configured), JSON-only POST bodies, bearer-key auth (only when a key is set), reading the
+//! body within its deadline. A generation also needs a place in its client's line (`queued`).
 pub mod api;
 pub mod error;
 mod guard;
@@ -13,14 +14,17 @@ mod handlers;
 pub mod listen;
 pub mod metrics;
 mod parse_errors;
+mod queued;
 pub mod routes;
+mod slots;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::IntoResponse;
 use tokio::net::TcpListener;
@@ -38,13 +42,23 @@ use llamadeck_words::sampling::Sampling;
 use llamadeck_words::sink::Sink;
 pub use metrics::{Metrics, RequestRecord, ServerEvent};
 
-/// The bearer-key check: `expected` is the whole `Authorization` value ("Bearer KEY").
+/// The bearer-key check: `expected` is the whole `Authorization` value ("Bearer KEY"). The
+/// address of a client that sends it is trusted with the reserved connection slots.
 // tower-http's validator answers with the refusal itself, so its error is a whole response.
 #[allow(clippy::result_large_err)]
-fn bearer_check(expected: String) -> impl FnMut(&mut Request<axum::body::Body>) -> Result<(), axum::response::Response> + Clone {
+fn bearer_check(
+    expected: String,
+    slots: Arc<slots::Slots>,
+) -> impl FnMut(&mut Request<axum::body::Body>) -> Result<(), axum::response::Response> + Clone {
     move |request: &mut Request<axum::body::Body>| {
         let given = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes).unwrap_or_default();
-        if same_key(given, expected.as_bytes()) { Ok(()) } else { Err(ApiError::unauthorized().into_response()) }
+        if !same_key(given, expected.as_bytes()) {
+            return Err(ApiError::unauthorized().into_response());
+        }
+        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            slots.trust(peer.ip(), Instant::now());
+        }
+        Ok(())
     }
 }
 
@@ -68,6 +82,10 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// Sampling for fields a request leaves out (the config's `sampling:`).
     pub defaults: Sampling,
+    /// The most tokens a request may ask for, and what it gets when it names none.
+    pub max_tokens: u32,
+    /// Answers one client address may have waiting for the model; more are answered 429.
+    pub max_queued_per_client: usize,
 }
 
 impl Default for ServerOptions {
@@ -88,10 +106,13 @@ impl ServerOptions {
             allowed_hosts: server.allowed_hosts.clone(),
             limits: Limits {
                 max_connections: server.max_connections,
+                max_connections_per_client: server.max_connections_per_client,
                 header_timeout: Duration::from_secs(server.header_timeout_secs),
                 body_timeout: Duration::from_secs(server.body_timeout_secs),
             },
             defaults: config.sampling.clone(),
+            max_tokens: server.max_tokens,
+            max_queued_per_client: server.max_queued_per_client,
         }
     }
 
@@ -107,6 +128,8 @@ pub struct AppState {
     engine: Engine,
     metrics: Arc<Metrics>,
     defaults: Sampling,
+    max_tokens: u32,
+    queued: Arc<queued::Queued>,
     gpu: Option<watch::Receiver<Arc<GpuSnapshot>>>,
     next_id: Arc<AtomicU64>,
     started: u64,
@@ -128,6 +151,7 @@ fn first_request_id(now: SystemTime) -> u64 {
 fn router(
     engine: Engine,
     options: &ServerOptions,
+    slots: Arc<slots::Slots>,
     metrics: Arc<Metrics>,
     gpu: Option<watch::Receiver<Arc<GpuSnapshot>>>,
     phase: watch::Receiver<Phase>,
@@ -136,6 +160,8 @@ fn router(
         engine,
         metrics: metrics.clone(),
         defaults: options.defaults.clone(),
+        max_tokens: options.max_tokens.max(1),
+        queued: Arc::new(queued::Queued::new(options.max_queued_per_client)),
         gpu,
         next_id: Arc::new(AtomicU64::new(first_request_id(SystemTime::now()))),
         started: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -145,7 +171,7 @@ fn router(
         routes::router().with_state(state).layer(axum::middleware::from_fn_with_state(options.limits.body_timeout, guard::read_body));
     if let Some(key) = options.api_key.clone() {
         let expected = format!("Bearer {key}");
-        app = app.layer(ValidateRequestHeaderLayer::custom(bearer_check(expected)));
+        app = app.layer(ValidateRequestHeaderLayer::custom(bearer_check(expected, slots)));
     }
     app = app.layer(axum::middleware::from_fn(guard::json_posts));
     if !options.cors_origins.is_empty() {
@@ -169,6 +195,7 @@ fn router(
     app.layer(axum::middleware::from_fn_with_state(guard, guard::hosts_and_origins))
         .layer(axum::middleware::map_response(error::openai_errors))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
+        .layer(axum::middleware::map_response(guard::close_after_refusal))
 }
 
 /// A running server; dropping it stops accepting (answers in flight run on), `stop` also waits.
@@ -234,8 +261,10 @@ pub async fn start(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new(events.clone()));
     let (phase, phase_rx) = watch::channel(Phase::Serving);
-    let app = router(engine, options, metrics.clone(), gpu, phase_rx.clone());
-    let task = tokio::spawn(listen::serve(listener, app, options.limits, metrics.clone(), phase_rx));
+    let limits = options.limits;
+    let slots = Arc::new(slots::Slots::new(limits.max_connections, limits.max_connections_per_client, options.api_key.is_some()));
+    let app = router(engine, options, slots.clone(), metrics.clone(), gpu, phase_rx.clone());
+    let task = tokio::spawn(listen::serve(listener, app, limits, slots, metrics.clone(), phase_rx));
     tracing::info!("OpenAI-compatible API on http://{addr}/v1");
     report(ServerEvent::Listening(addr));
     Ok(Server { addr, metrics, phase, task })

@@ -1,13 +1,15 @@
 //! Accepting and serving connections, with the limits axum::serve does not have: at most
-//! `max_connections` at once (503 beyond), a deadline for each request's headers (which also
-//! closes idle keep-alive connections), and a drain on shutdown.
+//! `max_connections` at once and `max_connections_per_client` from one address (503 beyond;
+//! see `slots`), a deadline for each request's headers (which also closes idle keep-alive
+//! connections), and a drain on shutdown. A refused request closes its connection
+//! (`guard::close_after_refusal`), so refusals cannot keep a slot busy either.
 //!
 //! Each connection is served by hyper's HTTP/1.1 server. A response that is streaming is never
 //! timed: the header deadline runs only while hyper waits for a request head, and the body
 //! deadline only while the request body is read (`guard::read_body`).
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -22,6 +24,7 @@ use tokio::sync::{Semaphore, watch};
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::parse_errors::ParseErrorBodies;
+use super::slots::{Refusal, Slots};
 
 /// How many refused connections may be waiting for their 503 to be read at once; beyond this
 /// they are closed without an answer.
@@ -35,6 +38,8 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 pub struct Limits {
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more from it are answered 503.
+    pub max_connections_per_client: usize,
     /// A request's headers must arrive within this; an idle keep-alive connection is closed after it.
     pub header_timeout: Duration,
     /// A request's body must arrive within this.
@@ -43,7 +48,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_connections: 256, header_timeout: Duration::from_secs(10), body_timeout: Duration::from_secs(30) }
+        Self {
+            max_connections: 256,
+            max_connections_per_client: 32,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -58,8 +68,14 @@ pub enum Phase {
 }
 
 /// Accepts until the phase leaves `Serving`, then waits for every connection to close.
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, metrics: Arc<Metrics>, phase: watch::Receiver<Phase>) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    slots: Arc<Slots>,
+    metrics: Arc<Metrics>,
+    phase: watch::Receiver<Phase>,
+) {
     let refusals = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
     // Every connection task holds a receiver; `closed()` resolves when the last one ends.
     let (open_tx, open_rx) = watch::channel(());
@@ -76,7 +92,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, metrics: 
                 continue;
             }
         };
-        match slots.clone().try_acquire_owned() {
+        match slots.take(peer.ip(), Instant::now()) {
             Ok(slot) => {
                 let (app, phase, open, metrics) = (app.clone(), phase.clone(), open_rx.clone(), metrics.clone());
                 tokio::spawn(async move {
@@ -86,12 +102,15 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, metrics: 
                     connection(tcp, peer, app, limits, phase).await;
                 });
             }
-            Err(_) => {
+            Err(refusal) => {
                 metrics.connection_refused();
                 if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    let limit = limits.max_connections;
+                    let error = match refusal {
+                        Refusal::Full => ApiError::busy(slots.max()),
+                        Refusal::PerClient => ApiError::busy_client(slots.per_client()),
+                    };
                     tokio::spawn(async move {
-                        refuse(tcp, limit).await;
+                        refuse(tcp, error).await;
                         drop(permit);
                     });
                 }
@@ -142,11 +161,11 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, app: Router, limits: Limit
     }
 }
 
-/// The answer to a connection over the cap: 503 with an OpenAI error body, then close. The
+/// The answer to a connection over a cap: 503 with an OpenAI error body, then close. The
 /// request is read (and dropped) after answering, so closing does not reset the connection
 /// before the client has read the 503.
-async fn refuse(mut tcp: TcpStream, limit: usize) {
-    let body = ApiError::busy(limit).body().to_string();
+async fn refuse(mut tcp: TcpStream, error: ApiError) {
+    let body = error.body().to_string();
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()

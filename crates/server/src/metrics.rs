@@ -163,7 +163,7 @@ impl Metrics {
             &mut text,
             "llamadeck_connections_refused_total",
             "counter",
-            "Connections answered 503 because server.max_connections were open.",
+            "Connections answered 503 because server.max_connections were open, or the client's server.max_connections_per_client.",
             self.refused.load(Ordering::Relaxed).to_string(),
         );
         let tok_s = lock(&self.last_decode_tok_s).map_or("NaN".to_string(), |v| format!("{v:.3}"));
@@ -288,6 +288,8 @@ pub struct RequestInfo {
     /// "POST /v1/chat/completions", as sent (cut short).
     pub endpoint: String,
     pub client: String,
+    /// The client's address, when the connection has one.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// Marks a response whose log entry its generation's `Tracker` writes.
@@ -321,6 +323,7 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, mut request: Request, n
         at: llamadeck_store::time::now_unix(),
         endpoint: format!("{method} {}", path.chars().take(80).collect::<String>()),
         client: client(peer, request.headers()),
+        peer: peer.map(|p| p.ip()),
     };
     request.extensions_mut().insert(info.clone());
     let response = next.run(request).await;

@@ -233,6 +233,19 @@ fn other_range_checks() {
     assert_eq!(err("ui:\n  fps: 0\n"), "/etc/x.yaml:2:8: ui.fps: must be between 1 and 120 (got 0)");
     assert_eq!(err("gpu:\n  history_secs: 5\n"), "/etc/x.yaml:2:17: gpu.history_secs: must be between 10 and 3600 (got 5)");
     assert_eq!(err("server:\n  port: 0\n"), "/etc/x.yaml:2:9: server.port: must be between 1 and 65535 (got 0)");
+    assert_eq!(err("server:\n  max_tokens: 0\n"), "/etc/x.yaml:2:15: server.max_tokens: must be between 1 and 1048576 (got 0)");
+    assert_eq!(
+        err("server:\n  max_queued_per_client: 0\n"),
+        "/etc/x.yaml:2:26: server.max_queued_per_client: must be between 1 and 10000 (got 0)"
+    );
+    assert_eq!(
+        err("server:\n  max_connections_per_client: 0\n"),
+        "/etc/x.yaml:2:31: server.max_connections_per_client: must be between 1 and 100000 (got 0)"
+    );
+    assert_eq!(
+        err("server:\n  max_tokens: lots\n"),
+        "/etc/x.yaml:2:15: server.max_tokens: must be a whole number between 1 and 1048576 (got \"lots\")"
+    );
     assert_eq!(
         err("model:\n  isq: q3\n"),
         "/etc/x.yaml:2:8: model.isq: must be one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2K, Q3K, Q4K, Q5K, Q6K, \

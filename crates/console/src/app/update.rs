@@ -18,7 +18,7 @@ use crate::panes::{Event, Focus, Pane, Panes};
 use crate::session::answer::stop_answer;
 use crate::session::conversations::{self, Slash};
 use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving};
-use llamadeck_engine::{EngineCommand, GenerateRequest};
+use llamadeck_engine::{EngineCommand, GenerateRequest, Priority};
 use llamadeck_store::{Reply, Request};
 use llamadeck_words::chat::{ChatMessage, Message, MessageStatus, Role};
 use llamadeck_words::keys::Command;
@@ -311,7 +311,8 @@ fn start_answer(session: &mut Session) -> Vec<Effect> {
     chat.context_estimated = true;
     session.notice = None;
     session.model.unsupported.clear();
-    let request = GenerateRequest { id, messages, sampling: session.sampling.clone() };
+    // The operator is watching: the answer goes before API requests that wait.
+    let request = GenerateRequest { id, messages, sampling: session.sampling.clone(), priority: Priority::Interactive };
     let mut effects = vec![Effect::Engine(EngineCommand::Generate(request))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
     effects.extend(saving::save(&session.chat));

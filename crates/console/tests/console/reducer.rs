@@ -33,6 +33,8 @@ fn send_builds_the_request_from_the_settings_pane_values() {
     assert_eq!(req.messages[0].role, Role::System);
     assert_eq!(req.messages[1].content, "What is NVML?");
     assert_eq!(req.messages.len(), 2);
+    // The operator is watching: the engine admits it before API requests that wait.
+    assert_eq!(req.priority, llamadeck_engine::Priority::Interactive);
     assert!(s.panes.chat.input.is_empty());
     assert_eq!(s.session.chat.generating, Some(req.id));
 }

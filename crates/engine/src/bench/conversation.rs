@@ -4,7 +4,7 @@
 //! with the run's number, so no run reuses another's prefix); the report has the median per
 //! turn, and the prefix cache's accounts and the resident set at the end.
 use super::{BenchArgs, load, median, start_with_threads};
-use crate::face::{Engine, GenEvent, GenerateRequest, PrefixCacheStats};
+use crate::face::{Engine, GenEvent, GenerateRequest, PrefixCacheStats, Priority};
 use anyhow::{Context, bail};
 use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
 use llamadeck_words::sampling::Sampling;
@@ -98,7 +98,8 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
             chat.push(ChatMessage { role: Role::User, content: question });
             let id = (run * turns + turn) as u64;
             let sampling = Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, ..Sampling::default() };
-            let (answer, stats) = answer(&engine, GenerateRequest { id, messages: chat.clone(), sampling }).await?;
+            let (answer, stats) =
+                answer(&engine, GenerateRequest { id, messages: chat.clone(), sampling, priority: Priority::Queued }).await?;
             all_cached += stats.3 as u64;
             ttft[turn].push(stats.0);
             decode[turn].push(stats.1);

@@ -7,7 +7,7 @@ mod conversation;
 pub use conversation::{ConversationReport, run_conversation};
 
 use super::events::{EngineEvent, StatusEvents};
-use super::face::{Engine, GenEvent, GenerateRequest};
+use super::face::{Engine, GenEvent, GenerateRequest, Priority};
 use super::spec::{CpuWeights, ModelSpec, PrefixCache};
 use anyhow::{Context, bail};
 use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
@@ -164,6 +164,7 @@ async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::R
         id: run as u64,
         messages: vec![ChatMessage { role: Role::User, content: args.prompt.clone().unwrap_or_else(|| prompt_text(args.prompt_tokens)) }],
         sampling: Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, raw_mode: true, ..Sampling::default() },
+        priority: Priority::Queued,
     };
     let mut generation = engine.generate(request);
     let mut text = String::new();

@@ -231,7 +231,12 @@ mod tests {
             ChatMessage { role: Role::System, content: "Be brief.".into() },
             ChatMessage { role: Role::User, content: "Hello there".into() },
         ];
-        GenerateRequest { id: 1, messages, sampling: Sampling { raw_mode: raw, max_tokens: 9000, ..Sampling::default() } }
+        GenerateRequest {
+            id: 1,
+            messages,
+            sampling: Sampling { raw_mode: raw, max_tokens: 9000, ..Sampling::default() },
+            priority: crate::face::Priority::Queued,
+        }
     }
 
     #[test]

@@ -50,6 +50,45 @@ pub fn api_with(script: Script, loaded: bool, options: ServerOptions) -> Api {
     Api { server: Some(server), requests, runtime }
 }
 
+/// A connection to the API from `from`: any 127.x.y.z reaches a loopback server on Linux, so
+/// tests can be several clients.
+pub fn connect_from(api: &Api, from: [u8; 4]) -> std::net::TcpStream {
+    let addr = api.addr();
+    let stream = api.runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((std::net::Ipv4Addr::from(from), 0).into()).unwrap();
+        socket.connect(addr).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(super::http::TIMEOUT)).unwrap();
+    stream
+}
+
+/// Sends one request on a connection that stays open (HTTP/1.1 keep-alive) and reads its
+/// answer: the head and `Content-Length` bytes of body.
+pub fn exchange(stream: &mut std::net::TcpStream, request: &[u8]) -> super::http::Reply {
+    use std::io::{Read, Write};
+    stream.write_all(request).unwrap();
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let body_at = loop {
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed before an answer: {:?}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let length = super::http::parse_reply(&raw).headers.get("content-length").map_or(0, |l| l.parse::<usize>().unwrap());
+    while raw.len() < body_at + length {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed within an answer");
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    super::http::parse_reply(&raw)
+}
+
 /// "w0 ", "w1 ", ...
 pub fn words(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("w{i} ")).collect()
