@@ -8,7 +8,7 @@ use serde_yaml::{Mapping, Value};
 use super::load::{DEFAULT_CONFIG_YAML, read_config_text};
 use super::locate::{Seg, Target, locate};
 use super::yaml_edit::{Entry, Lines, ValueSpan, double_quoted, entry_at, literal_block};
-use llamadeck_words::sampling::{Field, Sampling};
+use llamadeck_words::sampling::{Field, Sampling, Value as SamplingValue};
 
 /// Saves `sampling` (and the `preset:` line; `None` clears an existing one) into `path`.
 /// A missing file is created as the documented default file with these values in it (its
@@ -75,24 +75,19 @@ fn verify(before: &Mapping, new: &str, sampling: &Sampling, preset: Option<&str>
 /// A value as written into the file, reading back exactly: one line, except a multi-line
 /// system prompt, which stays a `|` block (lines at `block_indent`) where YAML can hold it so.
 fn yaml_value(sampling: &Sampling, field: Field, block_indent: Option<usize>, newline: &str) -> String {
-    match field {
-        Field::Temperature => format!("{:?}", sampling.temperature),
-        Field::TopP => format!("{:?}", sampling.top_p),
-        Field::TopK => sampling.top_k.to_string(),
-        Field::MinP => format!("{:?}", sampling.min_p),
-        Field::RepetitionPenalty => format!("{:?}", sampling.repetition_penalty),
-        Field::PresencePenalty => format!("{:?}", sampling.presence_penalty),
-        Field::FrequencyPenalty => format!("{:?}", sampling.frequency_penalty),
-        Field::MaxTokens => sampling.max_tokens.to_string(),
-        Field::Seed => sampling.seed.map_or_else(|| "null".into(), |s| s.to_string()),
-        Field::Stop => {
-            let items: Vec<String> = sampling.stop.iter().map(|s| double_quoted(s)).collect();
+    match sampling.get(field) {
+        // Debug keeps a decimal point ("1.0"), so a number reads back as the number it was.
+        SamplingValue::Number(n) if field.is_integer() => format!("{}", n as u64),
+        SamplingValue::Number(n) => format!("{n:?}"),
+        SamplingValue::Seed(seed) => seed.map_or_else(|| "null".into(), |s| s.to_string()),
+        SamplingValue::Stops(stops) => {
+            let items: Vec<String> = stops.iter().map(|s| double_quoted(s)).collect();
             format!("[{}]", items.join(", "))
         }
-        Field::SystemPrompt => block_indent
-            .and_then(|indent| literal_block(&sampling.system_prompt, indent, newline))
-            .unwrap_or_else(|| double_quoted(&sampling.system_prompt)),
-        Field::RawMode => sampling.raw_mode.to_string(),
+        SamplingValue::Text(text) => {
+            block_indent.and_then(|indent| literal_block(&text, indent, newline)).unwrap_or_else(|| double_quoted(&text))
+        }
+        SamplingValue::Toggle(on) => on.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use super::locate::{Seg, Target};
 use super::schema::Config;
 use super::words::WHOLE_NUMBER_RANGES;
 use llamadeck_words::keys::Keymap;
-use llamadeck_words::sampling::{Field, PresetValues, Sampling, builtin_presets, check_range};
+use llamadeck_words::sampling::{Field, Sampling, builtin_presets};
 
 /// One problem: where (path, key or value) and what.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,26 +76,13 @@ fn check_sampling(sampling: &Sampling) -> Result<(), Problem> {
     })
 }
 
-fn preset_numbers(p: &PresetValues) -> [(Field, Option<f64>); 8] {
-    [
-        (Field::Temperature, p.temperature),
-        (Field::TopP, p.top_p),
-        (Field::TopK, p.top_k.map(f64::from)),
-        (Field::MinP, p.min_p),
-        (Field::RepetitionPenalty, p.repetition_penalty),
-        (Field::PresencePenalty, p.presence_penalty),
-        (Field::FrequencyPenalty, p.frequency_penalty),
-        (Field::MaxTokens, p.max_tokens.map(f64::from)),
-    ]
-}
-
 fn check_presets(config: &Config) -> Result<(), Problem> {
     for (name, values) in &config.presets {
-        for (field, value) in preset_numbers(values) {
-            if let Some(v) = value
-                && let Err(e) = check_range(field, v)
+        for field in Field::in_presets() {
+            if let Some(value) = values.get(field)
+                && let Err(e) = value.check(field)
             {
-                return Err(Problem::at_value(&["presets", name, field.name()], format!("{} (got {v})", e.message)));
+                return Err(Problem::at_value(&["presets", name, field.name()], format!("{} (got {})", e.message, value.edit_text())));
             }
         }
     }

@@ -103,7 +103,7 @@ mod tests {
             (
                 "invalid type: floating point `1.5`, expected u32",
                 "presets.mine.top_k",
-                "must be a whole number between 0 and 1000 (got 1.5)",
+                "must be a whole number between 0 and 100000 (got 1.5)",
             ),
             ("invalid value: integer `-1`, expected u64", "sampling.seed", "must be a whole number from 0, or null (got -1)"),
             ("invalid type: integer `5`, expected struct Sampling", "sampling", "must be a mapping (key: value lines) (got 5)"),

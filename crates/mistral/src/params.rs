@@ -2,24 +2,37 @@
 //! the draw itself (temperature, top-k, top-p, min-p, seed) is ours (`sampler`), so mistral.rs
 //! is told to take the one token our processor leaves possible.
 use super::sampler::Draw;
-use llamadeck_words::sampling::Sampling;
+use llamadeck_words::sampling::{Field, Sampling};
 use mistralrs::SamplingParams;
 
-/// "Off" values (top_k 0, min_p 0, repetition 1, penalties 0) become `None`. Stop strings are
-/// matched by the worker itself (see `engine::stop`), so they are not given to mistral.rs.
+/// Who does what with each sampling field in this backend: one exhaustive `match`, so a new
+/// field does not compile until it says.
+fn apply(field: Field, s: &Sampling, params: &mut SamplingParams) {
+    match field {
+        // "Off" values (penalties 0, repetition 1) become `None`.
+        Field::FrequencyPenalty => params.frequency_penalty = (s.frequency_penalty != 0.0).then_some(s.frequency_penalty as f32),
+        Field::PresencePenalty => params.presence_penalty = (s.presence_penalty != 0.0).then_some(s.presence_penalty as f32),
+        Field::RepetitionPenalty => params.repetition_penalty = (s.repetition_penalty != 1.0).then_some(s.repetition_penalty as f32),
+        Field::MaxTokens => params.max_len = Some(s.max_tokens.max(1) as usize),
+        // Our own draw (`sampler`), seeded per answer: set below from `Draw`.
+        Field::Temperature | Field::TopP | Field::TopK | Field::MinP | Field::Seed => {}
+        // Matched on the stream by the worker itself (see `engine::stop`), never given to mistral.rs.
+        Field::Stop => {}
+        // The prompt, which this backend builds as token ids (`render`, `template`).
+        Field::SystemPrompt | Field::RawMode => {}
+    }
+}
+
 pub fn sampling_params(s: &Sampling) -> SamplingParams {
-    let penalties = SamplingParams {
-        frequency_penalty: (s.frequency_penalty != 0.0).then_some(s.frequency_penalty as f32),
-        presence_penalty: (s.presence_penalty != 0.0).then_some(s.presence_penalty as f32),
-        repetition_penalty: (s.repetition_penalty != 1.0).then_some(s.repetition_penalty as f32),
-        max_len: Some(s.max_tokens.max(1) as usize),
-        ..SamplingParams::neutral()
-    };
+    let mut params = SamplingParams::neutral();
+    for field in Field::ALL {
+        apply(field, s, &mut params);
+    }
     match Draw::from_sampling(s) {
         // Our processor has drawn: mistral.rs's argmax takes that token.
-        Some(_) => SamplingParams { temperature: None, top_k: None, top_p: None, min_p: None, ..penalties },
+        Some(_) => SamplingParams { temperature: None, top_k: None, top_p: None, min_p: None, ..params },
         // Greedy: mistral.rs takes the argmax below a temperature of 1e-7.
-        None => SamplingParams { temperature: Some(s.temperature), ..penalties },
+        None => SamplingParams { temperature: Some(s.temperature), ..params },
     }
 }
 

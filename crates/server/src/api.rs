@@ -4,17 +4,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use llamadeck_words::chat::{ChatMessage, Role};
-use llamadeck_words::sampling::Sampling;
-
-/// At most this many stop strings (OpenAI allows 4).
-const MAX_STOPS: usize = 16;
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
+use llamadeck_words::sampling::{Api, FIELDS, FieldRow, Kind, Sampling, Value};
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -53,34 +43,19 @@ pub struct Common {
     pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
-    #[serde(default)]
-    pub max_tokens: Option<i64>,
+    /// Another name for `max_tokens` (OpenAI's newer one); the smaller wins.
     #[serde(default)]
     pub max_completion_tokens: Option<i64>,
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    #[serde(default)]
-    pub top_p: Option<f64>,
-    #[serde(default)]
-    pub top_k: Option<i64>,
-    #[serde(default)]
-    pub min_p: Option<f64>,
-    #[serde(default)]
-    pub repetition_penalty: Option<f64>,
-    #[serde(default)]
-    pub presence_penalty: Option<f64>,
-    #[serde(default)]
-    pub frequency_penalty: Option<f64>,
-    #[serde(default)]
-    pub stop: Option<OneOrMany>,
-    #[serde(default)]
-    pub seed: Option<i64>,
     #[serde(default)]
     pub n: Option<i64>,
     #[serde(default)]
     pub logprobs: Option<serde_json::Value>,
     #[serde(default)]
     pub logit_bias: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Every other field: the sampling fields among them are read by their rows of the
+    /// sampling table (`FIELDS`), the rest ignored.
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,68 +119,94 @@ pub struct Plan {
     pub include_usage: bool,
 }
 
-fn range(param: &str, value: Option<f64>, min: f64, max: f64) -> Result<Option<f64>, ApiError> {
-    match value {
-        Some(v) if !v.is_finite() || v < min || v > max => {
-            Err(ApiError::invalid(param, format!("`{param}` must be between {min} and {max} (got {v})")))
+/// The bounds a request's value of a numeric row must keep: the API's own where the row gives
+/// them, else the settings pane's. `(min, max, min_exclusive)`.
+fn api_bounds(row: &FieldRow) -> Option<(f64, f64, bool)> {
+    match (row.api, row.kind) {
+        (Api::Range { min, max, min_exclusive, .. }, _) => Some((min, max, min_exclusive)),
+        (_, Kind::Number { range, .. }) => Some((range.min, range.max, false)),
+        _ => None,
+    }
+}
+
+/// A request's JSON value for one row of the sampling table, checked against the row.
+fn read_field(row: &FieldRow, json: &serde_json::Value) -> Result<Value, ApiError> {
+    let key = row.key;
+    let bounds = api_bounds(row);
+    let refuse = |what: String| ApiError::invalid(key, format!("`{key}` must be {what} (got {json})"));
+    let span = |(min, max, exclusive): (f64, f64, bool)| match (exclusive, max.is_finite()) {
+        (false, true) => format!("between {min} and {max}"),
+        (true, true) => format!("greater than {min} and at most {max}"),
+        (false, false) => format!("at least {min}"),
+        (true, false) => format!("greater than {min}"),
+    };
+    match row.kind {
+        Kind::Number { decimals, .. } => {
+            let (min, max, exclusive) = bounds.unwrap_or((f64::MIN, f64::MAX, false));
+            let whole = decimals == 0;
+            let what = || format!("{} {}", if whole { "a whole number" } else { "a number" }, span((min, max, exclusive)));
+            // A whole-number field takes a JSON integer only (`1e300` and `2.0` are not), as the
+            // typed fields of other servers do.
+            let integer = json.is_i64() || json.is_u64();
+            let n = json.as_f64().filter(|_| integer || !whole).ok_or_else(|| refuse(what()))?;
+            if !n.is_finite() || n < min || n > max || (exclusive && n == min) {
+                return Err(refuse(what()));
+            }
+            Ok(Value::Number(n))
         }
-        v => Ok(v),
+        // Any integer: a negative one is a seed too (its bits), as other servers read it.
+        Kind::Seed => match json {
+            serde_json::Value::Null => Ok(Value::Seed(None)),
+            _ => json
+                .as_u64()
+                .or_else(|| json.as_i64().map(|n| n as u64))
+                .map(|n| Value::Seed(Some(n)))
+                .ok_or_else(|| refuse("an integer".into())),
+        },
+        Kind::Stops { max } => {
+            let max = bounds.map_or(max, |(_, max, _)| max as usize);
+            let stops = match json {
+                serde_json::Value::Null => Vec::new(),
+                serde_json::Value::String(one) => vec![one.clone()],
+                serde_json::Value::Array(many) => many
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| refuse("a string or a list of strings".into()))?,
+                _ => return Err(refuse("a string or a list of strings".into())),
+            };
+            if stops.len() > max {
+                return Err(ApiError::invalid(key, format!("at most {max} stop strings (got {})", stops.len())));
+            }
+            Ok(Value::Stops(stops))
+        }
+        Kind::Text { .. } => json.as_str().map(|t| Value::Text(t.to_string())).ok_or_else(|| refuse("a string".into())),
+        Kind::Toggle { .. } => json.as_bool().map(Value::Toggle).ok_or_else(|| refuse("true or false".into())),
     }
 }
 
 impl Common {
     /// The sampling for this request: the server's defaults (config `sampling:`) overridden by
-    /// what the request says. `max_tokens` is at most `cap` (`server.max_tokens`), and `cap`
-    /// when the request names none; a larger ask is cut to it, not refused (the answer's usage
-    /// and finish reason say what it got), as one larger than the context is by the engine.
+    /// what the request says, field by field as the sampling table's rows say (`Api::No` rows are
+    /// the console's own). `max_tokens` is at most `cap` (`server.max_tokens`), and `cap` when
+    /// the request names none; a larger ask is cut to it, not refused (the answer's usage and
+    /// finish reason say what it got), as one larger than the context is by the engine.
     pub fn plan(&self, defaults: &Sampling, raw_mode: bool, cap: u32) -> Result<Plan, ApiError> {
-        let mut s = Sampling { seed: None, stop: Vec::new(), raw_mode, max_tokens: cap.max(1), ..defaults.clone() };
-        for (param, value) in [("max_tokens", self.max_tokens), ("max_completion_tokens", self.max_completion_tokens)] {
-            if let Some(v) = value {
-                if v < 1 {
-                    return Err(ApiError::invalid(param, format!("`{param}` must be at least 1 (got {v})")));
-                }
-                s.max_tokens = s.max_tokens.min(u32::try_from(v).unwrap_or(u32::MAX));
-            }
-        }
-        if let Some(t) = range("temperature", self.temperature, 0.0, 2.0)? {
-            s.temperature = t;
-        }
-        if let Some(p) = range("top_p", self.top_p, 0.0, 1.0)? {
-            if p == 0.0 {
-                return Err(ApiError::invalid("top_p", "`top_p` must be greater than 0"));
-            }
-            s.top_p = p;
-        }
-        if let Some(k) = self.top_k {
-            if !(0..=100_000).contains(&k) {
-                return Err(ApiError::invalid("top_k", format!("`top_k` must be between 0 and 100000 (got {k})")));
-            }
-            s.top_k = k as u32;
-        }
-        if let Some(m) = range("min_p", self.min_p, 0.0, 1.0)? {
-            s.min_p = m;
-        }
-        if let Some(r) = range("repetition_penalty", self.repetition_penalty, 0.01, 10.0)? {
-            s.repetition_penalty = r;
-        }
-        if let Some(p) = range("presence_penalty", self.presence_penalty, -2.0, 2.0)? {
-            s.presence_penalty = p;
-        }
-        if let Some(f) = range("frequency_penalty", self.frequency_penalty, -2.0, 2.0)? {
-            s.frequency_penalty = f;
-        }
-        s.stop = match &self.stop {
-            None => Vec::new(),
-            Some(OneOrMany::One(one)) => vec![one.clone()],
-            Some(OneOrMany::Many(many)) => many.clone(),
-        };
-        if s.stop.len() > MAX_STOPS {
-            return Err(ApiError::invalid("stop", format!("at most {MAX_STOPS} stop strings (got {})", s.stop.len())));
-        }
         // A seed reproduces a sampled answer (same model, prompt and settings); left out, every
-        // answer draws anew (the config's seed is the console's).
-        s.seed = self.seed.map(|seed| seed as u64);
+        // answer draws anew (the config's seed is the console's), and stops are the request's.
+        let mut s = Sampling { seed: None, stop: Vec::new(), raw_mode, max_tokens: cap.max(1), ..defaults.clone() };
+        for row in FIELDS.iter().filter(|row| row.api != Api::No) {
+            if let Some(json) = self.rest.get(row.key) {
+                s.set(row.field, read_field(row, json)?);
+            }
+        }
+        if let Some(v) = self.max_completion_tokens {
+            if v < 1 {
+                return Err(ApiError::invalid("max_completion_tokens", format!("`max_completion_tokens` must be at least 1 (got {v})")));
+            }
+            s.max_tokens = s.max_tokens.min(u32::try_from(v).unwrap_or(u32::MAX));
+        }
+        s.max_tokens = s.max_tokens.min(cap.max(1));
         if let Some(n) = self.n
             && n != 1
         {
@@ -373,8 +374,13 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_field() {
-        let e = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#).unwrap_err();
+        let e = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#)
+            .unwrap()
+            .common
+            .plan(&Sampling::default(), false, CAP)
+            .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("temperature"));
+        assert_eq!(e.message, r#"`temperature` must be a number between 0 and 2 (got "hot")"#);
         let e = chat(r#"{"messages":[{"role":"user","content":"hi"}"#).unwrap_err();
         assert!(e.message.contains("malformed JSON"), "{}", e.message);
         let e = parse::<ChatRequest>(b"{\"messages\": \"\xff\"}").unwrap_err();

@@ -251,8 +251,8 @@ fn other_range_checks() {
         "/etc/x.yaml:2:8: model.isq: must be one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2K, Q3K, Q4K, Q5K, Q6K, \
          Q8K, HQQ4, HQQ8 (got \"q3\")"
     );
-    assert_eq!(err("sampling:\n  top_k: 5000\n"), "/etc/x.yaml:2:10: sampling.top_k: must be between 0 and 1000 (got 5000)");
-    assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: must be a whole number between 0 and 1000 (got 1.5)");
+    assert_eq!(err("sampling:\n  top_k: 500000\n"), "/etc/x.yaml:2:10: sampling.top_k: must be between 0 and 100000 (got 500000)");
+    assert_eq!(err("sampling:\n  top_k: 1.5\n"), "/etc/x.yaml:2:10: sampling.top_k: must be a whole number between 0 and 100000 (got 1.5)");
     assert!(parse("model:\n  device: cuda:0\n  isq: hqq8\n", Path::new("x")).is_ok());
     assert_eq!(
         err("model:\n  cpu_weights: fast\n"),

@@ -13,7 +13,7 @@ use crate::session::Session;
 use crate::session::presets::{changed_by_hand, step_preset};
 use llamadeck_words::keys::Command;
 use llamadeck_words::layout::Areas;
-use llamadeck_words::sampling::Field;
+use llamadeck_words::sampling::{Field, Kind};
 use llamadeck_words::text::{str_width, truncate, wrap};
 
 const NAME_WIDTH: usize = 19;
@@ -107,7 +107,7 @@ impl SettingsPane {
         let newline = key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
         match key.code {
             KeyCode::Esc => self.reset(),
-            KeyCode::Enter if newline && field == Field::SystemPrompt => {
+            KeyCode::Enter if newline && matches!(field.row().kind, Kind::Text { .. }) => {
                 if let Some(editor) = self.editor.as_mut() {
                     editor.insert_newline();
                 }
@@ -135,14 +135,14 @@ impl SettingsPane {
     }
 }
 
-/// What an empty editor says: what an empty value means, or what to type.
+/// What an empty editor says: what an empty value means, or what to type (from the field's kind).
 fn placeholder(field: Field) -> &'static str {
-    match field {
-        Field::Seed => "empty: a random seed",
-        Field::Stop => "empty: no stop sequences",
-        Field::SystemPrompt => "empty: no system prompt",
-        Field::RawMode => "true or false",
-        _ => "a number (Esc keeps the old value)",
+    match field.row().kind {
+        Kind::Seed => "empty: a random seed",
+        Kind::Stops { .. } => "empty: no stop sequences",
+        Kind::Text { placeholder } => placeholder,
+        Kind::Toggle { .. } => "true or false",
+        Kind::Number { .. } => "a number (Esc keeps the old value)",
     }
 }
 
@@ -226,7 +226,7 @@ impl SettingsPane {
     fn render_editor(&self, frame: &mut Frame, inner: Rect, state: &Session) {
         let (Some(editor), Some(field)) = (&self.editor, self.field()) else { return };
         let theme = state.theme;
-        let tall = field == Field::SystemPrompt;
+        let tall = matches!(field.row().kind, Kind::Text { .. });
         let height = if tall { inner.height.min(10) } else { 3.min(inner.height) };
         let area = Rect { y: inner.y + inner.height - height, height, ..inner };
         let hint = if tall { "Enter saves · Alt+Enter new line · Esc cancels" } else { "Enter saves · Esc cancels" };
@@ -234,8 +234,8 @@ impl SettingsPane {
         if let Some(range) = field.range() {
             title = format!(" {} ({} to {}) ", field.name(), range.min, range.max);
         }
-        if field == Field::Stop {
-            title = " stop (separate with |) ".into();
+        if let Kind::Stops { .. } = field.row().kind {
+            title = format!(" {} (separate with |) ", field.name());
         }
         let block = Block::bordered()
             .border_style(theme.border_focused())

@@ -5,19 +5,6 @@ use super::{NoticeLevel, Session};
 use llamadeck_config::Config;
 use llamadeck_words::sampling::{Field, PresetValues, Sampling, builtin_presets};
 
-/// The fields a preset can name; the rest (seed, stop, system prompt, raw mode) are never
-/// changed by choosing a preset.
-const PRESET_FIELDS: [Field; 8] = [
-    Field::Temperature,
-    Field::TopP,
-    Field::TopK,
-    Field::MinP,
-    Field::RepetitionPenalty,
-    Field::PresencePenalty,
-    Field::FrequencyPenalty,
-    Field::MaxTokens,
-];
-
 #[derive(Debug, Clone)]
 pub struct Presets {
     /// The built-in presets, then the config's own (one of the same name replaces the built-in).
@@ -108,33 +95,10 @@ pub fn step_preset(session: &mut Session, delta: isize) {
 /// preset that leaves a field out gets the same value each time.
 fn with_preset_fields_from(current: &Sampling, base: &Sampling) -> Sampling {
     let mut out = current.clone();
-    for field in PRESET_FIELDS {
-        copy_field(&mut out, base, field);
+    for field in Field::in_presets() {
+        out.take(field, base);
     }
     out
-}
-
-fn copy_field(to: &mut Sampling, from: &Sampling, field: Field) {
-    match field {
-        Field::Temperature => to.temperature = from.temperature,
-        Field::TopP => to.top_p = from.top_p,
-        Field::TopK => to.top_k = from.top_k,
-        Field::MinP => to.min_p = from.min_p,
-        Field::RepetitionPenalty => to.repetition_penalty = from.repetition_penalty,
-        Field::PresencePenalty => to.presence_penalty = from.presence_penalty,
-        Field::FrequencyPenalty => to.frequency_penalty = from.frequency_penalty,
-        Field::MaxTokens => to.max_tokens = from.max_tokens,
-        Field::Seed => to.seed = from.seed,
-        Field::Stop => to.stop.clone_from(&from.stop),
-        Field::SystemPrompt => to.system_prompt.clone_from(&from.system_prompt),
-        Field::RawMode => to.raw_mode = from.raw_mode,
-    }
-}
-
-fn same_field(a: &Sampling, b: &Sampling, field: Field) -> bool {
-    let mut probe = a.clone();
-    copy_field(&mut probe, b, field);
-    probe == *a
 }
 
 /// F5 read `config` again: its values replace the pane's, except where the pane was changed
@@ -145,8 +109,8 @@ pub fn take_from_file(session: &mut Session, config: &Config) -> Vec<&'static st
     let mut kept = Vec::new();
     let mut merged = from_file.clone();
     for field in Field::ALL {
-        if !same_field(&session.sampling, &session.presets.origin, field) && !same_field(&session.sampling, &from_file, field) {
-            copy_field(&mut merged, &session.sampling, field);
+        if !session.sampling.same(field, &session.presets.origin) && !session.sampling.same(field, &from_file) {
+            merged.take(field, &session.sampling);
             kept.push(field.name());
         }
     }

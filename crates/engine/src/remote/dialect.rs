@@ -5,7 +5,7 @@
 //! pane can show it, as for the seed.
 use serde_json::{Map, Value, json};
 
-use llamadeck_words::sampling::Sampling;
+use llamadeck_words::sampling::{Field, Sampling};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -53,68 +53,80 @@ impl Dialect {
     }
 }
 
-/// Adds the sampling fields to a request `body`; returns what could not be sent, in words.
-pub fn sampling_fields(dialect: Dialect, s: &Sampling, body: &mut Map<String, Value>) -> Vec<String> {
-    let mut put = |name: &str, value: Value| {
-        body.insert(name.to_string(), value);
-    };
-    put("temperature", json!(s.temperature));
-    put("top_p", json!(s.top_p));
-    put("max_tokens", json!(s.max_tokens));
-    put("presence_penalty", json!(s.presence_penalty));
-    put("frequency_penalty", json!(s.frequency_penalty));
-    if let Some(seed) = s.seed {
-        put("seed", json!(seed));
-    }
-    if !s.stop.is_empty() {
-        put("stop", json!(s.stop));
-    }
+/// What a server of `dialect` reads for `field`: its name in the request, and the value to send
+/// for `s` (None: not sent). One exhaustive `match`, so a new field does not compile until it
+/// says what each server gets.
+fn wire(dialect: Dialect, field: Field, s: &Sampling) -> Wire {
+    use Dialect::*;
     let (top_k, min_p, repetition) = (s.top_k > 0, s.min_p > 0.0, s.repetition_penalty != 1.0);
-    match dialect {
+    match field {
+        // OpenAI's own fields go to every server.
+        Field::Temperature => Wire::Send("temperature", json!(s.temperature)),
+        Field::TopP => Wire::Send("top_p", json!(s.top_p)),
+        Field::MaxTokens => Wire::Send("max_tokens", json!(s.max_tokens)),
+        Field::PresencePenalty => Wire::Send("presence_penalty", json!(s.presence_penalty)),
+        Field::FrequencyPenalty => Wire::Send("frequency_penalty", json!(s.frequency_penalty)),
+        Field::Seed => s.seed.map_or(Wire::Skip, |seed| Wire::Send("seed", json!(seed))),
+        Field::Stop if s.stop.is_empty() => Wire::Skip,
+        Field::Stop => Wire::Send("stop", json!(s.stop)),
         // Left out, these servers take the model's generation_config.json defaults (vLLM) or
         // their own (llama.cpp: top_k 40, min_p 0.05, repeat_penalty 1.1; llamadeck: its
-        // config's): "off" is sent as off. -1 is vLLM's and SGLang's "all tokens".
-        Dialect::Vllm | Dialect::Sglang => {
-            put("top_k", json!(if top_k { i64::from(s.top_k) } else { -1 }));
-            put("min_p", json!(s.min_p));
-            put("repetition_penalty", json!(s.repetition_penalty));
-        }
-        Dialect::Llamadeck => {
-            put("top_k", json!(s.top_k));
-            put("min_p", json!(s.min_p));
-            put("repetition_penalty", json!(s.repetition_penalty));
-        }
-        Dialect::LlamaCpp => {
-            put("top_k", json!(s.top_k));
-            put("min_p", json!(s.min_p));
-            put("repeat_penalty", json!(s.repetition_penalty));
-        }
-        // mistral.rs reads top_k as an unsigned count: "off" is left out.
-        Dialect::MistralRs => {
-            if top_k {
-                put("top_k", json!(s.top_k));
+        // config's): "off" is sent as off. -1 is vLLM's and SGLang's "all tokens"; mistral.rs
+        // reads top_k as an unsigned count, so there "off" is left out.
+        Field::TopK => match dialect {
+            Vllm | Sglang => Wire::Send("top_k", json!(if top_k { i64::from(s.top_k) } else { -1 })),
+            Llamadeck | LlamaCpp => Wire::Send("top_k", json!(s.top_k)),
+            MistralRs if top_k => Wire::Send("top_k", json!(s.top_k)),
+            MistralRs => Wire::Skip,
+            OpenAi => Wire::Unsent(top_k),
+        },
+        Field::MinP => match dialect {
+            Vllm | Sglang | Llamadeck | LlamaCpp => Wire::Send("min_p", json!(s.min_p)),
+            MistralRs if min_p => Wire::Send("min_p", json!(s.min_p)),
+            MistralRs => Wire::Skip,
+            OpenAi => Wire::Unsent(min_p),
+        },
+        Field::RepetitionPenalty => match dialect {
+            Vllm | Sglang | Llamadeck => Wire::Send("repetition_penalty", json!(s.repetition_penalty)),
+            LlamaCpp => Wire::Send("repeat_penalty", json!(s.repetition_penalty)),
+            MistralRs if repetition => Wire::Send("repetition_penalty", json!(s.repetition_penalty)),
+            MistralRs => Wire::Skip,
+            OpenAi => Wire::Unsent(repetition),
+        },
+        // The prompt: the system prompt is a message, raw mode the completions endpoint.
+        Field::SystemPrompt | Field::RawMode => Wire::Skip,
+        #[cfg(feature = "example-field")]
+        Field::Example => Wire::Send("example", json!(s.example)),
+    }
+}
+
+/// What `wire` decided for one field.
+enum Wire {
+    Send(&'static str, Value),
+    Skip,
+    /// The server has no field for it; true when the setting is not "off" (so it matters).
+    Unsent(bool),
+}
+
+/// Adds the sampling fields to a request `body`; returns what could not be sent, in words.
+pub fn sampling_fields(dialect: Dialect, s: &Sampling, body: &mut Map<String, Value>) -> Vec<String> {
+    let mut unsent = Vec::new();
+    for field in Field::ALL {
+        match wire(dialect, field, s) {
+            Wire::Send(name, value) => {
+                body.insert(name.to_string(), value);
             }
-            if min_p {
-                put("min_p", json!(s.min_p));
-            }
-            if repetition {
-                put("repetition_penalty", json!(s.repetition_penalty));
-            }
-        }
-        Dialect::OpenAi => {
-            let unsent: Vec<&str> = [("top_k", top_k), ("min_p", min_p), ("repetition_penalty", repetition)]
-                .into_iter()
-                .filter_map(|(name, set)| set.then_some(name))
-                .collect();
-            if !unsent.is_empty() {
-                return vec![format!(
-                    "{} not sent: this node's server takes OpenAI's fields only (set engine: on the node if it reads more)",
-                    unsent.join(", ")
-                )];
-            }
+            Wire::Unsent(true) => unsent.push(field.name()),
+            Wire::Skip | Wire::Unsent(false) => {}
         }
     }
-    Vec::new()
+    if unsent.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} not sent: this node's server takes OpenAI's fields only (set engine: on the node if it reads more)",
+        unsent.join(", ")
+    )]
 }
 
 #[cfg(test)]

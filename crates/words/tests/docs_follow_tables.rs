@@ -1,8 +1,10 @@
-//! The README's key table and the config file's list of commands are the command table's: each
-//! is generated from it, and these tests hold the files to what it generates.
+//! The README's key table and the config file's list of commands are the command table's, and
+//! the README's table of API ranges is the sampling table's: each is generated from its table,
+//! and these tests hold the files to what it generates.
 use std::path::Path;
 
 use llamadeck_words::keys::command::{config_comment, readme_table};
+use llamadeck_words::sampling::readme_api_ranges;
 
 fn repo_file(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name);
@@ -28,4 +30,11 @@ fn the_config_file_lists_every_command_with_its_default_keys() {
     let config = repo_file("config/llamadeck.yaml");
     let list = between(&config, "# Commands and their default keys:", "# Example: keys:");
     assert_eq!(list, config_comment(), "config/llamadeck.yaml's list of commands; it should read:\n{}", config_comment());
+}
+
+#[test]
+fn the_readme_says_where_the_api_ranges_differ_and_why() {
+    let readme = repo_file("README.md");
+    let table = between(&readme, "<!-- api ranges: generated from the sampling table -->", "<!-- api ranges: end -->");
+    assert_eq!(table.trim(), readme_api_ranges().trim(), "README.md's table of API ranges; it should read:\n{}", readme_api_ranges());
 }
