@@ -302,9 +302,19 @@ impl Tap {
     }
 }
 
-impl llamadeck_engine::Backend for Tap {
+impl llamadeck_engine::LoadModel for Tap {
     fn load(&self, spec: ModelSpec) {
-        self.engine.load(spec)
+        let _ = self.engine.load(spec);
+    }
+}
+
+impl llamadeck_engine::Backend for Tap {
+    fn refresh(&self) {
+        self.engine.refresh()
+    }
+
+    fn loader(&self) -> Option<&dyn llamadeck_engine::LoadModel> {
+        self.engine.loads_models().then_some(self as &dyn llamadeck_engine::LoadModel)
     }
 
     fn status(&self) -> watch::Receiver<EngineStatus> {

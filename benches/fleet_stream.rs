@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use llamadeck_engine::remote::probe::{Probe, probe};
 use llamadeck_engine::remote::{self, NodeSpec};
-use llamadeck_engine::{GenEvent, GenerateRequest, ModelSpec, Priority};
+use llamadeck_engine::{GenEvent, GenerateRequest, Priority};
 use llamadeck_words::chat::{ChatMessage, Role};
 use llamadeck_words::sampling::Sampling;
 
@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let engine = remote::connect(node).map_err(anyhow::Error::msg)?;
-    engine.load(ModelSpec::default());
+    engine.refresh();
     let sampling = Sampling { temperature: 0.0, max_tokens: tokens, system_prompt: String::new(), ..Sampling::default() };
     let request = GenerateRequest {
         id: 1,

@@ -116,6 +116,13 @@ struct BenchArgs {
     /// which scripts/fetch-demo-model downloads).
     #[arg(long, value_name = "PATH")]
     model: Option<String>,
+    /// Measure a running OpenAI-compatible server instead: its base URL or a node of the config
+    /// (its key as for the console's --connect). Its speed is what a client sees over HTTP.
+    #[arg(long, value_name = "URL_OR_NODE", conflicts_with = "model", value_parser = connect_target)]
+    connect: Option<String>,
+    /// The config whose nodes --connect may name.
+    #[command(flatten)]
+    config: ConfigArg,
     #[command(flatten)]
     bench: BenchCli,
 }
@@ -255,7 +262,7 @@ impl Parsed {
         };
         let Some(command) = self.command else { return Ok(cli) };
         let (name, taken): (&str, &[&str]) = match &command {
-            SubArgs::Bench(_) => ("bench", &["--model"]),
+            SubArgs::Bench(_) => ("bench", &["--config", "--model", "--connect"]),
             SubArgs::Serve(_) => ("serve", &["--config", "--model", "--allow-download", "--insecure"]),
             SubArgs::Gpu(_) => ("gpu", &[]),
         };
@@ -273,6 +280,12 @@ impl Parsed {
         cli.command = Some(match command {
             SubArgs::Bench(b) => {
                 cli.model = b.model.or(cli.model);
+                cli.connect = b.connect.or(cli.connect);
+                cli.config = b.config.config.or(cli.config);
+                if cli.model.is_some() && cli.connect.is_some() {
+                    let message = "--model and --connect measure different things: give one of them";
+                    return Err(clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message));
+                }
                 Sub::Bench(b.bench)
             }
             SubArgs::Serve(s) => {
@@ -328,8 +341,8 @@ mod tests {
     #[test]
     fn each_subcommand_lists_only_its_own_options() {
         let bench = help("bench");
-        assert!(bench.contains("--model") && bench.contains("--runs"), "{bench}");
-        for foreign in ["--insecure", "--config", "--allow-download", "--host", "--interval-ms"] {
+        assert!(bench.contains("--model") && bench.contains("--runs") && bench.contains("--connect"), "{bench}");
+        for foreign in ["--insecure", "--allow-download", "--host", "--interval-ms"] {
             assert!(!bench.contains(foreign), "bench --help lists {foreign}:\n{bench}");
         }
         let gpu = help("gpu");
@@ -376,7 +389,9 @@ mod tests {
         assert_eq!(parse(&["bench", "--model", "x.gguf"]).unwrap().model.as_deref(), Some("x.gguf"));
         let err = parse(&["--insecure", "gpu"]).unwrap_err();
         assert!(err.contains("--insecure is not an option of `llamadeck gpu`"), "{err}");
-        assert!(parse(&["--config", "c.yaml", "bench"]).unwrap_err().contains("--config is not an option of `llamadeck bench`"));
+        assert!(parse(&["--allow-download", "bench"]).unwrap_err().contains("--allow-download is not an option of `llamadeck bench`"));
+        // bench reads the config only for the nodes --connect may name.
+        assert_eq!(parse(&["--config", "c.yaml", "bench"]).unwrap().config, Some(PathBuf::from("c.yaml")));
         assert!(parse(&["gpu", "--model", "m"]).is_err());
         let console = parse(&["--model", "a/b", "--allow-download"]).unwrap();
         assert_eq!((console.model.as_deref(), console.allow_download, console.command), (Some("a/b"), true, None));
@@ -391,6 +406,12 @@ mod tests {
         assert!(parse(&["--connect", "gpu-a", "--model", "m.gguf"]).unwrap_err().contains("cannot be used with"));
         let err = parse(&["--connect", "gpu-a", "serve"]).unwrap_err();
         assert!(err.contains("--connect is not an option of `llamadeck serve`"), "{err}");
+        // bench measures any engine: a node too, before or after the subcommand's name.
+        for args in [&["bench", "--connect", "gpu-a"][..], &["--connect", "gpu-a", "bench"]] {
+            assert_eq!(parse(args).unwrap().connect.as_deref(), Some("gpu-a"), "{args:?}");
+        }
+        assert!(parse(&["bench", "--connect", "gpu-a", "--model", "m.gguf"]).is_err());
+        assert!(parse(&["--model", "m.gguf", "bench", "--connect", "gpu-a"]).unwrap_err().contains("give one of them"));
     }
 
     #[test]

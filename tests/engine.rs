@@ -62,7 +62,7 @@ impl Engine {
         let mut status = self.engine.watch_status();
         // Later changes of the load before this one (its prefix cache's accounts) are not news.
         let before = status.borrow_and_update().load_id;
-        self.engine.load(spec);
+        self.engine.load(spec).expect("an in-process engine loads models");
         let mut events = StatusEvents::default();
         let mut stages = Vec::new();
         loop {
@@ -502,7 +502,7 @@ fn one_engine_answers_callers_on_other_runtimes_in_turn_and_at_once() {
     let console = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let api = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut status = engine.watch_status();
-    engine.load(spec(demo_model().to_str().unwrap()));
+    engine.load(spec(demo_model().to_str().unwrap())).expect("an in-process engine loads models");
     console.block_on(async {
         while engine.model().is_none() {
             tokio::time::timeout(LOAD_TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");

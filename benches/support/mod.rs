@@ -53,7 +53,7 @@ impl Opts {
 pub async fn loaded_engine(spec: ModelSpec) -> anyhow::Result<(Engine, EngineEvent)> {
     let engine = mistral::spawn();
     let mut status = engine.watch_status();
-    engine.load(spec);
+    engine.load(spec).expect("an in-process engine loads models");
     loop {
         status.changed().await.context("the engine stopped")?;
         match status.borrow_and_update().state.clone() {

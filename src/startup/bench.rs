@@ -1,15 +1,16 @@
-//! `llamadeck bench`: the in-process engine measured through its face (see `engine::bench`).
+//! `llamadeck bench`: any engine measured through its face (see `engine::bench`): the model
+//! here (`--model`, else the demo model), or the server `--connect` names (a URL, or a node of
+//! the config), chosen where every engine is (`startup::engine`).
 use std::path::{Path, PathBuf};
 
 use crate::cli::{BenchCli, Cli};
 use llamadeck_engine::bench::{BenchArgs, run as bench, run_conversation};
-use llamadeck_engine::demo_model_path;
-use llamadeck_mistral as mistral;
+use llamadeck_engine::{ModelSpec, Run, demo_model_path};
 
-/// `--model` or the demo model. Returns the exit code.
+/// Returns the exit code.
 pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
-    let model = match model_to_measure(cli.model.as_deref(), &demo_model_path()) {
-        Ok(model) => model,
+    let run = match what_to_measure(cli, args) {
+        Ok(run) => run,
         Err(e) => {
             eprintln!("llamadeck bench: {e}");
             return 2;
@@ -17,22 +18,41 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
     };
     let (json, turns) = (args.json, args.turns);
     let args = BenchArgs {
-        model,
+        run: run.clone(),
         prompt_tokens: args.prompt_tokens,
         prompt: args.prompt.clone(),
         gen_tokens: args.gen_tokens,
         runs: args.runs,
         threads: args.threads,
-        device: args.device.clone(),
-        isq: args.isq.clone(),
-        cpu_weights: args.cpu_weights,
         soak: args.soak,
-        prefix_cache: args.prefix_cache,
     };
+    let start = || super::engine::open_started(&run);
     if let Some(turns) = turns {
-        return report(run_conversation(args, turns, mistral::spawn), json);
+        return report(run_conversation(args, turns, start), json);
     }
-    report(bench(args, mistral::spawn), json)
+    report(bench(args, start), json)
+}
+
+/// The node `--connect` names, else the model here with the bench's own settings.
+fn what_to_measure(cli: &Cli, args: &BenchCli) -> Result<Run, String> {
+    if let Some(given) = cli.connect.as_deref() {
+        // A node's name needs the config's list; a URL needs no config at all.
+        let nodes = match given.contains("://") {
+            true => Vec::new(),
+            false => super::fleet::targets(&llamadeck_config::load(cli.config.as_deref()).map_err(|e| e.to_string())?)?,
+        };
+        let target = super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())?;
+        return target.api.map(Run::Node).ok_or_else(|| format!("--connect {given}: no API to measure"));
+    }
+    let model = model_to_measure(cli.model.as_deref(), &demo_model_path())?;
+    Ok(Run::Local(ModelSpec {
+        source: model.to_string_lossy().into_owned(),
+        isq: args.isq.clone(),
+        device: args.device.clone(),
+        cpu_weights: args.cpu_weights,
+        prefix_cache: args.prefix_cache,
+        ..ModelSpec::default()
+    }))
 }
 
 /// Prints a report (a table, or one JSON line with --json); the exit code.

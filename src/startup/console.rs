@@ -8,6 +8,7 @@ use llamadeck_console::app::{Action, Inbox, State};
 use llamadeck_console::tui::effects::Effects;
 use llamadeck_console::tui::engine_link::EngineLink;
 use llamadeck_console::tui::event_loop::{self, Exit, LoopIo};
+use llamadeck_engine::Run;
 use llamadeck_fleet::Target;
 use llamadeck_words::keys::Keymap;
 
@@ -91,14 +92,16 @@ async fn console(
     let theme = config.ui.color.theme(std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 
-    // Every node with an API gets an engine; the fleet polls them all, each on its own task.
+    // The server --connect names is one of the fleet's nodes; the fleet polls them all, each on
+    // its own task.
     if let Some(target) = connect.as_ref().filter(|t| !nodes.iter().any(|n| n.name == t.name)) {
         nodes.push(target.clone());
     }
+    // Each node with an API gets an engine, asked what it serves when the chat turns to it.
     let mut engines = Vec::new();
     for node in &nodes {
         if let Some(api) = &node.api {
-            engines.push((node.name.clone(), llamadeck_engine::remote::connect(api.clone()).map_err(anyhow::Error::msg)?));
+            engines.push((node.name.clone(), super::engine::open(&Run::Node(api.clone())).map_err(anyhow::Error::msg)?));
         }
     }
     if !nodes.is_empty() {
@@ -107,18 +110,21 @@ async fn console(
             to_inbox.clone(),
         );
     }
-    // With --connect the console chats with that server: no model here, and no API of its own
-    // (it has no model to share).
+    // What the chat runs on: the node --connect names (no model here, and no API of its own:
+    // it has no model to share), else the model here.
     let target = connect.as_ref().map(|t| t.name.clone());
-    let engine = match engines.iter().find(|(name, _)| Some(name) == target.as_ref()) {
-        Some((_, engine)) => {
-            launch.connect = Some(connect.as_ref().and_then(|t| t.api.as_ref()).map_or(String::new(), |api| api.base_url.clone()));
-            engine.clone()
-        }
-        None => llamadeck_mistral::spawn(),
-    };
+    launch.connect = connect.as_ref().and_then(|t| t.api.as_ref()).map(|api| api.base_url.clone());
+    // The console's model row: the model here, or (with --connect) the node's URL.
     let spec = config.launch_spec(&launch);
-    engine.load(spec.clone());
+    let run = match connect.as_ref().and_then(|t| t.api.clone()) {
+        Some(api) => Run::Node(api),
+        None => Run::Local(spec.clone()),
+    };
+    let engine = match engines.iter().find(|(name, _)| Some(name) == target.as_ref()) {
+        Some((_, engine)) => engine.clone(),
+        None => super::engine::open(&run).map_err(anyhow::Error::msg)?,
+    };
+    super::engine::start(&engine, &run);
     let gpu = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     llamadeck_console::tui::producers::gpu(gpu.clone(), to_inbox.clone());
     // Kept until the console exits; a port in use is shown in the status bar.

@@ -2,6 +2,7 @@
 //! producers, server, terminal). Only `main` calls it.
 mod bench;
 mod console;
+mod engine;
 mod fleet;
 mod gpu;
 mod logging;

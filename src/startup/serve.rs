@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use crate::cli::{Cli, ServeCli};
 use llamadeck_config::Config;
-use llamadeck_engine::EngineEvent;
 use llamadeck_engine::events::StatusEvents;
-use llamadeck_mistral as mistral;
+use llamadeck_engine::{EngineEvent, Run};
 use llamadeck_server::{ServerOptions, start};
 
 /// How long answers in flight may run on after SIGTERM.
@@ -69,7 +68,14 @@ async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
     if options.api_key.is_none() && !llamadeck_config::is_loopback_host(&options.host) {
         tracing::warn!("serving on {} without an API key (--insecure)", options.host);
     }
-    let engine = mistral::spawn();
+    let run = Run::Local(cli.model_spec(config));
+    let engine = match super::engine::open(&run) {
+        Ok(engine) => engine,
+        Err(e) => {
+            say.line(&e);
+            return 1;
+        }
+    };
     let gpu = llamadeck_gpu::spawn_sampler(llamadeck_gpu::open_source(), Duration::from_millis(config.gpu.interval_ms));
     // Bind first, so that requests during loading get a 503 naming the stage.
     let server = match start(engine.clone(), &options, Some(gpu), None).await {
@@ -81,11 +87,10 @@ async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
         }
     };
     say.line(&format!("serving the OpenAI-compatible API on http://{}/v1", server.addr));
-    let spec = cli.model_spec(config);
-    tracing::info!("loading {}", spec.source);
+    tracing::info!("loading {}", run.describe());
     let mut status = engine.watch_status();
     let mut events = StatusEvents::default();
-    engine.load(spec);
+    super::engine::start(&engine, &run);
     let mut signals = match llamadeck_console::signals::shutdown_signals() {
         Ok(s) => s,
         Err(e) => {

@@ -59,7 +59,7 @@ async fn load_and_serve_spec(spec: ModelSpec) -> Served {
     // Bound before loading, as `llamadeck serve` does.
     let server = llamadeck_server::start(engine.clone(), &options(), None, None).await.expect("binds port 0");
     let mut status = engine.watch_status();
-    engine.load(spec);
+    engine.load(spec).expect("an in-process engine loads models");
     let context_len = loop {
         tokio::time::timeout(TIMEOUT, status.changed()).await.expect("loads in time").expect("engine alive");
         match status.borrow_and_update().state.clone() {
@@ -535,7 +535,8 @@ fn without_a_model_requests_get_503_and_a_busy_port_is_reported() {
     let reply = post(server.addr, "/v1/chat/completions", chat_body("hi", json!({})));
     assert_openai_error(&reply, 503, None);
     assert_eq!(get(server.addr, "/health").status, 503);
-    idle.load(ModelSpec { source: "/nonexistent/model.gguf".into(), device: "cpu".into(), ..ModelSpec::default() });
+    idle.load(ModelSpec { source: "/nonexistent/model.gguf".into(), device: "cpu".into(), ..ModelSpec::default() })
+        .expect("an in-process engine loads models");
     let started = Instant::now();
     loop {
         let reply = get(server.addr, "/health");

@@ -12,7 +12,7 @@ use llamadeck_console::session::fleet::FleetView;
 use llamadeck_console::tui::event_loop::{Exit, run};
 use llamadeck_console::tui::producers;
 use llamadeck_engine::remote::{self, NodeSpec};
-use llamadeck_engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink, ModelSpec};
+use llamadeck_engine::{Backend, Engine, EngineStatus, GenEvent, GenerateRequest, GenerationSink};
 use llamadeck_fleet::{self as fleet, Target};
 use llamadeck_words::chat::MessageStatus;
 use ratatui::Terminal;
@@ -40,8 +40,8 @@ pub use crate::shared_screen::SharedScreen as Screen;
 pub struct Tapped(pub Engine, pub Arc<Notify>);
 
 impl Backend for Tapped {
-    fn load(&self, spec: ModelSpec) {
-        self.0.load(spec)
+    fn refresh(&self) {
+        self.0.refresh()
     }
     fn status(&self) -> watch::Receiver<EngineStatus> {
         self.0.watch_status()
@@ -102,7 +102,7 @@ async fn the_console_chats_with_two_serve_nodes_and_survives_losing_one() {
     producers::fleet(fleet::spawn(targets, Duration::from_millis(300)), inbox.sender());
     let local = doubles::scripted_engine(vec!["local ".into()], Duration::from_millis(1));
     let mut state = doubles::state();
-    local.load(state.session.model.spec.clone());
+    local.load(state.session.model.spec.clone()).expect("the scripted engine loads models");
     state.session.sampling.temperature = 0.0;
     state.session.sampling.max_tokens = 40;
     state.session.sampling.system_prompt.clear();

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use llamadeck_engine::remote::{self, NodeSpec};
-use llamadeck_engine::{GenEvent, LoadState, ModelSpec};
+use llamadeck_engine::{GenEvent, LoadState};
 use llamadeck_fleet::{self as fleet, Health, Target};
 use llamadeck_words::chat::FinishReason;
 use llamadeck_words::prom::EngineKind;
@@ -112,7 +112,7 @@ async fn garbage_and_dead_addresses_show_why() {
     assert!(problems[0].contains("not Prometheus metrics"), "{problems:?}");
 
     let engine = remote::connect(NodeSpec::new("babbler", &babbler.url()).unwrap()).unwrap();
-    engine.load(ModelSpec::default());
+    engine.refresh();
     let mut status = engine.watch_status();
     let state = status.wait_for(|s| matches!(s.state, LoadState::Failed { .. })).await.unwrap().state.clone();
     assert!(matches!(&state, LoadState::Failed { reason } if reason.contains("not JSON")), "{state:?}");
@@ -175,7 +175,7 @@ async fn a_redirect_is_an_error_naming_where_it_points_and_the_other_server_hear
 
     // The remote engine asking what node-a serves.
     let engine = remote::connect(NodeSpec::new("node-a", &moved.url()).unwrap()).unwrap();
-    engine.load(ModelSpec::default());
+    engine.refresh();
     let mut status = engine.watch_status();
     let state = status.wait_for(|s| matches!(s.state, LoadState::Failed { .. })).await.unwrap().state.clone();
     assert_eq!(state, LoadState::Failed { reason: format!("{} {}", moved.addr, to("/v1/models")) });

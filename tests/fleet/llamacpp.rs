@@ -101,7 +101,7 @@ async fn the_console_chats_with_llama_cpp_and_esc_stops_it() {
     state.session.sampling.max_tokens = 300;
     state.session.sampling.system_prompt.clear();
     state.session.fleet = FleetView::new(&["llamacpp".into()], false, Some("llamacpp".into()));
-    engine.load(state.session.model.spec.clone());
+    engine.refresh();
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());

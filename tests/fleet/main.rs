@@ -16,7 +16,7 @@ use llamadeck_testkit::{doubles, shared_screen};
 
 use std::time::{Duration, Instant};
 
-use llamadeck_engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, ModelSpec, Priority};
+use llamadeck_engine::{Engine, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, Priority};
 use llamadeck_words::chat::{ChatMessage, Role};
 use llamadeck_words::sampling::Sampling;
 
@@ -34,7 +34,7 @@ pub async fn until<T>(what: &str, limit: Duration, mut ready: impl FnMut() -> Op
 
 /// Loads `engine` (asks its node) and waits for the answer.
 pub async fn loaded(engine: &Engine) -> ModelFacts {
-    engine.load(ModelSpec::default());
+    engine.refresh();
     let mut status = engine.watch_status();
     let state =
         tokio::time::timeout(Duration::from_secs(30), status.wait_for(|s| !matches!(s.state, LoadState::Loading | LoadState::Idle)))

@@ -120,7 +120,7 @@ mod tests {
         let mut status = EngineStatus { load_id: 1, state: LoadState::Loading, stages: vec!["a".into()], ..EngineStatus::default() };
         assert_eq!(events.next(&status), vec![EngineEvent::LoadStage { stage: "a".into() }]);
         status.stages.extend(["b".into(), "c".into()]);
-        let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
+        let facts = ModelFacts { name: "m".into(), context_len: 9, format: Some(ChatFormat::Llama2) };
         status.state = LoadState::Ready(facts);
         status.warnings = vec!["tight".into()];
         let stage = |s: &str| EngineEvent::LoadStage { stage: s.into() };
@@ -134,7 +134,7 @@ mod tests {
             ..EngineStatus::default()
         };
         assert_eq!(events.next(&next), vec![stage("x"), EngineEvent::LoadFailed { reason: "r".into() }]);
-        let facts = ModelFacts { name: "m".into(), context_len: 9, format: ChatFormat::Llama2 };
+        let facts = ModelFacts { name: "m".into(), context_len: 9, format: Some(ChatFormat::Llama2) };
         let refused =
             EngineStatus { load_id: 3, state: LoadState::Ready(facts), rejected: Some("no such file".into()), ..EngineStatus::default() };
         let rejected = EngineEvent::LoadRejected { reason: "no such file".into(), model: "m".into(), context_len: 9 };

@@ -1,8 +1,12 @@
-//! The engine's one face. The chat pane and every API handler reach a model only through
-//! [`Engine`]: load a model spec, read where loading stands and the loaded model's facts, start a
-//! generation and read its events as a stream, cancel it. A backend implements [`Backend`]:
-//! `llamadeck-mistral` (mistral.rs in-process), `remote` (any OpenAI-compatible server), and the
-//! tests' scripted engines.
+//! The engine's one face. The chat pane, every API handler and the bench reach a model only
+//! through [`Engine`]: read where loading stands and the served model's facts, start a generation
+//! and read its events as a stream, cancel it, ask again what is served. A backend implements
+//! [`Backend`]: `llamadeck-mistral` (mistral.rs in-process), `remote` (any OpenAI-compatible
+//! server), and the tests' scripted engines. What only some backends have is optional: loading a
+//! model of the operator's choice ([`LoadModel`], the in-process engine's), the prompt format
+//! ([`ModelFacts::format`]) and the prefix cache ([`EngineStatus::cache`]). What to run, a model
+//! here or a node, is described once ([`crate::spec::Run`]) and chosen in one place (the binary's
+//! `startup::engine::open`).
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -24,9 +28,11 @@ pub enum ChatFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelFacts {
     pub name: String,
-    /// Tokens the model reads and writes in one request, prompt and answer together.
+    /// Tokens the model reads and writes in one request, prompt and answer together (0: the
+    /// server does not say).
     pub context_len: usize,
-    pub format: ChatFormat,
+    /// How this process builds the model's prompts; `None` where the server builds them (a node).
+    pub format: Option<ChatFormat>,
 }
 
 /// Where the newest load stands.
@@ -56,7 +62,8 @@ pub struct EngineStatus {
     pub rejected: Option<String>,
     /// What the newest load found worth keeping in view while the model serves.
     pub warnings: Vec<String>,
-    /// The prefix cache of the loaded model, when it keeps one.
+    /// The prefix cache of the loaded model: only a backend that keeps one here (the
+    /// in-process engine) reports it; a node's own cache shows in its metrics.
     pub cache: Option<PrefixCacheStats>,
 }
 
@@ -160,15 +167,36 @@ pub enum GenEvent {
     Failed(GenError),
 }
 
-/// A model engine. `load` and `generate` never block; their outcome comes as status changes
-/// and generation events.
+/// A model engine. No method blocks; outcomes come as status changes and generation events.
 pub trait Backend: Send + Sync {
-    /// Starts loading `spec` in the background; answers in flight on the old model end first.
-    fn load(&self, spec: ModelSpec);
+    /// Asks again what is served and reports it through `status`: a node is asked for its
+    /// model list; the in-process engine, which knows, has nothing to ask.
+    fn refresh(&self);
     /// Where loading stands, as a latest-value channel.
     fn status(&self) -> watch::Receiver<EngineStatus>;
     /// Starts one generation; its events go to `sink` until it ends or is cancelled.
     fn generate(&self, request: GenerateRequest, sink: GenerationSink);
+    /// Loading a model of the operator's choice: only a backend that runs models itself can.
+    /// A node serves its own model and has none.
+    fn loader(&self) -> Option<&dyn LoadModel> {
+        None
+    }
+}
+
+/// The capability to load a model: the in-process engine's.
+pub trait LoadModel: Send + Sync {
+    /// Starts loading `spec` in the background; answers in flight on the old model end first.
+    fn load(&self, spec: ModelSpec);
+}
+
+/// `Engine::load` on an engine that cannot load models: the server it talks to has its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServesItsOwnModel;
+
+impl std::fmt::Display for ServesItsOwnModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("this engine is a server with its own model; a model is loaded only by the engine in this process")
+    }
 }
 
 /// A cheap, cloneable handle to a backend.
@@ -180,8 +208,21 @@ impl Engine {
         Self(Arc::new(backend))
     }
 
-    pub fn load(&self, spec: ModelSpec) {
-        self.0.load(spec)
+    /// Starts loading `spec`, where this engine can load models.
+    pub fn load(&self, spec: ModelSpec) -> Result<(), ServesItsOwnModel> {
+        let loader = self.0.loader().ok_or(ServesItsOwnModel)?;
+        loader.load(spec);
+        Ok(())
+    }
+
+    /// Whether `load` can load a model here.
+    pub fn loads_models(&self) -> bool {
+        self.0.loader().is_some()
+    }
+
+    /// Asks again what is served (see [`Backend::refresh`]).
+    pub fn refresh(&self) {
+        self.0.refresh()
     }
 
     pub fn status(&self) -> EngineStatus {
@@ -288,6 +329,15 @@ impl GenerationSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A node has no loader: loading a model there is refused, never silently ignored.
+    #[tokio::test]
+    async fn a_node_serves_its_own_model_and_loads_none() {
+        let node = crate::remote::NodeSpec::new("n", "http://127.0.0.1:9/v1").unwrap();
+        let engine = crate::remote::connect(node).unwrap();
+        assert!(!engine.loads_models());
+        assert_eq!(engine.load(ModelSpec { source: "/models/x.gguf".into(), ..ModelSpec::default() }), Err(ServesItsOwnModel));
+    }
 
     #[tokio::test]
     async fn dropping_a_generation_cancels_it() {

@@ -1,8 +1,8 @@
-//! The model engine, behind one face (`face`): the chat pane and the API server load, ask and
-//! cancel through [`Engine`] and never see the backend. The in-process backend (mistral.rs on
+//! The model engine, behind one face (`face`): the chat pane, the API server and the bench ask
+//! and cancel through [`Engine`] and never see the backend. The in-process backend (mistral.rs on
 //! its own thread) is the crate `llamadeck-mistral`, the only one that names a mistral.rs or
 //! candle type; `remote/` is any OpenAI-compatible server over HTTP (a node of a fleet).
-//! `spec` says what to load, `events` is the console's view of the face, `stats` and `stop` are
+//! `spec` says what to run (`Run`: a model here, or a node), `events` is the console's view of the face, `stats` and `stop` are
 //! the per-answer timing and stop-string matching any backend uses, and `bench` measures any
 //! backend through the face.
 pub mod bench;
@@ -16,6 +16,6 @@ pub mod stop;
 pub use events::{EngineCommand, EngineEvent};
 pub use face::{
     Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, Generation, GenerationSink,
-    LoadState, ModelFacts, PrefixCacheStats, Priority,
+    LoadModel, LoadState, ModelFacts, PrefixCacheStats, Priority, ServesItsOwnModel,
 };
-pub use spec::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};
+pub use spec::{CpuWeights, ModelSpec, PrefixCache, Run, demo_model_path};

@@ -1,7 +1,31 @@
-//! What to load: a model string and how to run it. The config builds a `ModelSpec`; a backend
-//! decides what the string names (the in-process backend: a local directory, a `.gguf` file, or
-//! a hub id the user asked for).
+//! What to run: a model in this process (`ModelSpec`: a model string and how to run it) or a
+//! node's server (`NodeSpec`), as one `Run`. The config and the command line build it; the
+//! binary's `startup::engine::open` picks the backend from it, in that one place. The in-process
+//! backend decides what a model string names (a local directory, a `.gguf` file, or a hub id
+//! the user asked for).
 use std::path::PathBuf;
+
+use crate::remote::NodeSpec;
+
+/// What an engine runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Run {
+    /// A model loaded into this process (mistral.rs).
+    Local(ModelSpec),
+    /// The model an OpenAI-compatible server serves (a node: vLLM, llama.cpp's server, another
+    /// `llamadeck serve`).
+    Node(NodeSpec),
+}
+
+impl Run {
+    /// In words, for reports and logs: the model string, or the node and its address.
+    pub fn describe(&self) -> String {
+        match self {
+            Run::Local(spec) => format!("{} ({})", spec.source, spec.device),
+            Run::Node(node) => format!("node {} at {}", node.name, node.address()),
+        }
+    }
+}
 
 /// Which model to load and how.
 #[derive(Debug, Clone, PartialEq, Default)]

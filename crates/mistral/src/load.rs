@@ -68,7 +68,7 @@ impl LoadedModel {
             PromptFormat::Llama2 { .. } => ChatFormat::Llama2,
             PromptFormat::ModelTemplate => ChatFormat::Template,
         };
-        ModelFacts { name: self.name.clone(), context_len: self.context_len, format }
+        ModelFacts { name: self.name.clone(), context_len: self.context_len, format: Some(format) }
     }
 }
 

@@ -13,7 +13,9 @@
 use super::admission::AdmissionQueue;
 use super::generate;
 use super::load::{LoadedModel, load, panic_text, precheck};
-use llamadeck_engine::face::{Backend, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadState};
+use llamadeck_engine::face::{
+    Backend, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadModel, LoadState,
+};
 use llamadeck_engine::spec::ModelSpec;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,9 +33,18 @@ pub struct MistralBackend {
     status: watch::Receiver<EngineStatus>,
 }
 
-impl Backend for MistralBackend {
+impl LoadModel for MistralBackend {
     fn load(&self, spec: ModelSpec) {
         let _ = self.commands.send(Command::Load(spec));
+    }
+}
+
+impl Backend for MistralBackend {
+    /// The model is in this process: its status is always current, there is nothing to ask.
+    fn refresh(&self) {}
+
+    fn loader(&self) -> Option<&dyn LoadModel> {
+        Some(self)
     }
 
     fn status(&self) -> watch::Receiver<EngineStatus> {

@@ -8,8 +8,8 @@ use llamadeck_config::Config;
 use llamadeck_console::app::State;
 use llamadeck_engine::stop::{StopMatcher, StopStep};
 use llamadeck_engine::{
-    Backend, ChatFormat, Engine, EngineEvent, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadState,
-    ModelFacts, ModelSpec,
+    Backend, ChatFormat, Engine, EngineEvent, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadModel,
+    LoadState, ModelFacts, ModelSpec,
 };
 use llamadeck_gpu::snapshot::{GpuDevice, GpuProcess, GpuSnapshot, GpuStatus, HostStats};
 use llamadeck_words::chat::{FinishReason, GenStats, Role};
@@ -107,12 +107,20 @@ struct Scripted {
     requests: Requests,
 }
 
-impl Backend for Scripted {
+impl LoadModel for Scripted {
     fn load(&self, spec: ModelSpec) {
-        let facts = ModelFacts { name: spec.source, context_len: self.script.context_len, format: ChatFormat::Llama2 };
+        let facts = ModelFacts { name: spec.source, context_len: self.script.context_len, format: Some(ChatFormat::Llama2) };
         let load_id = self.status.borrow().load_id + 1;
         let stages = vec!["reading weights".to_string()];
         self.status.send_replace(EngineStatus { load_id, state: LoadState::Ready(facts), stages, ..EngineStatus::default() });
+    }
+}
+
+impl Backend for Scripted {
+    fn refresh(&self) {}
+
+    fn loader(&self) -> Option<&dyn LoadModel> {
+        Some(self)
     }
 
     fn status(&self) -> watch::Receiver<EngineStatus> {

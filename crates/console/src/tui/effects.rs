@@ -131,7 +131,7 @@ mod tests {
     struct Idle(tokio::sync::watch::Receiver<EngineStatus>);
 
     impl Backend for Idle {
-        fn load(&self, _spec: ModelSpec) {}
+        fn refresh(&self) {}
         fn status(&self) -> tokio::sync::watch::Receiver<EngineStatus> {
             self.0.clone()
         }

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use crate::app::Action;
 use crate::session::inbox::Sender;
 use llamadeck_engine::events::StatusEvents;
-use llamadeck_engine::{Canceller, Engine, EngineCommand, EngineEvent, ModelSpec};
+use llamadeck_engine::{Canceller, Engine, EngineCommand, EngineEvent};
 use llamadeck_words::chat::RequestId;
 
 pub struct EngineLink {
@@ -43,7 +43,12 @@ impl EngineLink {
     pub fn run(&mut self, command: EngineCommand) {
         self.running.retain(|_, c| !c.is_finished());
         match command {
-            EngineCommand::Load(spec) => self.current.load(spec),
+            // A node serves its own model: reloading it means asking it again what it serves.
+            EngineCommand::Load(spec) => {
+                if self.current.load(spec).is_err() {
+                    self.current.refresh();
+                }
+            }
             EngineCommand::Generate(request) => {
                 let id = request.id;
                 let mut generation = self.current.generate(request);
@@ -81,9 +86,7 @@ impl EngineLink {
             return;
         };
         self.status.abort();
-        if node.is_some() {
-            engine.load(ModelSpec::default());
-        }
+        engine.refresh();
         self.status = forward_status(&engine, epoch, self.inbox.clone());
         self.current = engine;
     }

@@ -395,7 +395,7 @@ mod whole_loop {
     /// that records; keys go in through the returned terminal stream.
     fn loop_io(data: &std::path::Path, words: Vec<String>, clipboard: Arc<Mutex<Vec<u8>>>) -> (LoopIo, Keys) {
         let engine = scripted_engine(words, Duration::from_millis(1));
-        engine.load(state().session.model.spec.clone());
+        engine.load(state().session.model.spec.clone()).expect("an in-process engine loads models");
         let inbox = Inbox::new();
         inbox.sender().send(Action::Gpu(shared(no_gpu())));
         let (keys, key_rx) = futures::channel::mpsc::unbounded();

@@ -31,7 +31,7 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let dir = tempfile::tempdir().unwrap();
     let mut state = state();
-    engine.load(state.session.model.spec.clone());
+    engine.load(state.session.model.spec.clone()).expect("an in-process engine loads models");
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
@@ -97,12 +97,19 @@ async fn a_signal_ends_the_loop() {
 /// An engine whose load never ends (a 26 GB model on a slow disk).
 struct NeverLoads(std::sync::Arc<watch::Sender<llamadeck_engine::EngineStatus>>);
 
-impl llamadeck_engine::Backend for NeverLoads {
+impl llamadeck_engine::LoadModel for NeverLoads {
     fn load(&self, _spec: llamadeck_engine::ModelSpec) {
         let stages = vec!["reading weights".to_string()];
         let loading =
             llamadeck_engine::EngineStatus { load_id: 1, state: llamadeck_engine::LoadState::Loading, stages, ..Default::default() };
         self.0.send_replace(loading);
+    }
+}
+
+impl llamadeck_engine::Backend for NeverLoads {
+    fn refresh(&self) {}
+    fn loader(&self) -> Option<&dyn llamadeck_engine::LoadModel> {
+        Some(self)
     }
     fn status(&self) -> watch::Receiver<llamadeck_engine::EngineStatus> {
         self.0.subscribe()
@@ -120,7 +127,7 @@ async fn the_loading_timer_counts_while_gpu_readings_arrive() {
     let (status, _) = watch::channel(llamadeck_engine::EngineStatus::default());
     let engine = llamadeck_engine::Engine::new(NeverLoads(std::sync::Arc::new(status)));
     let mut state = state();
-    engine.load(state.session.model.spec.clone());
+    engine.load(state.session.model.spec.clone()).expect("an in-process engine loads models");
     let (gpu_tx, gpu_rx) = watch::channel(shared(gpus(1)));
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
@@ -172,7 +179,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
         std::time::Instant::now(),
     );
     let engine = scripted_engine(vec!["ok".into()], Duration::from_millis(1));
-    engine.load(spec);
+    engine.load(spec).expect("an in-process engine loads models");
     let (keys, key_rx) = futures::channel::mpsc::unbounded();
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());

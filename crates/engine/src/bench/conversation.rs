@@ -3,7 +3,7 @@
 //! what the prefix cache is for. Each run is a conversation of its own (its system prompt starts
 //! with the run's number, so no run reuses another's prefix); the report has the median per
 //! turn, and the prefix cache's accounts and the resident set at the end.
-use super::{BenchArgs, load, median, start_with_threads};
+use super::{BenchArgs, median, ready, start_with_threads};
 use crate::face::{Engine, GenEvent, GenerateRequest, PrefixCacheStats, Priority};
 use anyhow::{Context, bail};
 use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
@@ -72,18 +72,27 @@ impl From<PrefixCacheStats> for PrefixCacheStatsReport {
 }
 
 /// `turns` turns, `args.runs` times, answers of `args.gen_tokens` greedy tokens.
-pub fn run_conversation(args: BenchArgs, turns: usize, start: impl FnOnce() -> Engine) -> anyhow::Result<ConversationReport> {
+pub fn run_conversation(
+    args: BenchArgs,
+    turns: usize,
+    start: impl FnOnce() -> Result<Engine, String>,
+) -> anyhow::Result<ConversationReport> {
     if args.runs == 0 || turns == 0 || args.gen_tokens < 2 {
         bail!("runs and turns must be at least 1 and gen-tokens at least 2");
     }
-    let engine = start_with_threads(args.threads, start);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(conversations(engine, args, turns))
+    // A remote engine takes the runtime it is made in.
+    let _inside = runtime.enter();
+    let started = std::time::Instant::now();
+    let engine = start_with_threads(args.threads, start).map_err(anyhow::Error::msg)?;
+    runtime.block_on(conversations(engine, started, args, turns))
 }
 
-async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow::Result<ConversationReport> {
-    let (model, _) = load(&engine, args.spec()).await?;
-    let rss_after_load = llamadeck_gpu::resident_bytes();
+async fn conversations(engine: Engine, started: std::time::Instant, args: BenchArgs, turns: usize) -> anyhow::Result<ConversationReport> {
+    let (model, _) = ready(&engine, started).await?;
+    let here = args.here();
+    let rss = || llamadeck_gpu::resident_bytes().filter(|_| here);
+    let rss_after_load = rss();
     let mut ttft = vec![Vec::new(); turns];
     let mut decode = vec![Vec::new(); turns];
     let (mut prompt_tokens, mut cached_tokens) = (Vec::new(), Vec::new());
@@ -125,7 +134,7 @@ async fn conversations(engine: Engine, args: BenchArgs, turns: usize) -> anyhow:
         cached_tokens,
         prefix_cache: engine.status().cache.map(Into::into),
         rss_after_load_bytes: rss_after_load,
-        rss_after_bytes: llamadeck_gpu::resident_bytes(),
+        rss_after_bytes: rss(),
     })
 }
 

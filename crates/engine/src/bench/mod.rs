@@ -1,52 +1,44 @@
 //! `llamadeck bench`: load time, prefill and decode speed, time to first token and peak RSS,
 //! measured through the engine's face, as the console and the API use it (in the spirit of
 //! llama-bench: a fixed prompt length, greedy decoding, the median over several runs after one
-//! warm-up).
+//! warm-up). Any backend: the model here, or a node (`--connect`), whose speed is then what its
+//! clients see over HTTP, and whose memory is its own (not reported here).
 mod conversation;
 
 pub use conversation::{ConversationReport, run_conversation};
 
 use super::events::{EngineEvent, StatusEvents};
 use super::face::{Engine, GenEvent, GenerateRequest, Priority};
-use super::spec::{CpuWeights, ModelSpec, PrefixCache};
+use super::spec::{CpuWeights, Run};
 use anyhow::{Context, bail};
 use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
 use llamadeck_words::sampling::Sampling;
 use std::fmt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct BenchArgs {
-    pub model: PathBuf,
+    /// What is measured: a model here (with how to run it) or a node.
+    pub run: Run,
     pub prompt_tokens: usize,
     pub prompt: Option<String>,
     pub gen_tokens: usize,
     pub runs: usize,
     pub threads: Option<usize>,
-    pub device: String,
-    pub isq: Option<String>,
-    pub cpu_weights: CpuWeights,
     pub soak: usize,
-    pub prefix_cache: PrefixCache,
 }
 
 impl BenchArgs {
-    fn spec(&self) -> ModelSpec {
-        ModelSpec {
-            source: self.model.to_string_lossy().into_owned(),
-            isq: self.isq.clone(),
-            device: self.device.clone(),
-            cpu_weights: self.cpu_weights,
-            prefix_cache: self.prefix_cache,
-            ..ModelSpec::default()
-        }
+    /// Whether what is measured runs in this process (its memory is then this process's).
+    fn here(&self) -> bool {
+        matches!(self.run, Run::Local(_))
     }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
     pub model: String,
+    /// What ran it: `cpu`, `cuda:0`, or `node NAME at ADDRESS`.
     pub device: String,
     pub threads: Option<usize>,
     pub cpu_weights: CpuWeights,
@@ -77,18 +69,22 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Measures the engine `start` makes (called after `--threads` is in the environment).
-pub fn run(args: BenchArgs, start: impl FnOnce() -> Engine) -> anyhow::Result<BenchReport> {
+/// Measures the engine `start` makes and starts on `args.run` (called after `--threads` is in
+/// the environment).
+pub fn run(args: BenchArgs, start: impl FnOnce() -> Result<Engine, String>) -> anyhow::Result<BenchReport> {
     if args.runs == 0 || args.gen_tokens < 2 {
         bail!("runs must be at least 1 and gen-tokens at least 2");
     }
-    let engine = start_with_threads(args.threads, start);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(bench(engine, args))
+    // A remote engine takes the runtime it is made in.
+    let _inside = runtime.enter();
+    let started = Instant::now();
+    let engine = start_with_threads(args.threads, start).map_err(anyhow::Error::msg)?;
+    runtime.block_on(bench(engine, started, args))
 }
 
 /// `start` with RAYON_NUM_THREADS set first, when `threads` says so.
-fn start_with_threads(threads: Option<usize>, start: impl FnOnce() -> Engine) -> Engine {
+fn start_with_threads(threads: Option<usize>, start: impl FnOnce() -> Result<Engine, String>) -> Result<Engine, String> {
     if let Some(n) = threads {
         // SAFETY: called before the engine thread (and with it rayon's pool) exists; the bench
         // runs from `main` with no other threads reading the environment.
@@ -97,15 +93,12 @@ fn start_with_threads(threads: Option<usize>, start: impl FnOnce() -> Engine) ->
     start()
 }
 
-/// Loads `spec` and returns the model's name and how long loading took; what loading decided
-/// (the estimate, a re-encoding) goes to stderr, beside the table.
-async fn load(engine: &Engine, spec: ModelSpec) -> anyhow::Result<(String, Duration)> {
-    let started = Instant::now();
+/// Waits until the engine, started at `started`, serves a model; its name and how long that
+/// took. What loading decided (the estimate, a re-encoding) goes to stderr, beside the table.
+async fn ready(engine: &Engine, started: Instant) -> anyhow::Result<(String, Duration)> {
     let mut status = engine.watch_status();
     let mut events = StatusEvents::default();
-    engine.load(spec);
     loop {
-        status.changed().await.context("the engine stopped")?;
         for event in events.next(&status.borrow_and_update()) {
             match event {
                 EngineEvent::Loaded { model, .. } => return Ok((model, started.elapsed())),
@@ -115,12 +108,15 @@ async fn load(engine: &Engine, spec: ModelSpec) -> anyhow::Result<(String, Durat
                 _ => {}
             }
         }
+        status.changed().await.context("the engine stopped")?;
     }
 }
 
-async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
-    let (model, load) = load(&engine, args.spec()).await?;
-    let rss_after_load = llamadeck_gpu::resident_bytes();
+async fn bench(engine: Engine, started: Instant, args: BenchArgs) -> anyhow::Result<BenchReport> {
+    let (model, load) = ready(&engine, started).await?;
+    let here = args.here();
+    let rss = || llamadeck_gpu::resident_bytes().filter(|_| here);
+    let rss_after_load = rss();
 
     one_request(&engine, 0, &args).await?; // the warm-up
     let mut measured = Vec::new();
@@ -132,18 +128,22 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         }
         measured.push(stats);
     }
-    let rss_after_runs = llamadeck_gpu::resident_bytes();
+    let rss_after_runs = rss();
     for run in args.runs + 1..=args.runs + args.soak {
         one_request(&engine, run, &args).await?;
     }
+    let (device, cpu_weights) = match &args.run {
+        Run::Local(spec) => (spec.device.clone(), spec.cpu_weights),
+        Run::Node(node) => (format!("node {} at {}", node.name, node.address()), CpuWeights::default()),
+    };
     Ok(BenchReport {
         model,
-        device: args.device,
+        device,
         threads: args.threads,
-        cpu_weights: args.cpu_weights,
+        cpu_weights,
         rss_after_load_bytes: rss_after_load,
         rss_after_runs_bytes: rss_after_runs,
-        rss_after_soak_bytes: llamadeck_gpu::resident_bytes(),
+        rss_after_soak_bytes: rss(),
         soak_requests: args.soak,
         text,
         load,
@@ -153,8 +153,8 @@ async fn bench(engine: Engine, args: BenchArgs) -> anyhow::Result<BenchReport> {
         ttft_ms: median_of(&measured, |s| s.ttft_ms.unwrap_or(0) as f64),
         prefill_tok_s: median_of(&measured, |s| s.prefill_tok_s.unwrap_or(0.0)),
         decode_tok_s: median_of(&measured, |s| s.decode_tok_s.unwrap_or(0.0)),
-        peak_rss_bytes: llamadeck_gpu::peak_resident_bytes(),
-        vram_bytes: own_vram(),
+        peak_rss_bytes: llamadeck_gpu::peak_resident_bytes().filter(|_| here),
+        vram_bytes: own_vram().filter(|_| here),
     })
 }
 
@@ -217,6 +217,7 @@ impl fmt::Display for BenchReport {
         writeln!(f, "decode    {:>5} tokens  {:>8.1} tok/s", self.completion_tokens, self.decode_tok_s)?;
         match self.peak_rss_bytes {
             Some(b) => writeln!(f, "peak RSS  {:.0} MiB", mib(b))?,
+            None if self.device.starts_with("node ") => writeln!(f, "peak RSS  the node's own (see its metrics)")?,
             None => writeln!(f, "peak RSS  unavailable")?,
         }
         if let (Some(load), Some(runs)) = (self.rss_after_load_bytes, self.rss_after_runs_bytes) {

@@ -1,5 +1,6 @@
-//! A remote engine behind the engine's face. `load` asks the node what it serves (and keeps
-//! asking, once a second, while the node says it is still loading); `generate` streams one
+//! A remote engine behind the engine's face. `refresh` asks the node what it serves (and keeps
+//! asking, once a second, while the node says it is still loading); it loads no model of ours
+//! (the node has its own), so it has no `loader`; `generate` streams one
 //! answer on its own task. Nothing here blocks the caller: every request runs on the tokio
 //! runtime the backend was made in (or a small one of its own).
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,7 +12,6 @@ use tokio::sync::watch;
 use super::node::NodeSpec;
 use super::probe::{Probe, Served, probe};
 use crate::face::{Backend, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, LoadState};
-use crate::spec::ModelSpec;
 
 /// How often a node that is still loading its model is asked again.
 const LOADING_POLL: Duration = Duration::from_secs(1);
@@ -117,8 +117,8 @@ impl Shared {
 }
 
 impl Backend for RemoteBackend {
-    /// Asks the node again; the spec's model string is not used (the node has its own model).
-    fn load(&self, _spec: ModelSpec) {
+    /// Asks the node what it serves, again.
+    fn refresh(&self) {
         let load_id = self.shared.begin(self.shared.asking());
         self.runtime.spawn(self.shared.clone().load(load_id));
     }

@@ -22,7 +22,7 @@ pub use node::{ApiKey, DEFAULT_TIMEOUT, NodeSpec, api_base};
 
 use crate::face::Engine;
 
-/// An engine on `node`; nothing is asked until `Engine::load`.
+/// An engine on `node`; nothing is asked until `Engine::refresh`.
 pub fn connect(node: NodeSpec) -> Result<Engine, String> {
     Ok(Engine::new(RemoteBackend::new(node)?))
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::dialect::Dialect;
 use super::errors::{error_message, no_answer, redirect};
 use super::node::NodeSpec;
-use crate::face::{ChatFormat, ModelFacts};
+use crate::face::ModelFacts;
 
 /// What a node serves.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +69,7 @@ pub async fn probe(client: &reqwest::Client, node: &NodeSpec) -> Probe {
     {
         context_len = Some(n as usize);
     }
-    let facts =
-        ModelFacts { name: llamadeck_words::text::sanitize(&name), context_len: context_len.unwrap_or(0), format: ChatFormat::Template };
+    let facts = ModelFacts { name: llamadeck_words::text::sanitize(&name), context_len: context_len.unwrap_or(0), format: None };
     Probe::Ready(Served { facts, dialect, owner: owner.to_string() })
 }
 

@@ -218,12 +218,12 @@ fn stats(clock: &mut StatsClock, usage: Option<Usage>) -> GenStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::face::{ChatFormat, ModelFacts};
+    use crate::face::ModelFacts;
     use crate::remote::dialect::Dialect;
     use llamadeck_words::sampling::Sampling;
 
     fn served(dialect: Dialect, context_len: usize) -> Served {
-        Served { facts: ModelFacts { name: "m".into(), context_len, format: ChatFormat::Template }, dialect, owner: String::new() }
+        Served { facts: ModelFacts { name: "m".into(), context_len, format: None }, dialect, owner: String::new() }
     }
 
     fn ask(raw: bool) -> GenerateRequest {

@@ -3,6 +3,7 @@
 //! browser guards (`browser`), what one client may ask (`queue`), the request log
 //! (`request_log`) and an exported conversation replayed (`replay`). What only a real model or
 //! the real binary shows is in the top-level package's `tests/api/`.
+mod bench_node;
 mod browser;
 mod limits;
 mod queue;

@@ -46,7 +46,7 @@ fn an_exported_conversation_replays_against_the_api() {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let engine = scripted_engine(vec!["Power ".into(), "too.".into()], Duration::from_millis(1));
-    engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() });
+    engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() }).expect("an in-process engine loads models");
     let server = runtime.block_on(llamadeck_server::start(engine, &options(), None, None)).expect("binds port 0");
 
     let reply = post(server.addr, "/v1/chat/completions", body.clone());

@@ -44,7 +44,7 @@ pub fn api_with(script: Script, loaded: bool, options: ServerOptions) -> Api {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (engine, requests) = scripted(script);
     if loaded {
-        engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() });
+        engine.load(ModelSpec { source: "scripted-13b".into(), ..ModelSpec::default() }).expect("an in-process engine loads models");
     }
     let server = runtime.block_on(llamadeck_server::start(engine, &options, None, None)).expect("binds port 0");
     Api { server: Some(server), requests, runtime }
