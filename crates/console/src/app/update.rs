@@ -17,7 +17,7 @@ use crate::panes::search::SearchBar;
 use crate::panes::{Event, Focus, Pane, Panes};
 use crate::session::answer::stop_answer;
 use crate::session::conversations::{self, Slash};
-use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving};
+use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving, selection};
 use llamadeck_engine::{EngineCommand, GenerateRequest};
 use llamadeck_store::{Reply, Request};
 use llamadeck_words::chat::{ChatMessage, Message, MessageStatus, Role};
@@ -197,6 +197,11 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Command::Stop if !session.answering() && session.chat.selected.is_some() => {
+            // Nothing to stop: Esc lets go of the selection.
+            session.chat.selected = None;
+            Vec::new()
+        }
         Command::Stop => stop_answer(&mut session.chat),
         Command::FocusNext => {
             panes.focus = match panes.focus {
@@ -239,7 +244,11 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             panes.open(SearchBar::new(session.theme));
             Vec::new()
         }
-        Command::CopyLast => conversations::copy_last(session),
+        Command::CopyLast => selection::copy(session),
+        Command::SelectUp => selection::step(session, true),
+        Command::SelectDown => selection::step(session, false),
+        Command::OlderVersion => selection::flip(session, true),
+        Command::NewerVersion => selection::flip(session, false),
         Command::NextPreset => {
             panes.settings.error = None;
             presets::next_preset(session)
@@ -291,11 +300,11 @@ fn send(state: &mut State) -> Vec<Effect> {
     session.model.refused = None;
     panes.chat.clear(session.theme);
     session.chat.messages.push(Message::user(&text));
-    start_answer(session)
+    start_answer(session, Vec::new())
 }
 
-/// Appends an empty streaming answer and asks the engine for it.
-fn start_answer(session: &mut Session) -> Vec<Effect> {
+/// Appends an empty streaming answer (after `earlier` versions of it) and asks the engine for it.
+fn start_answer(session: &mut Session, earlier: Vec<Message>) -> Vec<Effect> {
     let id = session.chat.next_request;
     session.chat.next_request += 1;
     let messages = conversation(session);
@@ -303,6 +312,7 @@ fn start_answer(session: &mut Session) -> Vec<Effect> {
     answer.request = Some(id);
     answer.sampling = Some(session.sampling.clone());
     answer.model = session.model.name().map(str::to_string);
+    answer.versions.earlier = earlier;
     let chat = &mut session.chat;
     chat.messages.push(answer);
     chat.generating = Some(id);
@@ -352,14 +362,17 @@ fn regenerate(state: &mut State) -> Vec<Effect> {
     if !matches!(session.model.state, ModelState::Ready { .. }) {
         return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet");
     }
-    let messages = &mut session.chat.messages;
-    if messages.last().is_some_and(|m| m.role == Role::Assistant) {
-        messages.pop();
-    }
-    if messages.last().is_none_or(|m| m.role != Role::User) {
+    let messages = &session.chat.messages;
+    let asked = messages.len().checked_sub(if messages.last().is_some_and(|m| m.role == Role::Assistant) { 2 } else { 1 });
+    if asked.is_none_or(|i| messages[i].role != Role::User) {
         return session.notice(NoticeLevel::Info, "nothing to regenerate");
     }
-    start_answer(session)
+    // The answer regenerated stays, as an earlier version of the new one (Alt+← shows it).
+    let earlier = match session.chat.messages.last() {
+        Some(m) if m.role == Role::Assistant => session.chat.messages.pop().map(Message::into_versions),
+        _ => None,
+    };
+    start_answer(session, earlier.unwrap_or_default())
 }
 
 fn edit_last(state: &mut State) -> Vec<Effect> {

@@ -94,6 +94,15 @@ const SETTINGS_KEYS: [(&str, &str); 5] = [
     ("Ctrl+S", "save the values in the config (F5 reads it again)"),
 ];
 
+/// How answers are shown, selected, copied and flipped (the keys are the built-in ones).
+const ANSWER_NOTES: [&str; 5] = [
+    "markdown is shown: code in a ╭─ frame under its language, lists, headings",
+    "Alt+↑/↓ select an answer or a code block (reversed); Esc lets go",
+    "Ctrl+Y copies the selected code block's code or answer's text, else the last",
+    "Ctrl+R keeps the answer it replaces: Alt+←/→ flip versions (header: 2/3)",
+    "the version shown is sent next and exported; saved conversations keep all",
+];
+
 pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     let mut out = vec![HelpRow::Heading("keys (change them under keys: in the config)")];
     for command in Command::ALL {
@@ -101,6 +110,9 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
         let keys = if keys.is_empty() { "unbound".into() } else { keys.join(" ") };
         out.push(HelpRow::Key { keys, what: command.describe() });
     }
+    out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("answers"));
+    out.extend(ANSWER_NOTES.iter().map(|note| HelpRow::Note(note)));
     out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("in the settings pane"));
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));

@@ -5,7 +5,6 @@
 use super::saving::{load_into, snapshot};
 use super::{Effect, NoticeLevel, Session};
 use llamadeck_store::{ExportFormat, Reply, Request};
-use llamadeck_words::chat::Role;
 
 /// Whether the conversations view, when open, should list the folder again after `reply` (a
 /// file it showed could not be opened, renamed or deleted).
@@ -88,17 +87,9 @@ fn export(state: &mut Session, format: &str) -> Slash {
     })
 }
 
-pub fn copy_last(state: &mut Session) -> Vec<Effect> {
-    let last = state.chat.messages.iter().rev().find(|m| m.role == Role::Assistant && !m.text.is_empty());
-    match last {
-        Some(m) => vec![Effect::Clipboard(m.text.clone())],
-        None => state.notice(NoticeLevel::Info, "no answer to copy yet"),
-    }
-}
-
 pub fn on_copied(state: &mut Session, result: Result<usize, String>) -> Vec<Effect> {
     match result {
-        Ok(chars) => state.notice(NoticeLevel::Info, format!("last answer copied ({chars} characters, OSC 52)")),
+        Ok(chars) => state.notice(NoticeLevel::Info, format!("{} copied ({chars} characters, OSC 52)", state.chat.copying)),
         Err(e) => state.notice(NoticeLevel::Error, format!("copy failed: {e}")),
     }
 }

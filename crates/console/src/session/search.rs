@@ -1,12 +1,13 @@
-//! `/` search in the current conversation: every place the words occur (letters compared
-//! without case), newest kept first when there are very many, in order, so the chat pane can
+//! `/` search in the current conversation: every place the words occur in the text as shown
+//! (an answer's markdown rendered, as the chat pane draws it; letters compared without case), newest kept first when there are very many, in order, so the chat pane can
 //! highlight them and Enter, ↑ and ↓ step through them one by one.
 use llamadeck_words::chat::Message;
+use llamadeck_words::layout::chat_lines;
 
 /// More matches than this are not kept: the bar then says "10000+".
 pub const MAX_HITS: usize = 10_000;
 
-/// One match: bytes `start..end` of message `message`'s text.
+/// One match: bytes `start..end` of message `message`'s shown text (`chat_lines::shown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub message: usize,
@@ -23,7 +24,7 @@ pub fn find(messages: &[Message], query: &str) -> (Vec<Hit>, bool) {
     }
     let mut newest_first = Vec::new();
     for (index, message) in messages.iter().enumerate().rev() {
-        let found = in_text(&message.text, &needle);
+        let found = in_text(&chat_lines::shown(message).text, &needle);
         let room = MAX_HITS + 1 - newest_first.len();
         newest_first.extend(found.into_iter().rev().take(room).map(|(start, end)| Hit { message: index, start, end }));
         if newest_first.len() > MAX_HITS {
@@ -140,6 +141,14 @@ mod tests {
         assert_eq!(hits(&["Ünïcode ünïcode UNÏCODE"], "ünï"), [(0, 0, 5), (0, 10, 15)]);
         assert_eq!(hits(&["NVML, nvml; NvMl"], "nvml"), [(0, 0, 4), (0, 6, 10), (0, 12, 16)]);
         assert!(hits(&["anything"], "  ").is_empty());
+    }
+
+    /// An answer is searched as it is shown: "**GPU** memory" reads "GPU memory".
+    #[test]
+    fn answers_are_searched_as_rendered() {
+        let answer = Message::new(llamadeck_words::chat::Role::Assistant, "**GPU** memory", llamadeck_words::chat::MessageStatus::Complete);
+        let (found, _) = find(&[answer], "gpu memory");
+        assert_eq!(found, [Hit { message: 0, start: 0, end: 10 }]);
     }
 
     #[test]

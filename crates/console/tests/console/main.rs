@@ -15,6 +15,7 @@ macro_rules! snapshot {
     }};
 }
 
+mod answers;
 mod conversations;
 mod fleet_pane;
 mod random;

@@ -66,12 +66,16 @@ commands! {
     Send              "send"           ["enter"]                              Chat     "send"      "send the message";
     InsertNewline     "newline"        ["alt+enter", "shift+enter", "ctrl+j"] Chat     "new line"  "new line in the message";
     Stop              "stop"           ["esc"]                                Chat     "stop"      "stop generating (keeps the partial answer)";
-    Regenerate        "regenerate"     ["ctrl+r"]                             Chat     "again"     "regenerate the last answer with current settings";
+    Regenerate        "regenerate"     ["ctrl+r"]                             Chat     "again"     "regenerate the last answer; Alt+← shows the earlier one";
     EditLast          "edit_last"      ["ctrl+e"]                             Chat     "edit"      "edit and resend the last question";
     ClearConversation "clear"          ["ctrl+l"]                             Chat     "new"       "start a new conversation (this one stays saved)";
     Conversations     "conversations"  ["f3"]                                 Overlay  "saved"     "saved conversations: open, rename, delete, new";
     Search            "search"         ["/", "ctrl+f"]                        Chat     "search"    "search this conversation (/ twice in an empty box)";
-    CopyLast          "copy_last"      ["ctrl+y"]                             Chat     "copy"      "copy the last answer to your clipboard (OSC 52)";
+    CopyLast          "copy_last"      ["ctrl+y"]                             Chat     "copy"      "copy the selection, else the last answer (OSC 52)";
+    SelectUp          "select_up"      ["alt+up"]                             Chat     "select"    "select the answer or code block above (Esc lets go)";
+    SelectDown        "select_down"    ["alt+down"]                           Chat     "select"    "select the answer or code block below";
+    OlderVersion      "older_version"  ["alt+left"]                           Chat     "older"     "the selected (else last) answer's earlier version";
+    NewerVersion      "newer_version"  ["alt+right"]                          Chat     "newer"     "the selected (else last) answer's later version";
     ScrollUp          "scroll_up"      ["ctrl+up"]                            Chat     "up"        "scroll the chat up a line";
     ScrollDown        "scroll_down"    ["ctrl+down"]                          Chat     "down"      "scroll the chat down a line";
     PageUp            "page_up"        ["pageup"]                             Chat     "page up"   "scroll the chat up a page";
