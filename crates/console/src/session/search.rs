@@ -24,7 +24,7 @@ pub fn find(messages: &[Message], query: &str) -> (Vec<Hit>, bool) {
     }
     let mut newest_first = Vec::new();
     for (index, message) in messages.iter().enumerate().rev() {
-        let found = in_text(&chat_lines::shown(message).text, &needle);
+        let found = in_text(&chat_lines::shown_text(message), &needle);
         let room = MAX_HITS + 1 - newest_first.len();
         newest_first.extend(found.into_iter().rev().take(room).map(|(start, end)| Hit { message: index, start, end }));
         if newest_first.len() > MAX_HITS {

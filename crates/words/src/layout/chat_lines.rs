@@ -70,6 +70,15 @@ pub fn shown(message: &Message) -> Shown {
     }
 }
 
+/// The text of `message` as shown, without copying it when it shows as written (a question,
+/// an answer in prose): what search looks in.
+pub fn shown_text(message: &Message) -> std::borrow::Cow<'_, str> {
+    if message.role != Role::Assistant || markdown::is_prose(&message.text) {
+        return std::borrow::Cow::Borrowed(&message.text);
+    }
+    std::borrow::Cow::Owned(markdown::render(&message.text).text)
+}
+
 /// `message` below its header at a pane text width of `width`: a streaming answer ends in the
 /// cursor '▌'; an answer with no text yet has no body line.
 pub fn wrapped(message: &Message, width: usize) -> Wrapped {
@@ -120,12 +129,14 @@ fn glyph_ranges(text: &str, width: usize) -> Vec<Range<usize>> {
 }
 
 /// Lines `message` takes at `width`, its header included: `wrapped(..).height()`, counted
-/// without building a question's lines (most of a long history).
+/// without building the lines of a question or an answer in prose (most of a long history).
 pub fn height(message: &Message, width: usize) -> usize {
-    if message.role == Role::Assistant || message.status != MessageStatus::Complete {
+    let as_written = message.role != Role::Assistant || markdown::is_prose(&message.text);
+    if !as_written || message.status != MessageStatus::Complete {
         return wrapped(message, width).height();
     }
-    1 + line_count(&message.text, width.saturating_sub(INDENT.len()))
+    // An answer in prose shows as written, but for the spaces that end it (see `markdown`).
+    1 + line_count(message.text.trim_end_matches(' '), width.saturating_sub(INDENT.len()))
 }
 
 /// The notes as lines: `None` is a blank separator, before each paragraph that has something above
@@ -279,6 +290,8 @@ mod tests {
             ["  Bold words in a ", "  list:", "  ", "  • first item ", "    that wraps", "  ", "  ╭─ sh", "  │ echo one two t", "  │ hree"]
         );
         assert_eq!(height(&answer, 18), 10);
+        let prose = Message::new(Role::Assistant, "plain words that wrap here and there  ", MessageStatus::Complete);
+        assert_eq!(height(&prose, 12), wrapped(&prose, 12).height());
         let question = Message::user(text);
         assert_eq!(drawn(&question, 18)[0], "  **Bold** words ");
         assert_eq!(height(&question, 18), wrapped(&question, 18).height());

@@ -77,12 +77,51 @@ pub fn plain(text: &str) -> Shown {
 
 /// `markdown` (already sanitized) rendered for the terminal.
 pub fn render(markdown: &str) -> Shown {
+    // Most answers are prose: shown as written, without parsing (a long history is measured
+    // once, answer by answer).
+    if is_prose(markdown) {
+        // The parser drops the spaces that end a paragraph.
+        return plain(markdown.trim_end_matches(' '));
+    }
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut r = Renderer::default();
     for event in Parser::new_ext(markdown, options) {
         r.event(event);
     }
     r.finish()
+}
+
+/// The bytes that can start markup (a table: this runs over every byte of a long history).
+const MARKUP: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = b"*_`#>[]<~|&\\!=\t\r";
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// True when `text` renders as written (but for spaces at its very end): no character that can
+/// start markup anywhere, no line that could start a block (a list, a quote, indented code, a
+/// heading's underline), end in a hard break, or collapse with blank lines around it.
+pub fn is_prose(text: &str) -> bool {
+    let text = text.trim_end_matches(' ');
+    // A chunk at a time without a branch per byte: this is most of a search's time.
+    let markup = |chunk: &[u8]| chunk.iter().fold(false, |found, &b| found | MARKUP[b as usize]);
+    if text.is_empty()
+        || text.as_bytes().chunks(512).any(markup)
+        || text.starts_with('\n')
+        || text.ends_with('\n')
+        || text.contains("\n\n\n")
+    {
+        return false;
+    }
+    text.split('\n').all(|line| {
+        let starts_block = line.starts_with(|c: char| c == ' ' || c == '-' || c == '+' || c.is_ascii_digit());
+        !starts_block && !line.ends_with(' ')
+    })
 }
 
 /// A block that puts something before its lines.
@@ -434,6 +473,27 @@ mod tests {
         let shown = render("> quoted\n> more\n\nsee [docs](https://x.io) or <https://y.io>\nnext line");
         assert_eq!(lines(&shown), ["│ quoted", "│ more", "", "see docs (https://x.io) or https://y.io", "next line"]);
         assert_eq!(looked(&shown, |l| l.link), ["docs", "https://y.io"]);
+    }
+
+    /// Prose skips the parser and comes out as the parser would show it.
+    #[test]
+    fn prose_is_shown_as_the_parser_would_show_it() {
+        let parsed = |text: &str| {
+            let mut r = Renderer::default();
+            for event in Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS) {
+                r.event(event);
+            }
+            r.finish()
+        };
+        let prose = ["one line", "ends in spaces  ", "a\nb\n\nc, d; e. Llama-2-13B in fp16: 26 GB", "Émile ▌", "x 1. y - z"];
+        for text in prose {
+            assert!(is_prose(text), "{text:?}");
+            assert_eq!(render(text), parsed(text), "{text:?}");
+        }
+        let marked = ["**b**", "- item", "1. one", "    code", "a  \nb", "\n\nlead", "a\n\n\nb", "t\n===", "a &amp; b", "> q", " lead"];
+        for text in marked {
+            assert!(!is_prose(text), "{text:?}");
+        }
     }
 
     #[test]
