@@ -14,6 +14,7 @@ use crate::panes::help::Help;
 use crate::panes::requests::Requests;
 use crate::panes::resume::Resume;
 use crate::panes::search::SearchBar;
+use crate::panes::slash;
 use crate::panes::{Event, Focus, Pane, Panes};
 use crate::session::answer::stop_answer;
 use crate::session::conversations::{self, Slash};
@@ -28,11 +29,13 @@ pub const MAX_PASTE_BYTES: usize = 1 << 20;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let serial = state.session.chat.meta.serial;
-    let effects = apply(state, action);
+    let mut effects = apply(state, action);
     // Another conversation: a search over the one left would point at the wrong messages.
     if state.session.chat.meta.serial != serial {
         state.panes.close::<SearchBar>();
     }
+    // The slash list shows while a command is typed in the message box.
+    effects.extend(slash::sync(&mut state.panes));
     // The line plan is kept only while something reads it (a scrolled chat, a search):
     // following the tail, tokens and resizes never wrap the whole history.
     if state.session.chat.scroll_top.is_some() || state.panes.is_open::<SearchBar>() {
@@ -100,6 +103,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             session.notice(NoticeLevel::Error, format!("{e} · nothing was changed or reloaded; fix it and press F5 again"))
         }
         Action::Store(reply) => on_store(session, panes, reply),
+        Action::PathsFound { typed, found } => {
+            slash::paths_found(panes, session, &typed, found);
+            Vec::new()
+        }
         Action::Copied(result) => conversations::on_copied(session, result),
         Action::Shutdown => stop_answer(&mut session.chat),
         Action::Problem(text) => session.notice(NoticeLevel::Error, text),
@@ -115,6 +122,10 @@ fn on_store(session: &mut Session, panes: &mut Panes, reply: Reply) -> Vec<Effec
     let mut effects = Vec::new();
     match reply {
         Reply::Listed(listing) => {
+            effects.extend(conversations::listed(session, &listing));
+            if let Some(list) = panes.find_mut::<slash::SlashList>() {
+                list.titles = listing.entries.iter().map(|s| s.title.clone()).collect();
+            }
             if let Some(browser) = panes.find_mut::<Browser>() {
                 browser.listed(listing);
             }
@@ -203,6 +214,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             Vec::new()
         }
         Command::Stop => stop_answer(&mut session.chat),
+        Command::FocusNext if let Some(effects) = slash::tab(panes, session) => effects,
         Command::FocusNext => {
             panes.focus = match panes.focus {
                 Focus::Chat => Focus::Settings,
@@ -288,6 +300,10 @@ fn send(state: &mut State) -> Vec<Effect> {
             return effects;
         }
         Slash::Refused(effects) => return effects,
+        Slash::Key(command) => {
+            panes.chat.clear(session.theme);
+            return run_command(state, command);
+        }
         Slash::Text => {}
     }
     if session.answering() {

@@ -298,7 +298,7 @@ impl ChatPane {
         let title = if state.answering() {
             " answering · Esc stops "
         } else if self.input.lines().first().is_some_and(|l| l.starts_with('/')) && self.input.lines().len() == 1 {
-            " command: /model PATH · /export md|json · / again searches "
+            " command · Tab completes · Enter runs · / again searches "
         } else {
             " message "
         };

@@ -1,5 +1,6 @@
 //! The help overlay (F1): every command with its keys, from the live keymap so it always tells
-//! the truth, the settings pane's own keys and the commands typed in the message box. It scrolls
+//! the truth, the settings pane's own keys, how answers are selected and flipped, and the slash
+//! commands typed in the message box (`keys::slash`). It scrolls
 //! with the arrows, pages and Home/End when the terminal is too short; any other key closes it
 //! and does nothing else (quit still quits).
 use crossterm::event::{KeyCode, KeyEvent};
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use super::{Hint, Hints, Outcome, Pane, Panes};
 use crate::session::Session;
-use llamadeck_words::keys::{Command, Keymap};
+use llamadeck_words::keys::{Command, Keymap, slash};
 use llamadeck_words::layout::Areas;
 
 /// The help overlay; `scroll` is its first line on screen.
@@ -118,9 +119,8 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));
     out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("commands, typed in the message box"));
-    out.push(HelpRow::Key { keys: "/model PATH".into(), what: "load another model; the current one answers meanwhile" });
-    out.push(HelpRow::Key { keys: "/export md|json".into(), what: "write this conversation under exports/" });
-    out.push(HelpRow::Note("a / key in an empty message box starts a command; press it again to search"));
+    out.extend(slash::all().into_iter().map(|s| HelpRow::Key { keys: s.usage(), what: s.describe }));
+    out.push(HelpRow::Note("/ in an empty box lists them, Tab completes; / again searches instead"));
     out
 }
 

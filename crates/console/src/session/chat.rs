@@ -42,6 +42,8 @@ pub struct Chat {
     pub scroll_top: Option<usize>,
     /// The answer or code block chosen with Alt+↑/↓ (`session::selection`), if any.
     pub selected: Option<Selected>,
+    /// A `/load NAME` waiting for the store's listing.
+    pub pending_load: Option<String>,
     /// What the last copy put on the clipboard ("answer", "code block"), for its notice.
     pub copying: &'static str,
     /// The chat's line plan, kept up to date by `update` while something reads it (a scrolled
@@ -60,6 +62,7 @@ impl Default for Chat {
             context_estimated: false,
             scroll_top: None,
             selected: None,
+            pending_load: None,
             copying: "last answer",
             plan: ChatPlan::default(),
         }

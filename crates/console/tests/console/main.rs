@@ -21,6 +21,7 @@ mod fleet_pane;
 mod random;
 mod reducer;
 mod screens;
+mod slash;
 mod whole_loop;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
