@@ -45,7 +45,7 @@ impl SearchBar {
 
     /// The query changed: every match again, the newest (nearest the bottom of the chat) first.
     fn search(&mut self, state: &mut Session) {
-        (self.hits, self.capped) = find(&state.chat.messages, &self.text());
+        (self.hits, self.capped) = find(&state.chat.messages, &state.chat.plan, &self.text());
         self.current = self.hits.len().checked_sub(1);
         self.show_match(state);
     }

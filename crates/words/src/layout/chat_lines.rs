@@ -73,7 +73,17 @@ pub fn shown(message: &Message) -> Shown {
 /// The text of `message` as shown, without copying it when it shows as written (a question,
 /// an answer in prose): what search looks in.
 pub fn shown_text(message: &Message) -> std::borrow::Cow<'_, str> {
-    if message.role != Role::Assistant || markdown::is_prose(&message.text) {
+    shown_text_known(message, as_written(message))
+}
+
+/// Whether `message` shows as written: a question, or an answer in prose (see `markdown`).
+pub fn as_written(message: &Message) -> bool {
+    message.role != Role::Assistant || markdown::is_prose(&message.text)
+}
+
+/// `shown_text` when whether it shows as written is known (`ChatPlan::as_written`).
+pub fn shown_text_known(message: &Message, as_written: bool) -> std::borrow::Cow<'_, str> {
+    if as_written {
         return std::borrow::Cow::Borrowed(&message.text);
     }
     std::borrow::Cow::Owned(markdown::render(&message.text).text)
@@ -131,7 +141,10 @@ fn glyph_ranges(text: &str, width: usize) -> Vec<Range<usize>> {
 /// Lines `message` takes at `width`, its header included: `wrapped(..).height()`, counted
 /// without building the lines of a question or an answer in prose (most of a long history).
 pub fn height(message: &Message, width: usize) -> usize {
-    let as_written = message.role != Role::Assistant || markdown::is_prose(&message.text);
+    height_known(message, width, as_written(message))
+}
+
+fn height_known(message: &Message, width: usize, as_written: bool) -> usize {
     if !as_written || message.status != MessageStatus::Complete {
         return wrapped(message, width).height();
     }
@@ -188,7 +201,8 @@ pub struct ChatPlan {
     width: usize,
     /// Which conversation the heights belong to (a new one starts over).
     epoch: u64,
-    shapes: Vec<(Shape, usize)>,
+    /// Each message's shape, height, and whether it shows as written.
+    shapes: Vec<(Shape, usize, bool)>,
 }
 
 impl ChatPlan {
@@ -208,15 +222,19 @@ impl ChatPlan {
         self.shapes.truncate(messages.len());
         for (i, message) in messages.iter().enumerate() {
             let shape = Shape::of(message);
+            let measure = || {
+                let written = as_written(message);
+                (shape, height_known(message, width, written), written)
+            };
             match self.shapes.get_mut(i) {
-                Some((known, _)) if *known == shape => {}
-                Some(entry) => *entry = (shape, height(message, width)),
-                None => self.shapes.push((shape, height(message, width))),
+                Some((known, _, _)) if *known == shape => {}
+                Some(entry) => *entry = measure(),
+                None => self.shapes.push(measure()),
             }
         }
         self.starts.clear();
         let mut total = 0;
-        for (_, height) in &self.shapes {
+        for (_, height, _) in &self.shapes {
             if total > 0 {
                 total += 1;
             }
@@ -228,13 +246,22 @@ impl ChatPlan {
 
     /// True when `refresh` with these arguments would change nothing.
     pub fn is_current(&self, messages: &[Message], notes: &[Note], width: usize, epoch: u64) -> bool {
-        let messages_total = self.starts.last().zip(self.shapes.last()).map_or(0, |(s, (_, h))| s + h);
+        let messages_total = self.starts.last().zip(self.shapes.last()).map_or(0, |(s, (_, h, _))| s + h);
         width == self.width
             && epoch == self.epoch
             && self.shapes.len() == messages.len()
             && self.starts.len() == messages.len()
-            && self.shapes.iter().zip(messages).all(|((shape, _), m)| *shape == Shape::of(m))
+            && self.shapes.iter().zip(messages).all(|((shape, _, _), m)| *shape == Shape::of(m))
             && self.total == messages_total + note_lines(notes, width, !messages.is_empty()).len()
+    }
+
+    /// Whether message `index` (`message`) shows as written, as measured when the plan last saw
+    /// it as it is (a search then skips looking at each answer's bytes again).
+    pub fn as_written(&self, index: usize, message: &Message) -> bool {
+        match self.shapes.get(index) {
+            Some((shape, _, written)) if *shape == Shape::of(message) => *written,
+            _ => as_written(message),
+        }
     }
 
     /// The first line shown when the last page is on screen.
