@@ -171,3 +171,34 @@ fn screen_markdown_and_versions() {
         snapshot!(format!("answers_markdown_{w}x{h}"), screen(&s, w, h).backend());
     }
 }
+
+/// Under NO_COLOR (the plain theme) emphasis still shows, as bold and italic, and nothing in the
+/// answer is told apart by colour alone: no cell of the chat has a colour at all.
+#[test]
+fn without_colour_emphasis_keeps_its_modifiers() {
+    let mut s = with_code();
+    s.session.theme = llamadeck_words::theme::Theme::PLAIN;
+    update(&mut s, Action::Resize(120, 35));
+    let terminal = screen(&s, 120, 35);
+    let buffer = terminal.backend().buffer();
+    let row = |y: u16| (0..120).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>();
+    let find = |word: &str| {
+        (0..35)
+            .find_map(|y| row(y).find(word).map(|at| (row(y)[..at].chars().count() as u16, y)))
+            .unwrap_or_else(|| panic!("{word} on screen"))
+    };
+    let modifier = |word: &str| {
+        let (x, y) = find(word);
+        buffer[(x, y)].modifier
+    };
+    assert!(modifier("both").contains(Modifier::BOLD));
+    assert!(modifier("in order").contains(Modifier::ITALIC));
+    assert!(modifier("Check the GPU").contains(Modifier::UNDERLINED | Modifier::BOLD));
+    // The chat pane (the message box above was styled when the state was made).
+    let chat = llamadeck_words::layout::areas(ratatui::layout::Rect::new(0, 0, 120, 35), 1).chat;
+    for y in chat.top()..chat.bottom() {
+        for x in chat.left()..chat.right() {
+            assert_eq!(buffer[(x, y)].fg, ratatui::style::Color::Reset, "({x}, {y}) {:?}", row(y));
+        }
+    }
+}
