@@ -33,9 +33,13 @@ pub fn markdown(c: &Conversation) -> String {
     out
 }
 
-/// "temperature 0.6 · top_p 0.9 · max_tokens 1024 · 42 tok · 31.2 tok/s · stop"
+/// "version 2 of 3 · temperature 0.6 · top_p 0.9 · max_tokens 1024 · 42 tok · 31.2 tok/s · stop"
 fn answer_details(m: &Message) -> Option<String> {
     let mut parts = Vec::new();
+    // Exports keep the chosen version of a regenerated answer and say which it was.
+    if m.versions.count() > 1 {
+        parts.push(format!("version {} of {}", m.versions.position(), m.versions.count()));
+    }
     if let Some(s) = &m.sampling {
         parts.push(format!("temperature {} · top_p {} · top_k {} · max_tokens {}", s.temperature, s.top_p, s.top_k, s.max_tokens));
         if let Some(seed) = s.seed {

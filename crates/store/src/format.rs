@@ -8,6 +8,11 @@
 //! ```
 //! Reading is strict about what it needs (version, roles, contents) and lenient about the rest:
 //! a per-answer `sampling` record this build cannot read is dropped, not fatal.
+//!
+//! An answer regenerated keeps its other versions: the message holds the chosen one, and
+//! `earlier` and `later` (left out when empty) the others in the order they were written, each
+//! a message of its own. Files written before answers had versions have neither and read as
+//! answers with one version; a llamadeck from before reads the chosen one and skips the rest.
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -42,6 +47,10 @@ pub struct FileMessage {
     pub sampling: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<FileStats>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<FileMessage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later: Vec<FileMessage>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,11 +95,23 @@ pub fn to_file(m: &Message) -> FileMessage {
             prefill_tok_s: s.prefill_tok_s.filter(|v| v.is_finite()),
             cached_tokens: s.cached_tokens,
         }),
+        earlier: m.versions.earlier.iter().map(to_file).collect(),
+        later: m.versions.later.iter().map(to_file).collect(),
     }
 }
 
 /// A message as read from disk, every text that may reach the screen sanitized.
-pub fn from_file(m: FileMessage, index: usize) -> Result<Message, String> {
+pub fn from_file(mut m: FileMessage, index: usize) -> Result<Message, String> {
+    let (earlier, later) = (std::mem::take(&mut m.earlier), std::mem::take(&mut m.later));
+    let mut message = one_version(m, index)?;
+    // A version kept inside another has no versions of its own.
+    let version = |v: FileMessage| one_version(FileMessage { earlier: Vec::new(), later: Vec::new(), ..v }, index);
+    message.versions.earlier = earlier.into_iter().map(version).collect::<Result<_, _>>()?;
+    message.versions.later = later.into_iter().map(version).collect::<Result<_, _>>()?;
+    Ok(message)
+}
+
+fn one_version(m: FileMessage, index: usize) -> Result<Message, String> {
     let role = Role::from_name(&m.role).ok_or_else(|| format!("message {index}: unknown role {:?}", m.role))?;
     let status = match m.status.as_deref() {
         None | Some("complete") => MessageStatus::Complete,

@@ -119,6 +119,38 @@ fn rename_delete_and_bad_ids() {
     assert!(list(dir.path()).entries.is_empty());
 }
 
+/// A regenerated answer keeps its other versions on disk, the chosen one in its place.
+#[test]
+fn every_version_of_an_answer_is_saved_and_exports_keep_the_chosen_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = conversation();
+    let first = Message::new(Role::Assistant, "first try", MessageStatus::Complete);
+    let third = Message::new(Role::Assistant, "third try", MessageStatus::Stopped);
+    c.messages[1].versions.earlier = vec![first];
+    c.messages[1].versions.later = vec![third];
+    save(dir.path(), &c, 1_735_832_600).unwrap();
+    let back = load(dir.path(), "20250102-154312-00aa").unwrap();
+    assert_eq!(back.messages, c.messages);
+    assert_eq!((back.messages[1].versions.position(), back.messages[1].versions.count()), (2, 3));
+    let md = export::markdown(&c);
+    assert!(md.contains("Use NVML.") && md.contains("version 2 of 3") && !md.contains("first try"), "{md}");
+    let json = export::openai_json(&c).to_string();
+    assert!(json.contains("Use NVML.") && !json.contains("first try") && !json.contains("third try"), "{json}");
+}
+
+/// A file from before answers had versions reads as answers with one version each.
+#[test]
+fn a_file_without_versions_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = r#"{"version": 1, "created": 1, "updated": 2, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello", "status": "complete", "finish": "stop"}]}"#;
+    std::fs::write(dir.path().join("old-1.json"), old).unwrap();
+    let back = load(dir.path(), "old-1").unwrap();
+    assert_eq!(back.messages[1].text, "hello");
+    assert_eq!(back.messages[1].versions.count(), 1);
+}
+
 #[test]
 fn exports_markdown_and_openai_json() {
     let c = conversation();

@@ -58,6 +58,11 @@ impl Theme {
     pub fn key(self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }
+    /// Code in an answer (a block's lines, inline code): set apart by its gutter and backticks
+    /// too, so it shows without colour.
+    pub fn code(self) -> Style {
+        self.fg(Color::Magenta)
+    }
     /// A search match in the chat; underlined too, so it shows without colour.
     pub fn found(self) -> Style {
         let style = Style::new().add_modifier(Modifier::UNDERLINED);

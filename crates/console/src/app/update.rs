@@ -14,10 +14,11 @@ use crate::panes::help::Help;
 use crate::panes::requests::Requests;
 use crate::panes::resume::Resume;
 use crate::panes::search::SearchBar;
+use crate::panes::slash;
 use crate::panes::{Event, Focus, Pane, Panes};
 use crate::session::answer::stop_answer;
 use crate::session::conversations::{self, Slash};
-use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving};
+use crate::session::{Action, Effect, ModelState, NoticeLevel, Quit, Session, fleet, model, presets, saving, selection};
 use llamadeck_engine::{EngineCommand, GenerateRequest, Priority};
 use llamadeck_store::{Reply, Request};
 use llamadeck_words::chat::{ChatMessage, Message, MessageStatus, Role};
@@ -28,11 +29,13 @@ pub const MAX_PASTE_BYTES: usize = 1 << 20;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let serial = state.session.chat.meta.serial;
-    let effects = apply(state, action);
+    let mut effects = apply(state, action);
     // Another conversation: a search over the one left would point at the wrong messages.
     if state.session.chat.meta.serial != serial {
         state.panes.close::<SearchBar>();
     }
+    // The slash list shows while a command is typed in the message box.
+    effects.extend(slash::sync(&mut state.panes));
     // The line plan is kept only while something reads it (a scrolled chat, a search):
     // following the tail, tokens and resizes never wrap the whole history.
     if state.session.chat.scroll_top.is_some() || state.panes.is_open::<SearchBar>() {
@@ -100,6 +103,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             session.notice(NoticeLevel::Error, format!("{e} · nothing was changed or reloaded; fix it and press F5 again"))
         }
         Action::Store(reply) => on_store(session, panes, reply),
+        Action::PathsFound { typed, found } => {
+            slash::paths_found(panes, session, &typed, found);
+            Vec::new()
+        }
         Action::Copied(result) => conversations::on_copied(session, result),
         Action::Shutdown => stop_answer(&mut session.chat),
         Action::Problem(text) => session.notice(NoticeLevel::Error, text),
@@ -115,6 +122,10 @@ fn on_store(session: &mut Session, panes: &mut Panes, reply: Reply) -> Vec<Effec
     let mut effects = Vec::new();
     match reply {
         Reply::Listed(listing) => {
+            effects.extend(conversations::listed(session, &listing));
+            if let Some(list) = panes.find_mut::<slash::SlashList>() {
+                list.titles = listing.entries.iter().map(|s| s.title.clone()).collect();
+            }
             if let Some(browser) = panes.find_mut::<Browser>() {
                 browser.listed(listing);
             }
@@ -197,7 +208,13 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Command::Stop if !session.answering() && session.chat.selected.is_some() => {
+            // Nothing to stop: Esc lets go of the selection.
+            session.chat.selected = None;
+            Vec::new()
+        }
         Command::Stop => stop_answer(&mut session.chat),
+        Command::FocusNext if let Some(effects) = slash::tab(panes, session) => effects,
         Command::FocusNext => {
             panes.focus = match panes.focus {
                 Focus::Chat => Focus::Settings,
@@ -239,7 +256,11 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
             panes.open(SearchBar::new(session.theme));
             Vec::new()
         }
-        Command::CopyLast => conversations::copy_last(session),
+        Command::CopyLast => selection::copy(session),
+        Command::SelectUp => selection::step(session, true),
+        Command::SelectDown => selection::step(session, false),
+        Command::OlderVersion => selection::flip(session, true),
+        Command::NewerVersion => selection::flip(session, false),
         Command::NextPreset => {
             panes.settings.error = None;
             presets::next_preset(session)
@@ -279,6 +300,10 @@ fn send(state: &mut State) -> Vec<Effect> {
             return effects;
         }
         Slash::Refused(effects) => return effects,
+        Slash::Key(command) => {
+            panes.chat.clear(session.theme);
+            return run_command(state, command);
+        }
         Slash::Text => {}
     }
     if session.answering() {
@@ -291,11 +316,11 @@ fn send(state: &mut State) -> Vec<Effect> {
     session.model.refused = None;
     panes.chat.clear(session.theme);
     session.chat.messages.push(Message::user(&text));
-    start_answer(session)
+    start_answer(session, Vec::new())
 }
 
-/// Appends an empty streaming answer and asks the engine for it.
-fn start_answer(session: &mut Session) -> Vec<Effect> {
+/// Appends an empty streaming answer (after `earlier` versions of it) and asks the engine for it.
+fn start_answer(session: &mut Session, earlier: Vec<Message>) -> Vec<Effect> {
     let id = session.chat.next_request;
     session.chat.next_request += 1;
     let messages = conversation(session);
@@ -303,6 +328,7 @@ fn start_answer(session: &mut Session) -> Vec<Effect> {
     answer.request = Some(id);
     answer.sampling = Some(session.sampling.clone());
     answer.model = session.model.name().map(str::to_string);
+    answer.versions.earlier = earlier;
     let chat = &mut session.chat;
     chat.messages.push(answer);
     chat.generating = Some(id);
@@ -353,14 +379,17 @@ fn regenerate(state: &mut State) -> Vec<Effect> {
     if !matches!(session.model.state, ModelState::Ready { .. }) {
         return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet");
     }
-    let messages = &mut session.chat.messages;
-    if messages.last().is_some_and(|m| m.role == Role::Assistant) {
-        messages.pop();
-    }
-    if messages.last().is_none_or(|m| m.role != Role::User) {
+    let messages = &session.chat.messages;
+    let asked = messages.len().checked_sub(if messages.last().is_some_and(|m| m.role == Role::Assistant) { 2 } else { 1 });
+    if asked.is_none_or(|i| messages[i].role != Role::User) {
         return session.notice(NoticeLevel::Info, "nothing to regenerate");
     }
-    start_answer(session)
+    // The answer regenerated stays, as an earlier version of the new one (Alt+← shows it).
+    let earlier = match session.chat.messages.last() {
+        Some(m) if m.role == Role::Assistant => session.chat.messages.pop().map(Message::into_versions),
+        _ => None,
+    };
+    start_answer(session, earlier.unwrap_or_default())
 }
 
 fn edit_last(state: &mut State) -> Vec<Effect> {

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui_textarea::{TextArea, WrapMode};
@@ -12,11 +12,12 @@ use ratatui_textarea::{TextArea, WrapMode};
 use super::search::SearchBar;
 use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
 use crate::session::search::{Hit, in_message};
-use crate::session::{Quit, Session};
+use crate::session::{Quit, Session, selection};
 use llamadeck_words::chat::{FinishReason, Message, MessageStatus, Role};
 use llamadeck_words::keys::Command;
 use llamadeck_words::layout::Areas;
 use llamadeck_words::layout::chat_lines::{INDENT, Tone, note_lines, wrapped};
+use llamadeck_words::layout::markdown::Look;
 use llamadeck_words::text::{str_width, truncate};
 use llamadeck_words::theme::Theme;
 
@@ -67,7 +68,8 @@ fn tail_lines(state: &Session, search: Option<&SearchBar>, width: usize, height:
     all.into_iter().skip(skip).collect()
 }
 
-/// One message: its header, then its body as the line plan wraps it, search matches marked.
+/// One message: its header, then its body as the line plan wraps it (an answer's markdown
+/// rendered), search matches marked, the selection (Alt+↑/↓) reversed.
 fn message_lines(state: &Session, search: Option<&SearchBar>, index: usize, width: usize) -> Vec<Line<'static>> {
     let theme = state.theme;
     let message = &state.chat.messages[index];
@@ -75,35 +77,88 @@ fn message_lines(state: &Session, search: Option<&SearchBar>, index: usize, widt
         Some(search) => (in_message(&search.hits, index), search.current_hit()),
         None => (&[][..], None),
     };
+    let selected = selection::current(&state.chat).filter(|s| s.message == index);
     let body = wrapped(message, width);
-    let mut out = vec![header(message, theme, width)];
-    for range in &body.lines {
+    let shown = &body.shown;
+    let mut head = header(message, theme, width);
+    if selected.is_some_and(|s| s.block.is_none()) {
+        head = head.patch_style(theme.selected());
+    }
+    // The selected code block's first line (its language) is reversed.
+    let selected_line = selected.and_then(|s| s.block).and_then(|b| shown.code_blocks.get(b)).map(|b| b.lines.start);
+    let mut out = vec![head];
+    for row in &body.rows {
         let mut spans = vec![Span::raw(INDENT)];
-        spans.extend(marked(&body.text, range.clone(), hits, current, theme));
-        out.push(Line::from(spans));
+        let prefix = body.prefix(row);
+        if !prefix.is_empty() {
+            spans.push(Span::styled(prefix.to_string(), if shown.lines[row.line].code { theme.code() } else { theme.dim() }));
+        }
+        spans.extend(styled(&shown.text, row.range.clone(), &shown.looks, hits, current, theme));
+        let mut line = Line::from(spans);
+        if selected_line == Some(row.line) && row.first {
+            line = line.patch_style(theme.selected());
+        }
+        out.push(line);
     }
     out.extend(body.error.into_iter().map(|l| Line::styled(l, theme.error())));
     out
 }
 
-/// `text[range]` as spans, the parts inside `hits` styled as matches.
-fn marked(text: &str, range: std::ops::Range<usize>, hits: &[Hit], current: Option<Hit>, theme: Theme) -> Vec<Span<'static>> {
-    let mut spans = Vec::new();
-    let mut at = range.start;
-    let first = hits.partition_point(|h| h.end <= range.start);
-    for hit in hits[first..].iter().take_while(|h| h.start < range.end) {
-        let (from, to) = (hit.start.max(at), hit.end.min(range.end));
-        // A match found before the text changed may no longer fall on char boundaries.
-        let (Some(before), Some(found)) = (text.get(at..from), text.get(from..to)) else { continue };
-        if !before.is_empty() {
-            spans.push(Span::raw(before.to_string()));
-        }
-        let style = if current == Some(*hit) { theme.found_current() } else { theme.found() };
-        spans.push(Span::styled(found.to_string(), style));
-        at = to;
+/// How a part of an answer looks on this terminal; with NO_COLOR the modifiers remain (bold,
+/// italic, underline) and code keeps its gutter and backticks.
+fn look_style(look: Look, theme: Theme) -> Style {
+    let mut style = if look.code { theme.code() } else { Style::new() };
+    if look.dim {
+        style = style.patch(theme.dim());
     }
-    if let Some(rest) = text.get(at..range.end).filter(|r| !r.is_empty()) {
-        spans.push(Span::raw(rest.to_string()));
+    let mut add = Modifier::empty();
+    for (on, modifier) in [
+        (look.strong, Modifier::BOLD),
+        (look.emphasis, Modifier::ITALIC),
+        (look.strike, Modifier::CROSSED_OUT),
+        (look.heading, Modifier::BOLD | Modifier::UNDERLINED),
+        (look.link, Modifier::UNDERLINED),
+    ] {
+        if on {
+            add |= modifier;
+        }
+    }
+    style.add_modifier(add)
+}
+
+/// `text[range]` as spans: each part in its look, the parts inside `hits` styled as matches.
+fn styled(
+    text: &str,
+    range: std::ops::Range<usize>,
+    looks: &[(std::ops::Range<usize>, Look)],
+    hits: &[Hit],
+    current: Option<Hit>,
+    theme: Theme,
+) -> Vec<Span<'static>> {
+    let looks = &looks[looks.partition_point(|(r, _)| r.end <= range.start)..];
+    let looks: Vec<_> = looks.iter().take_while(|(r, _)| r.start < range.end).collect();
+    let hits = &hits[hits.partition_point(|h| h.end <= range.start)..];
+    let hits: Vec<_> = hits.iter().take_while(|h| h.start < range.end).collect();
+    // Every place where the style may change.
+    let mut cuts = vec![range.start, range.end];
+    let inside = |at: usize| at.clamp(range.start, range.end);
+    cuts.extend(looks.iter().flat_map(|(r, _)| [inside(r.start), inside(r.end)]));
+    cuts.extend(hits.iter().flat_map(|h| [inside(h.start), inside(h.end)]));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for pair in cuts.windows(2) {
+        let (from, to) = (pair[0], pair[1]);
+        // A match found before the text changed may no longer fall on char boundaries.
+        let Some(part) = text.get(from..to) else { continue };
+        let mut style = looks.iter().find(|(r, _)| r.start <= from && from < r.end).map_or(Style::new(), |(_, l)| look_style(*l, theme));
+        if let Some(hit) = hits.iter().find(|h| h.start <= from && from < h.end) {
+            style = style.patch(if current == Some(**hit) { theme.found_current() } else { theme.found() });
+        }
+        match spans.last_mut() {
+            Some(last) if last.style == style => last.content.to_mut().push_str(part),
+            _ => spans.push(Span::styled(part.to_string(), style)),
+        }
     }
     spans
 }
@@ -118,6 +173,10 @@ fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     };
     // (drop order: higher goes first, text, style)
     let mut fields: Vec<(u8, String, Style)> = Vec::new();
+    // Which version of a regenerated answer this is (Alt+←/→ flip): the last field to go.
+    if message.versions.count() > 1 {
+        fields.push((0, format!("{}/{}", message.versions.position(), message.versions.count()), theme.title()));
+    }
     match &message.status {
         MessageStatus::Streaming if message.text.is_empty() => fields.push((1, "thinking…".into(), theme.dim())),
         MessageStatus::Stopped => fields.push((1, "stopped".into(), theme.warn())),
@@ -239,7 +298,7 @@ impl ChatPane {
         let title = if state.answering() {
             " answering · Esc stops "
         } else if self.input.lines().first().is_some_and(|l| l.starts_with('/')) && self.input.lines().len() == 1 {
-            " command: /model PATH · /export md|json · / again searches "
+            " command · Tab completes · Enter runs · / again searches "
         } else {
             " message "
         };
@@ -301,6 +360,12 @@ impl Pane for ChatPane {
     fn hints(&self, state: &Session) -> Hints {
         let keys = if state.answering() {
             vec![Hint::command(state, Command::Stop)]
+        } else if let Some(s) = selection::current(&state.chat) {
+            // An answer or code block is selected: what can be done with it.
+            let versions = state.chat.messages[s.message].versions.count() > 1;
+            let flip = versions.then(|| Hint::bound(state, Command::OlderVersion, "older")).flatten();
+            let newer = versions.then(|| Hint::bound(state, Command::NewerVersion, "newer")).flatten();
+            vec![Hint::command(state, Command::CopyLast), flip, newer, Hint::bound(state, Command::Stop, "let go")]
         } else {
             let fleet = (!state.fleet.nodes.is_empty()).then(|| Hint::command(state, Command::Fleet)).flatten();
             vec![Hint::command(state, Command::Send), Hint::bound(state, Command::FocusNext, "settings"), fleet]

@@ -1,5 +1,6 @@
 //! The help overlay (F1): every command with its keys, from the live keymap so it always tells
-//! the truth, the settings pane's own keys and the commands typed in the message box. It scrolls
+//! the truth, the settings pane's own keys, how answers are selected and flipped, and the slash
+//! commands typed in the message box (`keys::slash`). It scrolls
 //! with the arrows, pages and Home/End when the terminal is too short; any other key closes it
 //! and does nothing else (quit still quits).
 use crossterm::event::{KeyCode, KeyEvent};
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use super::{Hint, Hints, Outcome, Pane, Panes};
 use crate::session::Session;
-use llamadeck_words::keys::{Command, Keymap};
+use llamadeck_words::keys::{Command, Keymap, slash};
 use llamadeck_words::layout::Areas;
 
 /// The help overlay; `scroll` is its first line on screen.
@@ -94,6 +95,15 @@ const SETTINGS_KEYS: [(&str, &str); 5] = [
     ("Ctrl+S", "save the values in the config (F5 reads it again)"),
 ];
 
+/// How answers are shown, selected, copied and flipped (the keys are the built-in ones).
+const ANSWER_NOTES: [&str; 5] = [
+    "markdown is shown: code in a ╭─ frame under its language, lists, headings",
+    "Alt+↑/↓ select an answer or a code block (reversed); Esc lets go",
+    "Ctrl+Y copies the selected code block's code or answer's text, else the last",
+    "Ctrl+R keeps the answer it replaces: Alt+←/→ flip versions (header: 2/3)",
+    "the version shown is sent next and exported; saved conversations keep all",
+];
+
 pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     let mut out = vec![HelpRow::Heading("keys (change them under keys: in the config)")];
     for command in Command::ALL {
@@ -102,13 +112,15 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
         out.push(HelpRow::Key { keys, what: command.describe() });
     }
     out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("answers"));
+    out.extend(ANSWER_NOTES.iter().map(|note| HelpRow::Note(note)));
+    out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("in the settings pane"));
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));
     out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("commands, typed in the message box"));
-    out.push(HelpRow::Key { keys: "/model PATH".into(), what: "load another model; the current one answers meanwhile" });
-    out.push(HelpRow::Key { keys: "/export md|json".into(), what: "write this conversation under exports/" });
-    out.push(HelpRow::Note("a / key in an empty message box starts a command; press it again to search"));
+    out.extend(slash::all().into_iter().map(|s| HelpRow::Key { keys: s.usage(), what: s.describe }));
+    out.push(HelpRow::Note("/ in an empty box lists them, Tab completes; / again searches instead"));
     out
 }
 

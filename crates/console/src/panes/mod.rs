@@ -1,6 +1,6 @@
 //! The panes: the tiled ones (the chat with its message box, the settings, the GPU panel) and
 //! the overlays that open over them (help, requests, fleet, conversations, the resume offer,
-//! search), on one stack. Each pane is one module holding its own state, its keys and pastes,
+//! search, the slash list), on one stack. Each pane is one module holding its own state, its keys and pastes,
 //! its hints and its drawing.
 //!
 //! A key goes to the top of the stack first, then down the stack, then to the focused tiled
@@ -17,6 +17,7 @@ pub mod requests;
 pub mod resume;
 pub mod search;
 pub mod settings;
+pub mod slash;
 
 use std::any::Any;
 

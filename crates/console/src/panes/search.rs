@@ -45,7 +45,7 @@ impl SearchBar {
 
     /// The query changed: every match again, the newest (nearest the bottom of the chat) first.
     fn search(&mut self, state: &mut Session) {
-        (self.hits, self.capped) = find(&state.chat.messages, &self.text());
+        (self.hits, self.capped) = find(&state.chat.messages, &state.chat.plan, &self.text());
         self.current = self.hits.len().checked_sub(1);
         self.show_match(state);
     }
@@ -69,7 +69,7 @@ impl SearchBar {
         let page = chat_page_height(state.size);
         // The line within the message: its header, then the wrapped line holding the match.
         let body = llamadeck_words::layout::chat_lines::wrapped(message, width);
-        let line_in = 1 + body.lines.iter().position(|r| r.end > hit.start).unwrap_or(0);
+        let line_in = 1 + body.row_of(hit.start);
         let plan = state.chat_plan();
         let start = plan.starts.get(hit.message).copied().unwrap_or(0);
         let top = (start + line_in).saturating_sub(page / 3);

@@ -53,6 +53,11 @@ pub enum Action {
     ConfigReread(Result<Box<Reread>, String>),
     /// The conversation store's answer to an `Effect::Store`.
     Store(llamadeck_store::Reply),
+    /// The paths an `Effect::CompletePath` found for the message box's text `typed`.
+    PathsFound {
+        typed: String,
+        found: Vec<String>,
+    },
     /// The result of an `Effect::Clipboard`: characters copied, or why not.
     Copied(Result<usize, String>),
     /// Something went wrong outside the loop (a panic in a background thread), in words.
@@ -86,6 +91,11 @@ pub enum Effect {
     ReloadConfig,
     /// Save, list, load, rename, delete or export conversations (done off the loop, in order).
     Store(llamadeck_store::Request),
+    /// Tab on `/model PATH`: list what the path typed so far could be (answered with
+    /// `Action::PathsFound`; `typed` is the message box's whole text).
+    CompletePath {
+        typed: String,
+    },
     /// Put text on the operator's clipboard with OSC 52 (works over SSH).
     Clipboard(String),
     Quit,

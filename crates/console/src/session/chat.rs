@@ -17,6 +17,14 @@ pub struct ConversationMeta {
     pub serial: u64,
 }
 
+/// What is selected in the chat: an answer, or one of its code blocks (by its index among the
+/// answer's code blocks as rendered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    pub message: usize,
+    pub block: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub messages: Vec<Message>,
@@ -32,6 +40,12 @@ pub struct Chat {
     pub context_estimated: bool,
     /// First wrapped chat line on screen when the user scrolled away; `None` follows the tail.
     pub scroll_top: Option<usize>,
+    /// The answer or code block chosen with Alt+↑/↓ (`session::selection`), if any.
+    pub selected: Option<Selected>,
+    /// A `/load NAME` waiting for the store's listing.
+    pub pending_load: Option<String>,
+    /// What the last copy put on the clipboard ("answer", "code block"), for its notice.
+    pub copying: &'static str,
     /// The chat's line plan, kept up to date by `update` while something reads it (a scrolled
     /// chat, a search), so a key press never re-wraps the whole history.
     pub plan: ChatPlan,
@@ -47,6 +61,9 @@ impl Default for Chat {
             context_used: 0,
             context_estimated: false,
             scroll_top: None,
+            selected: None,
+            pending_load: None,
+            copying: "last answer",
             plan: ChatPlan::default(),
         }
     }

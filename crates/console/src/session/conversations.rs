@@ -1,11 +1,15 @@
-//! Saved conversations in the session: the store's replies, `/model` and `/export` typed in the
-//! message box, and copy. Pure, like the rest of `update`: the store's work is asked for with
+//! Saved conversations in the session: the store's replies, and the slash commands typed in the
+//! message box (`/set`, `/save`, `/load`, `/model`, `/export`...), and what copy says. Pure, like the rest of `update`: the store's work is asked for with
 //! `Effect::Store` and answered with `Action::Store`. The conversations view, the resume offer
 //! and `/` search are panes (`panes::conversations`, `panes::resume`, `panes::search`).
+use super::presets::changed_by_hand;
+use super::saving;
 use super::saving::{load_into, snapshot};
 use super::{Effect, NoticeLevel, Session};
-use llamadeck_store::{ExportFormat, Reply, Request};
-use llamadeck_words::chat::Role;
+use llamadeck_store::{ExportFormat, Listing, Reply, Request, Summary};
+use llamadeck_words::keys::Command;
+use llamadeck_words::keys::slash::{self, Arg, Runs};
+use llamadeck_words::sampling::Field;
 
 /// Whether the conversations view, when open, should list the folder again after `reply` (a
 /// file it showed could not be opened, renamed or deleted).
@@ -44,9 +48,6 @@ pub fn on_store(state: &mut Session, reply: Reply) -> Vec<Effect> {
     }
 }
 
-/// The commands the message box runs, for messages that name them.
-pub const COMMANDS: &str = "/model PATH, /export md or /export json";
-
 /// What the message box's text turned out to be.
 pub enum Slash {
     /// A message to send.
@@ -55,10 +56,13 @@ pub enum Slash {
     Ran(Vec<Effect>),
     /// A command that was refused (unknown, or missing its argument): the text stays.
     Refused(Vec<Effect>),
+    /// A command of the command table (`/help`, `/clear`): the box is emptied and it runs as
+    /// its key does.
+    Key(Command),
 }
 
-/// Runs `text` when it is a slash command. Text like `/word ...` with an unknown word is
-/// refused, kept in the box, rather than sent to the model.
+/// Runs `text` when it is a slash command (`keys::slash` lists them). Text like `/word ...`
+/// with an unknown word is refused, kept in the box, rather than sent to the model.
 pub fn slash_command(state: &mut Session, text: &str) -> Slash {
     let Some(rest) = text.trim().strip_prefix('/') else { return Slash::Text };
     let (word, arg) = rest.split_once(char::is_whitespace).map_or((rest, ""), |(w, a)| (w, a.trim()));
@@ -66,13 +70,112 @@ pub fn slash_command(state: &mut Session, text: &str) -> Slash {
         // "/etc/hosts explained" or "/ hello" is text, not a command.
         return Slash::Text;
     }
-    match (word, arg) {
-        ("model", "") => Slash::Refused(
-            state.notice(NoticeLevel::Warn, "/model needs the model's path, e.g. /model /models/llama-2-13b-chat.Q4_K_M.gguf"),
-        ),
-        ("model", path) => Slash::Ran(vec![Effect::ChooseModel { path: path.to_string() }]),
-        ("export", format) => export(state, format),
-        (other, _) => Slash::Refused(state.notice(NoticeLevel::Warn, format!("/{other} is not a command: {COMMANDS} (your text is kept)"))),
+    let Some(command) = slash::find(word) else {
+        let text = format!("/{word} is not a command: type / to see them all (your text is kept)");
+        return Slash::Refused(state.notice(NoticeLevel::Warn, text));
+    };
+    match command.runs {
+        Runs::Key(_) if !arg.is_empty() => Slash::Refused(state.notice(NoticeLevel::Warn, format!("/{word} takes nothing after it"))),
+        Runs::Key(key) => Slash::Key(key),
+        Runs::Arg(Arg::Model) if arg.is_empty() => {
+            Slash::Refused(state.notice(
+                NoticeLevel::Warn,
+                "/model needs the model's path, e.g. /model /models/llama-2-13b-chat.Q4_K_M.gguf (Tab completes)",
+            ))
+        }
+        Runs::Arg(Arg::Model) => Slash::Ran(vec![Effect::ChooseModel { path: arg.to_string() }]),
+        Runs::Arg(Arg::Export) => export(state, arg),
+        Runs::Arg(Arg::System) => set(state, Field::SystemPrompt, arg),
+        Runs::Arg(Arg::Set) => set_named(state, arg),
+        Runs::Arg(Arg::Save) => save_named(state, arg),
+        Runs::Arg(Arg::Load) => load_named(state, arg),
+    }
+}
+
+/// `/set FIELD VALUE`: any sampling field, read and checked as the settings pane does.
+fn set_named(state: &mut Session, arg: &str) -> Slash {
+    let (name, value) = arg.split_once(char::is_whitespace).map_or((arg, ""), |(n, v)| (n, v.trim()));
+    match Field::from_name(name) {
+        Some(field) => set(state, field, value),
+        None => {
+            let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+            let what = if name.is_empty() { "/set needs a field and a value".to_string() } else { format!("/set: no field {name:?}") };
+            Slash::Refused(state.notice(NoticeLevel::Warn, format!("{what}: {} (Tab completes)", names.join(", "))))
+        }
+    }
+}
+
+fn set(state: &mut Session, field: Field, value: &str) -> Slash {
+    let before = state.sampling.clone();
+    if let Err(e) = state.sampling.set_from_text(field, value) {
+        return Slash::Refused(state.notice(NoticeLevel::Warn, format!("/set {e}; {} stays {}", field.name(), before.display(field))));
+    }
+    if state.sampling != before {
+        changed_by_hand(state);
+    }
+    let shown = match state.sampling.display(field) {
+        text if text.is_empty() => "none".to_string(),
+        text => text,
+    };
+    let save = state.key_for(Command::SaveSettings);
+    Slash::Ran(state.notice(NoticeLevel::Info, format!("{} {shown} ({save} saves it to the config)", field.name())))
+}
+
+/// `/save NAME`: the conversation takes that title and is saved now.
+fn save_named(state: &mut Session, name: &str) -> Slash {
+    if name.is_empty() {
+        return Slash::Refused(
+            state.notice(NoticeLevel::Warn, "/save needs a name, e.g. /save gpu sizing (conversations save themselves anyway)"),
+        );
+    }
+    let name = llamadeck_words::text::sanitize(name);
+    state.chat.meta.title = Some(name.clone());
+    let effects = saving::save(&state.chat);
+    if effects.is_empty() {
+        return Slash::Ran(
+            state.notice(NoticeLevel::Info, format!("this conversation will be saved as \"{name}\" with its first question")),
+        );
+    }
+    let mut out = effects;
+    out.extend(state.notice(NoticeLevel::Info, format!("saved as \"{name}\" (/load {name} opens it again)")));
+    Slash::Ran(out)
+}
+
+/// `/load NAME`: the store lists the conversations, and the one of that title is opened
+/// (`loaded_named` when the listing comes).
+fn load_named(state: &mut Session, name: &str) -> Slash {
+    if name.is_empty() {
+        return Slash::Refused(state.notice(NoticeLevel::Warn, "/load needs a conversation's name (Tab completes; F3 lists them)"));
+    }
+    if state.answering() {
+        return Slash::Refused(state.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load"));
+    }
+    state.chat.pending_load = Some(name.to_string());
+    Slash::Ran(vec![Effect::Store(Request::List)])
+}
+
+/// The listing a `/load NAME` asked for: opens the conversation titled NAME (letters compared
+/// without case; else the only one whose title starts so; else the one with that id).
+pub fn listed(state: &mut Session, listing: &Listing) -> Vec<Effect> {
+    let Some(name) = state.chat.pending_load.take() else { return Vec::new() };
+    let lower = name.to_lowercase();
+    let exact: Vec<&Summary> = listing.entries.iter().filter(|s| s.title.to_lowercase() == lower).collect();
+    let starting: Vec<&Summary> = listing.entries.iter().filter(|s| s.title.to_lowercase().starts_with(&lower)).collect();
+    let by_id = listing.entries.iter().find(|s| s.id == name);
+    let chosen = match (exact.as_slice(), starting.as_slice()) {
+        ([one], _) | ([], [one]) => Some(*one),
+        ([], []) => by_id,
+        _ => {
+            let key = state.key_for(Command::Conversations);
+            return state.notice(NoticeLevel::Warn, format!("several conversations are called \"{name}\": {key} lists them"));
+        }
+    };
+    match chosen {
+        Some(summary) => vec![Effect::Store(Request::Load(summary.id.clone()))],
+        None => {
+            let key = state.key_for(Command::Conversations);
+            state.notice(NoticeLevel::Warn, format!("no saved conversation is called \"{name}\": {key} lists them"))
+        }
     }
 }
 
@@ -88,17 +191,9 @@ fn export(state: &mut Session, format: &str) -> Slash {
     })
 }
 
-pub fn copy_last(state: &mut Session) -> Vec<Effect> {
-    let last = state.chat.messages.iter().rev().find(|m| m.role == Role::Assistant && !m.text.is_empty());
-    match last {
-        Some(m) => vec![Effect::Clipboard(m.text.clone())],
-        None => state.notice(NoticeLevel::Info, "no answer to copy yet"),
-    }
-}
-
 pub fn on_copied(state: &mut Session, result: Result<usize, String>) -> Vec<Effect> {
     match result {
-        Ok(chars) => state.notice(NoticeLevel::Info, format!("last answer copied ({chars} characters, OSC 52)")),
+        Ok(chars) => state.notice(NoticeLevel::Info, format!("{} copied ({chars} characters, OSC 52)", state.chat.copying)),
         Err(e) => state.notice(NoticeLevel::Error, format!("copy failed: {e}")),
     }
 }

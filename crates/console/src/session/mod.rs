@@ -14,6 +14,7 @@ pub mod notice;
 pub mod presets;
 pub mod saving;
 pub mod search;
+pub mod selection;
 
 use std::sync::Arc;
 use std::time::Instant;

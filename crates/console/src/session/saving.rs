@@ -3,17 +3,30 @@
 use super::chat::{Chat, ConversationMeta};
 use super::{Effect, NoticeLevel, Session};
 use llamadeck_store::{Conversation, Request, TooLarge};
-use llamadeck_words::chat::MessageStatus;
+use llamadeck_words::chat::{Message, MessageStatus, Versions};
 use llamadeck_words::keys::Command;
 
 /// The conversation as it should be on disk: an answer still streaming is left out (a crash
-/// loses at most that answer). None when there is nothing to save.
+/// loses at most that answer), but not the versions it regenerates. None when there is nothing
+/// to save.
 pub fn snapshot(chat: &Chat) -> Option<Conversation> {
-    let messages: Vec<_> = chat.messages.iter().filter(|m| m.status != MessageStatus::Streaming).cloned().collect();
+    let messages: Vec<_> = chat.messages.iter().filter_map(settled).collect();
     if messages.is_empty() {
         return None;
     }
     Some(Conversation { id: chat.meta.id.clone(), title: chat.meta.title.clone(), created: chat.meta.created, updated: None, messages })
+}
+
+/// `m` as it is saved: a streaming answer is not, and one that regenerates an answer leaves
+/// that answer's versions in its place, the newest of them chosen.
+fn settled(m: &Message) -> Option<Message> {
+    if m.status != MessageStatus::Streaming {
+        return Some(m.clone());
+    }
+    let mut earlier = m.versions.earlier.clone();
+    let mut chosen = earlier.pop()?;
+    chosen.versions = Versions { earlier, later: m.versions.later.clone() };
+    Some(chosen)
 }
 
 /// The effect that saves the current conversation (none when it is empty).

@@ -1,12 +1,13 @@
-//! `/` search in the current conversation: every place the words occur (letters compared
-//! without case), newest kept first when there are very many, in order, so the chat pane can
+//! `/` search in the current conversation: every place the words occur in the text as shown
+//! (an answer's markdown rendered, as the chat pane draws it; letters compared without case), newest kept first when there are very many, in order, so the chat pane can
 //! highlight them and Enter, ↑ and ↓ step through them one by one.
 use llamadeck_words::chat::Message;
+use llamadeck_words::layout::chat_lines::{self, ChatPlan};
 
 /// More matches than this are not kept: the bar then says "10000+".
 pub const MAX_HITS: usize = 10_000;
 
-/// One match: bytes `start..end` of message `message`'s text.
+/// One match: bytes `start..end` of message `message`'s shown text (`chat_lines::shown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub message: usize,
@@ -16,14 +17,16 @@ pub struct Hit {
 
 /// Every match of `query` in `messages`, in order, and whether more than `MAX_HITS` exist
 /// (then the newest are the ones kept). Matches do not overlap.
-pub fn find(messages: &[Message], query: &str) -> (Vec<Hit>, bool) {
+/// `plan` says which messages show as written (any plan: one that is not up to date is asked
+/// only about the messages it measured as they are).
+pub fn find(messages: &[Message], plan: &ChatPlan, query: &str) -> (Vec<Hit>, bool) {
     let needle: Vec<char> = query.chars().map(fold).collect();
     if needle.iter().all(|c| c.is_whitespace()) {
         return (Vec::new(), false);
     }
     let mut newest_first = Vec::new();
     for (index, message) in messages.iter().enumerate().rev() {
-        let found = in_text(&message.text, &needle);
+        let found = in_text(&chat_lines::shown_text_known(message, plan.as_written(index, message)), &needle);
         let room = MAX_HITS + 1 - newest_first.len();
         newest_first.extend(found.into_iter().rev().take(room).map(|(start, end)| Hit { message: index, start, end }));
         if newest_first.len() > MAX_HITS {
@@ -128,7 +131,7 @@ mod tests {
 
     fn hits(texts: &[&str], query: &str) -> Vec<(usize, usize, usize)> {
         let messages: Vec<Message> = texts.iter().map(|t| Message::user(t)).collect();
-        find(&messages, query).0.into_iter().map(|h| (h.message, h.start, h.end)).collect()
+        find(&messages, &ChatPlan::default(), query).0.into_iter().map(|h| (h.message, h.start, h.end)).collect()
     }
 
     #[test]
@@ -142,10 +145,18 @@ mod tests {
         assert!(hits(&["anything"], "  ").is_empty());
     }
 
+    /// An answer is searched as it is shown: "**GPU** memory" reads "GPU memory".
+    #[test]
+    fn answers_are_searched_as_rendered() {
+        let answer = Message::new(llamadeck_words::chat::Role::Assistant, "**GPU** memory", llamadeck_words::chat::MessageStatus::Complete);
+        let (found, _) = find(&[answer], &ChatPlan::default(), "gpu memory");
+        assert_eq!(found, [Hit { message: 0, start: 0, end: 10 }]);
+    }
+
     #[test]
     fn very_many_matches_keep_the_newest() {
         let messages = vec![Message::user(&"x ".repeat(MAX_HITS)), Message::user("x x")];
-        let (found, capped) = find(&messages, "x");
+        let (found, capped) = find(&messages, &ChatPlan::default(), "x");
         assert!(capped);
         assert_eq!(found.len(), MAX_HITS);
         assert_eq!(found.last().unwrap().message, 1);

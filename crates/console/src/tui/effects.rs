@@ -72,6 +72,14 @@ impl Effects {
                 self.off_the_loop(move |path| save_settings(path, sampling, preset));
                 None
             }
+            Effect::CompletePath { typed } => {
+                let inbox = self.inbox.clone();
+                tokio::task::spawn_blocking(move || {
+                    let found = typed.split_once(' ').map(|(_, path)| paths_starting(path)).unwrap_or_default();
+                    inbox.send(Action::PathsFound { typed, found })
+                });
+                None
+            }
             Effect::ReloadConfig => {
                 self.off_the_loop(|path| Action::ConfigReread(reread_config(&path)));
                 None
@@ -84,6 +92,47 @@ impl Effects {
         let (path, inbox) = (self.config_path.clone(), self.inbox.clone());
         tokio::task::spawn_blocking(move || inbox.send(job(path)));
     }
+}
+
+/// At most this many paths come back for one Tab.
+const MAX_PATHS: usize = 200;
+
+/// The entries of the folder `typed` names whose names start with its last part, each as
+/// `typed` would read completed (a folder ends in '/'), in order; hidden ones only when the
+/// last part starts with '.'. `~/` is the home folder, kept as typed.
+fn paths_starting(typed: &str) -> Vec<String> {
+    let (folder, start) = match typed.rfind('/') {
+        Some(at) => (&typed[..=at], &typed[at + 1..]),
+        None => ("", typed),
+    };
+    let home = dirs_home();
+    let real = match (folder.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if folder.is_empty() => PathBuf::from("."),
+        _ => PathBuf::from(folder),
+    };
+    let Ok(entries) = std::fs::read_dir(&real) else { return Vec::new() };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            // A name the screen would show changed could not be typed back.
+            if llamadeck_words::text::sanitize(&name) != name {
+                return None;
+            }
+            let shown = name.starts_with(start) && (start.starts_with('.') || !name.starts_with('.'));
+            // A link to a folder is followed, as loading it would.
+            let dir = std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
+            shown.then(|| format!("{folder}{name}{}", if dir { "/" } else { "" }))
+        })
+        .take(MAX_PATHS)
+        .collect();
+    found.sort();
+    found
+}
+
+fn dirs_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
 fn save_settings(path: PathBuf, sampling: Sampling, preset: Option<String>) -> Action {
@@ -136,6 +185,22 @@ mod tests {
             self.0.clone()
         }
         fn generate(&self, _request: GenerateRequest, _sink: GenerationSink) {}
+    }
+
+    /// Tab on `/model`: the folder's entries that start as typed, folders ending in '/', hidden
+    /// ones only when asked for.
+    #[test]
+    fn paths_complete_from_the_folder_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("llama-2.gguf"), "").unwrap();
+        std::fs::create_dir(dir.path().join("llama-3")).unwrap();
+        std::fs::write(dir.path().join(".llama-hidden"), "").unwrap();
+        std::fs::write(dir.path().join("other.gguf"), "").unwrap();
+        let folder = format!("{}/", dir.path().display());
+        assert_eq!(paths_starting(&format!("{folder}ll")), [format!("{folder}llama-2.gguf"), format!("{folder}llama-3/")]);
+        assert_eq!(paths_starting(&format!("{folder}.l")), [format!("{folder}.llama-hidden")]);
+        assert!(paths_starting(&format!("{folder}nothing")).is_empty());
+        assert!(paths_starting("/no/such/folder/x").is_empty());
     }
 
     /// Saving the settings and reading the config again touch the disk: they answer through the

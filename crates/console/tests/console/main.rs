@@ -15,11 +15,13 @@ macro_rules! snapshot {
     }};
 }
 
+mod answers;
 mod conversations;
 mod fleet_pane;
 mod random;
 mod reducer;
 mod screens;
+mod slash;
 mod whole_loop;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

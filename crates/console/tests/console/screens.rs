@@ -163,7 +163,7 @@ fn screen_help_at_80x24_scrolled_to_the_end() {
     update(&mut s, key(KeyCode::F(1)));
     update(&mut s, key(KeyCode::End));
     let rows = row_texts(&s, 80, 24);
-    assert!(rows.iter().any(|r| r.contains("press it again to search")), "the last help line is reachable");
+    assert!(rows.iter().any(|r| r.contains("again searches instead")), "the last help line is reachable");
     snapshot!("console__screen_help_80x24_end", screen(&s, 80, 24).backend());
 }
 

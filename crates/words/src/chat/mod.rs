@@ -109,6 +109,29 @@ pub struct Message {
     /// For an answer: the settings and the model it was generated with (saved with it).
     pub sampling: Option<Sampling>,
     pub model: Option<String>,
+    /// An answer's other versions (regenerating keeps them); this message is the chosen one.
+    pub versions: Versions,
+}
+
+/// The versions of an answer besides the chosen one, in the order they were written: the
+/// chosen one is version `earlier.len() + 1` of `earlier.len() + later.len() + 1`. The ones
+/// kept here have no versions of their own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Versions {
+    pub earlier: Vec<Message>,
+    pub later: Vec<Message>,
+}
+
+impl Versions {
+    /// How many versions the answer has, the chosen one included.
+    pub fn count(&self) -> usize {
+        self.earlier.len() + self.later.len() + 1
+    }
+
+    /// Which one is chosen, from 1.
+    pub fn position(&self) -> usize {
+        self.earlier.len() + 1
+    }
 }
 
 impl Message {
@@ -117,7 +140,44 @@ impl Message {
     }
 
     pub fn new(role: Role, text: &str, status: MessageStatus) -> Self {
-        Self { role, text: crate::text::sanitize(text), status, request: None, stats: None, finish: None, sampling: None, model: None }
+        Self {
+            role,
+            text: crate::text::sanitize(text),
+            status,
+            request: None,
+            stats: None,
+            finish: None,
+            sampling: None,
+            model: None,
+            versions: Versions::default(),
+        }
+    }
+
+    /// Chooses the version before (`older`) or after the chosen one; false when there is none.
+    pub fn choose_version(&mut self, older: bool) -> bool {
+        let mut versions = std::mem::take(&mut self.versions);
+        let next = if older { versions.earlier.pop() } else { (!versions.later.is_empty()).then(|| versions.later.remove(0)) };
+        let Some(next) = next else {
+            self.versions = versions;
+            return false;
+        };
+        let left = std::mem::replace(self, next);
+        if older {
+            versions.later.insert(0, left);
+        } else {
+            versions.earlier.push(left);
+        }
+        self.versions = versions;
+        true
+    }
+
+    /// Every version in the order they were written, the chosen one in its place, none of them
+    /// holding versions.
+    pub fn into_versions(mut self) -> Vec<Message> {
+        let Versions { mut earlier, later } = std::mem::take(&mut self.versions);
+        earlier.push(self);
+        earlier.extend(later);
+        earlier
     }
 }
 
@@ -134,6 +194,22 @@ mod tests {
             assert_eq!(FinishReason::from_label(f.label()), Some(f));
         }
         assert_eq!(Role::from_name("tool"), None);
+    }
+
+    #[test]
+    fn versions_flip_in_order_and_keep_every_one() {
+        let answer = |text: &str| Message::new(Role::Assistant, text, MessageStatus::Complete);
+        let mut m = answer("three");
+        m.versions.earlier = vec![answer("one"), answer("two")];
+        assert_eq!((m.versions.position(), m.versions.count()), (3, 3));
+        assert!(!m.choose_version(false), "no newer one");
+        assert!(m.choose_version(true));
+        assert_eq!((m.text.as_str(), m.versions.position()), ("two", 2));
+        assert!(m.choose_version(true) && !m.choose_version(true));
+        assert_eq!((m.text.as_str(), m.versions.position()), ("one", 1));
+        assert!(m.choose_version(false));
+        let texts: Vec<String> = m.into_versions().into_iter().map(|v| v.text).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
     }
 
     #[test]

@@ -39,12 +39,15 @@ pub struct CommandRow {
     pub scope: Scope,
     /// The word the hint bar shows beside the key ("send", "help").
     pub hint: &'static str,
+    /// The slash command typed in the message box that runs it too ("clear" for `/clear`;
+    /// `keys::slash` lists them with the slash-only ones).
+    pub slash: Option<&'static str>,
     /// One line for the help overlay and the README.
     pub describe: &'static str,
 }
 
 macro_rules! commands {
-    ($($variant:ident $name:literal [$($key:literal),*] $scope:ident $hint:literal $describe:literal;)*) => {
+    ($($variant:ident $name:literal [$($key:literal),*] $scope:ident $hint:literal $slash:literal $describe:literal;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Command {
             $($variant,)*
@@ -52,7 +55,7 @@ macro_rules! commands {
 
         /// Every command, in the order the help overlay lists them.
         pub const TABLE: &[CommandRow] = &[
-            $(CommandRow { command: Command::$variant, name: $name, keys: &[$($key),*], scope: Scope::$scope, hint: $hint, describe: $describe },)*
+            $(CommandRow { command: Command::$variant, name: $name, keys: &[$($key),*], scope: Scope::$scope, hint: $hint, slash: if $slash.is_empty() { None } else { Some($slash) }, describe: $describe },)*
         ];
 
         impl Command {
@@ -62,30 +65,34 @@ macro_rules! commands {
 }
 
 commands! {
-    // variant        config name      default keys                           scope    hint        what it does
-    Send              "send"           ["enter"]                              Chat     "send"      "send the message";
-    InsertNewline     "newline"        ["alt+enter", "shift+enter", "ctrl+j"] Chat     "new line"  "new line in the message";
-    Stop              "stop"           ["esc"]                                Chat     "stop"      "stop generating (keeps the partial answer)";
-    Regenerate        "regenerate"     ["ctrl+r"]                             Chat     "again"     "regenerate the last answer with current settings";
-    EditLast          "edit_last"      ["ctrl+e"]                             Chat     "edit"      "edit and resend the last question";
-    ClearConversation "clear"          ["ctrl+l"]                             Chat     "new"       "start a new conversation (this one stays saved)";
-    Conversations     "conversations"  ["f3"]                                 Overlay  "saved"     "saved conversations: open, rename, delete, new";
-    Search            "search"         ["/", "ctrl+f"]                        Chat     "search"    "search this conversation (/ twice in an empty box)";
-    CopyLast          "copy_last"      ["ctrl+y"]                             Chat     "copy"      "copy the last answer to your clipboard (OSC 52)";
-    ScrollUp          "scroll_up"      ["ctrl+up"]                            Chat     "up"        "scroll the chat up a line";
-    ScrollDown        "scroll_down"    ["ctrl+down"]                          Chat     "down"      "scroll the chat down a line";
-    PageUp            "page_up"        ["pageup"]                             Chat     "page up"   "scroll the chat up a page";
-    PageDown          "page_down"      ["pagedown"]                           Chat     "page down" "scroll the chat down a page";
-    ScrollTop         "scroll_top"     ["ctrl+home"]                          Chat     "top"       "jump to the start of the chat";
-    FollowTail        "follow_tail"    ["ctrl+end"]                           Chat     "follow"    "jump to the newest text and follow it";
-    FocusNext         "focus_next"     ["tab"]                                Anywhere "switch"    "switch between chat and settings";
-    NextPreset        "next_preset"    ["ctrl+p"]                             Settings "preset"    "apply the next sampling preset";
-    SaveSettings      "save_settings"  ["ctrl+s"]                             Settings "save"      "save the sampling settings to the config";
-    ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    "load the model again (after fixing the config)";
-    Fleet             "fleet"          ["f6"]                                 Overlay  "fleet"     "every node's state, load and GPUs; Enter chats with one";
-    ApiRequests       "api_requests"   ["f4"]                                 Overlay  "requests"  "show or hide the API's address and recent requests";
-    ToggleHelp        "help"           ["f1", "?"]                            Overlay  "help"      "show or hide this help";
-    Quit              "quit"           ["ctrl+q", "ctrl+c"]                   Anywhere "quit"      "quit (while answering, the first press stops the answer)";
+    // variant        config name      default keys                           scope    hint        slash    what it does
+    Send              "send"           ["enter"]                              Chat     "send"      ""       "send the message";
+    InsertNewline     "newline"        ["alt+enter", "shift+enter", "ctrl+j"] Chat     "new line"  ""       "new line in the message";
+    Stop              "stop"           ["esc"]                                Chat     "stop"      ""       "stop generating (keeps the partial answer)";
+    Regenerate        "regenerate"     ["ctrl+r"]                             Chat     "again"     ""       "regenerate the last answer; Alt+← shows the earlier one";
+    EditLast          "edit_last"      ["ctrl+e"]                             Chat     "edit"      ""       "edit and resend the last question";
+    ClearConversation "clear"          ["ctrl+l"]                             Chat     "new"       "clear"  "start a new conversation (this one stays saved)";
+    Conversations     "conversations"  ["f3"]                                 Overlay  "saved"     ""       "saved conversations: open, rename, delete, new";
+    Search            "search"         ["/", "ctrl+f"]                        Chat     "search"    ""       "search this conversation (/ twice in an empty box)";
+    CopyLast          "copy_last"      ["ctrl+y"]                             Chat     "copy"      ""       "copy the selection, else the last answer (OSC 52)";
+    SelectUp          "select_up"      ["alt+up"]                             Chat     "select"    ""       "select the answer or code block above (Esc lets go)";
+    SelectDown        "select_down"    ["alt+down"]                           Chat     "select"    ""       "select the answer or code block below";
+    OlderVersion      "older_version"  ["alt+left"]                           Chat     "older"     ""       "the selected (else last) answer's earlier version";
+    NewerVersion      "newer_version"  ["alt+right"]                          Chat     "newer"     ""       "the selected (else last) answer's later version";
+    ScrollUp          "scroll_up"      ["ctrl+up"]                            Chat     "up"        ""       "scroll the chat up a line";
+    ScrollDown        "scroll_down"    ["ctrl+down"]                          Chat     "down"      ""       "scroll the chat down a line";
+    PageUp            "page_up"        ["pageup"]                             Chat     "page up"   ""       "scroll the chat up a page";
+    PageDown          "page_down"      ["pagedown"]                           Chat     "page down" ""       "scroll the chat down a page";
+    ScrollTop         "scroll_top"     ["ctrl+home"]                          Chat     "top"       ""       "jump to the start of the chat";
+    FollowTail        "follow_tail"    ["ctrl+end"]                           Chat     "follow"    ""       "jump to the newest text and follow it";
+    FocusNext         "focus_next"     ["tab"]                                Anywhere "switch"    ""       "switch between chat and settings";
+    NextPreset        "next_preset"    ["ctrl+p"]                             Settings "preset"    ""       "apply the next sampling preset";
+    SaveSettings      "save_settings"  ["ctrl+s"]                             Settings "save"      ""       "save the sampling settings to the config";
+    ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    ""       "load the model again (after fixing the config)";
+    Fleet             "fleet"          ["f6"]                                 Overlay  "fleet"     ""       "every node's state, load and GPUs; Enter chats with one";
+    ApiRequests       "api_requests"   ["f4"]                                 Overlay  "requests"  ""       "show or hide the API's address and recent requests";
+    ToggleHelp        "help"           ["f1", "?"]                            Overlay  "help"      "help"   "show or hide this help";
+    Quit              "quit"           ["ctrl+q", "ctrl+c"]                   Anywhere "quit"      ""       "quit (while answering, the first press stops the answer)";
 }
 
 impl Command {

@@ -2,6 +2,7 @@
 //! section, the hint bar and the help overlay (television reads its keymap into the same enum).
 pub mod command;
 pub mod keymap;
+pub mod slash;
 
 pub use command::{Command, CommandRow, Scope, TABLE as COMMANDS};
 pub use keymap::{KeyBinding, Keymap};
