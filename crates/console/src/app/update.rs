@@ -285,13 +285,29 @@ fn send(state: &mut State) -> Vec<Effect> {
         return session.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !session.model.is_ready() {
-        // Keep the text: nothing typed is lost while the model loads.
-        return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
+        // Keep the text: nothing typed is lost while the model loads or the node is down.
+        let text = not_ready(session);
+        return session.model_notice(NoticeLevel::Warn, text);
     }
     session.model.refused = None;
     panes.chat.clear(session.theme);
     session.chat.messages.push(Message::user(&text));
     start_answer(session)
+}
+
+/// Why a message cannot be sent yet, and what to do: the chosen node's state when the chat
+/// talks to a node, else the local model's.
+fn not_ready(session: &Session) -> String {
+    let Some(node) = &session.fleet.target else { return "the model is not loaded yet; your message is kept".into() };
+    match &session.model.state {
+        ModelState::Loading { .. } => format!("still connecting to {node}; your message is kept"),
+        ModelState::Failed { reason } => format!(
+            "{node} is down ({reason}); your message is kept · {} chooses another node, {} asks {node} again",
+            session.key_for(Command::Fleet),
+            session.key_for(Command::ReloadModel)
+        ),
+        ModelState::Ready { .. } => String::new(),
+    }
 }
 
 /// Appends an empty streaming answer and asks the engine for it.

@@ -16,6 +16,7 @@ macro_rules! snapshot {
 }
 
 mod conversations;
+mod feedback;
 mod fleet_pane;
 mod random;
 mod reducer;
