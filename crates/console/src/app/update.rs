@@ -150,6 +150,8 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return effects;
     }
     match command {
+        // The notice names the key that was pressed (Ctrl+C or Ctrl+Q).
+        Some(Command::Quit) => quit(&mut state.session, Some(&key)),
         Some(command) => run_command(state, command),
         None => Vec::new(),
     }
@@ -189,7 +191,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     }
     let page = llamadeck_words::layout::chat_page_height(session.size);
     match command {
-        Command::Quit => quit(session),
+        Command::Quit => quit(session, None),
         Command::Send => send(state),
         Command::InsertNewline => {
             if panes.focus == Focus::Chat {
@@ -254,12 +256,16 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     }
 }
 
-/// The first quit while an answer is generated stops it; the next one leaves.
-fn quit(session: &mut Session) -> Vec<Effect> {
+/// The first quit while an answer is generated stops it; the next one leaves. `pressed` is
+/// the key that asked, which the notice names (none: the command's first key).
+fn quit(session: &mut Session, pressed: Option<&KeyEvent>) -> Vec<Effect> {
     if session.answering() && session.quit != Quit::Armed {
         let mut effects = stop_answer(&mut session.chat);
         session.quit = Quit::Armed;
-        let key = session.key_for(Command::Quit);
+        let key = match pressed {
+            Some(key) => llamadeck_words::keys::KeyBinding::new(key.code, key.modifiers).to_string(),
+            None => session.key_for(Command::Quit),
+        };
         effects.extend(session.notice(NoticeLevel::Warn, format!("answer stopped (kept); press {key} again to leave")));
         return effects;
     }

@@ -193,7 +193,7 @@ fn render(frame: &mut Frame, area: Rect, state: &Session, search: Option<&Search
 /// "scrolled · 31.2 tok/s · ttft 180 ms · ctx 812/4096" ("~" while the count is an estimate).
 fn footer(state: &Session, width: usize) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some(stats) = state.chat.last_stats() {
+    if let Some(stats) = state.chat.newest_answer_stats() {
         if let Some(rate) = stats.decode_tok_s {
             parts.push(format!("{rate:.1} tok/s"));
         }

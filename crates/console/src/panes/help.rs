@@ -10,6 +10,7 @@ use super::{Hint, Hints, Outcome, Pane, Panes};
 use crate::session::Session;
 use llamadeck_words::keys::{Command, Keymap};
 use llamadeck_words::layout::Areas;
+use llamadeck_words::text::str_width;
 
 /// The help overlay; `scroll` is its first line on screen.
 #[derive(Debug, Default)]
@@ -22,7 +23,7 @@ impl Pane for Help {
         if command == Some(Command::Quit) {
             return Outcome::CloseAndPass;
         }
-        let rows = rows(&state.keymap).len();
+        let rows = lines(state).len();
         // The overlay leaves the status bar's line.
         let page = page_height(rows, state.size.1.saturating_sub(1)).max(1);
         let max = rows.saturating_sub(page);
@@ -63,17 +64,46 @@ impl Pane for Help {
     }
 }
 
+/// Lines of help (a long key list takes more than one).
+pub fn line_count(state: &Session) -> usize {
+    lines(state).len()
+}
+
+/// Columns of the key column; keys that do not fit go on to the next lines, whole.
+const KEY_COLUMN: usize = 18;
+
 fn lines(state: &Session) -> Vec<Line<'static>> {
     let theme = state.theme;
-    rows(&state.keymap)
-        .into_iter()
-        .map(|row| match row {
-            HelpRow::Heading(text) => Line::styled(text, theme.title()),
-            HelpRow::Key { keys, what } => Line::from(vec![Span::styled(format!("{keys:>18}  "), theme.key()), Span::raw(what)]),
-            HelpRow::Note(text) => Line::styled(text, theme.dim()),
-            HelpRow::Blank => Line::default(),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for row in rows(&state.keymap) {
+        match row {
+            HelpRow::Heading(text) => out.push(Line::styled(text, theme.title())),
+            HelpRow::Key { keys, what } => {
+                for (i, keys) in key_lines(&keys, KEY_COLUMN).into_iter().enumerate() {
+                    let what = if i == 0 { what } else { "" };
+                    out.push(Line::from(vec![Span::styled(format!("{keys:>KEY_COLUMN$}  "), theme.key()), Span::raw(what)]));
+                }
+            }
+            HelpRow::Note(text) => out.push(Line::styled(text, theme.dim())),
+            HelpRow::Blank => out.push(Line::default()),
+        }
+    }
+    out
+}
+
+/// `keys` (separated by spaces) on lines of at most `width` columns, never splitting a key.
+pub fn key_lines(keys: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in keys.split(' ') {
+        match out.last_mut() {
+            Some(line) if str_width(line) + 1 + str_width(key) <= width => {
+                line.push(' ');
+                line.push_str(key);
+            }
+            _ => out.push(key.to_string()),
+        }
+    }
+    out
 }
 
 /// One help line: a heading, a key and what it does, a plain note, or a blank.

@@ -56,3 +56,42 @@ pub fn screen_text(state: &State, w: u16, h: u16) -> String {
     let buffer = terminal.backend().buffer().clone();
     (0..h).map(|y| (0..w).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
 }
+
+#[test]
+fn a_stopped_answer_shows_no_older_answers_speed_on_the_chat_border() {
+    let mut s = ready_state();
+    let id = ask(&mut s, "first");
+    update(&mut s, token(id, "one"));
+    update(&mut s, finish(id));
+    assert!(screen_text(&s, 80, 24).contains("41.5 tok/s"), "the finished answer's own speed");
+    let id = ask(&mut s, "second");
+    update(&mut s, token(id, "partial"));
+    update(&mut s, key(KeyCode::Esc));
+    let text = screen_text(&s, 80, 24);
+    let border = text.lines().find(|l| l.contains("ctx")).unwrap_or_else(|| panic!("the context meter stays: {text}"));
+    assert!(!border.contains("tok/s"), "{border}");
+}
+
+#[test]
+fn the_first_quit_during_an_answer_names_the_key_that_was_pressed() {
+    for (pressed, name) in [('c', "Ctrl+C"), ('q', "Ctrl+Q")] {
+        let mut s = ready_state();
+        ask(&mut s, "q");
+        update(&mut s, ctrl(pressed));
+        assert_eq!(s.session.notice.as_ref().unwrap().text, format!("answer stopped (kept); press {name} again to leave"));
+        assert_eq!(update(&mut s, ctrl(pressed)), vec![llamadeck_console::app::Effect::Quit]);
+    }
+}
+
+#[test]
+fn help_wraps_a_long_key_list_inside_its_key_column() {
+    use llamadeck_console::panes::help::key_lines;
+    assert_eq!(key_lines("Alt+Enter Shift+Enter Ctrl+J", 18), ["Alt+Enter", "Shift+Enter Ctrl+J"]);
+    assert_eq!(key_lines("F1 ?", 18), ["F1 ?"]);
+    let mut s = ready_state();
+    update(&mut s, key(KeyCode::F(1)));
+    let text = screen_text(&s, 80, 24);
+    let line = text.lines().find(|l| l.contains("new line in the message")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("Alt+Enter  new line in the message"), "{line}");
+    assert!(text.contains("Shift+Enter Ctrl+J"), "the other keys on the next line: {text}");
+}

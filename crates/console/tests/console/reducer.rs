@@ -446,7 +446,7 @@ fn help_scrolls_on_a_small_terminal_and_any_other_key_closes_it() {
     let mut s = ready_state();
     update(&mut s, Action::Resize(80, 24));
     update(&mut s, key(KeyCode::F(1)));
-    let rows = llamadeck_console::panes::help::rows(&s.session.keymap).len();
+    let rows = llamadeck_console::panes::help::line_count(&s.session);
     // The overlay has the rows above the status bar.
     let page = llamadeck_console::panes::help::page_height(rows, 23);
     assert!(page < rows, "the help is taller than 24 rows");
