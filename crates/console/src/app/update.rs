@@ -325,6 +325,7 @@ fn start_answer(session: &mut Session) -> Vec<Effect> {
     answer.request = Some(id);
     answer.sampling = Some(session.sampling.clone());
     answer.model = session.model.name().map(str::to_string);
+    answer.node = session.fleet.target.clone();
     let chat = &mut session.chat;
     chat.messages.push(answer);
     chat.generating = Some(id);

@@ -113,7 +113,7 @@ fn marked(text: &str, range: std::ops::Range<usize>, hits: &[Hit], current: Opti
 fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     let (label, style) = match message.role {
         Role::User => ("you".to_string(), theme.user()),
-        Role::Assistant => (message.model.clone().unwrap_or_else(|| "assistant".into()), theme.assistant()),
+        Role::Assistant => (answer_label(message), theme.assistant()),
         Role::System => ("system".to_string(), theme.dim()),
     };
     // (drop order: higher goes first, text, style)
@@ -151,6 +151,15 @@ fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     let mut spans = vec![Span::styled(truncate(&label, width), style)];
     spans.extend(fields.into_iter().map(|(_, text, style)| Span::styled(format!(" · {text}"), style)));
     Line::from(spans)
+}
+
+/// Who wrote an answer: its model, after its node when another node wrote it ("node-a · model").
+fn answer_label(message: &Message) -> String {
+    let model = message.model.as_deref().unwrap_or("assistant");
+    match &message.node {
+        Some(node) => format!("{node} · {model}"),
+        None => model.to_string(),
+    }
 }
 
 /// The model's loading or failure notice (or the first hint) after the messages.

@@ -166,7 +166,7 @@ fn row(state: &Session, node: Option<&NodeReading>) -> Row {
         name: node.name.clone(),
         state: node.health.word(),
         reason: node.health.reason().map(str::to_string),
-        model: node.model.clone().unwrap_or_else(|| UNKNOWN.into()),
+        model: node.model.as_deref().map_or_else(|| UNKNOWN.into(), crate::session::model::model_name),
         running: format!("{}/{}", figure(engine.and_then(|e| e.running), 0), figure(engine.and_then(|e| e.waiting), 0)),
         kv: percent(engine.and_then(|e| e.kv_cache_usage).map(|k| k * 100.0)),
         tok_s: figure(node.rates.generated_per_second, 1),

@@ -95,3 +95,29 @@ fn help_wraps_a_long_key_list_inside_its_key_column() {
     assert!(line.contains("Alt+Enter  new line in the message"), "{line}");
     assert!(text.contains("Shift+Enter Ctrl+J"), "the other keys on the next line: {text}");
 }
+
+#[test]
+fn an_answer_from_a_node_is_tagged_with_it_and_a_path_model_shows_its_file_name() {
+    use llamadeck_console::session::model::model_name;
+    assert_eq!(model_name("/srv/models/SmolLM2-135M-Instruct.Q4_1.gguf"), "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(model_name("./m/x.gguf"), "x.gguf");
+    assert_eq!(model_name("C:\\models\\x.gguf"), "x.gguf");
+    assert_eq!(model_name("meta-llama/Llama-2-13b-chat-hf"), "meta-llama/Llama-2-13b-chat-hf", "a Hugging Face id is no path");
+
+    let mut s = talking_to_a_down_node("node-a");
+    let path = "/srv/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    update(&mut s, Action::Status { epoch: 0, event: EngineEvent::Loaded { model: path.into(), context_len: 2048 } });
+    let id = ask(&mut s, "hi");
+    update(&mut s, token(id, "hello"));
+    update(&mut s, finish(id));
+    let answer = &s.session.chat.messages[1];
+    assert_eq!((answer.node.as_deref(), answer.model.as_deref()), (Some("node-a"), Some("SmolLM2-135M-Instruct.Q4_1.gguf")));
+    let text = screen_text(&s, 120, 35);
+    assert!(text.contains("node-a · SmolLM2-135M-Instruct.Q4_1.gguf · 2 tok"), "{text}");
+    assert!(!text.contains("/srv/models"), "{text}");
+    // The local model's answers carry no node.
+    let mut s = ready_state();
+    let id = ask(&mut s, "hi");
+    update(&mut s, finish(id));
+    assert_eq!(s.session.chat.messages[1].node, None);
+}

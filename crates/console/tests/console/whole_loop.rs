@@ -182,7 +182,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     let edited = path.clone();
     let driver = tokio::spawn(async move {
         let wait = Duration::from_secs(10);
-        let mut seen = vec![watching.wait_for("● /models/from-cli.gguf", wait).await];
+        let mut seen = vec![watching.wait_for("● from-cli.gguf", wait).await];
         // Edited by hand while the console runs.
         std::fs::write(&edited, "model:\n  path: /models/from-config.gguf\nsampling:\n  temperature: 0.2\n  top_p: 0.5\n").unwrap();
         press(&keys, KeyCode::F(5), KeyModifiers::NONE);
@@ -198,7 +198,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     let (seen, text) = driver.await.unwrap();
     assert_eq!(seen, [true, true, true], "{text}");
     assert_eq!(state.session.model.spec.source, "/models/from-cli.gguf");
-    assert_eq!(state.session.model.name(), Some("/models/from-cli.gguf"));
+    assert_eq!(state.session.model.name(), Some("from-cli.gguf"), "a path shows as its file name");
     let saved = llamadeck_config::load_file(&path, true).unwrap().config;
     assert_eq!((saved.sampling.temperature, saved.sampling.top_p), (0.2, 0.5), "{}", std::fs::read_to_string(&path).unwrap());
     assert_eq!(saved.model.path.as_deref(), Some("/models/from-config.gguf"));

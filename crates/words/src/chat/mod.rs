@@ -109,6 +109,8 @@ pub struct Message {
     /// For an answer: the settings and the model it was generated with (saved with it).
     pub sampling: Option<Sampling>,
     pub model: Option<String>,
+    /// For an answer from another node (the fleet pane's choice): that node's name.
+    pub node: Option<String>,
 }
 
 impl Message {
@@ -117,7 +119,17 @@ impl Message {
     }
 
     pub fn new(role: Role, text: &str, status: MessageStatus) -> Self {
-        Self { role, text: crate::text::sanitize(text), status, request: None, stats: None, finish: None, sampling: None, model: None }
+        Self {
+            role,
+            text: crate::text::sanitize(text),
+            status,
+            request: None,
+            stats: None,
+            finish: None,
+            sampling: None,
+            model: None,
+            node: None,
+        }
     }
 }
 
