@@ -189,7 +189,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     if command != Command::Quit && session.quit == Quit::Armed {
         session.quit = Quit::No;
     }
-    let page = llamadeck_words::layout::chat_page_height(session.size);
+    let page = page_height(session, panes);
     match command {
         Command::Quit => quit(session, None),
         Command::Send => send(state),
@@ -210,10 +210,10 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         Command::ToggleHelp => toggle(panes, Help::default),
         Command::ApiRequests => toggle(panes, Requests::default),
         Command::Fleet => toggle(panes, || FleetPane::new(session)),
-        Command::ScrollUp => scroll_by(session, -1),
-        Command::ScrollDown => scroll_by(session, 1),
-        Command::PageUp => scroll_by(session, -(page as isize)),
-        Command::PageDown => scroll_by(session, page as isize),
+        Command::ScrollUp => scroll_by(session, -1, page),
+        Command::ScrollDown => scroll_by(session, 1, page),
+        Command::PageUp => scroll_by(session, -(page as isize), page),
+        Command::PageDown => scroll_by(session, page as isize, page),
         Command::ScrollTop => {
             session.chat.scroll_top = Some(0);
             Vec::new()
@@ -401,8 +401,13 @@ fn edit_last(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-fn scroll_by(session: &mut Session, delta: isize) -> Vec<Effect> {
-    let page = llamadeck_words::layout::chat_page_height(session.size);
+/// Lines of chat on screen: the terminal less the message box as tall as its text makes it.
+fn page_height(session: &Session, panes: &Panes) -> usize {
+    let rows = panes.chat.input_rows(llamadeck_words::layout::input_text_width(session.size));
+    llamadeck_words::layout::chat_page_height_with(session.size, rows, 1)
+}
+
+fn scroll_by(session: &mut Session, delta: isize, page: usize) -> Vec<Effect> {
     session.refresh_plan();
     let max_top = session.chat.plan.last_top(page);
     let top = session.chat.scroll_top.unwrap_or(max_top);

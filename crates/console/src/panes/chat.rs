@@ -243,6 +243,13 @@ impl ChatPane {
         self.input.lines().join("\n")
     }
 
+    /// Rows the message box's text takes wrapped at `width` columns: the box grows with them
+    /// (up to `layout::MAX_INPUT_ROWS`, then its text scrolls). A line that fills the width
+    /// takes one more row for the cursor after it.
+    pub fn input_rows(&self, width: u16) -> usize {
+        editor_rows(&self.input, width)
+    }
+
     fn draw_input(&self, frame: &mut Frame, area: Rect, state: &Session, focused: bool) {
         let theme = state.theme;
         let title = if state.answering() {
@@ -298,7 +305,7 @@ impl Pane for ChatPane {
             return Outcome::Pass;
         }
         state.quit = Quit::No;
-        self.input.input(*key);
+        super::editing::edit(&mut self.input, key);
         Outcome::done()
     }
 
@@ -322,6 +329,13 @@ impl Pane for ChatPane {
         let focused = panes.focus == Focus::Chat && !panes.settings.editing();
         self.draw_input(frame, areas.input, state, focused);
     }
+}
+
+/// Rows `editor`'s text takes wrapped at `width` columns (a full line leaves a row for the
+/// cursor after it).
+pub fn editor_rows(editor: &TextArea<'static>, width: u16) -> usize {
+    let width = usize::from(width.max(1));
+    editor.lines().iter().map(|line| llamadeck_words::text::line_count(line, width).max(str_width(line) / width + 1)).sum::<usize>().max(1)
 }
 
 pub fn new_input(theme: llamadeck_words::theme::Theme) -> TextArea<'static> {

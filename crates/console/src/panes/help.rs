@@ -135,6 +135,9 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     out.push(HelpRow::Heading("in the settings pane"));
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));
     out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("editing the message and the system prompt (readline's keys)"));
+    out.extend(super::editing::help_rows().into_iter().map(|(keys, what)| HelpRow::Key { keys, what }));
+    out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("commands, typed in the message box"));
     out.push(HelpRow::Key { keys: "/model PATH".into(), what: "load another model; the current one answers meanwhile" });
     out.push(HelpRow::Key { keys: "/export md|json".into(), what: "write this conversation under exports/" });

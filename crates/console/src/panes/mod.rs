@@ -9,6 +9,7 @@
 //! the session and answer with effects as data, as the rest of the reducer does.
 pub mod chat;
 pub mod conversations;
+pub mod editing;
 pub mod fleet;
 pub mod gpu;
 pub mod help;

@@ -121,3 +121,56 @@ fn an_answer_from_a_node_is_tagged_with_it_and_a_path_model_shows_its_file_name(
     update(&mut s, finish(id));
     assert_eq!(s.session.chat.messages[1].node, None);
 }
+
+/// The rows the message box takes on screen: from its top border (" message ") to the bottom.
+fn message_box_height(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let top = lines.iter().position(|l| l.contains("┌ message") || l.contains("┌ answering")).unwrap_or_else(|| panic!("{text}"));
+    let bottom = (top + 1..lines.len()).find(|&i| lines[i].starts_with('└')).unwrap_or_else(|| panic!("{text}"));
+    bottom - top + 1
+}
+
+#[test]
+fn the_message_box_grows_with_wrapped_lines_then_scrolls() {
+    let words = "Operators run models on their own servers and want to see what the GPUs do while they chat.";
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let mut s = ready_state();
+        update(&mut s, Action::Resize(w, h));
+        type_text(&mut s, words);
+        let text = screen_text(&s, w, h);
+        let rows = s.panes.chat.input_rows(llamadeck_words::layout::input_text_width((w, h)));
+        assert!(rows >= 2, "one line of text wraps in the box at {w}x{h}");
+        assert_eq!(message_box_height(&text), rows + 2, "{text}");
+        assert!(text.contains("they chat."), "the end of the text shows: {text}");
+        snapshot!(format!("message_box_wrapped_{w}x{h}"), text);
+        // Far more than the box holds: it stops at its cap and shows where the cursor is.
+        for i in 0..12 {
+            type_text(&mut s, &format!(" {words} line{i}"));
+        }
+        let text = screen_text(&s, w, h);
+        assert_eq!(message_box_height(&text), llamadeck_words::layout::input_rows_cap((w, h)) + 2, "{text}");
+        assert!(text.contains("line11"), "the box scrolls to the cursor: {text}");
+        snapshot!(format!("message_box_full_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn the_message_box_takes_readline_keys_where_no_command_holds_them() {
+    let mut s = ready_state();
+    type_text(&mut s, "first words");
+    update(&mut s, ctrl('u'));
+    assert!(s.panes.chat.input.is_empty(), "Ctrl+U deletes to the start of the line, as in a shell");
+    update(&mut s, ctrl('z'));
+    assert_eq!(s.panes.chat.input.lines(), ["first words"], "Ctrl+Z undoes it");
+    update(&mut s, ctrl('a'));
+    update(&mut s, ctrl('k'));
+    assert!(s.panes.chat.input.is_empty(), "Ctrl+A then Ctrl+K");
+    type_text(&mut s, "one two");
+    update(&mut s, ctrl('w'));
+    assert_eq!(s.panes.chat.input.lines(), ["one "]);
+    // A key a command holds runs the command: Ctrl+E edits the last question.
+    let id = ask(&mut s, "question");
+    update(&mut s, finish(id));
+    update(&mut s, ctrl('e'));
+    assert_eq!(s.panes.chat.input.lines(), ["one question"]);
+}
