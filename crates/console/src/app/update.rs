@@ -11,6 +11,7 @@ use super::State;
 use crate::panes::conversations::Browser;
 use crate::panes::fleet::FleetPane;
 use crate::panes::help::Help;
+use crate::panes::notices::Notices;
 use crate::panes::requests::Requests;
 use crate::panes::resume::Resume;
 use crate::panes::search::SearchBar;
@@ -209,6 +210,7 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::ToggleHelp => toggle(panes, Help::default),
         Command::ApiRequests => toggle(panes, Requests::default),
+        Command::Notices => toggle(panes, Notices::default),
         Command::Fleet => toggle(panes, || FleetPane::new(session)),
         Command::ScrollUp => scroll_by(session, -1, page),
         Command::ScrollDown => scroll_by(session, 1, page),

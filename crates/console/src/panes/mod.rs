@@ -13,6 +13,7 @@ pub mod editing;
 pub mod fleet;
 pub mod gpu;
 pub mod help;
+pub mod notices;
 pub mod popup;
 pub mod requests;
 pub mod resume;

@@ -19,7 +19,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         return;
     }
     let input_width = layout::input_text_width((area.width, area.height));
-    let areas = layout::areas(area, panes.chat.input_rows(input_width));
+    let areas = layout::areas_with(area, panes.chat.input_rows(input_width), status::rows(state, area.width));
     panes.chat.draw(frame, &areas, session, panes);
     crate::panes::gpu::draw_panel(frame, areas.gpu, session);
     panes.settings.draw(frame, &areas, session, panes);

@@ -174,3 +174,57 @@ fn the_message_box_takes_readline_keys_where_no_command_holds_them() {
     update(&mut s, ctrl('e'));
     assert_eq!(s.panes.chat.input.lines(), ["one question"]);
 }
+
+#[test]
+fn notices_are_kept_and_f7_shows_them_in_full() {
+    use llamadeck_console::panes::notices::Notices;
+    use llamadeck_console::session::NoticeLevel;
+    let mut s = ready_state();
+    let path = "/home/operator/.local/share/llamadeck/exports/conversations-of-a-long-week/20250102-154312-00aa.md";
+    update(&mut s, Action::Store(llamadeck_store::Reply::Exported(Ok(path.into()))));
+    s.session.now += std::time::Duration::from_secs(200);
+    s.session.notice(NoticeLevel::Error, "config.yaml:4:16: sampling.temperature: must be between 0 and 2 (got 7.5)");
+    for i in 0..120 {
+        s.session.notice(NoticeLevel::Info, format!("filler {i}"));
+    }
+    assert_eq!(s.session.notices.len(), 100, "the last 100");
+    assert_eq!(s.session.notices.newest_first().next().unwrap().text, "filler 119");
+    // Fresh: the export and the error among a few others.
+    let mut s = ready_state();
+    update(&mut s, Action::Store(llamadeck_store::Reply::Exported(Ok(path.into()))));
+    s.session.now += std::time::Duration::from_secs(200);
+    s.session.notice(NoticeLevel::Error, "config.yaml:4:16: sampling.temperature: must be between 0 and 2 (got 7.5)");
+    update(&mut s, key(KeyCode::F(7)));
+    assert!(s.panes.is_open::<Notices>());
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let text = screen_text(&s, w, h);
+        let joined: String = text.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect::<Vec<_>>().join("");
+        assert!(joined.contains(path), "the whole path, wrapped: {text}");
+        assert!(text.contains("error · just now") && text.contains("info · 3 min ago"), "{text}");
+        snapshot!(format!("notices_overlay_{w}x{h}"), text);
+    }
+    update(&mut s, key(KeyCode::F(7)));
+    assert!(!s.panes.is_open::<Notices>(), "F7 closes it");
+    update(&mut s, key(KeyCode::F(7)));
+    update(&mut s, key(KeyCode::Esc));
+    assert!(!s.panes.is_open::<Notices>(), "Esc closes it");
+}
+
+#[test]
+fn a_notice_the_bar_cannot_hold_wraps_above_it_at_any_width() {
+    let mut s = ready_state();
+    let path = "/home/operator/.local/share/llamadeck/exports/20250102-154312-00aa.md";
+    update(&mut s, Action::Store(llamadeck_store::Reply::Exported(Ok(path.into()))));
+    // (At the smallest terminal, 60x16, the panes keep every row and the bar cuts the notice;
+    // F7 shows it whole.)
+    for (w, h) in [(60u16, 20u16), (80, 24), (120, 35)] {
+        let text = screen_text(&s, w, h);
+        let rows: Vec<&str> = text.lines().collect();
+        let bar = rows[rows.len() - 1];
+        assert!(bar.trim_end().ends_with("F1 help  Ctrl+Q quit"), "{w}x{h}: {bar:?}");
+        // A path wider than the bar is cut into lines: read back, it is whole.
+        let whole: String = rows[rows.len() - 4..].iter().map(|r| r.trim_end()).collect();
+        assert!(whole.contains(path), "{w}x{h}: {text}");
+    }
+    snapshot!("notice_wrapped_above_the_bar_80x24", screen_text(&s, 80, 24));
+}
