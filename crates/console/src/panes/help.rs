@@ -116,10 +116,11 @@ pub enum HelpRow {
 }
 
 /// Keys the settings pane handles itself (not remappable).
-const SETTINGS_KEYS: [(&str, &str); 5] = [
+const SETTINGS_KEYS: [(&str, &str); 6] = [
     ("↑ ↓", "choose a setting (the preset is the first row)"),
     ("← → - +", "step the value (preset row: next preset, or custom)"),
     ("Enter", "type a value (Enter saves, Esc cancels)"),
+    ("Alt+Enter", "new line in the system prompt (its editor opens over the chat)"),
     ("Tab", "back to the message box"),
     ("Ctrl+S", "save the values in the config (F5 reads it again)"),
 ];

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::chat::new_editor;
 use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
@@ -75,7 +75,16 @@ impl SettingsPane {
             (KeyCode::Right | KeyCode::Char('+'), Some(field)) => self.nudge(state, field, 1),
             (KeyCode::Enter, Some(field)) => {
                 let mut editor = new_editor(state.theme, placeholder(field));
+                if field == Field::SystemPrompt {
+                    // Drawn as large as the message box at least, and wrapped as it is.
+                    editor.set_wrap_mode(WrapMode::WordOrGlyph);
+                }
                 editor.insert_str(state.sampling.edit_text(field));
+                if field == Field::SystemPrompt {
+                    // A long prompt is read from its start.
+                    editor.move_cursor(CursorMove::Top);
+                    editor.move_cursor(CursorMove::Head);
+                }
                 self.editor = Some(editor);
                 self.error = None;
             }
@@ -98,16 +107,18 @@ impl SettingsPane {
         }
     }
 
-    /// A key while a value is being typed: Enter keeps it (when it is in range), Esc drops it.
-    fn on_editor_key(&mut self, key: &KeyEvent, state: &mut Session) {
+    /// A key while a value is being typed: Enter keeps it (when it is in range), Esc drops it;
+    /// the system prompt takes new lines (the keys of the command `newline`, Alt+Enter...).
+    fn on_editor_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) {
         let Some(field) = self.field() else {
             self.editor = None;
             return;
         };
-        let newline = key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let with_modifier = key.code == KeyCode::Enter && key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let newline = command == Some(Command::InsertNewline) || with_modifier;
         match key.code {
             KeyCode::Esc => self.reset(),
-            KeyCode::Enter if newline && field == Field::SystemPrompt => {
+            _ if newline && field == Field::SystemPrompt => {
                 if let Some(editor) = self.editor.as_mut() {
                     editor.insert_newline();
                 }
@@ -128,7 +139,7 @@ impl SettingsPane {
             }
             _ => {
                 if let Some(editor) = self.editor.as_mut() {
-                    editor.input(*key);
+                    super::editing::edit(editor, key);
                 }
             }
         }
@@ -152,7 +163,7 @@ impl Pane for SettingsPane {
             return Outcome::Pass;
         }
         if self.editing() {
-            self.on_editor_key(key, state);
+            self.on_editor_key(key, command, state);
             return Outcome::done();
         }
         if self.on_row_key(key, state) { Outcome::done() } else { Outcome::Pass }
@@ -183,6 +194,7 @@ impl Pane for SettingsPane {
 
     fn draw(&self, frame: &mut Frame, areas: &Areas, state: &Session, panes: &Panes) {
         self.render(frame, areas.settings, state, panes.focus == Focus::Settings);
+        self.render_prompt_editor(frame, areas, state);
     }
 }
 
@@ -222,14 +234,41 @@ impl SettingsPane {
         self.render_editor(frame, inner, state);
     }
 
-    /// The value being typed, drawn over the bottom of the pane with its own hint line.
+    /// The system prompt being typed: a wrapping editor over the chat's column, as wide as the
+    /// message box and at least as tall as the box can grow, its keys in its title.
+    fn render_prompt_editor(&self, frame: &mut Frame, areas: &Areas, state: &Session) {
+        let (Some(editor), Some(Field::SystemPrompt)) = (&self.editor, self.field()) else { return };
+        let theme = state.theme;
+        let column = Rect { height: areas.chat.height + areas.input.height, ..areas.chat };
+        let height = (llamadeck_words::layout::MAX_INPUT_ROWS as u16 + 6).max(column.height / 2).min(column.height);
+        let area = Rect { y: column.y + column.height - height, height, ..column };
+        let newline: Vec<String> = state.keymap.keys_for(Command::InsertNewline).iter().map(|k| k.to_string()).collect();
+        let room = area.width.saturating_sub(2) as usize;
+        let block = Block::bordered()
+            .border_style(theme.border_focused())
+            .title(Span::styled(truncate(" system prompt · Enter saves · Esc cancels ", room), theme.title()))
+            .title_bottom(Line::styled(truncate(&format!(" new line: {} ", newline.join(" ")), room), theme.dim()));
+        let text_area = block.inner(area);
+        frame.render_widget(Clear, area);
+        frame.render_widget(block, area);
+        frame.render_widget(editor, text_area);
+        if let Some(error) = &self.error {
+            let line = Rect { y: area.y + area.height - 1, height: 1, x: area.x + 1, width: area.width.saturating_sub(2) };
+            frame.render_widget(Paragraph::new(Line::styled(truncate(error, line.width as usize), theme.error())), line);
+        }
+    }
+
+    /// A value being typed (but the system prompt's), drawn over the bottom of the pane with its
+    /// own hint line.
     fn render_editor(&self, frame: &mut Frame, inner: Rect, state: &Session) {
         let (Some(editor), Some(field)) = (&self.editor, self.field()) else { return };
+        if field == Field::SystemPrompt {
+            return;
+        }
         let theme = state.theme;
-        let tall = field == Field::SystemPrompt;
-        let height = if tall { inner.height.min(10) } else { 3.min(inner.height) };
+        let height = 3.min(inner.height);
         let area = Rect { y: inner.y + inner.height - height, height, ..inner };
-        let hint = if tall { "Enter saves · Alt+Enter new line · Esc cancels" } else { "Enter saves · Esc cancels" };
+        let hint = "Enter saves · Esc cancels";
         let mut title = format!(" {} ", field.name());
         if let Some(range) = field.range() {
             title = format!(" {} ({} to {}) ", field.name(), range.min, range.max);

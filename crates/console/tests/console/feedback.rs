@@ -228,3 +228,42 @@ fn a_notice_the_bar_cannot_hold_wraps_above_it_at_any_width() {
     }
     snapshot!("notice_wrapped_above_the_bar_80x24", screen_text(&s, 80, 24));
 }
+
+#[test]
+fn the_system_prompt_is_edited_in_a_wrapping_editor_as_wide_as_the_message_box() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    use llamadeck_words::sampling::Field;
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let mut s = ready_state();
+        update(&mut s, Action::Resize(w, h));
+        update(&mut s, Action::Command(llamadeck_words::keys::Command::FocusNext));
+        s.panes.settings.select(Field::SystemPrompt);
+        update(&mut s, key(KeyCode::Enter));
+        assert!(s.panes.settings.editing());
+        let text = screen_text(&s, w, h);
+        let title = text.lines().find(|l| l.contains("system prompt · Enter saves · Esc cancels")).unwrap_or_else(|| panic!("{text}"));
+        assert!(text.contains("new line: Alt+Enter Shift+Enter Ctrl+J"), "its other keys at its foot: {text}");
+        let box_width = llamadeck_words::layout::areas(ratatui::layout::Rect::new(0, 0, w, h), 1).input.width as usize;
+        let editor_width = title.split('┐').next().unwrap().chars().count() + 1;
+        assert!(editor_width >= box_width, "{editor_width} < {box_width}: {text}");
+        // The default prompt's first sentence wraps inside it instead of running off a line.
+        assert!(text.contains("│You are a helpful, respectful and honest"), "from its start: {text}");
+        snapshot!(format!("system_prompt_editor_{w}x{h}"), text);
+    }
+    let mut s = ready_state();
+    update(&mut s, Action::Command(llamadeck_words::keys::Command::FocusNext));
+    s.panes.settings.select(Field::SystemPrompt);
+    update(&mut s, key(KeyCode::Enter));
+    update(&mut s, ctrl('a'));
+    for _ in 0..40 {
+        update(&mut s, ctrl('k'));
+        update(&mut s, key(KeyCode::Backspace));
+        update(&mut s, key(KeyCode::Delete));
+    }
+    type_text(&mut s, "Be brief.");
+    update(&mut s, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    type_text(&mut s, "Answer in English.");
+    update(&mut s, key(KeyCode::Enter));
+    assert!(!s.panes.settings.editing());
+    assert_eq!(s.session.sampling.system_prompt, "Be brief.\nAnswer in English.");
+}
