@@ -5,7 +5,8 @@
 //! tiled pane); what no pane takes runs its command here, from the command table. Producers'
 //! news changes the session; the few pieces of news a pane waits for (the store's listing for the
 //! conversations view, the offer to resume, a new request under F4) are handed to it here.
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 
 use super::State;
 use crate::panes::conversations::Browser;
@@ -46,6 +47,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     let State { session, panes } = state;
     match action {
         Action::Key(key) => on_key(state, key),
+        Action::Mouse(mouse) => on_mouse(state, &mouse),
         Action::Paste(text) => on_paste(state, &text),
         Action::Resize(w, h) => {
             session.size = (w, h);
@@ -156,6 +158,40 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         Some(command) => run_command(state, command),
         None => Vec::new(),
     }
+}
+
+/// Lines the wheel scrolls the chat by.
+const WHEEL_LINES: isize = 3;
+
+/// The wheel or a click: the overlays from the top first (one that covers the screen takes
+/// it), then the tiled pane under the pointer. A click focuses the chat or the settings.
+fn on_mouse(state: &mut State, mouse: &MouseEvent) -> Vec<Effect> {
+    let size = state.session.size;
+    let rows = state.panes.chat.input_rows(llamadeck_words::layout::input_text_width(size));
+    let areas = llamadeck_words::layout::areas(Rect::new(0, 0, size.0, size.1), rows);
+    if let Some(effects) = state.panes.route_mouse(&mut state.session, mouse, &areas) {
+        return effects;
+    }
+    let at = Position { x: mouse.column, y: mouse.row };
+    let click = crate::panes::is_click(mouse);
+    let page = page_height(&state.session, &state.panes);
+    if areas.settings.contains(at) {
+        if click {
+            state.panes.focus = Focus::Settings;
+        }
+        let State { session, panes } = state;
+        panes.settings.on_mouse(mouse, &areas, session);
+    } else if areas.chat.contains(at) || areas.input.contains(at) {
+        if click && !state.panes.settings.editing() {
+            state.panes.focus = Focus::Chat;
+        }
+        match mouse.kind {
+            MouseEventKind::ScrollUp if areas.chat.contains(at) => return scroll_by(&mut state.session, -WHEEL_LINES, page),
+            MouseEventKind::ScrollDown if areas.chat.contains(at) => return scroll_by(&mut state.session, WHEEL_LINES, page),
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {

@@ -2,7 +2,7 @@
 //! the truth, the settings pane's own keys and the commands typed in the message box. It scrolls
 //! with the arrows, pages and Home/End when the terminal is too short; any other key closes it
 //! and does nothing else (quit still quits).
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
 
@@ -43,6 +43,10 @@ impl Pane for Help {
     /// A paste closes the help and goes where it would have gone.
     fn on_paste(&mut self, _text: &str, _state: &mut Session) -> Outcome {
         Outcome::CloseAndPass
+    }
+
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        super::covering_mouse(self, mouse, state)
     }
 
     fn hints(&self, _state: &Session) -> Hints {

@@ -1,7 +1,7 @@
 //! The notices overlay (F7): the session's last 100 notices, newest first, each in full and
 //! wrapped (an export's path, a config error), with its level and how long ago it came. It
 //! scrolls with the arrows, pages and Home/End; Esc or F7 closes it.
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::text::Line;
 
@@ -41,6 +41,10 @@ impl Pane for Notices {
             _ => top,
         };
         Outcome::done()
+    }
+
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        super::covering_mouse(self, mouse, state)
     }
 
     fn hints(&self, _state: &Session) -> Hints {

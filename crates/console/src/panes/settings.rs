@@ -1,6 +1,8 @@
 //! The settings pane: the sampling values the next request will use, stepped with the arrows
 //! or typed in place, and the preset row (presets and "custom", your own values).
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::chat::new_editor;
-use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
+use super::{Focus, Hint, Hints, ListSpot, Outcome, Pane, Panes, is_click, wheel_key};
 use crate::session::Session;
 use crate::session::presets::{changed_by_hand, step_preset};
 use llamadeck_words::keys::Command;
@@ -26,12 +28,14 @@ pub struct SettingsPane {
     pub editor: Option<TextArea<'static>>,
     /// Why the last entry was refused; the previous value stayed.
     pub error: Option<String>,
+    /// Where the rows were last drawn (a click selects one).
+    spot: Cell<ListSpot>,
 }
 
 impl Default for SettingsPane {
     /// Temperature selected: the value people change most.
     fn default() -> Self {
-        Self { selected: 1, editor: None, error: None }
+        Self { selected: 1, editor: None, error: None, spot: Cell::default() }
     }
 }
 
@@ -179,6 +183,22 @@ impl Pane for SettingsPane {
         }
     }
 
+    /// The wheel moves the selection; a click selects the row under it. While a value is
+    /// typed, the editor keeps the selection where it is.
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        if self.editing() {
+            return Outcome::done();
+        }
+        if let Some(key) = wheel_key(mouse) {
+            self.on_row_key(&key, state);
+        } else if is_click(mouse)
+            && let Some(row) = self.spot.get().item_at(mouse.column, mouse.row)
+        {
+            self.selected = row;
+        }
+        Outcome::done()
+    }
+
     fn hints(&self, state: &Session) -> Hints {
         if self.editing() {
             return Hints { keys: vec![Hint::new("Enter", "save"), Hint::new("Esc", "cancel")], help: false };
@@ -229,6 +249,8 @@ impl SettingsPane {
         // Keep the selected row on screen when the pane is shorter than the list.
         let rows = inner.height as usize;
         let skip = (self.selected + 1).saturating_sub(rows).min(lines.len().saturating_sub(rows));
+        let count = Self::ROWS.saturating_sub(skip).min(rows);
+        self.spot.set(ListSpot { area: Rect { height: count as u16, ..inner }, first: skip, count });
         let shown: Vec<Line> = lines.into_iter().skip(skip).take(rows).collect();
         frame.render_widget(Paragraph::new(shown), inner);
         self.render_editor(frame, inner, state);

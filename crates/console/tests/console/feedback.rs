@@ -267,3 +267,116 @@ fn the_system_prompt_is_edited_in_a_wrapping_editor_as_wide_as_the_message_box()
     assert!(!s.panes.settings.editing());
     assert_eq!(s.session.sampling.system_prompt, "Be brief.\nAnswer in English.");
 }
+
+// ---- the mouse ------------------------------------------------------------------------------
+
+fn mouse(kind: crossterm::event::MouseEventKind, column: u16, row: u16) -> Action {
+    Action::Mouse(crossterm::event::MouseEvent { kind, column, row, modifiers: crossterm::event::KeyModifiers::NONE })
+}
+
+fn click(column: u16, row: u16) -> Action {
+    mouse(crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left), column, row)
+}
+
+/// Where `needle` is on the screen (column, row), as the terminal counts them.
+fn find(text: &str, needle: &str) -> (u16, u16) {
+    for (y, line) in text.lines().enumerate() {
+        if let Some(at) = line.find(needle) {
+            return (line[..at].chars().count() as u16, y as u16);
+        }
+    }
+    panic!("{needle:?} is not on the screen:\n{text}");
+}
+
+#[test]
+fn the_wheel_scrolls_the_chat_and_a_click_focuses_and_picks_a_setting() {
+    use crossterm::event::MouseEventKind;
+    use llamadeck_console::panes::Focus;
+    use llamadeck_words::sampling::Field;
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(80, 24));
+    for i in 0..6 {
+        let id = ask(&mut s, &format!("question {i} with enough words to wrap over a line or two in the chat"));
+        update(&mut s, token(id, "an answer of a few words, again enough to take a line or two of the chat pane"));
+        update(&mut s, finish(id));
+    }
+    assert_eq!(s.session.chat.scroll_top, None);
+    update(&mut s, mouse(MouseEventKind::ScrollUp, 10, 5));
+    let top = s.session.chat.scroll_top.expect("the wheel scrolled the chat up");
+    update(&mut s, mouse(MouseEventKind::ScrollUp, 10, 5));
+    assert_eq!(s.session.chat.scroll_top, Some(top - 3), "three lines a notch");
+    // Over the settings the wheel moves the selection, not the chat.
+    update(&mut s, mouse(MouseEventKind::ScrollDown, 60, 10));
+    assert_eq!(s.session.chat.scroll_top, Some(top - 3));
+    update(&mut s, mouse(MouseEventKind::ScrollDown, 10, 5));
+    update(&mut s, mouse(MouseEventKind::ScrollDown, 10, 5));
+    assert_eq!(s.session.chat.scroll_top, None, "back at the tail, following it");
+    // A click on a setting focuses the pane and selects it.
+    let (x, y) = find(&screen_text(&s, 80, 24), "top_p");
+    update(&mut s, click(x, y));
+    assert_eq!((s.panes.focus, s.panes.settings.field()), (Focus::Settings, Some(Field::TopP)));
+    // A click on the message box gives it the keys again.
+    let (x, y) = find(&screen_text(&s, 80, 24), "type here");
+    update(&mut s, click(x, y));
+    assert_eq!(s.panes.focus, Focus::Chat);
+}
+
+#[test]
+fn a_click_picks_a_node_in_the_fleet_pane_and_a_conversation_in_f3() {
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(100, 30));
+    s.session.fleet = FleetView::new(&["gpu-a".to_string(), "gpu-b".to_string()], true, None);
+    update(&mut s, key(KeyCode::F(6)));
+    let (x, y) = find(&screen_text(&s, 100, 30), "gpu-b");
+    assert!(update(&mut s, click(x, y)).is_empty(), "the first click selects");
+    assert_eq!(s.panes.find::<llamadeck_console::panes::fleet::FleetPane>().map(|p| p.selected), Some(2));
+    let effects = update(&mut s, click(x, y));
+    assert_eq!(
+        effects,
+        [llamadeck_console::app::Effect::UseEngine { node: Some("gpu-b".into()), epoch: 1 }],
+        "a click on it chats with it"
+    );
+
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(100, 30));
+    update(&mut s, key(KeyCode::F(3)));
+    let summary = |id: &str, title: &str| llamadeck_store::Summary {
+        id: id.into(),
+        title: title.into(),
+        updated: 1_735_832_650,
+        model: None,
+        turns: 1,
+        text: String::new(),
+    };
+    let listing = llamadeck_store::Listing { entries: vec![summary("c1", "first one"), summary("c2", "second one")], damaged: Vec::new() };
+    update(&mut s, Action::Store(llamadeck_store::Reply::Listed(listing)));
+    let (x, y) = find(&screen_text(&s, 100, 30), "second one");
+    update(&mut s, click(x, y));
+    let browser = s.panes.find::<llamadeck_console::panes::conversations::Browser>().expect("open");
+    assert_eq!(browser.selected, 1);
+    let effects = update(&mut s, click(x, y));
+    assert!(
+        effects.iter().any(|e| matches!(e, llamadeck_console::app::Effect::Store(llamadeck_store::Request::Load(id)) if id == "c2")),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn the_wheel_scrolls_an_overlay_and_mouse_is_on_unless_the_config_says_no() {
+    use crossterm::event::MouseEventKind;
+    let mut s = ready_state();
+    update(&mut s, Action::Resize(80, 24));
+    update(&mut s, key(KeyCode::F(1)));
+    update(&mut s, mouse(MouseEventKind::ScrollDown, 40, 10));
+    assert_eq!(s.panes.find::<llamadeck_console::panes::help::Help>().map(|h| h.scroll), Some(1));
+    update(&mut s, click(40, 10));
+    assert!(s.panes.is_open::<llamadeck_console::panes::help::Help>(), "a click does nothing behind an overlay");
+
+    assert!(Config::default().ui.mouse);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "ui:\n  mouse: false\n").unwrap();
+    assert!(!llamadeck_config::load_file(&path, true).unwrap().config.ui.mouse);
+    let shipped = include_str!("../../../../config/llamadeck.yaml");
+    assert!(shipped.contains("  mouse: true\n"), "the documented file has the key");
+}
