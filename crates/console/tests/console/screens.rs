@@ -326,7 +326,18 @@ fn every_overlay_at_80x24_shows_its_own_keys() {
     let mut search = at_80x24(conversation());
     update(&mut search, ctrl('f'));
     type_text(&mut search, "GB");
-    for (name, s) in [("help", help), ("requests", requests), ("conversations", conversations), ("resume", resume), ("search", search)] {
+    let mut notices = at_80x24(conversation());
+    update(&mut notices, Action::Store(Reply::Exported(Ok("/home/operator/.local/share/llamadeck/exports/c1.md".into()))));
+    update(&mut notices, key(KeyCode::F(7)));
+    let overlays = [
+        ("help", help),
+        ("requests", requests),
+        ("conversations", conversations),
+        ("resume", resume),
+        ("search", search),
+        ("notices", notices),
+    ];
+    for (name, s) in overlays {
         let hints = s.panes.top().unwrap_or_else(|| panic!("{name} is open")).hints(&s.session);
         let rows = row_texts(&s, 80, 24);
         let bar = rows.last().unwrap();
