@@ -138,7 +138,7 @@ async fn console(
     state.session.model.launch = launch;
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     state.session.fleet = llamadeck_console::session::fleet::FleetView::new(&names, connect.is_none(), target);
-    let mut terminal = llamadeck_console::tui::terminal::enter()?;
+    let mut terminal = llamadeck_console::tui::terminal::enter(config.ui.mouse)?;
     llamadeck_console::tui::producers::terminal(crossterm::event::EventStream::new(), to_inbox);
     let link = EngineLink::new(engine, inbox.sender()).with_nodes(engines, connect.is_none());
     let mut effects = Effects::new(link, loaded.path, inbox.sender()).clipboard(Box::new(|bytes: &[u8]| {

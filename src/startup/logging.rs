@@ -1,5 +1,6 @@
 //! Where logs go: a file under the XDG state dir for the console (never the terminal), stderr or
-//! a file for `serve`. RUST_LOG filters; the default is info. Logs hold prompts and paths, so a
+//! a file for `serve`. RUST_LOG filters; the default is info. mistral.rs's warning that each CPU
+//! load repeats is left out (`llamadeck_mistral::quiet_layer`); the loader says it once. Logs hold prompts and paths, so a
 //! log file is created 0600 in 0700 folders.
 use std::fs::{File, OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -22,7 +23,12 @@ pub fn to_file(path: &Path) -> std::io::Result<tracing_appender::non_blocking::W
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
-    tracing_subscriber::registry().with(filter).with(fmt).with(llamadeck_mistral::stage_layer()).init();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(llamadeck_mistral::stage_layer())
+        .with(llamadeck_mistral::quiet_layer())
+        .init();
     Ok(guard)
 }
 
@@ -33,9 +39,14 @@ pub fn for_serve(file: Option<&Path>) -> std::io::Result<()> {
     match file {
         Some(path) => {
             let file = open_append(path, false)?;
-            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).finish().with(llamadeck_mistral::quiet_layer()).init();
         }
-        None => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init(),
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .finish()
+            .with(llamadeck_mistral::quiet_layer())
+            .init(),
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ fn an_abort_a_segfault_and_a_stack_overflow_restore_the_terminal() {
 #[test]
 #[ignore = "the child process of an_abort_a_segfault_and_a_stack_overflow_restore_the_terminal"]
 fn crash_child() {
-    let mut terminal = llamadeck_console::tui::terminal::enter().expect("terminal");
+    let mut terminal = llamadeck_console::tui::terminal::enter(true).expect("terminal");
     terminal.draw(|f| f.render_widget("crash-test-ready", f.area())).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     match std::env::var("LLAMADECK_TEST_CRASH").as_deref() {

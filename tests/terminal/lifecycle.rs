@@ -106,7 +106,7 @@ fn panic_child() {
     llamadeck_console::tui::terminal::install_panic_hook("the log".into(), Some(report));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut terminal = runtime.block_on(async {
-        let mut terminal = llamadeck_console::tui::terminal::enter().expect("terminal");
+        let mut terminal = llamadeck_console::tui::terminal::enter(true).expect("terminal");
         terminal.draw(|f| f.render_widget("panic-test-ready", f.area())).unwrap();
         tokio::spawn(async { panic!("injected panic in a background task") });
         terminal
@@ -172,5 +172,31 @@ fn gpu_report_needs_no_terminal_and_explains_a_missing_driver() {
         Some(1) => assert!(stderr.starts_with("llamadeck gpu: NVML not available: "), "{stderr}"),
         Some(0) => assert!(stdout.lines().skip(1).all(|l| l.starts_with("1, ") && l.split(", ").count() == 8), "{stdout}"),
         other => panic!("status {other:?}: {stderr}"),
+    }
+}
+
+/// The mouse is captured by default (the wheel and clicks reach the panes) and left to the
+/// terminal with `ui.mouse: false`; either way quitting turns capture off.
+#[test]
+fn the_mouse_is_captured_unless_the_config_says_no_and_let_go_on_exit() {
+    const CAPTURE: &[u8] = b"\x1b[?1000h";
+    const RELEASE: &[u8] = b"\x1b[?1000l";
+    for mouse in [true, false] {
+        let home = tempfile::tempdir().unwrap();
+        let command = console_command(home.path());
+        if !mouse {
+            std::fs::write(home.path().join("config/llamadeck/config.yaml"), "server:\n  enabled: false\nui:\n  mouse: false\n").unwrap();
+        }
+        let mut pty = spawn_in_pty(command);
+        assert!(pty.wait_for(b"settings", Duration::from_secs(20)), "mouse {mouse}");
+        let captured = pty.output.lock().unwrap().windows(CAPTURE.len()).any(|w| w == CAPTURE);
+        assert_eq!(captured, mouse, "mouse capture with ui.mouse: {mouse}");
+        // A wheel notch over the chat (SGR encoding) is taken, not typed.
+        pty.type_bytes(b"\x1b[<64;10;5M");
+        pty.type_bytes(b"\x11"); // Ctrl+Q
+        let status = pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q");
+        assert!(status.success(), "{status:?}");
+        assert!(pty.output.lock().unwrap().windows(RELEASE.len()).any(|w| w == RELEASE), "capture off on the way out");
+        assert!(pty.left_alternate_screen());
     }
 }

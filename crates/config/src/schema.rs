@@ -196,10 +196,12 @@ pub struct UiConfig {
     pub color: ColorMode,
     /// The one-line key-hint bar at the bottom.
     pub hints: bool,
+    /// Take the mouse (wheel, clicks); false leaves it to the terminal's own selection.
+    pub mouse: bool,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { fps: 30, color: ColorMode::Auto, hints: true }
+        Self { fps: 30, color: ColorMode::Auto, hints: true, mouse: true }
     }
 }

@@ -25,7 +25,7 @@ pub mod stages;
 pub mod template;
 mod worker;
 
-pub use stages::{StageLayer, stage_layer};
+pub use stages::{QuietLayer, StageLayer, quiet_layer, stage_layer};
 pub use worker::MistralBackend;
 
 use llamadeck_engine::face::Engine;

@@ -146,6 +146,9 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     let source = resolve(&spec.source, spec.allow_download)?;
     let device = parse_device(&spec.device)?;
     let on_cpu = device.is_cpu();
+    if on_cpu {
+        crate::stages::say_paged_attention_is_off();
+    }
     let is_gguf = matches!(source, ModelSource::Gguf(_));
     let mut isq_name = spec.isq.as_deref().map(str::trim).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"));
     if is_gguf && let Some(name) = isq_name.take() {

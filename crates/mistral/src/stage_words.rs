@@ -47,6 +47,20 @@ const THEIRS: [(&str, &str); 38] = [
 /// Further beginnings of mistral.rs lines, all meaning it is reading the weights.
 const THEIRS_TOO: [&str; 4] = ["git revision", "Resolved UQFF", "Auto-discovered", "Debug is enabled"];
 
+/// mistral.rs 0.8.1's warning on every load that uses the CPU (its GGUF loader says "a mix of
+/// GPU and CPU" even when there is no GPU): nothing to act on, so the logs leave it out and
+/// say [`PAGED_ATTENTION_ON_CPU`] once instead.
+const PAGED_ATTENTION_WARNING: &str = "Device mapping contains a mix of GPU and CPU. There is no CPU support for PagedAttention";
+
+/// What the logs say, once a process, when a model loads on the CPU.
+pub const PAGED_ATTENTION_ON_CPU: &str =
+    "running on the CPU: mistral.rs's PagedAttention needs a GPU, so answers use its plain attention (nothing to change)";
+
+/// Whether a mistral.rs log line is one the logs leave out (said once in our words instead).
+pub fn quieted(line: &str) -> bool {
+    line.starts_with(PAGED_ATTENTION_WARNING)
+}
+
 /// The step a mistral.rs loading log line belongs to, in words ("reading the tokenizer…").
 pub fn their_words(line: &str) -> String {
     if let Some((_, words)) = THEIRS.iter().find(|(start, _)| line.starts_with(start)) {
@@ -60,7 +74,7 @@ pub fn their_words(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::their_words;
+    use super::{quieted, their_words};
 
     #[test]
     fn mistral_rs_lines_become_words() {
@@ -71,5 +85,14 @@ mod tests {
         assert_eq!(their_words("Dummy run completed in 0.5s."), "warming up…");
         assert_eq!(their_words("Model config: Config { hidden_size: 576 }"), "reading the weights…");
         assert_eq!(their_words("something new in a later mistral.rs"), "loading…");
+    }
+
+    #[test]
+    fn the_paged_attention_warning_of_a_cpu_load_is_quieted() {
+        assert!(quieted(
+            "Device mapping contains a mix of GPU and CPU. There is no CPU support for PagedAttention, disabling PagedAttention."
+        ));
+        assert!(!quieted("Device mapping contains a mix of GPU and CPU."));
+        assert!(!quieted("DType selected is F32."));
     }
 }

@@ -42,6 +42,34 @@ impl Drop for LoadingScope {
     }
 }
 
+/// Leaves out of every log the mistral.rs warnings that each CPU load repeats
+/// (`stage_words::quieted`); the loader says them once in our words. Installed by the console
+/// and `serve` next to their loggers.
+pub struct QuietLayer(());
+
+pub fn quiet_layer() -> QuietLayer {
+    QuietLayer(())
+}
+
+impl<S: Subscriber> Layer<S> for QuietLayer {
+    fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
+        let meta = event.metadata();
+        if !meta.target().starts_with("mistralrs") || *meta.level() != Level::WARN {
+            return true;
+        }
+        let mut message = MessageText(String::new());
+        event.record(&mut message);
+        !super::stage_words::quieted(&message.0)
+    }
+}
+
+/// Says once a process that a load runs on the CPU without PagedAttention (mistral.rs's own
+/// warning about it, repeated each load, is left out of the logs).
+pub(crate) fn say_paged_attention_is_off() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| tracing::info!("{}", super::stage_words::PAGED_ATTENTION_ON_CPU));
+}
+
 /// The layer the console installs next to the file logger.
 pub struct StageLayer(());
 
@@ -111,5 +139,37 @@ mod tests {
             tracing::info!(target: "mistralrs_core::engine", "after");
         });
         assert_eq!(*got.lock().unwrap(), vec!["reading the tokenizer…".to_string()]);
+    }
+
+    /// Records every message that reaches it.
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let mut message = MessageText(String::new());
+            event.record(&mut message);
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+
+    #[test]
+    fn the_paged_attention_warning_reaches_no_log() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(quiet_layer()).with(Seen(got.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                target: "mistralrs_core::pipeline::gguf",
+                "Device mapping contains a mix of GPU and CPU. There is no CPU support for PagedAttention, disabling PagedAttention."
+            );
+            tracing::warn!(target: "mistralrs_core::pipeline::gguf", "another warning");
+            tracing::warn!(target: "llamadeck", "Device mapping contains a mix of GPU and CPU. There is no CPU support for PagedAttention");
+        });
+        assert_eq!(
+            *got.lock().unwrap(),
+            vec![
+                "another warning".to_string(),
+                "Device mapping contains a mix of GPU and CPU. There is no CPU support for PagedAttention".into()
+            ]
+        );
     }
 }

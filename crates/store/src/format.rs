@@ -43,6 +43,9 @@ pub struct FileMessage {
     pub finish: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The node that wrote an answer, when it was not this console's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampling: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +89,7 @@ pub fn to_file(m: &Message) -> FileMessage {
         error,
         finish: m.finish.map(|f| f.label().to_string()),
         model: m.model.clone(),
+        node: m.node.clone(),
         sampling: m.sampling.as_ref().and_then(|s| serde_json::to_value(s).ok()),
         stats: m.stats.as_ref().map(|s| FileStats {
             prompt_tokens: s.prompt_tokens,
@@ -122,6 +126,7 @@ fn one_version(m: FileMessage, index: usize) -> Result<Message, String> {
     let mut message = Message::new(role, &m.content, status);
     message.finish = m.finish.as_deref().and_then(FinishReason::from_label);
     message.model = m.model.as_deref().map(llamadeck_words::text::sanitize);
+    message.node = m.node.as_deref().map(llamadeck_words::text::sanitize);
     message.sampling = m.sampling.and_then(|v| serde_json::from_value::<Sampling>(v).ok());
     message.stats = m.stats.map(|s| GenStats {
         prompt_tokens: s.prompt_tokens,

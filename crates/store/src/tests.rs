@@ -7,6 +7,7 @@ fn conversation() -> Conversation {
     let mut answer = Message::new(Role::Assistant, "Use NVML.\x1b]52;c;aGk=\x07", MessageStatus::Complete);
     answer.sampling = Some(Sampling { temperature: 0.2, seed: Some(7), ..Sampling::default() });
     answer.model = Some("llama-2-13b-chat".into());
+    answer.node = Some("node-a".into());
     answer.finish = Some(FinishReason::Stop);
     answer.stats = Some(GenStats {
         prompt_tokens: 30,

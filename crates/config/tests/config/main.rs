@@ -179,7 +179,7 @@ fn unknown_command_under_keys() {
         error_of("unknown_command.yaml"),
         "unknown_command.yaml:3:3: keys.explode: unknown command \"explode\" (known: send, newline, stop, \
          regenerate, edit_last, clear, conversations, search, copy_last, select_up, select_down, older_version, newer_version, scroll_up, scroll_down, page_up, page_down, scroll_top, follow_tail, \
-         focus_next, next_preset, save_settings, reload_model, fleet, api_requests, help, quit)"
+         focus_next, next_preset, save_settings, reload_model, fleet, api_requests, notices, help, quit)"
     );
 }
 

@@ -5,12 +5,14 @@
 //! tiled pane); what no pane takes runs its command here, from the command table. Producers'
 //! news changes the session; the few pieces of news a pane waits for (the store's listing for the
 //! conversations view, the offer to resume, a new request under F4) are handed to it here.
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 
 use super::State;
 use crate::panes::conversations::Browser;
 use crate::panes::fleet::FleetPane;
 use crate::panes::help::Help;
+use crate::panes::notices::Notices;
 use crate::panes::requests::Requests;
 use crate::panes::resume::Resume;
 use crate::panes::search::SearchBar;
@@ -48,6 +50,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     let State { session, panes } = state;
     match action {
         Action::Key(key) => on_key(state, key),
+        Action::Mouse(mouse) => on_mouse(state, &mouse),
         Action::Paste(text) => on_paste(state, &text),
         Action::Resize(w, h) => {
             session.size = (w, h);
@@ -161,9 +164,45 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return effects;
     }
     match command {
+        // The notice names the key that was pressed (Ctrl+C or Ctrl+Q).
+        Some(Command::Quit) => quit(&mut state.session, Some(&key)),
         Some(command) => run_command(state, command),
         None => Vec::new(),
     }
+}
+
+/// Lines the wheel scrolls the chat by.
+const WHEEL_LINES: isize = 3;
+
+/// The wheel or a click: the overlays from the top first (one that covers the screen takes
+/// it), then the tiled pane under the pointer. A click focuses the chat or the settings.
+fn on_mouse(state: &mut State, mouse: &MouseEvent) -> Vec<Effect> {
+    let size = state.session.size;
+    let rows = state.panes.chat.input_rows(llamadeck_words::layout::input_text_width(size));
+    let areas = llamadeck_words::layout::areas(Rect::new(0, 0, size.0, size.1), rows);
+    if let Some(effects) = state.panes.route_mouse(&mut state.session, mouse, &areas) {
+        return effects;
+    }
+    let at = Position { x: mouse.column, y: mouse.row };
+    let click = crate::panes::is_click(mouse);
+    let page = page_height(&state.session, &state.panes);
+    if areas.settings.contains(at) {
+        if click {
+            state.panes.focus = Focus::Settings;
+        }
+        let State { session, panes } = state;
+        panes.settings.on_mouse(mouse, &areas, session);
+    } else if areas.chat.contains(at) || areas.input.contains(at) {
+        if click && !state.panes.settings.editing() {
+            state.panes.focus = Focus::Chat;
+        }
+        match mouse.kind {
+            MouseEventKind::ScrollUp if areas.chat.contains(at) => return scroll_by(&mut state.session, -WHEEL_LINES, page),
+            MouseEventKind::ScrollDown if areas.chat.contains(at) => return scroll_by(&mut state.session, WHEEL_LINES, page),
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
@@ -198,9 +237,9 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     if command != Command::Quit && session.quit == Quit::Armed {
         session.quit = Quit::No;
     }
-    let page = llamadeck_words::layout::chat_page_height(session.size);
+    let page = page_height(session, panes);
     match command {
-        Command::Quit => quit(session),
+        Command::Quit => quit(session, None),
         Command::Send => send(state),
         Command::InsertNewline => {
             if panes.focus == Focus::Chat {
@@ -224,11 +263,12 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
         }
         Command::ToggleHelp => toggle(panes, Help::default),
         Command::ApiRequests => toggle(panes, Requests::default),
+        Command::Notices => toggle(panes, Notices::default),
         Command::Fleet => toggle(panes, || FleetPane::new(session)),
-        Command::ScrollUp => scroll_by(session, -1),
-        Command::ScrollDown => scroll_by(session, 1),
-        Command::PageUp => scroll_by(session, -(page as isize)),
-        Command::PageDown => scroll_by(session, page as isize),
+        Command::ScrollUp => scroll_by(session, -1, page),
+        Command::ScrollDown => scroll_by(session, 1, page),
+        Command::PageUp => scroll_by(session, -(page as isize), page),
+        Command::PageDown => scroll_by(session, page as isize, page),
         Command::ScrollTop => {
             session.chat.scroll_top = Some(0);
             Vec::new()
@@ -275,12 +315,16 @@ fn run_command(state: &mut State, command: Command) -> Vec<Effect> {
     }
 }
 
-/// The first quit while an answer is generated stops it; the next one leaves.
-fn quit(session: &mut Session) -> Vec<Effect> {
+/// The first quit while an answer is generated stops it; the next one leaves. `pressed` is
+/// the key that asked, which the notice names (none: the command's first key).
+fn quit(session: &mut Session, pressed: Option<&KeyEvent>) -> Vec<Effect> {
     if session.answering() && session.quit != Quit::Armed {
         let mut effects = stop_answer(&mut session.chat);
         session.quit = Quit::Armed;
-        let key = session.key_for(Command::Quit);
+        let key = match pressed {
+            Some(key) => llamadeck_words::keys::KeyBinding::new(key.code, key.modifiers).to_string(),
+            None => session.key_for(Command::Quit),
+        };
         effects.extend(session.notice(NoticeLevel::Warn, format!("answer stopped (kept); press {key} again to leave")));
         return effects;
     }
@@ -310,13 +354,29 @@ fn send(state: &mut State) -> Vec<Effect> {
         return session.notice(NoticeLevel::Warn, "still answering: Esc stops it");
     }
     if !session.model.is_ready() {
-        // Keep the text: nothing typed is lost while the model loads.
-        return session.model_notice(NoticeLevel::Warn, "the model is not loaded yet; your message is kept");
+        // Keep the text: nothing typed is lost while the model loads or the node is down.
+        let text = not_ready(session);
+        return session.model_notice(NoticeLevel::Warn, text);
     }
     session.model.refused = None;
     panes.chat.clear(session.theme);
     session.chat.messages.push(Message::user(&text));
     start_answer(session, Vec::new())
+}
+
+/// Why a message cannot be sent yet, and what to do: the chosen node's state when the chat
+/// talks to a node, else the local model's.
+fn not_ready(session: &Session) -> String {
+    let Some(node) = &session.fleet.target else { return "the model is not loaded yet; your message is kept".into() };
+    match &session.model.state {
+        ModelState::Loading { .. } => format!("still connecting to {node}; your message is kept"),
+        ModelState::Failed { reason } => format!(
+            "{node} is down ({reason}); your message is kept · {} chooses another node, {} asks {node} again",
+            session.key_for(Command::Fleet),
+            session.key_for(Command::ReloadModel)
+        ),
+        ModelState::Ready { .. } => String::new(),
+    }
 }
 
 /// Appends an empty streaming answer (after `earlier` versions of it) and asks the engine for it.
@@ -329,6 +389,7 @@ fn start_answer(session: &mut Session, earlier: Vec<Message>) -> Vec<Effect> {
     answer.sampling = Some(session.sampling.clone());
     answer.model = session.model.name().map(str::to_string);
     answer.versions.earlier = earlier;
+    answer.node = session.fleet.target.clone();
     let chat = &mut session.chat;
     chat.messages.push(answer);
     chat.generating = Some(id);
@@ -408,8 +469,13 @@ fn edit_last(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-fn scroll_by(session: &mut Session, delta: isize) -> Vec<Effect> {
-    let page = llamadeck_words::layout::chat_page_height(session.size);
+/// Lines of chat on screen: the terminal less the message box as tall as its text makes it.
+fn page_height(session: &Session, panes: &Panes) -> usize {
+    let rows = panes.chat.input_rows(llamadeck_words::layout::input_text_width(session.size));
+    llamadeck_words::layout::chat_page_height_with(session.size, rows, 1)
+}
+
+fn scroll_by(session: &mut Session, delta: isize, page: usize) -> Vec<Effect> {
     session.refresh_plan();
     let max_top = session.chat.plan.last_top(page);
     let top = session.chat.scroll_top.unwrap_or(max_top);

@@ -168,7 +168,7 @@ fn styled(
 fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     let (label, style) = match message.role {
         Role::User => ("you".to_string(), theme.user()),
-        Role::Assistant => (message.model.clone().unwrap_or_else(|| "assistant".into()), theme.assistant()),
+        Role::Assistant => (answer_label(message), theme.assistant()),
         Role::System => ("system".to_string(), theme.dim()),
     };
     // (drop order: higher goes first, text, style)
@@ -212,6 +212,15 @@ fn header(message: &Message, theme: Theme, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Who wrote an answer: its model, after its node when another node wrote it ("node-a · model").
+fn answer_label(message: &Message) -> String {
+    let model = message.model.as_deref().unwrap_or("assistant");
+    match &message.node {
+        Some(node) => format!("{node} · {model}"),
+        None => model.to_string(),
+    }
+}
+
 /// The model's loading or failure notice (or the first hint) after the messages.
 fn notes(state: &Session, width: usize, after_messages: bool) -> Vec<Line<'static>> {
     let theme = state.theme;
@@ -252,7 +261,7 @@ fn render(frame: &mut Frame, area: Rect, state: &Session, search: Option<&Search
 /// "scrolled · 31.2 tok/s · ttft 180 ms · ctx 812/4096" ("~" while the count is an estimate).
 fn footer(state: &Session, width: usize) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some(stats) = state.chat.last_stats() {
+    if let Some(stats) = state.chat.newest_answer_stats() {
         if let Some(rate) = stats.decode_tok_s {
             parts.push(format!("{rate:.1} tok/s"));
         }
@@ -291,6 +300,13 @@ impl ChatPane {
     /// The message box's text.
     pub fn text(&self) -> String {
         self.input.lines().join("\n")
+    }
+
+    /// Rows the message box's text takes wrapped at `width` columns: the box grows with them
+    /// (up to `layout::MAX_INPUT_ROWS`, then its text scrolls). A line that fills the width
+    /// takes one more row for the cursor after it.
+    pub fn input_rows(&self, width: u16) -> usize {
+        editor_rows(&self.input, width)
     }
 
     fn draw_input(&self, frame: &mut Frame, area: Rect, state: &Session, focused: bool) {
@@ -348,7 +364,7 @@ impl Pane for ChatPane {
             return Outcome::Pass;
         }
         state.quit = Quit::No;
-        self.input.input(*key);
+        super::editing::edit(&mut self.input, key);
         Outcome::done()
     }
 
@@ -378,6 +394,13 @@ impl Pane for ChatPane {
         let focused = panes.focus == Focus::Chat && !panes.settings.editing();
         self.draw_input(frame, areas.input, state, focused);
     }
+}
+
+/// Rows `editor`'s text takes wrapped at `width` columns (a full line leaves a row for the
+/// cursor after it).
+pub fn editor_rows(editor: &TextArea<'static>, width: u16) -> usize {
+    let width = usize::from(width.max(1));
+    editor.lines().iter().map(|line| llamadeck_words::text::line_count(line, width).max(str_width(line) / width + 1)).sum::<usize>().max(1)
 }
 
 pub fn new_input(theme: llamadeck_words::theme::Theme) -> TextArea<'static> {

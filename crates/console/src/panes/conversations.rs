@@ -1,7 +1,9 @@
 //! The conversations view (F3): title, date, model and turns of each saved conversation, newest
 //! first (damaged files listed apart). Enter opens one, n starts a new one, r renames, d deletes
 //! (after a y), / searches every conversation's title and text.
-use crossterm::event::{KeyCode, KeyEvent};
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
 use super::chat::new_editor;
-use super::{Hint, Hints, Outcome, Pane, Panes, overlay_area};
+use super::{Hint, Hints, ListSpot, Outcome, Pane, Panes, is_click, overlay_area};
 use crate::session::answer::stop_answer;
 use crate::session::saving::start_new;
 use crate::session::{Effect, NoticeLevel, Session};
@@ -37,11 +39,13 @@ pub struct Browser {
     /// Search over all conversations (title and text), lower-cased.
     pub filter: String,
     pub mode: BrowserMode,
+    /// Where the conversations were last drawn (a click picks one).
+    spot: Cell<ListSpot>,
 }
 
 impl Default for Browser {
     fn default() -> Self {
-        Browser { listing: None, selected: 0, filter: String::new(), mode: BrowserMode::List }
+        Browser { listing: None, selected: 0, filter: String::new(), mode: BrowserMode::List, spot: Cell::default() }
     }
 }
 
@@ -219,6 +223,25 @@ impl Pane for Browser {
         }
     }
 
+    /// The wheel selects; a click selects a conversation, and a click on the selected one
+    /// opens it (as Enter). While renaming, searching or confirming, the keys decide.
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        if !matches!(self.mode, BrowserMode::List) {
+            return Outcome::done();
+        }
+        if !is_click(mouse) {
+            return super::covering_mouse(self, mouse, state);
+        }
+        match self.spot.get().item_at(mouse.column, mouse.row) {
+            Some(row) if row == self.selected => self.open_selected(state),
+            Some(row) => {
+                self.selected = row;
+                Outcome::done()
+            }
+            None => Outcome::done(),
+        }
+    }
+
     fn hints(&self, _state: &Session) -> Hints {
         let keys = match &self.mode {
             BrowserMode::List => {
@@ -300,6 +323,8 @@ fn render(frame: &mut Frame, area: Rect, state: &Session, browser: &Browser) {
     }
     let rows = list_h.saturating_sub(1).max(1);
     let first = browser.selected.saturating_sub(rows - 1);
+    let shown = visible.len().saturating_sub(first).min(rows).min(list_h.saturating_sub(1));
+    browser.spot.set(ListSpot { area: Rect { y: inner.y + 1, height: shown as u16, ..inner }, first, count: shown });
     for (i, e) in visible.iter().enumerate().skip(first).take(rows) {
         let text = row(&e.title, &time::display(e.updated), e.model.as_deref().unwrap_or("-"), &e.turns.to_string());
         let current = state.chat.meta.id.as_deref() == Some(e.id.as_str());

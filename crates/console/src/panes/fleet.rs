@@ -4,12 +4,14 @@
 //! selected node. The chat's target is marked ▸. ↑↓ select a node, Enter makes it the chat's
 //! target, Esc or F6 closes. Every number from a node goes through [`figure`]: at most six
 //! columns, "–" where unknown (`prom` already made nonsense unknown).
-use crossterm::event::{KeyCode, KeyEvent};
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{Hint, Hints, Outcome, Pane, Panes, passes_through};
+use super::{Hint, Hints, ListSpot, Outcome, Pane, Panes, is_click, passes_through};
 use crate::session::fleet::{has_api, switch};
 use crate::session::{ModelState, NoticeLevel, Session};
 use llamadeck_fleet::{Health, NodeReading};
@@ -49,12 +51,14 @@ struct Row {
 #[derive(Debug)]
 pub struct FleetPane {
     pub selected: usize,
+    /// Where the node rows were last drawn (a click picks one).
+    spot: Cell<ListSpot>,
 }
 
 impl FleetPane {
     /// The pane with the chat's target selected.
     pub fn new(state: &Session) -> Self {
-        FleetPane { selected: state.fleet.target_row() }
+        FleetPane { selected: state.fleet.target_row(), spot: Cell::default() }
     }
 
     /// Enter: the selected node becomes the chat's target (the pane closes).
@@ -95,16 +99,33 @@ impl Pane for FleetPane {
         Outcome::done()
     }
 
+    /// The wheel selects; a click selects a node, and a click on the selected one chats with
+    /// it (as Enter).
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        if !is_click(mouse) {
+            return super::covering_mouse(self, mouse, state);
+        }
+        match self.spot.get().item_at(mouse.column, mouse.row) {
+            Some(row) if row == self.selected => self.choose(state),
+            Some(row) => {
+                self.selected = row;
+                Outcome::done()
+            }
+            None => Outcome::done(),
+        }
+    }
+
     fn hints(&self, _state: &Session) -> Hints {
         Hints { keys: vec![Hint::new("Enter", "chat"), Hint::new("Esc", "close"), Hint::new("↑↓", "select")], help: true }
     }
 
     fn draw(&self, frame: &mut Frame, _areas: &Areas, state: &Session, _panes: &Panes) {
-        render(frame, state, self.selected);
+        self.spot.set(render(frame, state, self.selected));
     }
 }
 
-fn render(frame: &mut Frame, state: &Session, selected: usize) {
+/// Draws the pane; returns where its node rows went.
+fn render(frame: &mut Frame, state: &Session, selected: usize) -> ListSpot {
     let area = super::overlay_area(frame);
     let theme = state.theme;
     let fleet = &state.fleet;
@@ -120,6 +141,7 @@ fn render(frame: &mut Frame, state: &Session, selected: usize) {
     for (i, r) in rows.iter().enumerate().skip(first).take(room.max(1)) {
         content.push(line(r, i == selected, inner_width, theme));
     }
+    let shown = content.len() - 1;
     let left = inner_height.saturating_sub(content.len() + 1);
     let detail: Vec<String> = fleet
         .node_at(selected)
@@ -133,7 +155,11 @@ fn render(frame: &mut Frame, state: &Session, selected: usize) {
         content.push(Line::default());
         content.extend(detail.into_iter().map(Line::from));
     }
+    // Where popup::render puts the box: the rows start under its border and the header.
+    let popup = llamadeck_words::layout::centered(area, WIDTH, content.len().saturating_add(2).min(u16::MAX as usize) as u16);
+    let list = ratatui::layout::Rect { x: popup.x + 1, y: popup.y + 2, width: popup.width.saturating_sub(2), height: shown as u16 };
     super::popup::render(frame, area, WIDTH, " fleet · ↑↓ select · Enter chats with it · Esc closes ", content, theme);
+    ListSpot { area: list.intersection(popup), first, count: shown }
 }
 
 fn line(r: &Row, selected: bool, width: usize, theme: Theme) -> Line<'static> {
@@ -166,7 +192,7 @@ fn row(state: &Session, node: Option<&NodeReading>) -> Row {
         name: node.name.clone(),
         state: node.health.word(),
         reason: node.health.reason().map(str::to_string),
-        model: node.model.clone().unwrap_or_else(|| UNKNOWN.into()),
+        model: node.model.as_deref().map_or_else(|| UNKNOWN.into(), crate::session::model::model_name),
         running: format!("{}/{}", figure(engine.and_then(|e| e.running), 0), figure(engine.and_then(|e| e.waiting), 0)),
         kv: percent(engine.and_then(|e| e.kv_cache_usage).map(|k| k * 100.0)),
         tok_s: figure(node.rates.generated_per_second, 1),

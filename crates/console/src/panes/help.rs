@@ -3,7 +3,7 @@
 //! commands typed in the message box (`keys::slash`). It scrolls
 //! with the arrows, pages and Home/End when the terminal is too short; any other key closes it
 //! and does nothing else (quit still quits).
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
 
@@ -11,6 +11,7 @@ use super::{Hint, Hints, Outcome, Pane, Panes};
 use crate::session::Session;
 use llamadeck_words::keys::{Command, Keymap, slash};
 use llamadeck_words::layout::Areas;
+use llamadeck_words::text::str_width;
 
 /// The help overlay; `scroll` is its first line on screen.
 #[derive(Debug, Default)]
@@ -23,7 +24,7 @@ impl Pane for Help {
         if command == Some(Command::Quit) {
             return Outcome::CloseAndPass;
         }
-        let rows = rows(&state.keymap).len();
+        let rows = lines(state).len();
         // The overlay leaves the status bar's line.
         let page = page_height(rows, state.size.1.saturating_sub(1)).max(1);
         let max = rows.saturating_sub(page);
@@ -45,6 +46,10 @@ impl Pane for Help {
         Outcome::CloseAndPass
     }
 
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        super::covering_mouse(self, mouse, state)
+    }
+
     fn hints(&self, _state: &Session) -> Hints {
         Hints { keys: vec![Hint::new("Esc", "close"), Hint::new("↑↓", "scroll")], help: false }
     }
@@ -64,17 +69,46 @@ impl Pane for Help {
     }
 }
 
+/// Lines of help (a long key list takes more than one).
+pub fn line_count(state: &Session) -> usize {
+    lines(state).len()
+}
+
+/// Columns of the key column; keys that do not fit go on to the next lines, whole.
+const KEY_COLUMN: usize = 18;
+
 fn lines(state: &Session) -> Vec<Line<'static>> {
     let theme = state.theme;
-    rows(&state.keymap)
-        .into_iter()
-        .map(|row| match row {
-            HelpRow::Heading(text) => Line::styled(text, theme.title()),
-            HelpRow::Key { keys, what } => Line::from(vec![Span::styled(format!("{keys:>18}  "), theme.key()), Span::raw(what)]),
-            HelpRow::Note(text) => Line::styled(text, theme.dim()),
-            HelpRow::Blank => Line::default(),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for row in rows(&state.keymap) {
+        match row {
+            HelpRow::Heading(text) => out.push(Line::styled(text, theme.title())),
+            HelpRow::Key { keys, what } => {
+                for (i, keys) in key_lines(&keys, KEY_COLUMN).into_iter().enumerate() {
+                    let what = if i == 0 { what } else { "" };
+                    out.push(Line::from(vec![Span::styled(format!("{keys:>KEY_COLUMN$}  "), theme.key()), Span::raw(what)]));
+                }
+            }
+            HelpRow::Note(text) => out.push(Line::styled(text, theme.dim())),
+            HelpRow::Blank => out.push(Line::default()),
+        }
+    }
+    out
+}
+
+/// `keys` (separated by spaces) on lines of at most `width` columns, never splitting a key.
+pub fn key_lines(keys: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in keys.split(' ') {
+        match out.last_mut() {
+            Some(line) if str_width(line) + 1 + str_width(key) <= width => {
+                line.push(' ');
+                line.push_str(key);
+            }
+            _ => out.push(key.to_string()),
+        }
+    }
+    out
 }
 
 /// One help line: a heading, a key and what it does, a plain note, or a blank.
@@ -87,10 +121,11 @@ pub enum HelpRow {
 }
 
 /// Keys the settings pane handles itself (not remappable).
-const SETTINGS_KEYS: [(&str, &str); 5] = [
+const SETTINGS_KEYS: [(&str, &str); 6] = [
     ("↑ ↓", "choose a setting (the preset is the first row)"),
     ("← → - +", "step the value (preset row: next preset, or custom)"),
     ("Enter", "type a value (Enter saves, Esc cancels)"),
+    ("Alt+Enter", "new line in the system prompt (its editor opens over the chat)"),
     ("Tab", "back to the message box"),
     ("Ctrl+S", "save the values in the config (F5 reads it again)"),
 ];
@@ -117,6 +152,9 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("in the settings pane"));
     out.extend(SETTINGS_KEYS.iter().map(|(k, what)| HelpRow::Key { keys: k.to_string(), what }));
+    out.push(HelpRow::Blank);
+    out.push(HelpRow::Heading("editing the message and the system prompt (readline's keys)"));
+    out.extend(super::editing::help_rows().into_iter().map(|(keys, what)| HelpRow::Key { keys, what }));
     out.push(HelpRow::Blank);
     out.push(HelpRow::Heading("commands, typed in the message box"));
     out.extend(slash::all().into_iter().map(|s| HelpRow::Key { keys: s.usage(), what: s.describe }));

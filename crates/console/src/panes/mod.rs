@@ -9,9 +9,11 @@
 //! the session and answer with effects as data, as the rest of the reducer does.
 pub mod chat;
 pub mod conversations;
+pub mod editing;
 pub mod fleet;
 pub mod gpu;
 pub mod help;
+pub mod notices;
 pub mod popup;
 pub mod requests;
 pub mod resume;
@@ -21,7 +23,7 @@ pub mod slash;
 
 use std::any::Any;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Frame;
 
 use crate::session::{Effect, Session};
@@ -92,6 +94,12 @@ pub trait Pane: Any + std::fmt::Debug {
 
     /// A paste (CR and CRLF already made LF, control characters neutralised).
     fn on_paste(&mut self, _text: &str, _session: &mut Session) -> Outcome {
+        Outcome::Pass
+    }
+
+    /// The wheel or a click (`areas`: where the tiled panes are). An overlay that covers the
+    /// screen takes every mouse event; one that does not passes them to the panes under it.
+    fn on_mouse(&mut self, _mouse: &MouseEvent, _areas: &Areas, _session: &mut Session) -> Outcome {
         Outcome::Pass
     }
 
@@ -199,6 +207,70 @@ impl Panes {
             Outcome::Done(effects) | Outcome::Close(effects) => Some(effects),
             Outcome::Pass | Outcome::CloseAndPass => None,
         }
+    }
+}
+
+impl Panes {
+    /// Hands a mouse event down the stack from the top; `None` when every overlay passed it, so
+    /// the tiled pane under the pointer takes it.
+    pub fn route_mouse(&mut self, session: &mut Session, mouse: &MouseEvent, areas: &Areas) -> Option<Vec<Effect>> {
+        let mut at = self.stack.len();
+        while at > 0 {
+            at -= 1;
+            match self.stack[at].on_mouse(mouse, areas, session) {
+                Outcome::Done(effects) => return Some(effects),
+                Outcome::Close(effects) => {
+                    self.stack.remove(at);
+                    return Some(effects);
+                }
+                Outcome::Pass => {}
+                Outcome::CloseAndPass => {
+                    self.stack.remove(at);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The wheel as the arrow keys (up: ↑), for panes that scroll or select with them.
+pub fn wheel_key(mouse: &MouseEvent) -> Option<KeyEvent> {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => Some(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+        MouseEventKind::ScrollDown => Some(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        _ => None,
+    }
+}
+
+/// A press of the left button.
+pub fn is_click(mouse: &MouseEvent) -> bool {
+    matches!(mouse.kind, MouseEventKind::Down(MouseButton::Left))
+}
+
+/// Where a pane last drew a list, for the mouse: the rows it took on screen and the item on
+/// the first of them. Drawing records it (`draw` reads only, so it is kept in a `Cell`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListSpot {
+    pub area: ratatui::layout::Rect,
+    pub first: usize,
+    pub count: usize,
+}
+
+impl ListSpot {
+    /// The item drawn at (`column`, `row`), if any.
+    pub fn item_at(&self, column: u16, row: u16) -> Option<usize> {
+        let inside = self.area.contains(ratatui::layout::Position { x: column, y: row });
+        let index = usize::from(row.saturating_sub(self.area.y));
+        (inside && index < self.count).then_some(self.first + index)
+    }
+}
+
+/// An overlay covering the screen: the wheel works as its arrows, a click elsewhere does
+/// nothing behind it.
+pub fn covering_mouse(pane: &mut dyn Pane, mouse: &MouseEvent, session: &mut Session) -> Outcome {
+    match wheel_key(mouse) {
+        Some(key) => pane.on_key(&key, None, session),
+        None => Outcome::done(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! time, status, path, client, prompt+answer tokens, decode speed and how each ended. Under
 //! it, everything about the selected request, its reason in full, wrapped. The arrows select;
 //! a new request does not move the selection off the one it is on.
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use ratatui::Frame;
 use ratatui::text::Line;
 
@@ -53,6 +53,10 @@ impl Pane for Requests {
             _ => {}
         }
         Outcome::done()
+    }
+
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        super::covering_mouse(self, mouse, state)
     }
 
     fn hints(&self, _state: &Session) -> Hints {

@@ -1,14 +1,16 @@
 //! The settings pane: the sampling values the next request will use, stepped with the arrows
 //! or typed in place, and the preset row (presets and "custom", your own values).
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::Cell;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 
 use super::chat::new_editor;
-use super::{Focus, Hint, Hints, Outcome, Pane, Panes};
+use super::{Focus, Hint, Hints, ListSpot, Outcome, Pane, Panes, is_click, wheel_key};
 use crate::session::Session;
 use crate::session::presets::{changed_by_hand, step_preset};
 use llamadeck_words::keys::Command;
@@ -26,12 +28,14 @@ pub struct SettingsPane {
     pub editor: Option<TextArea<'static>>,
     /// Why the last entry was refused; the previous value stayed.
     pub error: Option<String>,
+    /// Where the rows were last drawn (a click selects one).
+    spot: Cell<ListSpot>,
 }
 
 impl Default for SettingsPane {
     /// Temperature selected: the value people change most.
     fn default() -> Self {
-        Self { selected: 1, editor: None, error: None }
+        Self { selected: 1, editor: None, error: None, spot: Cell::default() }
     }
 }
 
@@ -75,7 +79,16 @@ impl SettingsPane {
             (KeyCode::Right | KeyCode::Char('+'), Some(field)) => self.nudge(state, field, 1),
             (KeyCode::Enter, Some(field)) => {
                 let mut editor = new_editor(state.theme, placeholder(field));
+                if is_text(field) {
+                    // Drawn as large as the message box at least, and wrapped as it is.
+                    editor.set_wrap_mode(WrapMode::WordOrGlyph);
+                }
                 editor.insert_str(state.sampling.edit_text(field));
+                if is_text(field) {
+                    // A long prompt is read from its start.
+                    editor.move_cursor(CursorMove::Top);
+                    editor.move_cursor(CursorMove::Head);
+                }
                 self.editor = Some(editor);
                 self.error = None;
             }
@@ -98,16 +111,18 @@ impl SettingsPane {
         }
     }
 
-    /// A key while a value is being typed: Enter keeps it (when it is in range), Esc drops it.
-    fn on_editor_key(&mut self, key: &KeyEvent, state: &mut Session) {
+    /// A key while a value is being typed: Enter keeps it (when it is in range), Esc drops it;
+    /// the system prompt takes new lines (the keys of the command `newline`, Alt+Enter...).
+    fn on_editor_key(&mut self, key: &KeyEvent, command: Option<Command>, state: &mut Session) {
         let Some(field) = self.field() else {
             self.editor = None;
             return;
         };
-        let newline = key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let with_modifier = key.code == KeyCode::Enter && key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let newline = command == Some(Command::InsertNewline) || with_modifier;
         match key.code {
             KeyCode::Esc => self.reset(),
-            KeyCode::Enter if newline && matches!(field.row().kind, Kind::Text { .. }) => {
+            _ if newline && is_text(field) => {
                 if let Some(editor) = self.editor.as_mut() {
                     editor.insert_newline();
                 }
@@ -128,11 +143,17 @@ impl SettingsPane {
             }
             _ => {
                 if let Some(editor) = self.editor.as_mut() {
-                    editor.input(*key);
+                    super::editing::edit(editor, key);
                 }
             }
         }
     }
+}
+
+/// Free text (the system prompt): typed in the large wrapping editor, where Enter saves and the
+/// new-line keys add lines.
+fn is_text(field: Field) -> bool {
+    matches!(field.row().kind, Kind::Text { .. })
 }
 
 /// What an empty editor says: what an empty value means, or what to type (from the field's kind).
@@ -152,7 +173,7 @@ impl Pane for SettingsPane {
             return Outcome::Pass;
         }
         if self.editing() {
-            self.on_editor_key(key, state);
+            self.on_editor_key(key, command, state);
             return Outcome::done();
         }
         if self.on_row_key(key, state) { Outcome::done() } else { Outcome::Pass }
@@ -166,6 +187,22 @@ impl Pane for SettingsPane {
             }
             None => Outcome::Pass,
         }
+    }
+
+    /// The wheel moves the selection; a click selects the row under it. While a value is
+    /// typed, the editor keeps the selection where it is.
+    fn on_mouse(&mut self, mouse: &MouseEvent, _areas: &Areas, state: &mut Session) -> Outcome {
+        if self.editing() {
+            return Outcome::done();
+        }
+        if let Some(key) = wheel_key(mouse) {
+            self.on_row_key(&key, state);
+        } else if is_click(mouse)
+            && let Some(row) = self.spot.get().item_at(mouse.column, mouse.row)
+        {
+            self.selected = row;
+        }
+        Outcome::done()
     }
 
     fn hints(&self, state: &Session) -> Hints {
@@ -183,6 +220,7 @@ impl Pane for SettingsPane {
 
     fn draw(&self, frame: &mut Frame, areas: &Areas, state: &Session, panes: &Panes) {
         self.render(frame, areas.settings, state, panes.focus == Focus::Settings);
+        self.render_prompt_editor(frame, areas, state);
     }
 }
 
@@ -217,19 +255,54 @@ impl SettingsPane {
         // Keep the selected row on screen when the pane is shorter than the list.
         let rows = inner.height as usize;
         let skip = (self.selected + 1).saturating_sub(rows).min(lines.len().saturating_sub(rows));
+        let count = Self::ROWS.saturating_sub(skip).min(rows);
+        self.spot.set(ListSpot { area: Rect { height: count as u16, ..inner }, first: skip, count });
         let shown: Vec<Line> = lines.into_iter().skip(skip).take(rows).collect();
         frame.render_widget(Paragraph::new(shown), inner);
         self.render_editor(frame, inner, state);
     }
 
-    /// The value being typed, drawn over the bottom of the pane with its own hint line.
+    /// The system prompt being typed: a wrapping editor over the chat's column, as wide as the
+    /// message box and at least as tall as the box can grow, its keys in its title.
+    fn render_prompt_editor(&self, frame: &mut Frame, areas: &Areas, state: &Session) {
+        let (Some(editor), Some(field)) = (&self.editor, self.field()) else { return };
+        if !is_text(field) {
+            return;
+        }
+        let theme = state.theme;
+        let column = Rect { height: areas.chat.height + areas.input.height, ..areas.chat };
+        let height = (llamadeck_words::layout::MAX_INPUT_ROWS as u16 + 6).max(column.height / 2).min(column.height);
+        let area = Rect { y: column.y + column.height - height, height, ..column };
+        let newline: Vec<String> = state.keymap.keys_for(Command::InsertNewline).iter().map(|k| k.to_string()).collect();
+        let room = area.width.saturating_sub(2) as usize;
+        let block = Block::bordered()
+            .border_style(theme.border_focused())
+            .title(Span::styled(
+                truncate(&format!(" {} · Enter saves · Esc cancels ", field.name().replace('_', " ")), room),
+                theme.title(),
+            ))
+            .title_bottom(Line::styled(truncate(&format!(" new line: {} ", newline.join(" ")), room), theme.dim()));
+        let text_area = block.inner(area);
+        frame.render_widget(Clear, area);
+        frame.render_widget(block, area);
+        frame.render_widget(editor, text_area);
+        if let Some(error) = &self.error {
+            let line = Rect { y: area.y + area.height - 1, height: 1, x: area.x + 1, width: area.width.saturating_sub(2) };
+            frame.render_widget(Paragraph::new(Line::styled(truncate(error, line.width as usize), theme.error())), line);
+        }
+    }
+
+    /// A value being typed (but the system prompt's), drawn over the bottom of the pane with its
+    /// own hint line.
     fn render_editor(&self, frame: &mut Frame, inner: Rect, state: &Session) {
         let (Some(editor), Some(field)) = (&self.editor, self.field()) else { return };
+        if is_text(field) {
+            return;
+        }
         let theme = state.theme;
-        let tall = matches!(field.row().kind, Kind::Text { .. });
-        let height = if tall { inner.height.min(10) } else { 3.min(inner.height) };
+        let height = 3.min(inner.height);
         let area = Rect { y: inner.y + inner.height - height, height, ..inner };
-        let hint = if tall { "Enter saves · Alt+Enter new line · Esc cancels" } else { "Enter saves · Esc cancels" };
+        let hint = "Enter saves · Esc cancels";
         let mut title = format!(" {} ", field.name());
         if let Some(range) = field.range() {
             title = format!(" {} ({} to {}) ", field.name(), range.min, range.max);

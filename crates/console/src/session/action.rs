@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::api::ServerEvent;
 use llamadeck_config::Config;
@@ -23,6 +23,8 @@ pub struct Reread {
 #[derive(Debug, Clone)]
 pub enum Action {
     Key(KeyEvent),
+    /// The wheel or a click (only with `ui.mouse: true`, which turns mouse capture on).
+    Mouse(MouseEvent),
     Paste(String),
     Resize(u16, u16),
     /// A bound command, as a key would trigger it (also what tests use).

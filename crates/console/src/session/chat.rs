@@ -2,7 +2,7 @@
 //! the context meter, where the chat is scrolled to and the line plan that scrolling reads.
 use std::borrow::Cow;
 
-use llamadeck_words::chat::{GenStats, Message, RequestId};
+use llamadeck_words::chat::{GenStats, Message, RequestId, Role};
 use llamadeck_words::layout::chat_lines::{ChatPlan, Note};
 
 /// Which conversation the chat shows, as far as the store is concerned.
@@ -70,9 +70,15 @@ impl Default for Chat {
 }
 
 impl Chat {
-    /// The stats of the newest answer that has them, for the chat pane's footer.
+    /// The stats of the newest answer that has them.
     pub fn last_stats(&self) -> Option<&GenStats> {
         self.messages.iter().rev().find_map(|m| m.stats.as_ref())
+    }
+
+    /// The newest answer's own stats, for the chat pane's footer: none while it streams or
+    /// when it was stopped before the engine counted it (never an older answer's).
+    pub fn newest_answer_stats(&self) -> Option<&GenStats> {
+        self.messages.iter().rev().find(|m| m.role == Role::Assistant).and_then(|m| m.stats.as_ref())
     }
 
     /// The line plan with `notes` after the messages at `width`: the kept one when it is up to

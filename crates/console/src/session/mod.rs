@@ -31,7 +31,7 @@ use llamadeck_words::layout::chat_lines::{Note, Tone};
 use llamadeck_words::sampling::Sampling;
 use llamadeck_words::theme::Theme;
 pub use model::{ModelState, ModelView};
-pub use notice::{About, Notice, NoticeLevel};
+pub use notice::{About, Notice, NoticeLevel, NoticeLog};
 pub use presets::Presets;
 
 /// The GPU panel's readings: the newest snapshot and the history its sparklines draw.
@@ -66,6 +66,8 @@ pub struct Session {
     /// The other nodes and which one the chat talks to (F6 shows them).
     pub fleet: fleet::FleetView,
     pub notice: Option<Notice>,
+    /// Every notice shown, the last 100, for the notices overlay.
+    pub notices: NoticeLog,
     pub keymap: Keymap,
     pub theme: Theme,
     pub now: Instant,
@@ -93,6 +95,7 @@ impl Session {
             api: Default::default(),
             fleet: Default::default(),
             notice: None,
+            notices: NoticeLog::default(),
             keymap,
             theme,
             now,
@@ -120,7 +123,9 @@ impl Session {
     }
 
     fn show_notice(&mut self, level: NoticeLevel, text: &str, path: Option<String>, about: About) -> Vec<Effect> {
-        self.notice = Some(Notice::new(level, text, path, about, self.now));
+        let notice = Notice::new(level, text, path, about, self.now);
+        self.notices.push(notice.clone());
+        self.notice = Some(notice);
         Vec::new()
     }
 

@@ -13,14 +13,26 @@ use llamadeck_words::chat::{FinishReason, MessageStatus};
 /// node's model id of a million characters made each answer a megabyte.
 pub const MAX_MODEL_NAME_CHARS: usize = 200;
 
-/// A model's name as the console shows and saves it: sanitised, and past
+/// A model's name as the console shows and saves it: a path as its file name (llama.cpp's
+/// server names its model by the path it loaded), sanitised, and past
 /// [`MAX_MODEL_NAME_CHARS`] cut, ending in an ellipsis that says so.
 pub fn model_name(name: &str) -> String {
-    let clean = llamadeck_words::text::sanitize(name);
+    let clean = llamadeck_words::text::sanitize(file_name_of_path(name));
     if clean.chars().count() <= MAX_MODEL_NAME_CHARS {
         return clean;
     }
     clean.chars().take(MAX_MODEL_NAME_CHARS - 1).chain(['…']).collect()
+}
+
+/// The file name when `name` is a path (`/models/x.gguf`, `./x.gguf`, `~/x`, `C:\\m\\x.gguf`);
+/// a Hugging Face id (`meta-llama/Llama-2-7b-hf`) is not a path and stays whole.
+fn file_name_of_path(name: &str) -> &str {
+    let drive = name.as_bytes().get(1..3) == Some(b":\\") && name.as_bytes()[0].is_ascii_alphabetic();
+    let is_path = name.starts_with(['/', '~', '\\']) || name.starts_with("./") || name.starts_with("../") || drive;
+    match name.rsplit(['/', '\\']).next() {
+        Some(file) if is_path && !file.is_empty() => file,
+        _ => name,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

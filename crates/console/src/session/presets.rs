@@ -27,7 +27,9 @@ impl Presets {
             list.retain(|(n, _)| n != name);
             list.push((name.clone(), values.clone()));
         }
-        Presets { list, applied: config.preset.clone(), modified: false, custom: config.sampling.clone(), origin: Sampling::default() }
+        // No `preset:` named: the values may still be exactly a preset's, and then it is shown.
+        let applied = config.preset.clone().or_else(|| matching(&list, &config.sampling));
+        Presets { list, applied, modified: false, custom: config.sampling.clone(), origin: Sampling::default() }
     }
 
     pub fn with_origin(self, origin: Sampling) -> Self {
@@ -49,6 +51,17 @@ impl Presets {
     pub fn current(&self) -> Option<String> {
         self.applied.clone().filter(|_| !self.modified)
     }
+}
+
+/// The first preset that choosing would leave `sampling` exactly as it is.
+fn matching(list: &[(String, PresetValues)], sampling: &Sampling) -> Option<String> {
+    list.iter()
+        .find(|(_, values)| {
+            let mut probe = sampling.clone();
+            probe.apply(values);
+            probe == *sampling
+        })
+        .map(|(name, _)| name.clone())
 }
 
 /// A value was changed by hand: the preset shows as modified, and these are now your own values.

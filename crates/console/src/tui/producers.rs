@@ -12,7 +12,7 @@ use crate::app::Action;
 use crate::session::inbox::Sender;
 use llamadeck_gpu::snapshot::GpuSnapshot;
 
-/// Keys, pastes and resizes; `TerminalClosed` when the stream ends or fails.
+/// Keys, mouse events, pastes and resizes; `TerminalClosed` when the stream ends or fails.
 pub fn terminal<S>(mut events: S, inbox: Sender)
 where
     S: Stream<Item = io::Result<Event>> + Unpin + Send + 'static,
@@ -21,6 +21,7 @@ where
         let end = loop {
             let action = match events.next().await {
                 Some(Ok(Event::Key(key))) => Action::Key(key),
+                Some(Ok(Event::Mouse(mouse))) => Action::Mouse(mouse),
                 Some(Ok(Event::Paste(text))) => Action::Paste(text),
                 Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
                 Some(Ok(_)) => continue,

@@ -7,7 +7,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::EnableBracketedPaste;
+use crossterm::event::{EnableBracketedPaste, EnableMouseCapture};
 use crossterm::terminal::{EnterAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
@@ -17,20 +17,25 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 pub type Tty = Terminal<CrosstermBackend<Stdout>>;
 
-/// What undoes `enter`'s modes: bracketed paste off, the main screen back, the cursor shown
-/// (crossterm's `DisableBracketedPaste`, `LeaveAlternateScreen`, `cursor::Show`). Plain bytes,
-/// so the fatal-signal handler can write them with `write(2)`.
-const LEAVE: &[u8] = b"\x1b[?2004l\x1b[?1049l\x1b[?25h";
+/// What undoes `enter`'s modes: mouse capture off (harmless when it was never on), bracketed
+/// paste off, the main screen back, the cursor shown (crossterm's `DisableMouseCapture`,
+/// `DisableBracketedPaste`, `LeaveAlternateScreen`, `cursor::Show`). Plain bytes, so the
+/// fatal-signal handler can write them with `write(2)`.
+const LEAVE: &[u8] = b"\x1b[?1006l\x1b[?1015l\x1b[?1003l\x1b[?1002l\x1b[?1000l\x1b[?2004l\x1b[?1049l\x1b[?25h";
 
-/// Raw mode, alternate screen, bracketed paste. Mouse capture stays off so the operator
-/// can select text with the terminal's own selection.
-pub fn enter() -> io::Result<Tty> {
+/// Raw mode, alternate screen, bracketed paste, and with `mouse` (`ui.mouse`, on by default)
+/// mouse capture; without it the terminal keeps the mouse for its own selection.
+pub fn enter(mouse: bool) -> io::Result<Tty> {
     save_modes();
     install_fatal_signal_handlers();
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut stdout = io::stdout();
-    if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+    let mut entered = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide);
+    if mouse && entered.is_ok() {
+        entered = execute!(stdout, EnableMouseCapture);
+    }
+    if let Err(e) = entered {
         restore();
         return Err(e);
     }
@@ -196,6 +201,7 @@ mod tests {
     #[test]
     fn the_leaving_bytes_are_crossterms_commands() {
         let mut ansi = String::new();
+        crossterm::event::DisableMouseCapture.write_ansi(&mut ansi).unwrap();
         crossterm::event::DisableBracketedPaste.write_ansi(&mut ansi).unwrap();
         crossterm::terminal::LeaveAlternateScreen.write_ansi(&mut ansi).unwrap();
         cursor::Show.write_ansi(&mut ansi).unwrap();

@@ -18,7 +18,8 @@ pub fn render(frame: &mut Frame, state: &State) {
         too_small(frame, state);
         return;
     }
-    let areas = layout::areas(area, panes.chat.input.lines().len());
+    let input_width = layout::input_text_width((area.width, area.height));
+    let areas = layout::areas_with(area, panes.chat.input_rows(input_width), status::rows(state, area.width));
     panes.chat.draw(frame, &areas, session, panes);
     crate::panes::gpu::draw_panel(frame, areas.gpu, session);
     panes.settings.draw(frame, &areas, session, panes);

@@ -9,12 +9,94 @@ use ratatui::widgets::Paragraph;
 use crate::app::State;
 use crate::session::{ModelState, Notice, NoticeLevel, Session};
 use llamadeck_words::keys::Command;
-use llamadeck_words::text::{str_width, truncate, truncate_left};
+use llamadeck_words::layout::MAX_STATUS_ROWS;
+use llamadeck_words::text::{str_width, truncate, truncate_left, wrap};
 
 pub fn render(frame: &mut Frame, area: Rect, whole: &State) {
     let state = &whole.session;
     let theme = state.theme;
     let width = area.width as usize;
+    let mut left = left_spans(state, width);
+    let hints = if state.config.ui.hints { hints(whole) } else { Vec::new() };
+    let bar = Rect { y: area.y + area.height.saturating_sub(1), height: area.height.min(1), ..area };
+    if let Some(notice) = &state.notice {
+        let style = match notice.level {
+            NoticeLevel::Info => theme.dim(),
+            NoticeLevel::Warn => theme.warn(),
+            NoticeLevel::Error => theme.error(),
+        };
+        match placement(whole, width) {
+            Placement::Inline(text) => left.push(Span::styled(format!(" · {text}"), style)),
+            Placement::Above(_) if area.height > 1 => {
+                let above = Rect { height: area.height - 1, ..area };
+                let lines = above_lines(state, notice, width, above.height as usize);
+                frame.render_widget(Paragraph::new(lines.into_iter().map(|l| Line::styled(l, style)).collect::<Vec<_>>()), above);
+            }
+            // No room above (a short terminal): the bar says what it can.
+            Placement::Above(_) => {
+                let room = width.saturating_sub(used(&left) + essential(&hints) + 4);
+                if room > 0 {
+                    left.push(Span::styled(format!(" · {}", notice_text(notice, room)), style));
+                }
+            }
+        }
+    }
+    let used = used(&left);
+    let shown = fit(hints, width.saturating_sub(used + 1));
+    let hints_w: usize = shown.iter().map(Hint::width).sum();
+    left.push(Span::raw(" ".repeat(width.saturating_sub(used + hints_w))));
+    for hint in shown {
+        left.push(Span::styled(format!(" {}", hint.key), theme.key()));
+        left.push(Span::styled(format!(" {} ", hint.label), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(left)), bar);
+}
+
+/// The rows the status bar takes at `width`: its line, and the rows of a notice too long for
+/// it, wrapped above it (the layout may give fewer: the panes keep their room).
+pub fn rows(whole: &State, width: u16) -> u16 {
+    match placement(whole, width as usize) {
+        Placement::Above(lines) => (lines + 1).min(usize::from(MAX_STATUS_ROWS)) as u16,
+        Placement::Inline(_) => 1,
+    }
+}
+
+/// Where the notice goes: on the bar's line when it fits there whole, else wrapped above it
+/// (`Above` counts its lines). No notice: an empty inline one.
+enum Placement {
+    Inline(String),
+    Above(usize),
+}
+
+fn placement(whole: &State, width: usize) -> Placement {
+    let state = &whole.session;
+    let Some(notice) = &state.notice else { return Placement::Inline(String::new()) };
+    let hints = if state.config.ui.hints { hints(whole) } else { Vec::new() };
+    let room = width.saturating_sub(used(&left_spans(state, width)) + essential(&hints) + 4);
+    let full = notice.full_text();
+    if str_width(&full) <= room {
+        return Placement::Inline(full);
+    }
+    Placement::Above(wrap(&full, width.max(1)).len())
+}
+
+/// The notice wrapped in `rows` lines of `width`: when it needs more, the last line says where
+/// it is whole (the notices overlay).
+fn above_lines(state: &Session, notice: &Notice, width: usize, rows: usize) -> Vec<String> {
+    let mut lines = wrap(&notice.full_text(), width.max(1));
+    if lines.len() > rows {
+        lines.truncate(rows);
+        let more = format!(" … {} shows it all", state.key_for(Command::Notices));
+        if let Some(last) = lines.last_mut() {
+            *last = format!("{}{more}", truncate(last, width.saturating_sub(str_width(&more))));
+        }
+    }
+    lines
+}
+
+/// The model's state, whether it answers, the fleet and the API, in `width` columns.
+fn left_spans(state: &Session, width: usize) -> Vec<Span<'static>> {
+    let theme = state.theme;
     let (model, model_style) = match &state.model.state {
         ModelState::Loading { .. } => {
             let secs = state.model.loading_elapsed(state.now).map_or(0, |d| d.as_secs());
@@ -42,30 +124,16 @@ pub fn render(frame: &mut Frame, area: Rect, whole: &State) {
         let style = if state.api.error.is_some() { theme.error() } else { theme.dim() };
         left.push(Span::styled(format!(" · {}", truncate(&api, width / 3)), style));
     }
-    let hints = if state.config.ui.hints { hints(whole) } else { Vec::new() };
-    // Help and quit keep their room whatever the notice says.
-    let essential: usize = hints.iter().filter(|h| h.essential).map(Hint::width).sum();
-    if let Some(notice) = &state.notice {
-        let style = match notice.level {
-            NoticeLevel::Info => theme.dim(),
-            NoticeLevel::Warn => theme.warn(),
-            NoticeLevel::Error => theme.error(),
-        };
-        let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
-        let room = width.saturating_sub(used + essential + 4);
-        if room > 0 {
-            left.push(Span::styled(format!(" · {}", notice_text(notice, room)), style));
-        }
-    }
-    let used: usize = left.iter().map(|s| str_width(&s.content)).sum();
-    let shown = fit(hints, width.saturating_sub(used + 1));
-    let hints_w: usize = shown.iter().map(Hint::width).sum();
-    left.push(Span::raw(" ".repeat(width.saturating_sub(used + hints_w))));
-    for hint in shown {
-        left.push(Span::styled(format!(" {}", hint.key), theme.key()));
-        left.push(Span::styled(format!(" {} ", hint.label), theme.dim()));
-    }
-    frame.render_widget(Paragraph::new(Line::from(left)), area);
+    left
+}
+
+fn used(spans: &[Span]) -> usize {
+    spans.iter().map(|s| str_width(&s.content)).sum()
+}
+
+/// Help and quit keep their room whatever the notice says.
+fn essential(hints: &[Hint]) -> usize {
+    hints.iter().filter(|h| h.essential).map(Hint::width).sum()
 }
 
 /// A notice in `room` columns: a path at its end is shortened from the left, so the file

@@ -17,6 +17,7 @@ macro_rules! snapshot {
 
 mod answers;
 mod conversations;
+mod feedback;
 mod fleet_pane;
 mod random;
 mod reducer;

@@ -209,6 +209,11 @@ fn arrow_keys_step_values_within_their_range() {
 #[test]
 fn presets_cycle_and_set_the_values() {
     let mut s = ready_state();
+    assert_eq!(s.session.presets.applied.as_deref(), Some("balanced"), "the default values are exactly balanced");
+    update(&mut s, ctrl('p'));
+    assert_eq!(s.session.presets.applied.as_deref(), Some("creative"));
+    update(&mut s, ctrl('p'));
+    assert_eq!(s.session.presets.applied, None, "custom");
     update(&mut s, ctrl('p'));
     assert_eq!(s.session.presets.applied.as_deref(), Some("precise"));
     assert_eq!(s.session.sampling.temperature, 0.1);
@@ -443,7 +448,7 @@ fn help_scrolls_on_a_small_terminal_and_any_other_key_closes_it() {
     let mut s = ready_state();
     update(&mut s, Action::Resize(80, 24));
     update(&mut s, key(KeyCode::F(1)));
-    let rows = llamadeck_console::panes::help::rows(&s.session.keymap).len();
+    let rows = llamadeck_console::panes::help::line_count(&s.session);
     // The overlay has the rows above the status bar.
     let page = llamadeck_console::panes::help::page_height(rows, 23);
     assert!(page < rows, "the help is taller than 24 rows");
@@ -470,7 +475,8 @@ fn up_from_the_first_value_reaches_the_preset_row_which_cycles_back_to_custom() 
     assert_eq!(s.panes.settings.field(), Some(Field::Temperature));
     update(&mut s, key(KeyCode::Up));
     assert_eq!(s.panes.settings.field(), None, "the preset row");
-    update(&mut s, key(KeyCode::Right));
+    assert_eq!(s.session.presets.applied.as_deref(), Some("balanced"));
+    update(&mut s, key(KeyCode::Left));
     assert_eq!(s.session.presets.applied.as_deref(), Some("precise"));
     assert_eq!(s.session.sampling.temperature, 0.1);
     update(&mut s, key(KeyCode::Left));

@@ -174,9 +174,12 @@ fn the_hint_bar_keeps_help_and_quit_beside_a_long_notice() {
     let error = "config.yaml:4:16: sampling.temperature: must be between 0 and 2 (got 7.5)";
     update(&mut s, Action::ConfigReread(Err(error.into())));
     for width in [60, 80, 120] {
-        let bar = row_texts(&s, width, 24).pop().unwrap();
+        let mut rows = row_texts(&s, width, 24);
+        let bar = rows.pop().unwrap();
         assert!(bar.trim_end().ends_with("F1 help  Ctrl+Q quit"), "{width}: {bar:?}");
-        assert!(width < 80 || bar.contains("config.yaml:4:16"), "{width}: {bar:?}");
+        // Too long for the bar's line, the notice is wrapped above it, whole.
+        let above: Vec<&str> = rows.iter().rev().take(3).rev().map(|r| r.trim_end()).collect();
+        assert!(above.join(" ").contains("config.yaml:4:16: sampling.temperature"), "{width}: {above:?}");
     }
 }
 
@@ -185,9 +188,12 @@ fn a_long_export_path_keeps_its_file_name() {
     let mut s = ready_state();
     let path = "/home/operator/.local/share/llamadeck/exports/20250102-154312-00aa.md";
     update(&mut s, Action::Store(llamadeck_store::Reply::Exported(Ok(path.into()))));
-    let bar = row_texts(&s, 80, 24).pop().unwrap();
-    assert!(bar.contains("exported to …") && bar.contains("20250102-154312-00aa.md"), "{bar:?}");
+    let mut rows = row_texts(&s, 80, 24);
+    let bar = rows.pop().unwrap();
     assert!(bar.contains("F1 help  Ctrl+Q quit"), "{bar:?}");
+    // The whole path, readable: above the bar when the bar cannot hold it.
+    let above: Vec<String> = rows.iter().rev().take(2).rev().map(|r| r.trim_end().to_string()).collect();
+    assert_eq!(above, ["exported to", path], "wrapped at the space, the path on a line of its own");
 }
 
 /// Header fields as the chat shows them; a narrow pane leaves some out, never half of one.
@@ -320,7 +326,18 @@ fn every_overlay_at_80x24_shows_its_own_keys() {
     let mut search = at_80x24(conversation());
     update(&mut search, ctrl('f'));
     type_text(&mut search, "GB");
-    for (name, s) in [("help", help), ("requests", requests), ("conversations", conversations), ("resume", resume), ("search", search)] {
+    let mut notices = at_80x24(conversation());
+    update(&mut notices, Action::Store(Reply::Exported(Ok("/home/operator/.local/share/llamadeck/exports/c1.md".into()))));
+    update(&mut notices, key(KeyCode::F(7)));
+    let overlays = [
+        ("help", help),
+        ("requests", requests),
+        ("conversations", conversations),
+        ("resume", resume),
+        ("search", search),
+        ("notices", notices),
+    ];
+    for (name, s) in overlays {
         let hints = s.panes.top().unwrap_or_else(|| panic!("{name} is open")).hints(&s.session);
         let rows = row_texts(&s, 80, 24);
         let bar = rows.last().unwrap();

@@ -35,7 +35,8 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
     let inbox = Inbox::new();
     producers::terminal(key_rx, inbox.sender());
     producers::gpu(gpu_rx, inbox.sender());
-    let io = loop_io(inbox, engine, dir.path().join("config.yaml"));
+    let config = dir.path().join("config.yaml");
+    let io = loop_io(inbox, engine, config.clone());
     let driver = tokio::spawn(async move {
         let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
         pause(100).await;
@@ -51,7 +52,11 @@ async fn keys_stream_stop_resize_and_quit_with_capped_redraws() {
         press(&keys, KeyCode::Esc, KeyModifiers::NONE);
         pause(100).await;
         press(&keys, KeyCode::Char('s'), KeyModifiers::CONTROL);
-        pause(50).await;
+        // The save runs off the loop's thread: quit once it is on disk (written atomically).
+        let saving = std::time::Instant::now();
+        while !config.exists() && saving.elapsed() < Duration::from_secs(10) {
+            pause(10).await;
+        }
         press(&keys, KeyCode::Char('q'), KeyModifiers::CONTROL);
         keys
     });
@@ -189,7 +194,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     let edited = path.clone();
     let driver = tokio::spawn(async move {
         let wait = Duration::from_secs(10);
-        let mut seen = vec![watching.wait_for("● /models/from-cli.gguf", wait).await];
+        let mut seen = vec![watching.wait_for("● from-cli.gguf", wait).await];
         // Edited by hand while the console runs.
         std::fs::write(&edited, "model:\n  path: /models/from-config.gguf\nsampling:\n  temperature: 0.2\n  top_p: 0.5\n").unwrap();
         press(&keys, KeyCode::F(5), KeyModifiers::NONE);
@@ -205,7 +210,7 @@ async fn f5_reloads_the_command_line_model_and_reads_the_file_again() {
     let (seen, text) = driver.await.unwrap();
     assert_eq!(seen, [true, true, true], "{text}");
     assert_eq!(state.session.model.spec.source, "/models/from-cli.gguf");
-    assert_eq!(state.session.model.name(), Some("/models/from-cli.gguf"));
+    assert_eq!(state.session.model.name(), Some("from-cli.gguf"), "a path shows as its file name");
     let saved = llamadeck_config::load_file(&path, true).unwrap().config;
     assert_eq!((saved.sampling.temperature, saved.sampling.top_p), (0.2, 0.5), "{}", std::fs::read_to_string(&path).unwrap());
     assert_eq!(saved.model.path.as_deref(), Some("/models/from-config.gguf"));

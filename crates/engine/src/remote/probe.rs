@@ -52,13 +52,7 @@ pub async fn probe(client: &reqwest::Client, node: &NodeSpec) -> Probe {
         Some(wanted) => models.iter().find(|m| m.get("id").and_then(Value::as_str) == Some(wanted.as_str())),
         None => models.first(),
     };
-    let Some(model) = chosen else {
-        return match (&node.model, ids.is_empty()) {
-            (_, true) => Probe::Loading(format!("{} lists no model yet", node.address())),
-            (Some(wanted), false) => Probe::Failed(format!("{} does not serve {wanted:?}; it serves {}", node.address(), ids.join(", "))),
-            (None, false) => unreachable!("a model list that is not empty has a first entry"),
-        };
-    };
+    let Some(model) = chosen else { return without_model(node.address(), node.model.as_deref(), &ids) };
     let name = model.get("id").and_then(Value::as_str).unwrap_or("model").to_string();
     let owner = model.get("owned_by").and_then(Value::as_str).unwrap_or("");
     let dialect = node.dialect.unwrap_or_else(|| Dialect::from_owner(owner));
@@ -111,6 +105,16 @@ async fn get_json(client: &reqwest::Client, node: &NodeSpec, url: &str) -> Resul
     }
 }
 
+/// A model list without the model asked for (or without any): a server that lists none yet is
+/// still loading one (`llamadeck serve` while it loads again, llama.cpp's server at start).
+fn without_model(address: &str, wanted: Option<&str>, ids: &[&str]) -> Probe {
+    match wanted {
+        _ if ids.is_empty() => Probe::Loading(format!("{address} is not ready: the model is loading")),
+        Some(wanted) => Probe::Failed(format!("{address} does not serve {wanted:?}; it serves {}", ids.join(", "))),
+        None => unreachable!("a model list that is not empty has a first entry"),
+    }
+}
+
 /// The body as text, at most [`MAX_BODY`] bytes of it.
 pub async fn read_limited(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
     let mut body = Vec::new();
@@ -135,5 +139,15 @@ mod tests {
         assert_eq!(context_of(&json!({"id": "m", "owned_by": "llamacpp", "meta": {"n_ctx_train": 2048}})), Some(2048));
         assert_eq!(context_of(&json!({"id": "m", "owned_by": "me"})), None);
         assert_eq!(context_of(&json!({"id": "m", "max_model_len": 0})), None);
+    }
+
+    #[test]
+    fn an_empty_model_list_reads_as_the_readme_says_a_loading_node_does() {
+        let Probe::Loading(why) = without_model("127.0.0.1:8229", None, &[]) else { panic!("not loading") };
+        assert_eq!(why, "127.0.0.1:8229 is not ready: the model is loading");
+        let readme = include_str!("../../../../README.md");
+        assert!(readme.contains(&why), "the README's fleet pane shows a loading node so");
+        let Probe::Failed(why) = without_model("h:1", Some("b"), &["a"]) else { panic!("not failed") };
+        assert_eq!(why, "h:1 does not serve \"b\"; it serves a");
     }
 }

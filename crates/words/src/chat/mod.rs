@@ -109,6 +109,8 @@ pub struct Message {
     /// For an answer: the settings and the model it was generated with (saved with it).
     pub sampling: Option<Sampling>,
     pub model: Option<String>,
+    /// For an answer from another node (the fleet pane's choice): that node's name.
+    pub node: Option<String>,
     /// An answer's other versions (regenerating keeps them); this message is the chosen one.
     pub versions: Versions,
 }
@@ -150,6 +152,7 @@ impl Message {
             sampling: None,
             model: None,
             versions: Versions::default(),
+            node: None,
         }
     }
 

@@ -91,6 +91,7 @@ commands! {
     ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    ""       "load the model again (after fixing the config)";
     Fleet             "fleet"          ["f6"]                                 Overlay  "fleet"     ""       "every node's state, load and GPUs; Enter chats with one";
     ApiRequests       "api_requests"   ["f4"]                                 Overlay  "requests"  ""       "show or hide the API's address and recent requests";
+    Notices           "notices"        ["f7"]                                 Overlay  "notices"   ""       "show or hide the last 100 notices in full, newest first";
     ToggleHelp        "help"           ["f1", "?"]                            Overlay  "help"      "help"   "show or hide this help";
     Quit              "quit"           ["ctrl+q", "ctrl+c"]                   Anywhere "quit"      ""       "quit (while answering, the first press stops the answer)";
 }

@@ -5,4 +5,7 @@ pub mod chat_lines;
 pub mod markdown;
 pub mod panes;
 
-pub use panes::{Areas, MIN_HEIGHT, MIN_WIDTH, SETTINGS_HEIGHT, areas, centered, chat_page_height, chat_text_width, fits};
+pub use panes::{
+    Areas, MAX_INPUT_ROWS, MAX_STATUS_ROWS, MIN_HEIGHT, MIN_WIDTH, SETTINGS_HEIGHT, areas, areas_with, centered, chat_page_height,
+    chat_page_height_with, chat_text_width, fits, input_rows_cap, input_text_width,
+};
