@@ -37,11 +37,11 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
 fn what_to_measure(cli: &Cli, args: &BenchCli) -> Result<Run, String> {
     if let Some(given) = cli.connect.as_deref() {
         // A node's name needs the config's list; a URL needs no config at all.
-        let nodes = match given.contains("://") {
+        let nodes = match llamadeck_engine::remote::looks_like_url(given) {
             true => Vec::new(),
             false => super::fleet::targets(&llamadeck_config::load(cli.config.as_deref()).map_err(|e| e.to_string())?)?,
         };
-        let target = super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())?;
+        let target = super::fleet::connect_target(given, &[], &nodes, |v| std::env::var(v).ok())?;
         return target.api.map(Run::Node).ok_or_else(|| format!("--connect {given}: no API to measure"));
     }
     let model = model_to_measure(cli.model.as_deref(), &demo_model_path())?;
@@ -80,8 +80,8 @@ fn model_to_measure(given: Option<&str>, demo: &Path) -> Result<PathBuf, String>
         Some(model) => Ok(PathBuf::from(model)),
         None if demo.is_file() => Ok(demo.to_path_buf()),
         None => Err(format!(
-            "no --model given, and the demo model is not downloaded yet ({}): run scripts/fetch-demo-model \
-             from the llamadeck source tree, or pass --model FILE",
+            "no --model given, and the demo model is not downloaded yet ({}): run `llamadeck fetch-demo`, \
+             or pass --model FILE",
             demo.display()
         )),
     }
@@ -97,7 +97,7 @@ mod tests {
         let demo = dir.path().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
         let err = model_to_measure(None, &demo).unwrap_err();
         assert!(err.starts_with("no --model given, and the demo model is not downloaded yet ("), "{err}");
-        assert!(err.contains("run scripts/fetch-demo-model"), "{err}");
+        assert!(err.contains("run `llamadeck fetch-demo`"), "{err}");
         std::fs::create_dir_all(demo.parent().unwrap()).unwrap();
         std::fs::write(&demo, b"GGUF").unwrap();
         assert_eq!(model_to_measure(None, &demo), Ok(demo.clone()));
