@@ -56,7 +56,7 @@ pub async fn fetch(wheel: &Wheel, index: &str, dest: &Path, mut say: impl FnMut(
     // Beside the destination, so the final rename stays on one file system.
     let mut download =
         tempfile::Builder::new().prefix(".fetch-demo-").tempfile_in(dir).map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    let digest = download_to(&client, &url, download.as_file_mut()).await?;
+    let digest = download_to(&client, &url, download.as_file_mut(), &mut say).await?;
     if !digest.eq_ignore_ascii_case(&sha256) {
         return Err(format!("{url}: the download's sha256 is {digest}, the index says {sha256}; nothing was kept"));
     }
@@ -96,17 +96,28 @@ async fn find_wheel(client: &reqwest::Client, wheel: &Wheel, index: &str) -> Res
     Ok((url, sha256.to_string()))
 }
 
-/// Streams `url` into `file`; the body's sha256, in hex.
-async fn download_to(client: &reqwest::Client, url: &reqwest::Url, file: &mut std::fs::File) -> Result<String, String> {
+/// Streams `url` into `file`, saying how far it got every tenth; the body's sha256, in hex.
+async fn download_to(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    file: &mut std::fs::File,
+    say: &mut impl FnMut(&str),
+) -> Result<String, String> {
     let failed = |e: reqwest::Error| format!("cannot download {url}: {}", crate::remote::errors::why(&e));
     let mut response = client.get(url.clone()).send().await.map_err(failed)?;
     if !response.status().is_success() {
         return Err(format!("{url} answered {}", response.status().as_u16()));
     }
     let mut hash = Sha256::new();
+    let (total, mut got, mut tenths) = (response.content_length().unwrap_or(0), 0u64, 0u64);
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         hash.update(&chunk);
         file.write_all(&chunk).map_err(|e| format!("cannot write the download: {e}"))?;
+        got += chunk.len() as u64;
+        if total > 0 && got * 10 / total > tenths && got < total {
+            tenths = got * 10 / total;
+            say(&format!("{} of {} MB", got >> 20, total >> 20));
+        }
     }
     file.flush().map_err(|e| format!("cannot write the download: {e}"))?;
     Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
