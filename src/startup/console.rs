@@ -19,6 +19,8 @@ pub fn run(cli: Cli) -> i32 {
         super::say("no terminal: the console needs one (for the API alone, use `llamadeck serve`)");
         return 2;
     }
+    // Before the runtime's and the engine's threads exist (rayon reads it once).
+    llamadeck_engine::bench::use_threads(cli.threads);
     let (loaded, keymap) = match llamadeck_config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
@@ -33,14 +35,15 @@ pub fn run(cli: Cli) -> i32 {
             return 2;
         }
     };
-    let connect = match cli.connect.as_deref().map(|given| super::fleet::connect_target(given, &nodes, |v| std::env::var(v).ok())) {
-        None => None,
-        Some(Ok(target)) => Some(target),
-        Some(Err(e)) => {
-            super::say(&e);
-            return 2;
-        }
-    };
+    let connect =
+        match cli.connect.as_deref().map(|given| super::fleet::connect_target(given, &cli.metrics, &nodes, |v| std::env::var(v).ok())) {
+            None => None,
+            Some(Ok(target)) => Some(target),
+            Some(Err(e)) => {
+                super::say(&e);
+                return 2;
+            }
+        };
     let log = super::logging::log_path();
     let _log_guard = match super::logging::to_file(&log) {
         Ok(guard) => guard,
@@ -87,8 +90,9 @@ async fn console(
     connect: Option<Target>,
     inbox: Inbox,
 ) -> anyhow::Result<Exit> {
-    let config = loaded.config;
     let mut launch = cli.launch();
+    // --host, --port and --no-api over the file's server section (F5 keeps them: see `Launch`).
+    let config = loaded.config.with_launch(&launch);
     let theme = config.ui.color.theme(std::env::var("NO_COLOR").ok().as_deref());
     let to_inbox = inbox.sender();
 

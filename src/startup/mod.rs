@@ -3,6 +3,7 @@
 mod bench;
 mod console;
 mod engine;
+mod fetch_demo;
 mod fleet;
 mod gpu;
 mod logging;
@@ -24,6 +25,7 @@ pub fn main(cli: Cli) -> i32 {
         Some(Sub::Bench(ref args)) => bench::run(&cli, args),
         Some(Sub::Serve(ref args)) => serve::run(&cli, args),
         Some(Sub::Gpu(ref args)) => gpu::run(args),
+        Some(Sub::FetchDemo(ref args)) => fetch_demo::run(args),
         None => console::run(cli),
     }
 }

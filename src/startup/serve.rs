@@ -12,6 +12,7 @@ use llamadeck_server::{ServerOptions, start};
 const GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
+    llamadeck_engine::bench::use_threads(cli.threads);
     let (loaded, _) = match llamadeck_config::load_with_keymap(cli.config.as_deref()) {
         Ok(ok) => ok,
         Err(e) => {
@@ -19,14 +20,8 @@ pub fn run(cli: &Cli, args: &ServeCli) -> i32 {
             return 2;
         }
     };
-    let mut config = loaded.config.clone();
+    let mut config = loaded.config.clone().with_launch(&cli.launch());
     config.server.enabled = true;
-    if let Some(host) = &args.host {
-        config.server.host = host.clone();
-    }
-    if let Some(port) = args.port {
-        config.server.port = port;
-    }
     if !cli.insecure
         && let Err(e) = llamadeck_config::check_server_exposure(&config)
     {

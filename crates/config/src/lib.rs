@@ -20,7 +20,7 @@ mod yaml_edit;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_YAML, Loaded, MAX_CONFIG_BYTES, load, load_file, parse};
 pub use nesting::MAX_NESTING;
-pub use nodes::{LOCAL_NODE, MAX_NODES, fleet_targets, key_from_variable};
+pub use nodes::{LOCAL_NODE, MAX_METRICS_URLS, MAX_NODES, fleet_targets, key_from_variable, metrics_url};
 pub use paths::{config_path_from, default_config_path};
 pub use save::save_sampling;
 pub use schema::*;

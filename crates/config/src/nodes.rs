@@ -61,6 +61,12 @@ fn at(i: usize, key: &str, message: String) -> Problem {
     Problem { path: vec![Seg::key("nodes"), Seg::Index(i), Seg::key(key)], target: Target::Value, message }
 }
 
+/// A metrics URL as a node's `metrics:` (and `--metrics`) takes it: http or https, with a host,
+/// and no user name or password (it would be shown on screen).
+pub fn metrics_url(text: &str) -> Result<(), String> {
+    http_url(text)
+}
+
 fn http_url(text: &str) -> Result<(), String> {
     match reqwest::Url::parse(text.trim()) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()) => {

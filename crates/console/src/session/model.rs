@@ -118,6 +118,8 @@ pub fn on_config_reread(session: &mut Session, reread: Reread) -> Vec<Effect> {
         return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
     }
     let Reread { config, keymap } = reread;
+    // The command line's --host, --port and --no-api stay over the file's server section.
+    let config = config.with_launch(&session.model.launch);
     let spec = config.launch_spec(&session.model.launch);
     let kept = super::presets::take_from_file(session, &config);
     session.keymap = keymap;

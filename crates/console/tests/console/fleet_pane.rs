@@ -242,6 +242,12 @@ fn a_remote_target_without_gpu_metrics_says_how_to_get_them_and_nothing_about_th
     update(&mut state, key(KeyCode::Enter));
     let text = screen(&state, 100, 30);
     assert!(text.contains("bare publishes no GPU metrics"), "{text}");
+    // Advice --connect can follow: the exporter given with --metrics (its words may wrap).
+    let reason = match llamadeck_console::session::fleet::gpu_snapshot(&up("bare", 0)).status {
+        GpuStatus::Unavailable { reason } => reason,
+        other => panic!("{other:?}"),
+    };
+    assert!(reason.contains("--metrics http://HOST:9400/metrics"), "{reason}");
     assert!(!text.contains("on the host") && !text.contains("pid 0"), "{text}");
 }
 

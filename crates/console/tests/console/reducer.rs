@@ -649,8 +649,9 @@ fn counts_near_the_top_of_their_range_saturate_instead_of_wrapping() {
     assert!(!shown.contains("18446744073709551614"), "{shown}");
 }
 
-/// F5 reads the file again and keeps each command-line choice: `--model`, `--allow-download`
-/// and `--connect` (whose server stays the source: nothing is loaded here).
+/// F5 reads the file again and keeps each command-line choice: `--model`, `--allow-download`,
+/// `--connect` (whose server stays the source: nothing is loaded here), `--host`, `--port` and
+/// `--no-api`.
 #[test]
 fn f5_keeps_every_command_line_choice() {
     use llamadeck_config::{Config, Launch};
@@ -674,4 +675,15 @@ fn f5_keeps_every_command_line_choice() {
     assert_eq!((download.source.as_str(), download.allow_download), ("owner/name", true));
     let connect = loads(Launch { connect: Some("http://gpu-a:8000/v1".into()), ..Launch::default() });
     assert_eq!(connect.source, "http://gpu-a:8000/v1");
+    // --host, --port and --no-api: the file's server section does not undo them, and the notice
+    // does not claim a server change waits for the next start.
+    let launch = Launch { host: Some("0.0.0.0".into()), port: Some(9001), no_api: true, ..Launch::default() };
+    let mut s = ready_state();
+    s.session.config = Config::default().with_launch(&launch);
+    s.session.model.launch = launch;
+    update(&mut s, reread(file.clone()));
+    let server = &s.session.config.server;
+    assert_eq!((server.host.as_str(), server.port, server.enabled), ("0.0.0.0", 9001, false));
+    let notice = &s.session.notice.as_ref().unwrap().text;
+    assert!(!notice.contains("server"), "{notice}");
 }

@@ -85,12 +85,19 @@ pub fn run(args: BenchArgs, start: impl FnOnce() -> Result<Engine, String>) -> a
 
 /// `start` with RAYON_NUM_THREADS set first, when `threads` says so.
 fn start_with_threads(threads: Option<usize>, start: impl FnOnce() -> Result<Engine, String>) -> Result<Engine, String> {
+    use_threads(threads);
+    start()
+}
+
+/// Sets RAYON_NUM_THREADS to `threads`, when given, for the model's thread pool (`--threads` of
+/// bench, serve and the console). Call it from `main`'s thread before any other thread starts:
+/// rayon reads it once, when the engine first computes.
+pub fn use_threads(threads: Option<usize>) {
     if let Some(n) = threads {
-        // SAFETY: called before the engine thread (and with it rayon's pool) exists; the bench
-        // runs from `main` with no other threads reading the environment.
+        // SAFETY: the callers run it on the main thread before the runtime, the engine thread
+        // (and with it rayon's pool) or any other thread that reads the environment exists.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
     }
-    start()
 }
 
 /// Waits until the engine, started at `started`, serves a model; its name and how long that

@@ -10,11 +10,38 @@ pub fn no_answer(address: &str, error: &reqwest::Error, timeout: Duration) -> St
     if error.is_timeout() {
         return format!("{address} did not answer within {}", seconds(timeout));
     }
-    let cause = innermost(error);
+    let cause = why(error);
     if error.is_connect() {
         return format!("cannot connect to {address}: {cause}");
     }
     format!("{address}: {cause}")
+}
+
+/// Why `error` happened, in words: its innermost cause, and for a TLS handshake that got
+/// something other than TLS back (an http:// server asked for https://), what that means.
+pub fn why(error: &reqwest::Error) -> String {
+    let cause = innermost(error);
+    match tls_failure(error) {
+        Some(rustls::Error::InvalidMessage(_)) => format!("is it http? (TLS handshake failed: {cause})"),
+        Some(_) => format!("TLS handshake failed: {cause}"),
+        None => cause,
+    }
+}
+
+/// The TLS error somewhere in `error`'s causes. tokio-rustls wraps it in an `io::Error` (itself
+/// wrapped in another), whose `source` skips it, so each `io::Error` is looked inside instead.
+fn tls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cause = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &'a (dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// The innermost cause: "Connection refused (os error 111)" rather than reqwest's outer words.
@@ -127,6 +154,37 @@ mod tests {
         headers.insert(LOCATION, HeaderValue::from_bytes(hostile.as_bytes()).unwrap());
         let said = redirect(StatusCode::PERMANENT_REDIRECT, &headers).unwrap();
         assert!(!said.contains('\u{9b}') && said.contains("…;") && said.chars().count() < 320, "{said}");
+    }
+
+    /// A plain-HTTP server on port 0 that answers anything with a 400, as an http server
+    /// answers a TLS ClientHello.
+    fn plain_http_server() -> std::net::SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.read(&mut [0; 4096]);
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn https_against_an_http_server_asks_whether_it_is_http() {
+        let addr = plain_http_server();
+        let client = crate::remote::http::client_builder(Duration::from_secs(5)).build().unwrap();
+        let error = client.get(format!("https://{addr}/v1/models")).send().await.unwrap_err();
+        let said = no_answer(&addr.to_string(), &error, Duration::from_secs(5));
+        assert!(said.starts_with(&format!("cannot connect to {addr}: is it http? (TLS handshake failed: ")), "{said}");
+        // Another cause is left as it is.
+        let refused = client.get(format!("http://{}/v1/models", closed_port())).send().await.unwrap_err();
+        assert!(!why(&refused).contains("TLS"), "{}", why(&refused));
+    }
+
+    fn closed_port() -> std::net::SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
     }
 
     #[test]

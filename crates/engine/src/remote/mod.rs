@@ -18,7 +18,7 @@ pub mod stream;
 
 pub use backend::RemoteBackend;
 pub use dialect::Dialect;
-pub use node::{ApiKey, DEFAULT_TIMEOUT, NodeSpec, api_base};
+pub use node::{ApiKey, DEFAULT_TIMEOUT, NodeSpec, api_base, looks_like_url, with_scheme};
 
 use crate::face::Engine;
 

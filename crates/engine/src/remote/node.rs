@@ -75,14 +75,28 @@ impl NodeSpec {
     }
 }
 
+/// Whether `text` is written as a URL rather than a node's name: it has a scheme (`://`), or a
+/// dot or a colon (`127.0.0.1`, `gpu-a:8000`, `gpu-a.lan/v1`). A bare word is a name.
+pub fn looks_like_url(text: &str) -> bool {
+    text.contains("://") || text.contains('.') || text.contains(':')
+}
+
+/// The URL `text` means: without a scheme, `http://` (as curl reads `host:port`).
+pub fn with_scheme(text: &str) -> String {
+    let text = text.trim();
+    if text.contains("://") { text.to_string() } else { format!("http://{text}") }
+}
+
 /// The base URL of an OpenAI API as clients write it: `http://host:port/v1`. A URL with no path
-/// gets `/v1`; a trailing slash goes. Only http and https; a user name or password in the URL
-/// is refused (it would show wherever the URL does: put the key in the config's api_key_env).
+/// gets `/v1`; a trailing slash goes; one without a scheme (`host:port`, `host.lan/v1`) means
+/// `http://`. Only http and https; a user name or password in the URL is refused (it would
+/// show wherever the URL does: put the key in the config's api_key_env).
 pub fn api_base(text: &str) -> Result<String, String> {
-    if !text.contains("://") {
-        return Err(format!("{text:?} has no http:// or https:// in front; write it as http://HOST:PORT/v1"));
+    if !looks_like_url(text) {
+        return Err(format!("{text:?} is not a URL; write it as HOST:PORT or http://HOST:PORT/v1"));
     }
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL ({e}); write it as http://HOST:PORT/v1"))?;
+    let url =
+        reqwest::Url::parse(&with_scheme(text)).map_err(|e| format!("{text:?} is not a URL ({e}); write it as http://HOST:PORT/v1"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{text:?}: only http:// and https:// addresses are served"));
     }
@@ -112,7 +126,11 @@ mod tests {
         assert_eq!(api_base("http://127.0.0.1:8000/v1/").unwrap(), "http://127.0.0.1:8000/v1");
         assert_eq!(api_base("http://gpu-a:8000").unwrap(), "http://gpu-a:8000/v1");
         assert_eq!(api_base(" https://h/openai/v1 ").unwrap(), "https://h/openai/v1");
-        for bad in ["127.0.0.1:8000", "ftp://h/v1", "http://u:p@h/v1", "http://h/v1?x=1", "nonsense"] {
+        // Without a scheme, http:// (as curl reads it).
+        assert_eq!(api_base("127.0.0.1:8000").unwrap(), "http://127.0.0.1:8000/v1");
+        assert_eq!(api_base("gpu-a:8000/v1").unwrap(), "http://gpu-a:8000/v1");
+        assert_eq!(api_base("gpu-a.lan").unwrap(), "http://gpu-a.lan/v1");
+        for bad in ["ftp://h/v1", "http://u:p@h/v1", "http://h/v1?x=1", "nonsense", "u:p@h:1/v1"] {
             assert!(api_base(bad).is_err(), "{bad}");
         }
     }
