@@ -16,6 +16,16 @@ use llamadeck_engine::{PrefixCache, PrefixCacheStats};
 /// mistral.rs grows a sequence's KV cache in steps of this many tokens.
 const STEP: usize = 512;
 
+/// `auto`'s cap, in answers at the full context. A quarter of free memory alone gave 5.9 GB
+/// on a 24 GB CPU machine, 60 times a small model: the process's rss grew by gigabytes and read
+/// as a leak. The next turn needs only the newest entry; the cache grows by one entry a turn
+/// (on the CPU mistral.rs never drops one) and is emptied when over budget, which costs one
+/// turn that reads its whole prompt again. Four full contexts keep a conversation at the full
+/// context cached for about four turns between such restarts, and many more turns while it is
+/// shorter, at a memory cost an operator can predict from the model (its KV cache at the full
+/// context); the load's stage line states the budget.
+const AUTO_FULL_CONTEXTS: u64 = 4;
+
 /// The most entries whose tokens are kept to estimate reuse (the cache may hold more).
 const KEYS_KEPT: usize = 64;
 
@@ -31,8 +41,9 @@ pub struct PrefixBudget {
 }
 
 impl PrefixBudget {
-    /// `None` when the cache is off. `auto` takes a quarter of the memory left after loading,
-    /// at least two answers at the full context and at most half of what is left.
+    /// `None` when the cache is off. `auto` takes the smaller of a quarter of the memory left
+    /// after loading and [`AUTO_FULL_CONTEXTS`] answers at the full context, then at least two
+    /// such answers but at most half of what is left (and never less than one).
     pub fn new(setting: PrefixCache, bytes_per_token: u64, context_len: usize, free_after_load: Option<u64>) -> Option<Self> {
         let full = bytes_per_token * context_len as u64;
         let (budget_bytes, budget_sequences) = match setting {
@@ -41,7 +52,7 @@ impl PrefixBudget {
             PrefixCache::Sequences(n) => (None, Some(n)),
             PrefixCache::Auto => {
                 let free = free_after_load.unwrap_or(4 * full);
-                (Some((free / 4).max(2 * full).min(free / 2).max(full)), None)
+                (Some((free / 4).min(AUTO_FULL_CONTEXTS * full).max(2 * full).min(free / 2).max(full)), None)
             }
         };
         let account = PrefixCacheStats { setting: setting.to_string(), budget_bytes, budget_sequences, ..PrefixCacheStats::default() };
@@ -173,9 +184,10 @@ mod tests {
     }
 
     #[test]
-    fn auto_takes_a_quarter_of_what_is_left_within_bounds() {
+    fn auto_takes_a_quarter_of_what_is_left_up_to_four_full_answers() {
         let auto = |free| PrefixBudget::new(PrefixCache::Auto, 1, 1000, free).unwrap().account().budget_bytes.unwrap();
-        assert_eq!(auto(Some(100_000)), 25_000);
+        assert_eq!(auto(Some(100_000)), 4_000, "four full answers, well within a quarter of what is left");
+        assert_eq!(auto(Some(12_000)), 3_000, "a quarter of what is left, under four full answers");
         assert_eq!(auto(Some(5_000)), 2_000, "two full answers, within half of what is left");
         assert_eq!(auto(Some(3_000)), 1_500, "at most half of what is left");
         assert_eq!(auto(Some(1_000)), 1_000, "at least one full answer");

@@ -6,7 +6,7 @@ use super::answer::{MAX_ANSWER_BYTES, answer_mut, cut_answer};
 use super::saving;
 use super::{About, Effect, NoticeLevel, Reread, Session};
 use llamadeck_config::Launch;
-use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec};
+use llamadeck_engine::{EngineCommand, EngineEvent, ModelSpec, PrefixCacheStats};
 use llamadeck_words::chat::{FinishReason, MessageStatus};
 
 /// The longest model name kept, in characters: the name is stored in every answer, and a
@@ -59,6 +59,8 @@ pub struct ModelView {
     pub warnings: Vec<String>,
     /// What the engine cannot honour among the current settings, as it reported.
     pub unsupported: Vec<String>,
+    /// The prefix cache of the model here (what it holds of the process's memory, its budget).
+    pub cache: Option<PrefixCacheStats>,
 }
 
 impl ModelView {
@@ -71,6 +73,7 @@ impl ModelView {
             refused: None,
             warnings: Vec::new(),
             unsupported: Vec::new(),
+            cache: None,
         }
     }
 
@@ -277,6 +280,7 @@ pub fn on_engine(session: &mut Session, event: EngineEvent) -> Vec<Effect> {
             }
         }
         EngineEvent::Unsupported { what, .. } => session.model.unsupported = what,
+        EngineEvent::Cache(cache) => session.model.cache = cache,
     }
     Vec::new()
 }
