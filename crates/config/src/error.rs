@@ -20,13 +20,14 @@ pub struct ConfigError {
     pub field: Option<String>,
     pub message: String,
     /// The file's other problems, after this one in line order (at most [`MAX_REPORTED`] in all).
-    pub others: Vec<ConfigError>,
+    /// (A boxed slice keeps every `Result<_, ConfigError>` small.)
+    pub others: Box<[ConfigError]>,
 }
 
 impl ConfigError {
     /// An error about the file as a whole (unreadable, missing).
     pub fn file(path: &Path, message: impl Into<String>) -> Self {
-        Self { path: path.to_path_buf(), line: None, column: None, field: None, message: message.into(), others: Vec::new() }
+        Self { path: path.to_path_buf(), line: None, column: None, field: None, message: message.into(), others: Box::default() }
     }
 
     /// One error holding all of `errors` (not empty): sorted by line (those without a line last),
@@ -36,7 +37,7 @@ impl ConfigError {
         errors.dedup();
         errors.truncate(MAX_REPORTED);
         let mut first = errors.remove(0);
-        first.others = errors;
+        first.others = errors.into_boxed_slice();
         first
     }
 
@@ -101,7 +102,7 @@ pub(crate) fn from_yaml(path: &Path, text: &str, err: serde_path_to_error::Error
         column: location.as_ref().map(|l| l.column()),
         message: super::words::rephrase(&message, &field),
         field: (!segments.is_empty()).then_some(field),
-        others: Vec::new(),
+        others: Box::default(),
     };
     if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.strip_suffix('`')) {
         given_twice(&mut error, text, &segments, key);

@@ -41,7 +41,7 @@ impl Loaded {
                 column: place.map(|p| p.1),
                 field: Some("server.host".into()),
                 message,
-                others: Vec::new(),
+                others: Box::default(),
             }
         })
     }
@@ -91,7 +91,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             column: Some(column),
             field: None,
             message,
-            others: Vec::new(),
+            others: Box::default(),
         });
     }
     let (config, mut errors) = match serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)) {
@@ -107,7 +107,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 column: place.map(|p| p.1),
                 field: Some(problem.field()),
                 message: problem.message,
-                others: Vec::new(),
+                others: Box::default(),
             }
         }));
     }
