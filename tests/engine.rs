@@ -78,6 +78,8 @@ impl Engine {
                     EngineEvent::LoadFailed { reason } => return Err(reason),
                     EngineEvent::LoadRejected { reason, .. } => return Err(format!("rejected: {reason}")),
                     EngineEvent::LoadWarning { warning } => stages.push(format!("warning: {warning}")),
+                    // The prefix cache's accounts come with a load (and change with answers).
+                    EngineEvent::Cache(_) => {}
                     other => panic!("unexpected while loading: {other:?}"),
                 }
             }

@@ -30,12 +30,16 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
-/// One line on stderr, "llamadeck: ..." with control characters made visible (the text may
-/// quote a file or a model's name); a closed stderr is not an error worth dying for.
+/// "llamadeck: ..." on stderr, one line for each line of `text` (a config with several
+/// problems reports one a line), with control characters made visible (the text may quote a
+/// file or a model's name); a closed stderr is not an error worth dying for.
 pub fn say(text: &str) {
     use std::io::Write;
-    let line = llamadeck_words::text::sanitize(text).replace('\n', " ");
-    let _ = writeln!(std::io::stderr(), "llamadeck: {line}");
+    let text = llamadeck_words::text::sanitize(text);
+    let mut stderr = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(stderr, "llamadeck: {line}");
+    }
 }
 
 /// The instruction-set extensions the build assumes that this CPU does not have, if any.

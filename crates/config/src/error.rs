@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 
 use super::locate::{Seg, locate_nth_key};
 
-/// A config problem, shown before the terminal is touched as `path:line:col: field: message`.
+/// The most problems one file reports at once.
+pub const MAX_REPORTED: usize = 20;
+
+/// A config problem, shown before the terminal is touched as `path:line:col: field: message`;
+/// with the file's other problems (`others`), one line each, in line order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
     pub path: PathBuf,
@@ -15,12 +19,31 @@ pub struct ConfigError {
     /// Dotted path of the offending key, like `sampling.temperature` or `keys.quit`.
     pub field: Option<String>,
     pub message: String,
+    /// The file's other problems, after this one in line order (at most [`MAX_REPORTED`] in all).
+    /// (A boxed slice keeps every `Result<_, ConfigError>` small.)
+    pub others: Box<[ConfigError]>,
 }
 
 impl ConfigError {
     /// An error about the file as a whole (unreadable, missing).
     pub fn file(path: &Path, message: impl Into<String>) -> Self {
-        Self { path: path.to_path_buf(), line: None, column: None, field: None, message: message.into() }
+        Self { path: path.to_path_buf(), line: None, column: None, field: None, message: message.into(), others: Box::default() }
+    }
+
+    /// One error holding all of `errors` (not empty): sorted by line (those without a line last),
+    /// the same problem once, at most [`MAX_REPORTED`].
+    pub(crate) fn all(mut errors: Vec<ConfigError>) -> ConfigError {
+        errors.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
+        errors.dedup();
+        errors.truncate(MAX_REPORTED);
+        let mut first = errors.remove(0);
+        first.others = errors.into_boxed_slice();
+        first
+    }
+
+    /// This problem and the others, in line order.
+    pub fn each(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(self).chain(self.others.iter())
     }
 }
 
@@ -36,7 +59,11 @@ impl fmt::Display for ConfigError {
         if let Some(field) = &self.field {
             write!(f, ": {field}")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.message)?;
+        for other in &self.others {
+            write!(f, "\n{other}")?;
+        }
+        Ok(())
     }
 }
 
@@ -75,6 +102,7 @@ pub(crate) fn from_yaml(path: &Path, text: &str, err: serde_path_to_error::Error
         column: location.as_ref().map(|l| l.column()),
         message: super::words::rephrase(&message, &field),
         field: (!segments.is_empty()).then_some(field),
+        others: Box::default(),
     };
     if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.strip_suffix('`')) {
         given_twice(&mut error, text, &segments, key);

@@ -207,6 +207,7 @@ pub fn fleet_targets(loaded: &Loaded, env: impl Fn(&str) -> Option<String>) -> R
             column: place.map(|p| p.1),
             field: Some(format!("nodes.{key}")),
             message,
+            others: Box::default(),
         }
     };
     let mut targets = Vec::new();

@@ -30,15 +30,18 @@ impl Problem {
 
 pub const ISQ_TYPES: [&str; 13] = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2K", "Q3K", "Q4K", "Q5K", "Q6K", "Q8K", "HQQ4", "HQQ8"];
 
-/// The first problem in document-section order, or Ok.
-pub(crate) fn validate(config: &Config) -> Result<(), Problem> {
-    check_model(config)?;
-    check_sampling(&config.sampling)?;
-    check_presets(config)?;
-    check_gpu_ui_server(config)?;
-    check_server_key(config)?;
-    check_keys(config)?;
-    super::nodes::check(&config.nodes)
+/// Every problem the checks find (each check's list in its own order; the loader sorts them
+/// by line). Keys and nodes report their first problem each: what follows a bad key list or
+/// node is often the same mistake again.
+pub(crate) fn validate(config: &Config) -> Vec<Problem> {
+    let mut problems = check_model(config);
+    problems.extend(check_sampling(&config.sampling));
+    problems.extend(check_presets(config));
+    problems.extend(check_gpu_ui_server(config));
+    problems.extend(check_server_key(config).err());
+    problems.extend(check_keys(config).err());
+    problems.extend(super::nodes::check(&config.nodes).err());
+    problems
 }
 
 /// The API's own key is compared with what clients send in a header: one that cannot be a
@@ -51,38 +54,44 @@ fn check_server_key(config: &Config) -> Result<(), Problem> {
     }
 }
 
-fn check_model(config: &Config) -> Result<(), Problem> {
+fn check_model(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
     let device = config.model.device.as_str();
     let cuda_ok = device.strip_prefix("cuda:").is_some_and(|n| !n.is_empty() && n.parse::<u32>().is_ok());
     if device != "cpu" && !cuda_ok {
-        return Err(Problem::at_value(&["model", "device"], format!("must be \"cpu\" or \"cuda:N\" (got {device:?})")));
+        problems.push(Problem::at_value(&["model", "device"], format!("must be \"cpu\" or \"cuda:N\" (got {device:?})")));
     }
     if let Some(isq) = &config.model.isq
         && !ISQ_TYPES.iter().any(|t| t.eq_ignore_ascii_case(isq))
     {
         let message = format!("must be one of {} (got {isq:?})", ISQ_TYPES.join(", "));
-        return Err(Problem::at_value(&["model", "isq"], message));
+        problems.push(Problem::at_value(&["model", "isq"], message));
     }
-    Ok(())
+    problems
 }
 
-fn check_sampling(sampling: &Sampling) -> Result<(), Problem> {
-    sampling.validate().map_err(|e| {
-        let message = match e.field.range() {
-            Some(_) => format!("{} (got {})", e.message, sampling.edit_text(e.field)),
-            None => e.message,
-        };
-        Problem::at_value(&["sampling", e.field.name()], message)
-    })
+fn check_sampling(sampling: &Sampling) -> Vec<Problem> {
+    Field::ALL
+        .into_iter()
+        .filter_map(|field| sampling.get(field).check(field).err())
+        .map(|e| {
+            let message = match e.field.range() {
+                Some(_) => format!("{} (got {})", e.message, sampling.edit_text(e.field)),
+                None => e.message,
+            };
+            Problem::at_value(&["sampling", e.field.name()], message)
+        })
+        .collect()
 }
 
-fn check_presets(config: &Config) -> Result<(), Problem> {
+fn check_presets(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
     for (name, values) in &config.presets {
         for field in Field::in_presets() {
             if let Some(value) = values.get(field)
                 && let Err(e) = value.check(field)
             {
-                return Err(Problem::at_value(&["presets", name, field.name()], format!("{} (got {})", e.message, value.edit_text())));
+                problems.push(Problem::at_value(&["presets", name, field.name()], format!("{} (got {})", e.message, value.edit_text())));
             }
         }
     }
@@ -95,10 +104,10 @@ fn check_presets(config: &Config) -> Result<(), Problem> {
                 message.push_str(&format!("; under presets: {}", yours.join(", ")));
             }
             message.push(')');
-            return Err(Problem::at_value(&["preset"], message));
+            problems.push(Problem::at_value(&["preset"], message));
         }
     }
-    Ok(())
+    problems
 }
 
 fn check_between(path: &[&str], value: u64, min: u64, max: u64) -> Result<(), Problem> {
@@ -109,7 +118,8 @@ fn check_between(path: &[&str], value: u64, min: u64, max: u64) -> Result<(), Pr
 }
 
 /// The whole-number keys against their ranges (the same table words type errors with).
-fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
+fn check_gpu_ui_server(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
     for (field, min, max) in WHOLE_NUMBER_RANGES {
         let value = match field {
             "gpu.interval_ms" => config.gpu.interval_ms,
@@ -125,9 +135,9 @@ fn check_gpu_ui_server(config: &Config) -> Result<(), Problem> {
             other => unreachable!("{other} has a range but no value here"),
         };
         let path: Vec<&str> = field.split('.').collect();
-        check_between(&path, value, min, max)?;
+        problems.extend(check_between(&path, value, min, max).err());
     }
-    Ok(())
+    problems
 }
 
 fn check_keys(config: &Config) -> Result<(), Problem> {

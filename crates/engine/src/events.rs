@@ -1,7 +1,7 @@
 //! The engine as the console's reducer sees it: commands as plain data (an `Effect` the loop
 //! carries out on the engine's face) and one flat event type for loading and for every answer,
 //! tagged with the request it belongs to.
-use super::face::{EngineStatus, GenEvent, GenerateRequest, LoadState};
+use super::face::{EngineStatus, GenEvent, GenerateRequest, LoadState, PrefixCacheStats};
 use super::spec::ModelSpec;
 use llamadeck_words::chat::{FinishReason, GenStats, RequestId};
 
@@ -60,6 +60,9 @@ pub enum EngineEvent {
         id: RequestId,
         what: Vec<String>,
     },
+    /// The loaded model's prefix cache changed (what it holds, its budget); `None` when the
+    /// backend keeps none here. The GPU panel shows it beside the process's memory.
+    Cache(Option<PrefixCacheStats>),
 }
 
 /// Turns status snapshots into events: each stage once, in order, then how the load ended.
@@ -68,13 +71,15 @@ pub struct StatusEvents {
     load_id: u64,
     stages_seen: usize,
     ended: bool,
+    cache: Option<PrefixCacheStats>,
 }
 
 impl StatusEvents {
     /// What `status` adds to the snapshots seen before it.
     pub fn next(&mut self, status: &EngineStatus) -> Vec<EngineEvent> {
         if status.load_id != self.load_id {
-            *self = Self { load_id: status.load_id, ..Self::default() };
+            let cache = self.cache.take();
+            *self = Self { load_id: status.load_id, cache, ..Self::default() };
         }
         let mut out: Vec<EngineEvent> =
             status.stages.iter().skip(self.stages_seen).map(|stage| EngineEvent::LoadStage { stage: stage.clone() }).collect();
@@ -91,6 +96,10 @@ impl StatusEvents {
             self.ended = true;
             out.extend(status.warnings.iter().map(|w| EngineEvent::LoadWarning { warning: w.clone() }));
             out.push(end);
+        }
+        if status.cache != self.cache {
+            self.cache.clone_from(&status.cache);
+            out.push(EngineEvent::Cache(status.cache.clone()));
         }
         out
     }
@@ -113,6 +122,22 @@ impl EngineEvent {
 mod tests {
     use super::*;
     use crate::face::{ChatFormat, ModelFacts};
+
+    /// The prefix cache's accounts reach the console each time they change, and only then.
+    #[test]
+    fn the_prefix_cache_is_forwarded_when_it_changes() {
+        let mut events = StatusEvents::default();
+        let mut status = EngineStatus::default();
+        assert!(events.next(&status).is_empty(), "no cache, nothing to say");
+        let cache = PrefixCacheStats { bytes_held: 448 << 20, budget_bytes: Some(6 << 30), ..PrefixCacheStats::default() };
+        status.cache = Some(cache.clone());
+        assert_eq!(events.next(&status), vec![EngineEvent::Cache(Some(cache.clone()))]);
+        assert!(events.next(&status).is_empty(), "unchanged: said once");
+        status.load_id = 2;
+        assert!(events.next(&status).is_empty(), "a new load alone does not repeat it");
+        status.cache = None;
+        assert_eq!(events.next(&status), vec![EngineEvent::Cache(None)]);
+    }
 
     #[test]
     fn every_stage_once_then_the_end_once_and_a_new_load_starts_over() {

@@ -261,7 +261,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     });
     let bytes_per_token = from_shape.or_else(|| plan.as_ref().map(|(e, _)| e.kv_cache_bytes / e.context_len.max(1)));
     let left = plan.as_ref().and_then(|(e, free)| free.map(|f| f.saturating_sub(e.weights_bytes)));
-    let prefix = bytes_per_token.and_then(|b| PrefixBudget::new(spec.prefix_cache, b, metadata.max_seq_len, left));
+    let prefix = bytes_per_token.and_then(|b| PrefixBudget::new(spec.prefix_cache, b, metadata.max_seq_len, left, on_cpu));
     let prefix = prefix.map(|p| {
         let entries = p.gpu_entries(metadata.max_seq_len);
         if on_cpu { p } else { p.evicting_beyond(entries) }

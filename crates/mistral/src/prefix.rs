@@ -16,6 +16,18 @@ use llamadeck_engine::{PrefixCache, PrefixCacheStats};
 /// mistral.rs grows a sequence's KV cache in steps of this many tokens.
 const STEP: usize = 512;
 
+/// `auto`'s cap on the CPU, in answers at the full context. A quarter of free memory alone gave 5.9 GB
+/// on a 24 GB CPU machine, 60 times a small model: the process's rss grew by gigabytes and read
+/// as a leak. The next turn needs only the newest entry; the cache grows by one entry a turn
+/// (on the CPU mistral.rs never drops one) and is emptied when over budget, which costs one
+/// turn that reads its whole prompt again. Four full contexts keep a conversation at the full
+/// context cached for about four turns between such restarts, and many more turns while it is
+/// shorter, at a memory cost an operator can predict from the model (its KV cache at the full
+/// context); the load's stage line states the budget. On a GPU mistral.rs drops the oldest
+/// entries itself, one for each conversation it keeps, so a server with many clients keeps
+/// the quarter (the budget there sets how many entries it keeps).
+const AUTO_FULL_CONTEXTS: u64 = 4;
+
 /// The most entries whose tokens are kept to estimate reuse (the cache may hold more).
 const KEYS_KEPT: usize = 64;
 
@@ -32,8 +44,9 @@ pub struct PrefixBudget {
 
 impl PrefixBudget {
     /// `None` when the cache is off. `auto` takes a quarter of the memory left after loading,
-    /// at least two answers at the full context and at most half of what is left.
-    pub fn new(setting: PrefixCache, bytes_per_token: u64, context_len: usize, free_after_load: Option<u64>) -> Option<Self> {
+    /// on the CPU at most [`AUTO_FULL_CONTEXTS`] answers at the full context, then at least two
+    /// such answers but at most half of what is left (and never less than one).
+    pub fn new(setting: PrefixCache, bytes_per_token: u64, context_len: usize, free_after_load: Option<u64>, on_cpu: bool) -> Option<Self> {
         let full = bytes_per_token * context_len as u64;
         let (budget_bytes, budget_sequences) = match setting {
             PrefixCache::Off => return None,
@@ -41,7 +54,8 @@ impl PrefixBudget {
             PrefixCache::Sequences(n) => (None, Some(n)),
             PrefixCache::Auto => {
                 let free = free_after_load.unwrap_or(4 * full);
-                (Some((free / 4).max(2 * full).min(free / 2).max(full)), None)
+                let cap = if on_cpu { AUTO_FULL_CONTEXTS * full } else { u64::MAX };
+                (Some((free / 4).min(cap).max(2 * full).min(free / 2).max(full)), None)
             }
         };
         let account = PrefixCacheStats { setting: setting.to_string(), budget_bytes, budget_sequences, ..PrefixCacheStats::default() };
@@ -129,7 +143,7 @@ mod tests {
 
     #[test]
     fn entries_are_counted_in_steps_of_512_tokens_and_the_budget_is_kept() {
-        let mut b = PrefixBudget::new(PrefixCache::Bytes(4 * 512 * 10 - 1), 10, 4096, None).unwrap();
+        let mut b = PrefixBudget::new(PrefixCache::Bytes(4 * 512 * 10 - 1), 10, 4096, None, true).unwrap();
         assert_eq!(b.account().bytes_held, 512 * 10, "the warm-up entry");
         b.added(&[1; 600]);
         assert_eq!(b.account().bytes_held, 3 * 512 * 10);
@@ -138,17 +152,17 @@ mod tests {
         assert!(b.over());
         b.emptied();
         assert_eq!((b.account().bytes_held, b.account().restarts), (0, 1));
-        let mut n = PrefixBudget::new(PrefixCache::Sequences(2), 10, 4096, None).unwrap();
+        let mut n = PrefixBudget::new(PrefixCache::Sequences(2), 10, 4096, None, true).unwrap();
         n.added(&[1]);
         assert!(!n.over());
         n.added(&[1]);
         assert!(n.over());
-        assert!(PrefixBudget::new(PrefixCache::Off, 10, 4096, None).is_none());
+        assert!(PrefixBudget::new(PrefixCache::Off, 10, 4096, None, true).is_none());
     }
 
     #[test]
     fn on_a_gpu_the_oldest_entries_go_as_mistral_rs_drops_them() {
-        let b = PrefixBudget::new(PrefixCache::Bytes(3 * 1024 * 10), 10, 1024, None).unwrap();
+        let b = PrefixBudget::new(PrefixCache::Bytes(3 * 1024 * 10), 10, 1024, None, false).unwrap();
         let n = b.gpu_entries(1024);
         assert_eq!(n, 3);
         let mut b = b.evicting_beyond(n);
@@ -163,7 +177,7 @@ mod tests {
 
     #[test]
     fn reuse_is_the_longest_common_prefix_short_of_the_whole_prompt() {
-        let mut b = PrefixBudget::new(PrefixCache::Auto, 10, 4096, Some(1 << 30)).unwrap();
+        let mut b = PrefixBudget::new(PrefixCache::Auto, 10, 4096, Some(1 << 30), true).unwrap();
         b.added(&[1, 2, 3, 4, 5]);
         b.added(&[1, 2, 9]);
         assert_eq!(b.reusable(&[1, 2, 3, 4, 5, 6, 7]), 5);
@@ -173,11 +187,14 @@ mod tests {
     }
 
     #[test]
-    fn auto_takes_a_quarter_of_what_is_left_within_bounds() {
-        let auto = |free| PrefixBudget::new(PrefixCache::Auto, 1, 1000, free).unwrap().account().budget_bytes.unwrap();
-        assert_eq!(auto(Some(100_000)), 25_000);
+    fn auto_takes_a_quarter_of_what_is_left_up_to_four_full_answers() {
+        let auto = |free| PrefixBudget::new(PrefixCache::Auto, 1, 1000, free, true).unwrap().account().budget_bytes.unwrap();
+        assert_eq!(auto(Some(100_000)), 4_000, "four full answers, well within a quarter of what is left");
+        assert_eq!(auto(Some(12_000)), 3_000, "a quarter of what is left, under four full answers");
         assert_eq!(auto(Some(5_000)), 2_000, "two full answers, within half of what is left");
         assert_eq!(auto(Some(3_000)), 1_500, "at most half of what is left");
         assert_eq!(auto(Some(1_000)), 1_000, "at least one full answer");
+        let on_a_gpu = PrefixBudget::new(PrefixCache::Auto, 1, 1000, Some(100_000), false).unwrap();
+        assert_eq!(on_a_gpu.account().budget_bytes, Some(25_000), "a GPU keeps the quarter: mistral.rs evicts there");
     }
 }

@@ -305,6 +305,21 @@ impl ChatRequest {
         if out.iter().skip(1).any(|m| m.role == Role::System) {
             return Err(ApiError::invalid("messages", "system messages must come before the conversation"));
         }
+        // OpenAI reads a trailing assistant message as "continue this answer". The engine would
+        // render it as a finished turn and answer anew, which is not that: refuse it plainly.
+        match out.last().map(|m| m.role) {
+            Some(Role::Assistant) => {
+                return Err(ApiError::invalid(
+                    "messages",
+                    "the last message is the assistant's: continuing an answer from there (\"continue from here\") \
+                     is not supported; send the conversation up to a user message",
+                ));
+            }
+            Some(Role::System) => {
+                return Err(ApiError::invalid("messages", "the conversation has no user message: end it with one"));
+            }
+            _ => {}
+        }
         Ok(out)
     }
 }

@@ -1,5 +1,8 @@
-//! Exports: Markdown to read, and JSON in the OpenAI chat format (a `/v1/chat/completions`
-//! request body: `model`, `messages`, and the sampling of the last answer) to replay.
+//! Exports: Markdown to read, and JSON in the OpenAI chat format to replay: a
+//! `/v1/chat/completions` request body (`model`, `messages` up to the last question, the
+//! sampling of the last answer) with that answer beside it as `llamadeck.answer`, a field
+//! OpenAI-compatible servers ignore. A body ending with the answer would not replay: a
+//! trailing assistant message asks to continue it, which most servers (ours too) refuse.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -58,7 +61,9 @@ fn answer_details(m: &Message) -> Option<String> {
 }
 
 /// The exchanges that got an answer (failed ones left out), with the system prompt the last
-/// answer was generated with, and that answer's sampling as request fields.
+/// answer was generated with, and that answer's sampling as request fields. The last answer
+/// is not in `messages` (the request asks for it again) but beside them, in `llamadeck.answer`;
+/// a question still without an answer (its answer failed) ends `messages` alone.
 pub fn openai_json(c: &Conversation) -> Value {
     let last = c.messages.iter().rev().find(|m| m.role == Role::Assistant && m.sampling.is_some());
     let sampling = last.and_then(|m| m.sampling.clone());
@@ -67,19 +72,27 @@ pub fn openai_json(c: &Conversation) -> Value {
         messages.push(json!({"role": "system", "content": s.system_prompt}));
     }
     let mut pending: Option<&Message> = None;
+    let mut answer: Option<&Message> = None;
     for m in &c.messages {
         match m.role {
             Role::User => pending = Some(m),
             Role::Assistant if !m.text.is_empty() && !matches!(m.status, MessageStatus::Failed(_)) => {
                 if let Some(user) = pending.take() {
+                    if let Some(earlier) = answer.take() {
+                        messages.push(json!({"role": "assistant", "content": earlier.text}));
+                    }
                     messages.push(json!({"role": "user", "content": user.text}));
-                    messages.push(json!({"role": Role::name(m.role), "content": m.text}));
+                    answer = Some(m);
                 }
             }
             _ => {}
         }
     }
     if let Some(user) = pending {
+        // An unanswered question last: the answer before it is history, and this is the request.
+        if let Some(earlier) = answer.take() {
+            messages.push(json!({"role": "assistant", "content": earlier.text}));
+        }
         messages.push(json!({"role": "user", "content": user.text}));
     }
     let mut body = Map::new();
@@ -88,6 +101,9 @@ pub fn openai_json(c: &Conversation) -> Value {
     body.insert("messages".into(), Value::Array(messages));
     if let Some(s) = sampling {
         sampling_fields(&s, &mut body);
+    }
+    if let Some(a) = answer {
+        body.insert("llamadeck".into(), json!({"answer": a.text}));
     }
     Value::Object(body)
 }

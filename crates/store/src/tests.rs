@@ -139,6 +139,19 @@ fn every_version_of_an_answer_is_saved_and_exports_keep_the_chosen_one() {
     assert!(json.contains("Use NVML.") && !json.contains("first try") && !json.contains("third try"), "{json}");
 }
 
+/// A conversation that ends with an answer exports the request that asked for it, ending with
+/// the question, and the answer beside it: a trailing assistant message would not replay.
+#[test]
+fn a_json_export_ends_with_the_last_question_and_keeps_the_answer_beside() {
+    let mut c = conversation();
+    c.messages.truncate(4);
+    let json = export::openai_json(&c);
+    let roles: Vec<&str> = json["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(json["messages"][3]["content"], "And power?");
+    assert_eq!(json["llamadeck"]["answer"], "partial");
+}
+
 /// A file from before answers had versions reads as answers with one version each.
 #[test]
 fn a_file_without_versions_still_reads() {
@@ -168,6 +181,7 @@ fn exports_markdown_and_openai_json() {
     // The failed exchange's question is left as the trailing prompt, as a replay would send it.
     assert_eq!(roles, ["system", "user", "assistant", "user", "assistant", "user"]);
     assert_eq!(json["messages"][1]["content"], "How do I read GPU memory?\nIn Rust.");
+    assert!(json.get("llamadeck").is_none(), "the unanswered question is the request: no answer beside it");
     let dir = tempfile::tempdir().unwrap();
     let path = export::write(dir.path(), ExportFormat::Json, &c, 1).unwrap();
     assert!(path.ends_with("20250102-154312-00aa.json"));

@@ -789,3 +789,34 @@ proptest! {
     }
 }
 mod nodes;
+
+/// Every problem in the file, in line order, one a line: serde's type errors (it stops at the
+/// first, so the loader reads on without each) and the range checks together.
+#[test]
+fn every_problem_is_reported_in_line_order() {
+    let text = "model:\n  device: gpu\nsampling:\n  temperature: 5\n  top_k: lots\n  temprature: 1\n\
+                gpu:\n  interval_ms: 10\nui:\n  fps: fast\n";
+    let err = parse(text, Path::new("c.yaml")).expect_err("six problems");
+    let lines: Vec<String> = err.to_string().lines().map(str::to_string).collect();
+    let places: Vec<&str> = lines.iter().map(|l| l.split(": ").next().unwrap()).collect();
+    assert_eq!(places, ["c.yaml:2:11", "c.yaml:4:16", "c.yaml:5:10", "c.yaml:6:3", "c.yaml:8:16", "c.yaml:10:8"], "{lines:#?}");
+    assert!(lines[0].contains("model.device") && lines[2].contains("sampling.top_k") && lines[5].contains("ui.fps"), "{lines:#?}");
+    assert!(lines[3].contains("unknown field `temprature`"), "{lines:#?}");
+    assert_eq!(err.each().count(), 6);
+}
+
+/// More than twenty problems: the first twenty by line.
+#[test]
+fn at_most_twenty_problems_are_reported() {
+    let text = format!("presets:\n{}", (0..30).map(|i| format!("  p{i:02}:\n    temperature: 9\n")).collect::<String>());
+    let err = parse(&text, Path::new("c.yaml")).expect_err("thirty problems");
+    assert_eq!(err.each().count(), 20);
+    assert!(err.to_string().lines().next().unwrap().starts_with("c.yaml:3:18: presets.p00.temperature"), "{err}");
+}
+
+/// A syntax error stops the reading: it is reported alone.
+#[test]
+fn a_syntax_error_is_reported_alone() {
+    let err = parse("sampling:\n  temperature: 9\n  top_p: [1\n", Path::new("c.yaml")).expect_err("broken");
+    assert_eq!(err.each().count(), 1, "{err}");
+}

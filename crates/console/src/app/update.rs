@@ -94,7 +94,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             if session.answering() {
                 return session.notice(NoticeLevel::Warn, "stop the answer first (Esc), then load again");
             }
-            model::start_load(session, spec)
+            model::choose(session, spec)
         }
         Action::ConfigReread(Ok(reread)) => {
             if !session.answering() {

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use cells::{bar, clean, fit, fit_right, percent, power, size, sparkline, temperature, truncate, used_of_total, width, wrap};
+use llamadeck_engine::PrefixCacheStats;
 use llamadeck_gpu::snapshot::{GpuDevice, GpuProcess, GpuSnapshot, GpuStatus};
 use llamadeck_gpu::{GpuHistory, Series};
 use llamadeck_words::theme::Theme;
@@ -31,12 +32,23 @@ const TEMPERATURE_HIGH_C: u32 = 85;
 /// this machine's (NVML). It takes no keys.
 pub fn draw_panel(frame: &mut Frame, area: Rect, state: &crate::session::Session) {
     match (&state.fleet.target, &state.fleet.target_gpu) {
-        (Some(_), Some(gpu)) => render(frame, area, Some(gpu), &state.fleet.target_history, state.theme),
-        _ => render(frame, area, state.gpu.latest.as_deref(), &state.gpu.history, state.theme),
+        (Some(_), Some(gpu)) => render(frame, area, Some(gpu), &state.fleet.target_history, None, state.theme),
+        _ => {
+            let cache = state.model.cache.as_ref();
+            render(frame, area, state.gpu.latest.as_deref(), &state.gpu.history, cache, state.theme)
+        }
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snapshot: Option<&GpuSnapshot>, history: &GpuHistory, theme: Theme) {
+/// `cache`: the prefix cache of the model in this process, shown under its memory.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: Option<&GpuSnapshot>,
+    history: &GpuHistory,
+    cache: Option<&PrefixCacheStats>,
+    theme: Theme,
+) {
     let area = area.intersection(frame.area());
     // The border is the first thing to go in a tiny area: the numbers matter more.
     let inner = if area.width >= 8 && area.height >= 3 {
@@ -49,7 +61,7 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: Option<&GpuSnapshot>, his
     };
     let lines = match snapshot {
         None => vec![Line::styled("waiting for first reading…", theme.dim())],
-        Some(snap) => Panel { snap, history, theme, width: usize::from(inner.width), height: usize::from(inner.height) }.lines(),
+        Some(snap) => Panel { snap, history, cache, theme, width: usize::from(inner.width), height: usize::from(inner.height) }.lines(),
     };
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -64,6 +76,7 @@ fn title(snapshot: Option<&GpuSnapshot>) -> String {
 struct Panel<'a> {
     snap: &'a GpuSnapshot,
     history: &'a GpuHistory,
+    cache: Option<&'a PrefixCacheStats>,
     theme: Theme,
     width: usize,
     height: usize,
@@ -279,17 +292,34 @@ impl Panel<'_> {
         let rss = size(host.rss_bytes);
         let cpu = format!("{:.0}% of {} cpus", host.cpu_percent, host.cpus);
         let cells = self.graph_width(width(&rss).max(width(&cpu)));
-        let stats = [
+        let mut stats = vec![
             Line::from(vec![Span::styled(format!("llamadeck pid {}", host.pid), self.theme.title()), Span::raw(" on the host")]),
             self.graph_row("rss", self.spark(self.history.host_memory(), cells), cells, rss),
+        ];
+        // Most of a growing rss is the prefix cache: say how much, and its budget, so that it
+        // does not read as a leak.
+        if let Some(cache) = self.cache {
+            stats.push(Line::from(vec![self.label("cache"), Span::raw(" "), Span::raw(cache_words(cache))]));
+        }
+        stats.extend([
             self.graph_row("cpu", self.spark(self.history.host_cpu(), cells), cells, cpu),
             self.graph_row("host", Vec::new(), 0, format!("{} free of {}", size(host.available_memory), size(host.total_memory))),
-        ];
+        ]);
         let reason_rows = self.height.saturating_sub(stats.len()).max(1);
         let mut lines: Vec<Line<'static>> =
             wrap(&clean(reason), self.width, reason_rows).into_iter().map(|line| Line::styled(line, self.theme.warn())).collect();
         lines.extend(stats);
         lines
+    }
+}
+
+/// What the prefix cache holds of the rss, over its budget: "448M/5.9G", or with a budget in
+/// answers "448M · 3/8 answers".
+fn cache_words(cache: &PrefixCacheStats) -> String {
+    match (cache.budget_bytes, cache.budget_sequences) {
+        (Some(budget), _) => format!("{}/{}", size(cache.bytes_held), size(budget)),
+        (None, Some(answers)) => format!("{} · {}/{answers} answers", size(cache.bytes_held), cache.sequences_held),
+        (None, None) => size(cache.bytes_held),
     }
 }
 
@@ -403,7 +433,7 @@ mod tests {
 
     fn draw(snap: Option<&GpuSnapshot>, history: &GpuHistory, width: u16, height: u16, theme: Theme) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|frame| render(frame, frame.area(), snap, history, theme)).unwrap();
+        terminal.draw(|frame| render(frame, frame.area(), snap, history, None, theme)).unwrap();
         terminal
     }
 
@@ -571,7 +601,7 @@ mod tests {
     fn an_area_larger_than_the_frame_is_clipped() {
         let snap = two_h100s();
         let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
-        terminal.draw(|frame| render(frame, Rect::new(10, 3, 50, 40), Some(&snap), &GpuHistory::default(), Theme::COLOR)).unwrap();
+        terminal.draw(|frame| render(frame, Rect::new(10, 3, 50, 40), Some(&snap), &GpuHistory::default(), None, Theme::COLOR)).unwrap();
         let buffer = terminal.backend().buffer();
         // The panel is drawn in the part of its area inside the frame, border and all; nothing
         // above or left of it.

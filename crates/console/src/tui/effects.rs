@@ -158,9 +158,10 @@ fn no_store(request: Request) -> Option<Reply> {
 /// reducer takes the model to load from it and the command line's choices.
 fn reread_config(config_path: &std::path::Path) -> Result<Box<Reread>, String> {
     // The error names the file by its name only: the status bar then has room for where and why.
+    // Several problems (one a line) become one notice, in line order.
     let short = |e: String| match config_path.file_name() {
-        Some(name) => e.replacen(&config_path.display().to_string(), &name.to_string_lossy(), 1),
-        None => e,
+        Some(name) => e.replace(&config_path.display().to_string(), &name.to_string_lossy()).replace('\n', " · "),
+        None => e.replace('\n', " · "),
     };
     let loaded = llamadeck_config::load_file(config_path, false).map_err(|e| short(e.to_string()))?;
     let keymap = Keymap::from_config(&loaded.config.keys)
@@ -201,6 +202,20 @@ mod tests {
         assert_eq!(paths_starting(&format!("{folder}.l")), [format!("{folder}.llama-hidden")]);
         assert!(paths_starting(&format!("{folder}nothing")).is_empty());
         assert!(paths_starting("/no/such/folder/x").is_empty());
+    }
+
+    /// F5 on a file with several problems: one notice naming each, in line order.
+    #[test]
+    fn f5_on_a_config_with_several_problems_names_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "sampling:\n  temperature: 9\nui:\n  fps: 0\n").unwrap();
+        let Err(error) = reread_config(&path) else { panic!("two problems") };
+        assert_eq!(
+            error,
+            "config.yaml:2:16: sampling.temperature: must be between 0 and 2 (got 9) · \
+             config.yaml:4:8: ui.fps: must be between 1 and 120 (got 0)"
+        );
     }
 
     /// Saving the settings and reading the config again touch the disk: they answer through the

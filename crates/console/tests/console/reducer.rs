@@ -364,13 +364,55 @@ fn f5_takes_the_files_values_and_keeps_changes_made_since() {
     config.sampling.temperature = 0.2;
     config.sampling.max_tokens = 77;
     let effects = update(&mut s, reread(config));
-    assert!(matches!(&effects[..], [Effect::Engine(EngineCommand::Load(_))]), "{effects:?}");
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Engine(_))), "the model did not change: {effects:?}");
     assert_eq!((s.session.sampling.temperature, s.session.sampling.max_tokens, s.session.sampling.top_k), (0.2, 77, 1));
     let notice = &s.session.notice.as_ref().unwrap().text;
     assert!(notice.contains("config read again") && notice.contains("unsaved top_k kept"), "{notice}");
     // Ctrl+S now writes the file's values, not the ones from before F5.
     let Effect::SaveSettings { sampling, .. } = &update(&mut s, ctrl('s'))[0] else { panic!() };
     assert_eq!((sampling.temperature, sampling.max_tokens, sampling.top_k), (0.2, 77, 1));
+}
+
+/// The config of `ready_state`'s model (its launch names it, as `--model` would).
+fn config_of_the_loaded_model() -> llamadeck_config::Config {
+    let mut config = llamadeck_config::Config::default();
+    config.model.path = Some("/models/elsewhere.gguf".into());
+    config
+}
+
+/// F5 after only sampling and keys changed keeps the loaded model (and its prefix cache) and
+/// says what was read; a changed model section loads the new model (`--model` still names it).
+#[test]
+fn f5_reloads_the_model_only_when_the_model_changed() {
+    let mut s = ready_state();
+    let mut config = config_of_the_loaded_model();
+    config.sampling.temperature = 0.2;
+    config.keys.insert("quit".into(), vec!["ctrl+x".into()]);
+    let effects = update(&mut s, reread(config));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Engine(EngineCommand::Load(_)))), "{effects:?}");
+    assert!(matches!(s.session.model.state, ModelState::Ready { .. }), "{:?}", s.session.model.state);
+    assert_eq!(s.session.sampling.temperature, 0.2);
+    let notice = &s.session.notice.as_ref().unwrap().text;
+    assert_eq!(notice, "config read again: sampling, keys; the model is unchanged and stays loaded");
+
+    let mut config = config_of_the_loaded_model();
+    config.model.isq = Some("Q4K".into());
+    let effects = update(&mut s, reread(config));
+    let [Effect::Engine(EngineCommand::Load(spec)), ..] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(spec.isq.as_deref(), Some("Q4K"));
+    let notice = &s.session.notice.as_ref().unwrap().text;
+    assert!(notice.contains("loading /models/llama-2-13b-chat"), "{notice}");
+}
+
+/// `/model` naming the file already loaded reads nothing again.
+#[test]
+fn slash_model_with_the_loaded_model_reads_nothing_again() {
+    let mut s = ready_state();
+    let same = s.session.model.spec.clone();
+    assert!(update(&mut s, Action::ModelChosen(same)).iter().all(|e| !matches!(e, Effect::Engine(_))));
+    assert!(matches!(s.session.model.state, ModelState::Ready { .. }));
+    let notice = &s.session.notice.as_ref().unwrap().text;
+    assert_eq!(notice, "/models/llama-2-13b-chat is already loaded; nothing was read again");
 }
 
 #[test]
@@ -552,7 +594,7 @@ fn a_load_warning_stays_in_the_chat_while_that_model_serves() {
     let id = ask(&mut s, "hi");
     update(&mut s, finish(id));
     assert!(warned(&s), "still in view after an answer");
-    let spec = s.session.model.spec.clone();
+    let spec = llamadeck_engine::ModelSpec { source: "/models/other.gguf".into(), ..s.session.model.spec.clone() };
     update(&mut s, Action::ModelChosen(spec));
     assert!(!warned(&s), "a new load starts without it");
 }

@@ -16,6 +16,28 @@ fn screen_loading_without_gpu() {
     snapshot!("console__screen_loading_without_gpu", screen(&s, 100, 30).backend());
 }
 
+/// On a CPU the panel shows how much of the process's memory the prefix cache holds, and its
+/// budget: a growing rss is the cache, not a leak.
+#[test]
+fn screen_memory_shows_the_prefix_cache_and_its_budget() {
+    let mut s = ready_state();
+    update(&mut s, Action::Gpu(shared(no_gpu())));
+    let cache = llamadeck_engine::PrefixCacheStats {
+        setting: "auto".into(),
+        budget_bytes: Some(1536 << 20),
+        bytes_held: 448 << 20,
+        sequences_held: 30,
+        ..Default::default()
+    };
+    update(&mut s, Action::Engine(EngineEvent::Cache(Some(cache))));
+    for (w, h) in [(80, 24), (120, 35)] {
+        let terminal = screen(&s, w, h);
+        let text: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        assert!(text.contains("cache 448M/1.5G"), "{w}x{h}: {}", terminal.backend());
+        snapshot!(format!("console__screen_memory_with_prefix_cache_{w}x{h}"), terminal.backend());
+    }
+}
+
 #[test]
 fn screen_streaming_with_two_gpus() {
     snapshot!("console__screen_streaming_with_two_gpus", screen(&conversation(), 120, 34).backend());

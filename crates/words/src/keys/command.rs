@@ -88,7 +88,7 @@ commands! {
     FocusNext         "focus_next"     ["tab"]                                Anywhere "switch"    ""       "switch between chat and settings";
     NextPreset        "next_preset"    ["ctrl+p"]                             Settings "preset"    ""       "apply the next sampling preset";
     SaveSettings      "save_settings"  ["ctrl+s"]                             Settings "save"      ""       "save the sampling settings to the config";
-    ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    ""       "load the model again (after fixing the config)";
+    ReloadModel       "reload_model"   ["f5"]                                 Anywhere "reload"    ""       "read the config again; reload a changed model";
     Fleet             "fleet"          ["f6"]                                 Overlay  "fleet"     ""       "every node's state, load and GPUs; Enter chats with one";
     ApiRequests       "api_requests"   ["f4"]                                 Overlay  "requests"  ""       "show or hide the API's address and recent requests";
     Notices           "notices"        ["f7"]                                 Overlay  "notices"   ""       "show or hide the last 100 notices in full, newest first";
