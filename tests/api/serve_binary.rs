@@ -171,7 +171,7 @@ fn serve_drains_an_answer_in_flight_on_sigterm_and_exits_0() {
     }
     let (first_chunk_tx, first_chunk) = mpsc::channel();
     let client = std::thread::spawn(move || {
-        let body = chat_body("Write a long story about a lighthouse keeper.", json!({"max_tokens": 32, "stream": true})).to_string();
+        let body = chat_body("Write a long story about a lighthouse keeper.", json!({"max_tokens": 24, "stream": true})).to_string();
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         write!(
