@@ -193,10 +193,12 @@ fn the_mouse_is_captured_unless_the_config_says_no_and_let_go_on_exit() {
         assert_eq!(captured, mouse, "mouse capture with ui.mouse: {mouse}");
         // A wheel notch over the chat (SGR encoding) is taken, not typed.
         pty.type_bytes(b"\x1b[<64;10;5M");
+        let before_quit = pty.output.lock().unwrap().len();
         pty.type_bytes(b"\x11"); // Ctrl+Q
         let status = pty.wait_exit(Duration::from_secs(10)).expect("exits on Ctrl+Q");
         assert!(status.success(), "{status:?}");
-        assert!(pty.output.lock().unwrap().windows(RELEASE.len()).any(|w| w == RELEASE), "capture off on the way out");
+        // The pty's reader may still hold the last bytes when the process has gone: wait for them.
+        assert!(pty.wait_for_after(before_quit, RELEASE, Duration::from_secs(3)), "capture off on the way out");
         assert!(pty.left_alternate_screen());
     }
 }
