@@ -587,8 +587,8 @@ fn thread_cpu() -> Duration {
 
 /// A long history (20 MB here; `LLAMADECK_BIG_MB=100` for the 100 MB): a key, a scroll
 /// and a search key, each with its frame, stay quick because nothing re-wraps or re-reads the
-/// whole history per key (the first scroll measures it once). Timed in CPU time, so a busy
-/// machine does not fail it.
+/// whole history per key (the first scroll measures it once). Timed in CPU time, the search's
+/// keys at their fastest of three, so a busy machine does not fail it.
 #[test]
 fn a_long_conversation_keeps_keys_and_frames_fast() {
     let megabytes: usize = std::env::var("LLAMADECK_BIG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
@@ -623,12 +623,19 @@ fn a_long_conversation_keeps_keys_and_frames_fast() {
     let first_scroll = timed("first PageUp (measures the history once) + frame", &mut s, vec![key(KeyCode::PageUp)]);
     keys.push(timed("PageUp again + frame", &mut s, vec![key(KeyCode::PageUp)]));
     keys.push(timed("Ctrl+Home + frame", &mut s, vec![Action::Command(llamadeck_words::keys::Command::ScrollTop)]));
-    keys.push(timed("open search + frame", &mut s, vec![Action::Command(llamadeck_words::keys::Command::Search)]));
-    for c in "needle".chars() {
-        keys.push(timed(&format!("search key {c:?} + frame"), &mut s, vec![key(KeyCode::Char(c))]));
+    // The search three times over, each key's fastest counting: a busy machine slows even a
+    // thread's own CPU time (shared caches), but not three times in a row at the same key.
+    let mut searches: Vec<Vec<Duration>> = Vec::new();
+    for _ in 0..3 {
+        let mut steps = vec![timed("open search + frame", &mut s, vec![Action::Command(llamadeck_words::keys::Command::Search)])];
+        for c in "needle".chars() {
+            steps.push(timed(&format!("search key {c:?} + frame"), &mut s, vec![key(KeyCode::Char(c))]));
+        }
+        assert_eq!(s.panes.find::<SearchBar>().unwrap().hits.len(), 1);
+        steps.push(timed("Esc + frame", &mut s, vec![key(KeyCode::Esc)]));
+        searches.push(steps);
     }
-    assert_eq!(s.panes.find::<SearchBar>().unwrap().hits.len(), 1);
-    keys.push(timed("Esc + frame", &mut s, vec![key(KeyCode::Esc)]));
+    keys.extend((0..searches[0].len()).map(|i| searches.iter().map(|steps| steps[i]).min().unwrap()));
     keys.push(timed("Ctrl+End + frame", &mut s, vec![Action::Command(llamadeck_words::keys::Command::FollowTail)]));
     let per_mb = |d: Duration| d / megabytes as u32;
     let slowest = *keys.iter().max().unwrap();
