@@ -69,9 +69,10 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     sampling.max_tokens = opts.tokens;
     let request = GenerateRequest {
         id: 0,
-        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }],
+        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into(), tool: None }],
         sampling,
         priority: Priority::Queued,
+        options: Default::default(),
     };
     let body = json!({
         "model": "demo", "messages": [{"role": "user", "content": QUESTION}],
@@ -156,7 +157,7 @@ async fn bare(engine: &Engine, request: GenerateRequest) -> anyhow::Result<Sampl
             GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, .. } => break,
             GenEvent::Finished { reason, .. } => bail!("bare run ended with {}", reason.label()),
             GenEvent::Failed(error) => bail!("bare run failed: {}", error.message),
-            GenEvent::Token(_) | GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
+            GenEvent::Token(_) | GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => {}
         }
     }
     let first = first.context("no text")?;

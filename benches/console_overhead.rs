@@ -219,7 +219,7 @@ async fn bare(engine: &Engine, request: GenerateRequest) -> anyhow::Result<Sampl
             GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => break stats,
             GenEvent::Finished { reason, .. } => bail!("bare run ended with {}", reason.label()),
             GenEvent::Failed(error) => bail!("bare run failed: {}", error.message),
-            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => {}
         }
     };
     let (thread_cpu, cpu) = (cpu_time(libc::RUSAGE_THREAD) - thread_cpu, cpu_time(libc::RUSAGE_SELF) - cpu);
@@ -354,7 +354,7 @@ async fn relay(
             GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => Some(Ok(stats.clone())),
             GenEvent::Finished { reason, .. } => Some(Err(anyhow::anyhow!("console run ended with {}", reason.label()))),
             GenEvent::Failed(error) => Some(Err(anyhow::anyhow!("console run failed: {}", error.message))),
-            GenEvent::Started { .. } | GenEvent::Unsupported(_) => None,
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => None,
         };
         sink.send(event);
         if let Some(end) = end {

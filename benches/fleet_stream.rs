@@ -229,9 +229,10 @@ async fn main() -> anyhow::Result<()> {
     let sampling = Sampling { temperature: 0.0, max_tokens: tokens, system_prompt: String::new(), ..Sampling::default() };
     let request = GenerateRequest {
         id: 1,
-        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into() }],
+        messages: vec![ChatMessage { role: Role::User, content: QUESTION.into(), tool: None }],
         sampling,
         priority: Priority::Queued,
+        options: Default::default(),
     };
     let (_, body, _) = remote::stream::request(&served, &request).map_err(|e| anyhow::anyhow!(e.message))?;
     let body = body.to_string();

@@ -94,4 +94,62 @@ usage = out["full_generation"][0].message.response_metadata["token_usage"]
 assert usage["prompt_tokens"] == 1 + 1 + len(text), (usage, 2 + len(text))
 print("langchain LLMChain:", usage)
 
+# Structured output (response_format json_schema, LangChain's default method) and logprobs:
+# the engine holds the demo model's answer to the schema token by token.
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Paint(BaseModel):
+    colour: Literal["red", "green", "blue"]
+    bright: bool
+
+
+# A model name LangChain believes has structured output: with gpt-3.5-turbo it would switch to a
+# tool call (tested below).
+paint = ChatOpenAI(openai_api_base=smol, model="gpt-4o-mini", temperature=0, max_tokens=40).with_structured_output(Paint)
+picked = paint.invoke("Pick a colour for a boat.")
+assert isinstance(picked, Paint), picked
+print("langchain structured output:", picked)
+
+reply = client.chat.completions.create(
+    model="x", messages=[{"role": "user", "content": "Name a colour."}], max_tokens=4, temperature=0, logprobs=True, top_logprobs=2
+)
+scored = reply.choices[0].logprobs.content
+assert len(scored) == 4 and all(len(t.top_logprobs) == 2 for t in scored), scored
+assert "".join(t.token for t in scored).strip() == reply.choices[0].message.content.strip(), scored
+print("openai logprobs:", [(t.token, round(t.logprob, 3)) for t in scored])
+
+answer = ChatOpenAI(openai_api_base=smol, temperature=0, max_tokens=4, logprobs=True).invoke("Name a colour.")
+assert len(answer.response_metadata["logprobs"]["content"]) == 4, answer.response_metadata
+print("langchain logprobs:", len(answer.response_metadata["logprobs"]["content"]))
+
+# Tools (bind_tools) on the demo model, whose template knows none: a forced call keeps to the
+# tool's schema; the result sent back gets an answer.
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import tool
+
+
+@tool
+def get_weather(city: Literal["Paris", "Oslo", "Rome"]) -> str:
+    """The weather in a city."""
+    return "Sunny, 21 degrees."
+
+
+forced = ChatOpenAI(openai_api_base=smol, temperature=0, max_tokens=60).bind_tools([get_weather], tool_choice="get_weather")
+question = HumanMessage(content="What is the weather in Paris?")
+called = forced.invoke([question])
+assert called.tool_calls and called.tool_calls[0]["name"] == "get_weather", called
+assert called.tool_calls[0]["args"]["city"] in ("Paris", "Oslo", "Rome"), called.tool_calls
+print("langchain bind_tools:", called.tool_calls)
+result = ToolMessage(content=get_weather.invoke(called.tool_calls[0]["args"]), tool_call_id=called.tool_calls[0]["id"])
+follow = ChatOpenAI(openai_api_base=smol, temperature=0, max_tokens=40).bind_tools([get_weather]).invoke([question, called, result])
+assert follow.content or follow.tool_calls, follow
+print("langchain after the tool:", repr(follow.content), follow.tool_calls)
+# with_structured_output through a tool call (method="function_calling").
+by_tool = ChatOpenAI(openai_api_base=smol, temperature=0, max_tokens=40).with_structured_output(Paint, method="function_calling")
+assert isinstance(by_tool.invoke("Pick a colour for a boat."), Paint)
+print("langchain structured output by tool call: ok")
+
 print("all clients ok")

@@ -139,9 +139,14 @@ fn a_console_question_goes_before_the_api_requests_that_wait() {
     });
     let ask = GenerateRequest {
         id: 1,
-        messages: vec![llamadeck_words::chat::ChatMessage { role: llamadeck_words::chat::Role::User, content: "Say hello.".into() }],
+        messages: vec![llamadeck_words::chat::ChatMessage {
+            role: llamadeck_words::chat::Role::User,
+            content: "Say hello.".into(),
+            tool: None,
+        }],
         sampling: llamadeck_words::sampling::Sampling { max_tokens: 4, temperature: 0.0, ..Default::default() },
         priority: Priority::Interactive,
+        options: Default::default(),
     };
     let mut console = served.engine.generate(ask);
     let console_first = f.runtime.block_on(async {
@@ -317,6 +322,138 @@ fn chat_completion_streams_sse_ending_in_done() {
     assert_eq!(finish.as_deref(), Some("length"), "{text:?}");
     let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert_eq!(usage["usage"]["completion_tokens"], 8, "{usage}");
+}
+
+/// Issue 21.19: `response_format` holds the demo model's answer to a JSON Schema token by token
+/// (streamed or not), and a schema the engine cannot read is the client's 400.
+#[test]
+fn a_json_schema_holds_the_answer_to_its_shape() {
+    let f = fixture();
+    let schema = json!({
+        "type": "object",
+        "properties": {"colour": {"enum": ["red", "green", "blue"]}, "bright": {"type": "boolean"}},
+        "required": ["colour", "bright"],
+        "additionalProperties": false,
+    });
+    let format = json!({"type": "json_schema", "json_schema": {"name": "paint", "schema": schema, "strict": true}});
+    let body = chat_body("Pick a colour for a boat.", json!({"max_tokens": 40, "temperature": 0, "response_format": format}));
+    let reply = post(f.smol.addr(), "/v1/chat/completions", body.clone());
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let v = reply.json();
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    let answer: Value = serde_json::from_str(content).unwrap_or_else(|e| panic!("not JSON ({e}): {content:?}"));
+    assert!(["red", "green", "blue"].contains(&answer["colour"].as_str().unwrap_or("")), "{answer}");
+    assert!(answer["bright"].is_boolean() && answer.as_object().unwrap().len() == 2, "{answer}");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop", "the schema ends the answer: {v}");
+    // Streamed, the same answer.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let (text, finish) = streamed_text(&post(f.smol.addr(), "/v1/chat/completions", streamed).events());
+    assert_eq!((text.as_str(), finish.as_deref()), (content, Some("stop")));
+    // Any JSON object.
+    let object =
+        chat_body("Describe a cat in JSON.", json!({"max_tokens": 60, "temperature": 0, "response_format": {"type": "json_object"}}));
+    let v = post(f.smol.addr(), "/v1/chat/completions", object).json();
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    if v["choices"][0]["finish_reason"] == "stop" {
+        assert!(serde_json::from_str::<Value>(content).is_ok_and(|a| a.is_object()), "{content:?}");
+    } else {
+        assert!(content.starts_with('{'), "{content:?}");
+    }
+    // A schema llguidance cannot compile: the client's error, and the server keeps serving.
+    let bad = json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 1}}, "required": ["n"]}}});
+    let reply = post(f.smol.addr(), "/v1/chat/completions", chat_body("Hi", json!({"max_tokens": 4, "response_format": bad})));
+    assert_openai_error(&reply, 400, Some("response_format"));
+    let reply = post(f.smol.addr(), "/v1/chat/completions", chat_body("Hi", json!({"max_tokens": 2})));
+    assert_eq!(reply.status, 200);
+}
+
+/// Issue 21.19: `logprobs` and `top_logprobs`. Greedy, each drawn token is its step's likeliest,
+/// the tokens spell the answer, and a stream reports the same tokens as a whole answer.
+#[test]
+fn logprobs_spell_the_answer_and_greedy_draws_the_likeliest() {
+    let f = fixture();
+    let body = chat_body("Name three colours.", json!({"max_tokens": 8, "temperature": 0, "logprobs": true, "top_logprobs": 3}));
+    let reply = post(f.smol.addr(), "/v1/chat/completions", body.clone());
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let v = reply.json();
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let tokens = v["choices"][0]["logprobs"]["content"].as_array().expect("logprobs.content").clone();
+    assert_eq!(tokens.len(), 8, "one entry a token: {v}");
+    let spelled: String = tokens.iter().map(|t| t["token"].as_str().unwrap()).collect();
+    assert_eq!(spelled.trim_start(), content.trim_start(), "{tokens:?}");
+    for t in &tokens {
+        let logprob = t["logprob"].as_f64().unwrap();
+        let top = t["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 3, "{t}");
+        assert!(logprob <= 0.0 && (logprob - top[0]["logprob"].as_f64().unwrap()).abs() < 1e-4, "greedy takes the likeliest: {t}");
+        assert_eq!(t["token"], top[0]["token"], "{t}");
+        assert!(top.windows(2).all(|w| w[0]["logprob"].as_f64() >= w[1]["logprob"].as_f64()), "{t}");
+        assert_eq!(t["bytes"], json!(t["token"].as_str().unwrap().as_bytes()), "{t}");
+    }
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    let events = post(f.smol.addr(), "/v1/chat/completions", streamed).events();
+    let chunks: Vec<Value> = events.iter().filter(|e| *e != "[DONE]").map(|e| serde_json::from_str(e).unwrap()).collect();
+    let in_stream: Vec<Value> =
+        chunks.iter().filter_map(|c| c["choices"][0]["logprobs"]["content"].as_array()).flatten().cloned().collect();
+    let round = |ts: &[Value]| ts.iter().map(|t| (t["token"].clone(), (t["logprob"].as_f64().unwrap() * 1e3).round())).collect::<Vec<_>>();
+    assert_eq!(round(&in_stream), round(&tokens));
+    // Left out, `logprobs` is null; alternatives without `logprobs` are refused.
+    let v = post(f.smol.addr(), "/v1/chat/completions", chat_body("Hi", json!({"max_tokens": 2}))).json();
+    assert!(v["choices"][0]["logprobs"].is_null(), "{v}");
+    let reply = post(f.smol.addr(), "/v1/chat/completions", chat_body("Hi", json!({"max_tokens": 2, "top_logprobs": 2})));
+    assert_openai_error(&reply, 400, Some("top_logprobs"));
+}
+
+/// Issue 21.19: tools on the demo model, whose template knows none. A named or required tool is
+/// called, with arguments that keep to its schema, streamed or not; its result, sent back,
+/// gets an answer.
+#[test]
+fn tools_are_called_on_a_model_whose_template_knows_none() {
+    let f = fixture();
+    let weather = json!({"type": "function", "function": {
+        "name": "get_weather", "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo", "Rome"]}}, "required": ["city"], "additionalProperties": false},
+    }});
+    let question = json!({"role": "user", "content": "What is the weather in Paris?"});
+    let ask = |extra: Value| {
+        let mut body = json!({"messages": [question], "tools": [weather], "max_tokens": 60, "temperature": 0});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        post(f.smol.addr(), "/v1/chat/completions", body)
+    };
+    for choice in [json!("required"), json!({"type": "function", "function": {"name": "get_weather"}})] {
+        let reply = ask(json!({"tool_choice": choice}));
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        let v = reply.json();
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{v}");
+        let call = &v["choices"][0]["message"]["tool_calls"][0];
+        assert!(v["choices"][0]["message"]["content"].is_null(), "{v}");
+        assert_eq!((&call["type"], &call["function"]["name"]), (&json!("function"), &json!("get_weather")), "{v}");
+        assert!(call["id"].as_str().is_some_and(|id| id.starts_with("call_")), "{v}");
+        let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert!(["Paris", "Oslo", "Rome"].contains(&args["city"].as_str().unwrap_or("")), "{args}");
+    }
+    // Streamed: one delta with the call, then the finish reason.
+    let events = ask(json!({"tool_choice": "required", "stream": true})).events();
+    let chunks: Vec<Value> = events.iter().filter(|e| *e != "[DONE]").map(|e| serde_json::from_str(e).unwrap()).collect();
+    let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"].as_array()).flatten().collect();
+    assert_eq!((calls.len(), &calls[0]["index"], &calls[0]["function"]["name"]), (1, &json!(0), &json!("get_weather")), "{chunks:?}");
+    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
+    // The result goes back; the answer (words or another call) is a complete answer.
+    let call = json!({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}});
+    let turn = json!({"messages": [question, {"role": "assistant", "content": null, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees."}], "tools": [weather], "max_tokens": 60, "temperature": 0});
+    let v = post(f.smol.addr(), "/v1/chat/completions", turn).json();
+    let finish = v["choices"][0]["finish_reason"].as_str().unwrap_or("");
+    assert!(["stop", "tool_calls", "length"].contains(&finish), "{v}");
+    if finish == "stop" {
+        let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(!content.starts_with("{\"response\""), "the answer's words, not its wrapping: {content:?}");
+    }
+    // tool_choice none: a plain answer, no calls.
+    let v = ask(json!({"tool_choice": "none", "max_tokens": 8})).json();
+    assert!(v["choices"][0]["message"]["tool_calls"].is_null() && v["choices"][0]["message"]["content"].is_string(), "{v}");
 }
 
 #[test]

@@ -52,7 +52,13 @@ pub async fn loaded(engine: &Engine) -> ModelFacts {
 /// A question with greedy sampling and at most `max_tokens` tokens.
 pub fn question(id: u64, text: &str, max_tokens: u32) -> GenerateRequest {
     let sampling = Sampling { temperature: 0.0, max_tokens, system_prompt: String::new(), ..Sampling::default() };
-    GenerateRequest { id, messages: vec![ChatMessage { role: Role::User, content: text.into() }], sampling, priority: Priority::Queued }
+    GenerateRequest {
+        id,
+        messages: vec![ChatMessage { role: Role::User, content: text.into(), tool: None }],
+        sampling,
+        priority: Priority::Queued,
+        options: Default::default(),
+    }
 }
 
 /// The next event, within `limit`.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use llamadeck_engine::remote::{self, NodeSpec};
-use llamadeck_engine::{Engine, GenEvent};
+use llamadeck_engine::{AnswerFormat, AnswerOptions, Engine, GenEvent};
 use llamadeck_fleet::{self as fleet, Fleet, Health, Target};
 use llamadeck_words::chat::FinishReason;
 use llamadeck_words::prom::EngineKind;
@@ -40,6 +40,25 @@ async fn answers(engine: &Engine, id: u64) -> usize {
     }
 }
 
+/// Issue 21.19: what a client asks of the answer reaches the node (a JSON Schema, log
+/// probabilities) and the node's log probabilities come back as the face's events.
+async fn format_and_logprobs_pass_through(engine: &Engine) {
+    let schema =
+        serde_json::json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": false});
+    let mut ask = question(9, "Is the sky blue?", 16);
+    ask.options =
+        AnswerOptions { format: AnswerFormat::JsonSchema { name: "yes".into(), schema }, logprobs: Some(2), ..AnswerOptions::default() };
+    let events = to_the_end(&mut engine.generate(ask), Duration::from_secs(120)).await;
+    let text: String = events.iter().filter_map(|e| if let GenEvent::Token(t) = e { Some(t.as_str()) } else { None }).collect();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    assert!(answer["ok"].is_boolean(), "{answer}");
+    let scored: Vec<_> = events.iter().filter_map(|e| if let GenEvent::Logprobs(l) = e { Some(l) } else { None }).flatten().collect();
+    // Where the schema leaves one token possible, it is the only alternative (log probability 0).
+    assert!(!scored.is_empty() && scored.iter().all(|t| (1..=2).contains(&t.top.len())), "{scored:?}");
+    assert!(scored.iter().any(|t| t.top.len() == 2), "{scored:?}");
+    assert_eq!(scored.iter().map(|t| t.token.as_str()).collect::<String>(), text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_nodes_polled_asked_one_killed_mid_answer_and_back() {
     let (mut a, mut b) = (llamadeck_serve(0), llamadeck_serve(0));
@@ -59,6 +78,7 @@ async fn two_serve_nodes_polled_asked_one_killed_mid_answer_and_back() {
     }
     let said = answers(&ea, 1).await;
     answers(&eb, 2).await;
+    format_and_logprobs_pass_through(&eb).await;
     // Its metrics count what it generated.
     until("a's metrics to count the answer", Duration::from_secs(10), || {
         readings.borrow().nodes[0].engine.as_ref()?.generated_tokens.filter(|n| *n >= said as f64)

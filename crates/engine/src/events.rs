@@ -106,15 +106,17 @@ impl StatusEvents {
 }
 
 impl EngineEvent {
-    /// A generation's event for request `id`.
-    pub fn from_generation(id: RequestId, event: GenEvent) -> Self {
-        match event {
+    /// A generation's event for request `id`; `None` for what the console never asks for
+    /// (log probabilities and tool calls are an API client's).
+    pub fn from_generation(id: RequestId, event: GenEvent) -> Option<Self> {
+        Some(match event {
             GenEvent::Unsupported(what) => EngineEvent::Unsupported { id, what },
             GenEvent::Started { prompt_tokens, trimmed } => EngineEvent::Started { id, prompt_tokens, trimmed },
             GenEvent::Token(text) => EngineEvent::Token { id, text },
+            GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => return None,
             GenEvent::Finished { reason, stats } => EngineEvent::Finished { id, reason, stats },
             GenEvent::Failed(error) => EngineEvent::Failed { id, error: error.message },
-        }
+        })
     }
 }
 

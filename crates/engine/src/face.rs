@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::spec::ModelSpec;
-use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, RequestId};
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, RequestId, ToolCall};
 use llamadeck_words::sampling::Sampling;
 
 /// How prompts are built for the loaded model.
@@ -109,6 +109,80 @@ pub struct GenerateRequest {
     pub sampling: Sampling,
     /// Where the request waits when the engine is busy.
     pub priority: Priority,
+    /// What an API client asked of the answer beyond its sampling; the console asks nothing.
+    pub options: AnswerOptions,
+}
+
+/// What an API client may ask of an answer besides the conversation and its sampling.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnswerOptions {
+    pub format: AnswerFormat,
+    /// Report each drawn token's log probability (`GenEvent::Logprobs`), with this many of the
+    /// likeliest tokens beside it (0–20, OpenAI's `top_logprobs`).
+    pub logprobs: Option<u8>,
+    /// Functions the model may call instead of answering (`GenEvent::ToolCalls`).
+    pub tools: Vec<ToolSpec>,
+    pub tool_choice: ToolChoice,
+}
+
+/// A function the model may call, as OpenAI's `tools` describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema of the arguments (an object's).
+    pub parameters: serde_json::Value,
+}
+
+/// Whether the model calls a tool: as it sees fit, never, always, or this one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    None,
+    Required,
+    Named(String),
+}
+
+impl AnswerOptions {
+    /// True when the answer may or must be a tool call.
+    pub fn tools_on(&self) -> bool {
+        !self.tools.is_empty() && self.tool_choice != ToolChoice::None
+    }
+}
+
+/// The shape an answer must take. The in-process engine holds the answer to it token by token
+/// (constrained decoding: a token that would break it is never drawn); a node is asked for it
+/// in OpenAI's words.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AnswerFormat {
+    #[default]
+    Text,
+    /// Any JSON object (OpenAI's `json_object`).
+    JsonObject,
+    /// JSON that keeps to this JSON Schema (OpenAI's `json_schema`), under the name the client
+    /// gave it (a node is sent both).
+    JsonSchema { name: String, schema: serde_json::Value },
+}
+
+impl AnswerFormat {
+    /// The JSON Schema an answer must keep to; `None` for free text.
+    pub fn schema(&self) -> Option<serde_json::Value> {
+        match self {
+            AnswerFormat::Text => None,
+            AnswerFormat::JsonObject => Some(serde_json::json!({"type": "object"})),
+            AnswerFormat::JsonSchema { schema, .. } => Some(schema.clone()),
+        }
+    }
+}
+
+/// One drawn token's log probability (natural log), and the likeliest tokens at its place with
+/// theirs, most likely first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f32,
+    pub top: Vec<(String, f32)>,
 }
 
 /// Where a request waits while the engine is busy. An engine that queues requests (the
@@ -160,6 +234,13 @@ pub enum GenEvent {
         trimmed: usize,
     },
     Token(String),
+    /// The log probabilities of tokens drawn since the last such event, in order, when the
+    /// request asked for them (`AnswerOptions::logprobs`). They may come before or after the
+    /// `Token` that carries their text.
+    Logprobs(Vec<TokenLogprob>),
+    /// The answer is a call of these tools (sent once, before `Finished`); its text, if any,
+    /// came as `Token`s.
+    ToolCalls(Vec<ToolCall>),
     Finished {
         reason: FinishReason,
         stats: GenStats,

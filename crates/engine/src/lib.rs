@@ -16,7 +16,8 @@ pub mod stop;
 
 pub use events::{EngineCommand, EngineEvent};
 pub use face::{
-    Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest, Generation, GenerationSink,
-    LoadModel, LoadState, ModelFacts, PrefixCacheStats, Priority, ServesItsOwnModel,
+    AnswerFormat, AnswerOptions, Backend, Canceller, ChatFormat, Engine, EngineStatus, GenError, GenErrorKind, GenEvent, GenerateRequest,
+    Generation, GenerationSink, LoadModel, LoadState, ModelFacts, PrefixCacheStats, Priority, ServesItsOwnModel, TokenLogprob, ToolChoice,
+    ToolSpec,
 };
 pub use spec::{CpuWeights, ModelSpec, PrefixCache, Run, demo_model_path};

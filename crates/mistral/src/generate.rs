@@ -3,16 +3,18 @@
 //! fast as it fills (the sink is unbounded), so a slow screen or client never stalls the engine.
 use super::leading_space::{FirstToken, LeadRestorer};
 use super::load::LoadedModel;
+use super::logprobs::{Scorer, Scores};
 use super::params::sampling_params;
 use super::render::{encode_shielded, specials_in};
 use super::sampler::{Draw, Rng, pick};
 use super::template::{PromptFormat, check_alternation, dedup_leading_bos, llama2_prompt};
+use super::tools::{self, Reading};
 use llamadeck_engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
 use llamadeck_engine::stats::StatsClock;
 use llamadeck_engine::stop::{StopMatcher, StopStep};
 use llamadeck_words::chat::{ChatMessage, FinishReason, Role};
 use mistralrs::core::RequestMessage;
-use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, Tensor};
+use mistralrs::{Constraint, CustomLogitsProcessor, NormalRequest, Request, Response, StopTokens, Tensor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::channel;
@@ -183,6 +185,12 @@ pub async fn run(
     mut admitted: oneshot::Receiver<()>,
     mut abort: oneshot::Receiver<()>,
 ) {
+    // Tools on any model (`tools`): the conversation written plainly, the answer held to a call
+    // or words and read when it is complete.
+    if tools::involved(&req.messages, &req.options) {
+        req.messages = tools::plain_conversation(&req.messages, &req.options);
+    }
+    let mut held = req.options.tools_on().then(String::new);
     let (ids, trimmed) = match build_prompt(&model, &req) {
         Ok(p) => p,
         Err(error) => return sink.send(GenEvent::Failed(error)),
@@ -214,7 +222,9 @@ pub async fn run(
     let draw = Draw::from_sampling(&req.sampling);
     let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
     let sequence = Arc::new(std::sync::Mutex::new(ids.clone()));
-    let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)));
+    let scores = req.options.logprobs.map(|top| Scores::new(usize::from(top)));
+    let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)), scores.clone());
+    let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain));
     // mistral.rs caches the sequences it finishes itself (not those cancelled): count them.
     let cached = || {
         if let Some(cache) = lock(&model.prefix).as_mut() {
@@ -225,14 +235,21 @@ pub async fn run(
     let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
     let (tx, mut rx) = channel(64);
+    let schema = tools::answer_schema(&req.options).or_else(|| req.options.format.schema());
+    let mut params = sampling_params(&req.sampling);
+    if schema.is_some() {
+        // A finished JSON is ended with the token llguidance takes for the end, which need not
+        // be the chat's (SmolLM2's `<|endoftext|>`, not `<|im_end|>`): any control token ends it.
+        params.stop_toks = Some(StopTokens::Ids(control_tokens(&model.tokenizer)));
+    }
     let request = Request::Normal(Box::new(NormalRequest {
         messages: RequestMessage::CompletionTokens(ids),
-        sampling_params: sampling_params(&req.sampling),
+        sampling_params: params,
         response: tx,
         return_logprobs: false,
         is_streaming: true,
         id: model.runner.next_request_id(),
-        constraint: Constraint::None,
+        constraint: constraint(schema),
         suffix: None,
         tools: None,
         tool_choice: None,
@@ -250,7 +267,9 @@ pub async fn run(
         return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {error}"))));
     }
 
-    let mut stop = StopMatcher::new(&req.sampling.stop);
+    // An answer held for its tool calls is JSON: stop strings would cut it.
+    let stops: &[String] = if held.is_some() { &[] } else { &req.sampling.stop };
+    let mut stop = StopMatcher::new(stops);
     loop {
         let response = tokio::select! {
             biased;
@@ -271,22 +290,25 @@ pub async fn run(
             }
             // mistral.rs ends a stream without a final chunk when the last token leaves an
             // incomplete UTF-8 character (no text to send); errors always arrive as responses.
-            if let Some(held) = lead.flush()
-                && forward(&mut stop, &held, &sink)
+            if let Some(held_back) = lead.flush()
+                && forward(&mut stop, &held_back, &sink, &mut held)
             {
-                return sink.send(finish(FinishReason::Stop, &clock));
+                return finished(&sink, scorer.as_ref(), held, finish(FinishReason::Stop, &clock));
             }
-            token(&sink, stop.finish());
+            token(&sink, &mut held, stop.finish());
             cached();
             let stats = clock.stats();
             let full = stats.completion_tokens >= req.sampling.max_tokens as usize
                 || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
             let reason = if full { FinishReason::Length } else { FinishReason::Stop };
-            return sink.send(GenEvent::Finished { reason, stats });
+            return finished(&sink, scorer.as_ref(), held, GenEvent::Finished { reason, stats });
         };
         match response {
             Response::CompletionChunk(chunk) => {
                 clock.token();
+                if let Some(scorer) = &scorer {
+                    scorer.send_settled(&sink);
+                }
                 let Some(choice) = chunk.choices.into_iter().next() else { continue };
                 let mut text = lead.push(choice.text);
                 if choice.finish_reason.is_some() {
@@ -294,20 +316,24 @@ pub async fn run(
                     text = text.into_iter().chain(lead.flush()).reduce(|a, b| a + &b);
                 }
                 if let Some(text) = text
-                    && forward(&mut stop, &text, &sink)
+                    && forward(&mut stop, &text, &sink, &mut held)
                 {
-                    return sink.send(finish(FinishReason::Stop, &clock));
+                    return finished(&sink, scorer.as_ref(), held, finish(FinishReason::Stop, &clock));
                 }
                 if let Some(reason) = choice.finish_reason {
-                    token(&sink, stop.finish());
+                    token(&sink, &mut held, stop.finish());
                     let reason = finish_reason(&reason);
                     if matches!(reason, FinishReason::Stop | FinishReason::Length) {
                         cached();
                     }
-                    return sink.send(finish(reason, &clock));
+                    return finished(&sink, scorer.as_ref(), held, finish(reason, &clock));
                 }
             }
-            Response::InternalError(e) | Response::ValidationError(e) => {
+            // A schema llguidance cannot read ("Invalid grammar"): the request's fault.
+            Response::ValidationError(e) => {
+                return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Invalid, e.to_string())));
+            }
+            Response::InternalError(e) => {
                 return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, e.to_string())));
             }
             Response::CompletionModelError(error, _) | Response::ModelError(error, _) => {
@@ -316,6 +342,42 @@ pub async fn run(
             _ => {}
         }
     }
+}
+
+/// The answer's end: what a held answer says (its tool calls, or its words), the log
+/// probabilities not sent yet, then `end`.
+fn finished(sink: &GenerationSink, scorer: Option<&Scorer>, held: Option<String>, end: GenEvent) {
+    if let Some(answer) = held {
+        match tools::read_answer(&answer) {
+            Reading::Calls(calls) => sink.send(GenEvent::ToolCalls(calls)),
+            Reading::Text(text) => token(sink, &mut None, text),
+        }
+    }
+    if let Some(scorer) = scorer {
+        scorer.send_rest(sink);
+    }
+    sink.send(end);
+}
+
+/// The tokenizer's control tokens (those it reads as special).
+fn control_tokens(tokenizer: &tokenizers::Tokenizer) -> Vec<u32> {
+    tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect()
+}
+
+/// What mistral.rs holds the answer to: a JSON Schema (the tools' or the format's), as
+/// llguidance reads it. Unless
+/// the client's schema says otherwise (`x-guidance`), the JSON is written without free
+/// whitespace between its tokens, which a small model can otherwise fill until its length runs
+/// out, and keywords llguidance does not know (`format`, `examples`) are passed over, as
+/// OpenAI's own strict mode reads a schema, not refused.
+fn constraint(schema: Option<serde_json::Value>) -> Constraint {
+    let Some(mut schema) = schema else { return Constraint::None };
+    if let Some(object) = schema.as_object_mut()
+        && !object.contains_key("x-guidance")
+    {
+        object.insert("x-guidance".into(), serde_json::json!({"whitespace_flexible": false, "lenient": true}));
+    }
+    Constraint::JsonSchema(schema)
 }
 
 /// The logits processor every answer runs. It counts the tokens sampled (completion chunks carry
@@ -328,6 +390,7 @@ fn step_processor(
     sequence: Arc<std::sync::Mutex<Vec<u32>>>,
     first: FirstToken,
     draw: Option<(Draw, Rng)>,
+    scores: Option<Scores>,
 ) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
@@ -346,10 +409,21 @@ fn step_processor(
                 sequence.extend_from_slice(&context[known..]);
             }
         }
-        let Some((draw, rng)) = &draw else { return Ok(logits.clone()) };
+        if draw.is_none() && scores.is_none() {
+            return Ok(logits.clone());
+        }
         let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
-        let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(chosen) = pick(&values, *draw, &mut rng) else { return Ok(logits.clone()) };
+        // Ours to draw, or greedy: mistral.rs takes the largest logit, which is this one.
+        let chosen = match &draw {
+            Some((draw, rng)) => pick(&values, *draw, &mut rng.lock().unwrap_or_else(|e| e.into_inner())),
+            None => {
+                values.iter().enumerate().filter(|(_, l)| !l.is_nan()).max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i)
+            }
+        };
+        if let (Some(scores), Some(chosen)) = (&scores, chosen) {
+            scores.note(context.len(), &values, chosen);
+        }
+        let (Some(_), Some(chosen)) = (&draw, chosen) else { return Ok(logits.clone()) };
         let mut only = vec![f32::NEG_INFINITY; values.len()];
         only[chosen] = 0.0;
         Tensor::from_vec(only, values.len(), logits.device())?.to_dtype(logits.dtype())
@@ -361,23 +435,26 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Passes streamed text through the stop matcher to the sink; true when a stop string ended
-/// the answer.
-fn forward(stop: &mut StopMatcher, text: &str, sink: &GenerationSink) -> bool {
+/// Passes streamed text through the stop matcher to the sink (or to `held`); true when a stop
+/// string ended the answer.
+fn forward(stop: &mut StopMatcher, text: &str, sink: &GenerationSink, held: &mut Option<String>) -> bool {
     match stop.push(text) {
         StopStep::Emit(text) => {
-            token(sink, text);
+            token(sink, held, text);
             false
         }
         StopStep::Stop(text) => {
-            token(sink, text);
+            token(sink, held, text);
             true
         }
     }
 }
 
-fn token(sink: &GenerationSink, text: String) {
-    if !text.is_empty() {
+/// Text for the sink, or for the answer held until it is complete.
+fn token(sink: &GenerationSink, held: &mut Option<String>, text: String) {
+    if let Some(held) = held {
+        held.push_str(&text);
+    } else if !text.is_empty() {
         sink.send(GenEvent::Token(text));
     }
 }
@@ -416,7 +493,7 @@ mod fit_tests {
     use std::cell::Cell;
 
     fn msg(role: Role, content: &str) -> ChatMessage {
-        ChatMessage { role, content: content.into() }
+        ChatMessage { role, content: content.into(), tool: None }
     }
 
     /// A conversation of `exchanges` exchanges after a system prompt, then a question.

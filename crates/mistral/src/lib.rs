@@ -5,7 +5,8 @@
 //! before loading, `reencode` prepares GGUF weights candle computes slowly on CPU, `load` builds
 //! the pipeline (device, dtype, ISQ, template), `template` (Llama-2's own encoding) and `render`
 //! (a model's Jinja template) turn a conversation into token ids, `sampler` draws tokens with a
-//! seed of the answer's own, `generate` streams one answer, `worker` owns the thread and is the
+//! seed of the answer's own, `generate` streams one answer (held to a JSON Schema when asked, with `logprobs` when
+//! asked, as tool calls when `tools` says so), `worker` owns the thread and is the
 //! [`Backend`], admitting answers in `admission`'s order.
 mod admission;
 pub mod estimate;
@@ -13,6 +14,7 @@ pub mod generate;
 mod gguf_meta;
 mod leading_space;
 pub mod load;
+mod logprobs;
 mod overlay;
 mod params;
 pub mod prefix;
@@ -23,6 +25,7 @@ pub mod source;
 mod stage_words;
 pub mod stages;
 pub mod template;
+mod tools;
 mod worker;
 
 pub use stages::{QuietLayer, StageLayer, quiet_layer, stage_layer};

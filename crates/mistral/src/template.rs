@@ -102,7 +102,7 @@ mod tests {
     use super::*;
 
     fn msg(role: Role, content: &str) -> ChatMessage {
-        ChatMessage { role, content: content.into() }
+        ChatMessage { role, content: content.into(), tool: None }
     }
 
     #[test]

@@ -24,7 +24,8 @@ use tokio::sync::{oneshot, watch};
 
 enum Command {
     Load(ModelSpec),
-    Generate(GenerateRequest, GenerationSink),
+    // Boxed: a request (messages, options) is far larger than a load command.
+    Generate(Box<GenerateRequest>, GenerationSink),
 }
 
 /// mistral.rs in-process, behind the engine's face.
@@ -52,7 +53,7 @@ impl Backend for MistralBackend {
     }
 
     fn generate(&self, request: GenerateRequest, sink: GenerationSink) {
-        if let Err(unsent) = self.commands.send(Command::Generate(request, sink))
+        if let Err(unsent) = self.commands.send(Command::Generate(Box::new(request), sink))
             && let Command::Generate(_, sink) = unsent.0
         {
             sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, "the engine thread has stopped")));
@@ -225,7 +226,7 @@ impl Worker {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Load(spec)) => self.start_load(spec),
-                    Some(Command::Generate(request, sink)) => self.start_answer(request, sink),
+                    Some(Command::Generate(request, sink)) => self.start_answer(*request, sink),
                     None => break, // every handle is gone
                 },
                 Some(internal) = self.internal_rx.recv() => {

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 
 use super::error::ApiError;
-use llamadeck_words::chat::{ChatMessage, Role};
+use llamadeck_engine::{AnswerFormat, AnswerOptions, ToolChoice, ToolSpec};
+use llamadeck_words::chat::{ChatMessage, Role, ToolCall, ToolTurn};
 use llamadeck_words::sampling::{Api, FIELDS, FieldRow, Kind, Sampling, Value};
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,27 @@ pub struct InMessage {
     pub role: String,
     #[serde(default)]
     pub content: Option<Content>,
+    /// An assistant message's calls.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<InToolCall>>,
+    /// A tool message's call.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InToolCall {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub function: InFunction,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InFunction {
+    pub name: String,
+    /// JSON text as OpenAI writes it; an object is taken too.
+    #[serde(default)]
+    pub arguments: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,9 +89,16 @@ pub struct ChatRequest {
     pub functions: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     pub response_format: Option<serde_json::Value>,
+    #[serde(default)]
+    pub top_logprobs: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
     #[serde(flatten)]
     pub common: Common,
 }
+
+/// The most alternatives a token's log probability may come with (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: u64 = 20;
 
 #[derive(Debug, Deserialize)]
 pub struct CompletionRequest {
@@ -212,9 +241,6 @@ impl Common {
         {
             return Err(ApiError::invalid("n", format!("only n = 1 is supported (got {n})")).code("unsupported_parameter"));
         }
-        if self.logprobs.as_ref().is_some_and(|v| !(v.is_null() || *v == false || *v == 0)) {
-            return Err(ApiError::invalid("logprobs", "`logprobs` is not supported").code("unsupported_parameter"));
-        }
         if self.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
             return Err(ApiError::invalid("logit_bias", "`logit_bias` is not supported").code("unsupported_parameter"));
         }
@@ -252,18 +278,153 @@ fn content_text(i: usize, content: &Option<Content>) -> Result<String, ApiError>
 }
 
 impl ChatRequest {
+    /// What the client asks of the answer: its format (`response_format`) and log probabilities
+    /// (`logprobs`, `top_logprobs`).
+    pub fn options(&self) -> Result<AnswerOptions, ApiError> {
+        let (tools, tool_choice) = self.tools()?;
+        Ok(AnswerOptions { format: self.format()?, logprobs: self.logprobs()?, tools, tool_choice })
+    }
+
+    /// `tools` (functions only) and `tool_choice`: "auto" (the default), "none", "required" or
+    /// one function by name, which must be among the tools.
+    fn tools(&self) -> Result<(Vec<ToolSpec>, ToolChoice), ApiError> {
+        let mut tools = Vec::new();
+        for (i, tool) in self.tools.iter().flatten().enumerate() {
+            let param = format!("tools[{i}]");
+            let kind = tool.get("type").and_then(|t| t.as_str()).unwrap_or("function");
+            if kind != "function" {
+                return Err(
+                    ApiError::invalid(param, format!("tool type {kind:?} is not supported: only functions")).code("unsupported_parameter")
+                );
+            }
+            let function = tool
+                .get("function")
+                .filter(|f| f.is_object())
+                .ok_or_else(|| ApiError::invalid(format!("{param}.function"), "a tool needs a `function` object with a `name`"))?;
+            let name = function.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(ApiError::invalid(
+                    format!("{param}.function.name"),
+                    format!("a function's name is 1 to 64 letters, digits, _ or - (got {name:?})"),
+                ));
+            }
+            if tools.iter().any(|t: &ToolSpec| t.name == name) {
+                return Err(ApiError::invalid(format!("{param}.function.name"), format!("two tools are named {name:?}")));
+            }
+            let description = function.get("description").and_then(|d| d.as_str()).unwrap_or("").to_string();
+            let parameters = match function.get("parameters") {
+                None | Some(serde_json::Value::Null) => serde_json::json!({"type": "object", "properties": {}}),
+                Some(p) if p.is_object() => p.clone(),
+                Some(other) => {
+                    return Err(ApiError::invalid(
+                        format!("{param}.function.parameters"),
+                        format!("`parameters` must be a JSON Schema object (got {other})"),
+                    ));
+                }
+            };
+            tools.push(ToolSpec { name: name.to_string(), description, parameters });
+        }
+        let choice = match &self.tool_choice {
+            None | Some(serde_json::Value::Null) => ToolChoice::Auto,
+            Some(serde_json::Value::String(s)) => match s.as_str() {
+                "auto" => ToolChoice::Auto,
+                "none" => ToolChoice::None,
+                "required" => ToolChoice::Required,
+                other => {
+                    return Err(ApiError::invalid(
+                        "tool_choice",
+                        format!("tool_choice {other:?} is not known: expected \"auto\", \"none\", \"required\" or a function"),
+                    ));
+                }
+            },
+            Some(v) => match v.pointer("/function/name").and_then(|n| n.as_str()) {
+                Some(name) => ToolChoice::Named(name.to_string()),
+                None => {
+                    return Err(ApiError::invalid(
+                        "tool_choice",
+                        "a tool_choice object names a function: {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                    ));
+                }
+            },
+        };
+        match &choice {
+            ToolChoice::Named(name) if !tools.iter().any(|t| &t.name == name) => {
+                Err(ApiError::invalid("tool_choice", format!("tool_choice names {name:?}, which is not among the tools")))
+            }
+            ToolChoice::Required | ToolChoice::Named(_) if tools.is_empty() => {
+                Err(ApiError::invalid("tool_choice", "tool_choice needs `tools`"))
+            }
+            _ => Ok((tools, choice)),
+        }
+    }
+
+    fn format(&self) -> Result<AnswerFormat, ApiError> {
+        let Some(format) = self.response_format.as_ref().filter(|f| !f.is_null()) else { return Ok(AnswerFormat::Text) };
+        let kind = format.get("type").and_then(|t| t.as_str());
+        match kind {
+            Some("text") => Ok(AnswerFormat::Text),
+            Some("json_object") => Ok(AnswerFormat::JsonObject),
+            Some("json_schema") => {
+                let spec = format.get("json_schema").filter(|s| s.is_object()).ok_or_else(|| {
+                    ApiError::invalid("response_format.json_schema", "a json_schema response format needs a `json_schema` object")
+                })?;
+                let name = spec.get("name").and_then(|n| n.as_str()).unwrap_or("response").to_string();
+                let schema = match spec.get("schema") {
+                    Some(schema) if schema.is_object() => schema.clone(),
+                    // OpenAI's default: a schema left out allows any JSON object.
+                    None | Some(serde_json::Value::Null) => serde_json::json!({"type": "object"}),
+                    Some(other) => {
+                        return Err(ApiError::invalid(
+                            "response_format.json_schema.schema",
+                            format!("`schema` must be a JSON Schema object (got {other})"),
+                        ));
+                    }
+                };
+                Ok(AnswerFormat::JsonSchema { name, schema })
+            }
+            _ => Err(ApiError::invalid(
+                "response_format.type",
+                format!(
+                    "response_format type {} is not known: expected \"text\", \"json_object\" or \"json_schema\"",
+                    kind.map_or_else(|| "(none)".to_string(), |k| format!("{k:?}"))
+                ),
+            )),
+        }
+    }
+
+    /// `logprobs: true` asks for the drawn tokens' log probabilities, `top_logprobs` (0–20)
+    /// for that many alternatives beside each.
+    fn logprobs(&self) -> Result<Option<u8>, ApiError> {
+        let asked = match &self.common.logprobs {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(other) => return Err(ApiError::invalid("logprobs", format!("`logprobs` must be true or false (got {other})"))),
+        };
+        let top = match &self.top_logprobs {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match v.as_u64().filter(|n| *n <= MAX_TOP_LOGPROBS) {
+                Some(n) => Some(n as u8),
+                None => {
+                    return Err(ApiError::invalid(
+                        "top_logprobs",
+                        format!("`top_logprobs` must be a whole number between 0 and {MAX_TOP_LOGPROBS} (got {v})"),
+                    ));
+                }
+            },
+        };
+        match (asked, top) {
+            (true, top) => Ok(Some(top.unwrap_or(0))),
+            (false, Some(n)) if n > 0 => Err(ApiError::invalid("top_logprobs", "`top_logprobs` needs `logprobs: true`")),
+            (false, _) => Ok(None),
+        }
+    }
+
     /// The conversation for the engine: leading system (or developer) messages become one
     /// system prompt; the rest must alternate user/assistant and end with a user message.
     pub fn conversation(&self) -> Result<Vec<ChatMessage>, ApiError> {
-        if self.tools.as_ref().is_some_and(|t| !t.is_empty()) || self.functions.as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(ApiError::invalid("tools", "tool and function calling are not supported").code("unsupported_parameter"));
-        }
-        if let Some(format) = &self.response_format {
-            let kind = format.get("type").and_then(|t| t.as_str()).unwrap_or("");
-            if kind != "text" {
-                return Err(ApiError::invalid("response_format", format!("response_format {kind:?} is not supported; only \"text\""))
-                    .code("unsupported_parameter"));
-            }
+        if self.functions.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(ApiError::invalid("functions", "the legacy `functions` are not supported: send them as `tools`")
+                .code("unsupported_parameter"));
         }
         let Some(messages) = &self.messages else {
             return Err(ApiError::invalid("messages", "`messages` is required"));
@@ -277,10 +438,12 @@ impl ChatRequest {
                 "system" | "developer" => Role::System,
                 "user" => Role::User,
                 "assistant" => Role::Assistant,
-                "tool" | "function" => {
+                // A tool's result stands on the user's side of the conversation.
+                "tool" => Role::User,
+                "function" => {
                     return Err(ApiError::invalid(
                         format!("messages[{i}].role"),
-                        format!("role {:?} is not supported (no tool calling)", m.role),
+                        "the legacy role \"function\" is not supported: send a \"tool\" message with its tool_call_id",
                     ));
                 }
                 other => {
@@ -291,7 +454,8 @@ impl ChatRequest {
                 }
             };
             let content = content_text(i, &m.content)?;
-            if role == Role::User && content.trim().is_empty() {
+            let tool = tool_turn(i, m)?;
+            if role == Role::User && tool.is_none() && content.trim().is_empty() {
                 return Err(ApiError::invalid(format!("messages[{i}].content"), "a user message must not be empty"));
             }
             let only_system_so_far = out.len() == 1;
@@ -299,7 +463,7 @@ impl ChatRequest {
                 Some(prev) if role == Role::System && prev.role == Role::System && only_system_so_far => {
                     prev.content = format!("{}\n\n{content}", prev.content);
                 }
-                _ => out.push(ChatMessage { role, content }),
+                _ => out.push(ChatMessage { role, content, tool }),
             }
         }
         if out.iter().skip(1).any(|m| m.role == Role::System) {
@@ -324,6 +488,34 @@ impl ChatRequest {
     }
 }
 
+/// The tool turn of message `i`: an assistant's calls, or the call a tool message answers.
+fn tool_turn(i: usize, m: &InMessage) -> Result<Option<ToolTurn>, ApiError> {
+    match m.role.as_str() {
+        "tool" => match m.tool_call_id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Ok(Some(ToolTurn::Result { call_id: id.to_string() })),
+            None => Err(ApiError::invalid(format!("messages[{i}].tool_call_id"), "a tool message needs the `tool_call_id` it answers")),
+        },
+        "assistant" => {
+            let Some(calls) = m.tool_calls.as_ref().filter(|c| !c.is_empty()) else { return Ok(None) };
+            let calls = calls
+                .iter()
+                .enumerate()
+                .map(|(j, c)| ToolCall {
+                    id: c.id.clone().unwrap_or_else(|| format!("call_{i}_{j}")),
+                    name: c.function.name.clone(),
+                    arguments: match &c.function.arguments {
+                        Some(serde_json::Value::String(text)) => text.clone(),
+                        None | Some(serde_json::Value::Null) => "{}".into(),
+                        Some(other) => other.to_string(),
+                    },
+                })
+                .collect();
+            Ok(Some(ToolTurn::Calls(calls)))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl CompletionRequest {
     pub fn prompt_text(&self) -> Result<String, ApiError> {
         if self.echo == Some(true) {
@@ -331,6 +523,13 @@ impl CompletionRequest {
         }
         if self.suffix.as_ref().is_some_and(|s| !s.is_empty()) {
             return Err(ApiError::invalid("suffix", "`suffix` is not supported").code("unsupported_parameter"));
+        }
+        if self.common.logprobs.as_ref().is_some_and(|v| !(v.is_null() || *v == false || *v == 0)) {
+            return Err(ApiError::invalid(
+                "logprobs",
+                "`logprobs` on /v1/completions is not supported; /v1/chat/completions reports them (`logprobs: true`)",
+            )
+            .code("unsupported_parameter"));
         }
         if self.best_of.is_some_and(|b| b != 1) {
             return Err(ApiError::invalid("best_of", "only best_of = 1 is supported").code("unsupported_parameter"));
@@ -426,6 +625,102 @@ mod tests {
         assert_eq!(r.common.plan(&Sampling { seed: Some(3), ..Sampling::default() }, false, CAP).unwrap().sampling.seed, None);
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":9}"#).unwrap();
         assert!(r.common.plan(&Sampling::default(), false, CAP).is_err());
+    }
+
+    /// `response_format` as OpenAI spells it; a type or schema that is not one is the client's 400.
+    #[test]
+    fn response_formats_read_as_openai_writes_them() {
+        let format =
+            |f: &str| chat(&format!(r#"{{"messages":[{{"role":"user","content":"hi"}}],"response_format":{f}}}"#)).unwrap().options();
+        assert_eq!(format("null").unwrap().format, AnswerFormat::Text);
+        assert_eq!(format(r#"{"type":"text"}"#).unwrap().format, AnswerFormat::Text);
+        assert_eq!(format(r#"{"type":"json_object"}"#).unwrap().format, AnswerFormat::JsonObject);
+        let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let f = format(&format!(r#"{{"type":"json_schema","json_schema":{{"name":"thing","strict":true,"schema":{schema}}}}}"#));
+        assert_eq!(f.unwrap().format, AnswerFormat::JsonSchema { name: "thing".into(), schema });
+        let f = format(r#"{"type":"json_schema","json_schema":{"name":"any"}}"#).unwrap().format;
+        assert_eq!(f.schema(), Some(serde_json::json!({"type": "object"})), "no schema: any object, as OpenAI reads it");
+        for (f, param) in [
+            (r#"{"type":"xml"}"#, "response_format.type"),
+            (r#"{}"#, "response_format.type"),
+            (r#"{"type":"json_schema"}"#, "response_format.json_schema"),
+            (r#"{"type":"json_schema","json_schema":{"name":"x","schema":"object"}}"#, "response_format.json_schema.schema"),
+        ] {
+            assert_eq!(format(f).unwrap_err().param.as_deref(), Some(param), "{f}");
+        }
+    }
+
+    #[test]
+    fn logprobs_and_their_alternatives() {
+        let ask = |extra: &str| chat(&format!(r#"{{"messages":[{{"role":"user","content":"hi"}}]{extra}}}"#)).unwrap().options();
+        assert_eq!(ask("").unwrap().logprobs, None);
+        assert_eq!(ask(r#","logprobs":false,"top_logprobs":0"#).unwrap().logprobs, None);
+        assert_eq!(ask(r#","logprobs":true"#).unwrap().logprobs, Some(0));
+        assert_eq!(ask(r#","logprobs":true,"top_logprobs":20"#).unwrap().logprobs, Some(20));
+        for (extra, param) in [
+            (r#","logprobs":true,"top_logprobs":21"#, "top_logprobs"),
+            (r#","logprobs":true,"top_logprobs":-1"#, "top_logprobs"),
+            (r#","top_logprobs":2"#, "top_logprobs"),
+            (r#","logprobs":3"#, "logprobs"),
+        ] {
+            assert_eq!(ask(extra).unwrap_err().param.as_deref(), Some(param), "{extra}");
+        }
+        // The legacy completions form is refused by name.
+        let r: CompletionRequest = parse(br#"{"prompt":"a","logprobs":2}"#).unwrap();
+        assert_eq!(r.prompt_text().unwrap_err().code, Some("unsupported_parameter"));
+    }
+
+    const WEATHER: &str = r#"{"type":"function","function":{"name":"get_weather","description":"Weather.","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}"#;
+
+    #[test]
+    fn tools_and_the_choice_of_one() {
+        let ask = |extra: &str| {
+            chat(&format!(r#"{{"messages":[{{"role":"user","content":"hi"}}],"tools":[{WEATHER}]{extra}}}"#)).unwrap().options()
+        };
+        let o = ask("").unwrap();
+        assert_eq!(
+            (o.tools[0].name.as_str(), o.tools[0].description.as_str(), &o.tool_choice),
+            ("get_weather", "Weather.", &ToolChoice::Auto)
+        );
+        assert_eq!(o.tools[0].parameters["properties"]["city"]["type"], "string");
+        assert_eq!(ask(r#","tool_choice":"required""#).unwrap().tool_choice, ToolChoice::Required);
+        assert_eq!(ask(r#","tool_choice":"none""#).unwrap().tool_choice, ToolChoice::None);
+        let named = ask(r#","tool_choice":{"type":"function","function":{"name":"get_weather"}}"#).unwrap();
+        assert_eq!(named.tool_choice, ToolChoice::Named("get_weather".into()));
+        for (extra, param) in [
+            (r#","tool_choice":{"type":"function","function":{"name":"other"}}"#, "tool_choice"),
+            (r#","tool_choice":"sometimes""#, "tool_choice"),
+        ] {
+            assert_eq!(ask(extra).unwrap_err().param.as_deref(), Some(param), "{extra}");
+        }
+        let refused = |tools: &str| {
+            chat(&format!(r#"{{"messages":[{{"role":"user","content":"hi"}}],"tools":{tools}}}"#)).unwrap().options().unwrap_err().param
+        };
+        assert_eq!(refused(r#"[{"type":"retrieval"}]"#).as_deref(), Some("tools[0]"));
+        assert_eq!(refused(r#"[{"type":"function","function":{"name":"no spaces"}}]"#).as_deref(), Some("tools[0].function.name"));
+        assert_eq!(refused(&format!("[{WEATHER},{WEATHER}]")).as_deref(), Some("tools[1].function.name"));
+        let no_tools = chat(r#"{"messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}"#).unwrap().options();
+        assert_eq!(no_tools.unwrap_err().param.as_deref(), Some("tool_choice"));
+    }
+
+    /// An assistant's calls and a tool's result reach the engine as tool turns.
+    #[test]
+    fn tool_turns_in_the_conversation() {
+        let body = r#"{"messages":[{"role":"user","content":"Weather in Oslo?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_9","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},
+            {"role":"tool","tool_call_id":"call_9","content":"rain"}]}"#;
+        let c = chat(body).unwrap().conversation().unwrap();
+        let call = ToolCall { id: "call_9".into(), name: "get_weather".into(), arguments: r#"{"city":"Oslo"}"#.into() };
+        assert_eq!(c[1], ChatMessage { role: Role::Assistant, content: String::new(), tool: Some(ToolTurn::Calls(vec![call])) });
+        assert_eq!(
+            c[2],
+            ChatMessage { role: Role::User, content: "rain".into(), tool: Some(ToolTurn::Result { call_id: "call_9".into() }) }
+        );
+        let e =
+            chat(r#"{"messages":[{"role":"user","content":"x"},{"role":"tool","content":"rain"}]}"#).unwrap().conversation().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[1].tool_call_id"));
+        let e = chat(r#"{"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]}"#).unwrap().conversation().unwrap_err();
+        assert_eq!(e.code, Some("unsupported_parameter"));
     }
 
     #[test]

@@ -23,8 +23,8 @@ use super::error::ApiError;
 use super::listen::Phase;
 use super::metrics::{RequestInfo, Tracked, Tracker};
 use super::queued::Ticket;
-use llamadeck_engine::{GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, Priority};
-use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
+use llamadeck_engine::{AnswerOptions, GenErrorKind, GenEvent, GenerateRequest, Generation, LoadState, ModelFacts, Priority, TokenLogprob};
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role, ToolCall};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -51,11 +51,12 @@ pub async fn chat(State(state): State<AppState>, Extension(info): Extension<Requ
     let prepared = (|| {
         let req: ChatRequest = parse(&body)?;
         let messages = req.conversation()?;
+        let options = req.options()?;
         let plan = req.common.plan(&state.defaults, false, state.max_tokens)?;
-        Ok::<_, ApiError>((messages, plan))
+        Ok::<_, ApiError>((messages, plan, options))
     })();
     match prepared {
-        Ok((messages, plan)) => generate_response(state, Kind::Chat, messages, plan, info).await,
+        Ok((messages, plan, options)) => generate_response(state, Kind::Chat, messages, plan, options, info).await,
         Err(e) => e.into_response(),
     }
 }
@@ -65,10 +66,10 @@ pub async fn completions(State(state): State<AppState>, Extension(info): Extensi
         let req: CompletionRequest = parse(&body)?;
         let prompt = req.prompt_text()?;
         let plan = req.common.plan(&state.defaults, true, state.max_tokens)?;
-        Ok::<_, ApiError>((vec![ChatMessage { role: Role::User, content: prompt }], plan))
+        Ok::<_, ApiError>((vec![ChatMessage { role: Role::User, content: prompt, tool: None }], plan))
     })();
     match prepared {
-        Ok((messages, plan)) => generate_response(state, Kind::Text, messages, plan, info).await,
+        Ok((messages, plan)) => generate_response(state, Kind::Text, messages, plan, AnswerOptions::default(), info).await,
         Err(e) => e.into_response(),
     }
 }
@@ -84,9 +85,22 @@ struct Answer {
     model: String,
     created: u64,
     kind: Kind,
+    /// The client asked for log probabilities: `logprobs` is an object, not null.
+    logprobs: bool,
+    /// Log probabilities not sent yet (a stream sends them with the next piece of text).
+    scored: Vec<TokenLogprob>,
+    /// The answer called tools: its finish reason is "tool_calls".
+    called: bool,
 }
 
-async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessage>, plan: Plan, info: RequestInfo) -> Response {
+async fn generate_response(
+    state: AppState,
+    kind: Kind,
+    messages: Vec<ChatMessage>,
+    plan: Plan,
+    options: AnswerOptions,
+    info: RequestInfo,
+) -> Response {
     let facts = match model(&state) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -96,7 +110,8 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
         entered => entered.flatten(),
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let request = GenerateRequest { id, messages, sampling: plan.sampling.clone(), priority: Priority::Queued };
+    let logprobs = options.logprobs.is_some();
+    let request = GenerateRequest { id, messages, sampling: plan.sampling.clone(), priority: Priority::Queued, options };
     let mut generation = state.engine.generate(request);
     // The prompt is built in the engine; one that cannot be is the client's error, answered
     // before any stream starts.
@@ -127,6 +142,9 @@ async fn generate_response(state: AppState, kind: Kind, messages: Vec<ChatMessag
         model: facts.name,
         created: now(),
         kind,
+        logprobs,
+        scored: Vec::new(),
+        called: false,
     };
     let mut response = if plan.stream { stream(answer, plan.include_usage).into_response() } else { collect(answer).await };
     response.extensions_mut().insert(Tracked);
@@ -154,6 +172,38 @@ fn usage(stats: &GenStats) -> Value {
         // OpenAI's field: LangChain reports it as the prompt's cache reads.
         "prompt_tokens_details": {"cached_tokens": stats.cached_tokens},
     })
+}
+
+/// `choices[i].logprobs` as OpenAI writes it: `{"content": [...]}` when asked, else null.
+fn logprobs_json(g: &Answer, scored: &[TokenLogprob]) -> Value {
+    if !g.logprobs {
+        return Value::Null;
+    }
+    let entry = |token: &str, logprob: f32| json!({"token": token, "logprob": logprob, "bytes": token.as_bytes()});
+    let content: Vec<Value> = scored
+        .iter()
+        .map(|t| {
+            let mut e = entry(&t.token, t.logprob);
+            e["top_logprobs"] = t.top.iter().map(|(token, logprob)| entry(token, *logprob)).collect();
+            e
+        })
+        .collect();
+    json!({"content": content})
+}
+
+/// `tool_calls` as OpenAI writes them; in a stream each carries its `index`.
+fn tool_calls_json(calls: &[ToolCall], indexed: bool) -> Value {
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut call = json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}});
+            if indexed {
+                call["index"] = json!(i);
+            }
+            call
+        })
+        .collect()
 }
 
 /// The finish reason a client is told, or why the answer is an error instead: only an answer
@@ -195,6 +245,8 @@ fn failed(g: &mut Answer, message: &str) -> Response {
 
 async fn collect(mut g: Answer) -> Response {
     let mut text = String::new();
+    let mut scored = Vec::new();
+    let mut calls = Vec::new();
     loop {
         let event = match next_step(&mut g).await {
             Step::Event(Some(event)) => event,
@@ -216,12 +268,20 @@ async fn collect(mut g: Answer) -> Response {
                     Ok(reason) => reason,
                     Err(why) => return failed(&mut g, why),
                 };
+                // A finished answer that called tools says so (the remote's "tool_calls" is a stop).
+                let reason = if calls.is_empty() { reason } else { "tool_calls" };
                 g.tracker.finish(reason, stats.clone());
+                let logprobs = logprobs_json(&g, &scored);
                 let choice = match g.kind {
-                    Kind::Chat => {
-                        json!({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": reason})
+                    Kind::Chat if !calls.is_empty() => {
+                        let content = if text.is_empty() { Value::Null } else { json!(text) };
+                        let message = json!({"role": "assistant", "content": content, "tool_calls": tool_calls_json(&calls, false)});
+                        json!({"index": 0, "message": message, "logprobs": logprobs, "finish_reason": reason})
                     }
-                    Kind::Text => json!({"index": 0, "text": text, "logprobs": null, "finish_reason": reason}),
+                    Kind::Chat => {
+                        json!({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs, "finish_reason": reason})
+                    }
+                    Kind::Text => json!({"index": 0, "text": text, "logprobs": logprobs, "finish_reason": reason}),
                 };
                 let object = if g.kind == Kind::Chat { "chat.completion" } else { "text_completion" };
                 return Json(json!({
@@ -230,17 +290,28 @@ async fn collect(mut g: Answer) -> Response {
                 }))
                 .into_response();
             }
+            GenEvent::Logprobs(more) => scored.extend(more),
+            GenEvent::ToolCalls(called) => calls.extend(called),
+            // The request's own fault found by the engine (a schema it cannot hold an answer to).
+            GenEvent::Failed(error) if error.kind == GenErrorKind::Invalid => {
+                let error = ApiError::invalid("response_format", error.message);
+                g.tracker.fail(error.status.as_u16(), &error.message);
+                return error.into_response();
+            }
             GenEvent::Failed(error) => return failed(&mut g, &error.message),
             GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
         }
     }
 }
 
-fn chunk(g: &Answer, delta: Value, finish: Option<&str>) -> Event {
+/// One chunk of a stream; it carries the log probabilities not sent yet (null when none are).
+fn chunk(g: &mut Answer, delta: Value, finish: Option<&str>) -> Event {
+    let scored = std::mem::take(&mut g.scored);
+    let logprobs = if scored.is_empty() { Value::Null } else { logprobs_json(g, &scored) };
     let choice = match g.kind {
-        Kind::Chat => json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}),
+        Kind::Chat => json!({"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}),
         Kind::Text => {
-            json!({"index": 0, "text": delta.get("content").and_then(Value::as_str).unwrap_or(""), "logprobs": null, "finish_reason": finish})
+            json!({"index": 0, "text": delta.get("content").and_then(Value::as_str).unwrap_or(""), "logprobs": logprobs, "finish_reason": finish})
         }
     };
     let object = if g.kind == Kind::Chat { "chat.completion.chunk" } else { "text_completion" };
@@ -260,8 +331,8 @@ fn error_end(g: &mut Answer, error: ApiError) -> Vec<Event> {
 /// Server-sent events: a role chunk, one chunk per piece of text, a final chunk with the
 /// finish reason (and a usage chunk when `stream_options.include_usage`), then `[DONE]`. An
 /// answer that does not end normally ends with an error chunk and `[DONE]` instead.
-fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let opening = (g.kind == Kind::Chat).then(|| chunk(&g, json!({"role": "assistant", "content": ""}), None));
+fn stream(mut g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let opening = (g.kind == Kind::Chat).then(|| chunk(&mut g, json!({"role": "assistant", "content": ""}), None));
     let state = (g, opening, false);
     let events = futures::stream::unfold(state, move |(mut g, mut pending, done)| async move {
         if let Some(event) = pending.take() {
@@ -286,7 +357,7 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
                 GenEvent::Token(text) => {
                     g.tracker.token();
                     g.waiting = None;
-                    vec![chunk(&g, json!({"content": text}), None)]
+                    vec![chunk(&mut g, json!({"content": text}), None)]
                 }
                 GenEvent::Finished { reason, stats } => {
                     let reason = match finish_reason(reason) {
@@ -296,8 +367,10 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
                             return Some((out, (g, None, true)));
                         }
                     };
+                    let reason = if g.called { "tool_calls" } else { reason };
                     g.tracker.finish(reason, stats.clone());
-                    let mut out = vec![chunk(&g, json!({}), Some(reason))];
+                    // Log probabilities still held go with the finish reason's chunk.
+                    let mut out = vec![chunk(&mut g, json!({}), Some(reason))];
                     if include_usage {
                         let object = if g.kind == Kind::Chat { "chat.completion.chunk" } else { "text_completion" };
                         out.push(data(json!({"id": g.id, "object": object, "created": g.created, "model": g.model, "choices": [], "usage": usage(&stats)})));
@@ -308,6 +381,15 @@ fn stream(g: Answer, include_usage: bool) -> Sse<impl Stream<Item = Result<Event
                 GenEvent::Failed(error) => {
                     let out = error_end(&mut g, ApiError::server(error.message));
                     return Some((out, (g, None, true)));
+                }
+                GenEvent::Logprobs(more) => {
+                    g.scored.extend(more);
+                    continue;
+                }
+                GenEvent::ToolCalls(calls) => {
+                    g.called = true;
+                    g.waiting = None;
+                    vec![chunk(&mut g, json!({"tool_calls": tool_calls_json(&calls, true)}), None)]
                 }
                 GenEvent::Started { .. } | GenEvent::Unsupported(_) => continue,
             };

@@ -399,7 +399,8 @@ fn start_answer(session: &mut Session, earlier: Vec<Message>) -> Vec<Effect> {
     session.notice = None;
     session.model.unsupported.clear();
     // The operator is watching: the answer goes before API requests that wait.
-    let request = GenerateRequest { id, messages, sampling: session.sampling.clone(), priority: Priority::Interactive };
+    let request =
+        GenerateRequest { id, messages, sampling: session.sampling.clone(), priority: Priority::Interactive, options: Default::default() };
     let mut effects = vec![Effect::Engine(EngineCommand::Generate(request))];
     // The question is on disk before the answer starts: a crash loses at most the answer.
     effects.extend(saving::save(&session.chat));
@@ -410,7 +411,7 @@ fn start_answer(session: &mut Session, earlier: Vec<Message>) -> Vec<Effect> {
 fn conversation(session: &Session) -> Vec<ChatMessage> {
     let mut out = Vec::new();
     if !session.sampling.raw_mode && !session.sampling.system_prompt.trim().is_empty() {
-        out.push(ChatMessage { role: Role::System, content: session.sampling.system_prompt.clone() });
+        out.push(ChatMessage { role: Role::System, content: session.sampling.system_prompt.clone(), tool: None });
     }
     let mut pending_user: Option<&Message> = None;
     for m in &session.chat.messages {
@@ -419,15 +420,15 @@ fn conversation(session: &Session) -> Vec<ChatMessage> {
             Role::Assistant => {
                 let answered = !m.text.is_empty() && !matches!(m.status, MessageStatus::Failed(_));
                 if let (Some(user), true) = (pending_user.take(), answered) {
-                    out.push(ChatMessage { role: Role::User, content: user.text.clone() });
-                    out.push(ChatMessage { role: Role::Assistant, content: m.text.clone() });
+                    out.push(ChatMessage { role: Role::User, content: user.text.clone(), tool: None });
+                    out.push(ChatMessage { role: Role::Assistant, content: m.text.clone(), tool: None });
                 }
             }
             Role::System => {}
         }
     }
     if let Some(user) = pending_user {
-        out.push(ChatMessage { role: Role::User, content: user.text.clone() });
+        out.push(ChatMessage { role: Role::User, content: user.text.clone(), tool: None });
     }
     out
 }

@@ -56,7 +56,8 @@ impl EngineLink {
                 let inbox = self.inbox.clone();
                 tokio::spawn(async move {
                     while let Some(event) = generation.next().await {
-                        if !inbox.send(Action::Engine(EngineEvent::from_generation(id, event))) {
+                        let Some(event) = EngineEvent::from_generation(id, event) else { continue };
+                        if !inbox.send(Action::Engine(event)) {
                             break;
                         }
                     }

@@ -98,17 +98,20 @@ async fn conversations(engine: Engine, started: std::time::Instant, args: BenchA
     let (mut prompt_tokens, mut cached_tokens) = (Vec::new(), Vec::new());
     let mut all_cached = 0u64;
     for run in 0..args.runs {
-        let mut chat = vec![ChatMessage { role: Role::System, content: format!("Session {}. {SYSTEM_PROMPT}", run + 1) }];
+        let mut chat = vec![ChatMessage { role: Role::System, content: format!("Session {}. {SYSTEM_PROMPT}", run + 1), tool: None }];
         for turn in 0..turns {
             let question = match turn / QUESTIONS.len() {
                 0 => QUESTIONS[turn].to_string(),
                 round => format!("{} (again, round {})", QUESTIONS[turn % QUESTIONS.len()], round + 1),
             };
-            chat.push(ChatMessage { role: Role::User, content: question });
+            chat.push(ChatMessage { role: Role::User, content: question, tool: None });
             let id = (run * turns + turn) as u64;
             let sampling = Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, ..Sampling::default() };
-            let (answer, stats) =
-                answer(&engine, GenerateRequest { id, messages: chat.clone(), sampling, priority: Priority::Queued }).await?;
+            let (answer, stats) = answer(
+                &engine,
+                GenerateRequest { id, messages: chat.clone(), sampling, priority: Priority::Queued, options: Default::default() },
+            )
+            .await?;
             all_cached += stats.3 as u64;
             ttft[turn].push(stats.0);
             decode[turn].push(stats.1);
@@ -116,7 +119,7 @@ async fn conversations(engine: Engine, started: std::time::Instant, args: BenchA
                 prompt_tokens.push(stats.2);
                 cached_tokens.push(stats.3);
             }
-            chat.push(ChatMessage { role: Role::Assistant, content: answer });
+            chat.push(ChatMessage { role: Role::Assistant, content: answer, tool: None });
         }
     }
     // The engine publishes the cache's accounts just after each answer ends.
@@ -151,7 +154,7 @@ async fn answer(engine: &Engine, request: GenerateRequest) -> anyhow::Result<(St
             }
             GenEvent::Finished { reason, .. } => bail!("an answer ended with {}", reason.label()),
             GenEvent::Failed(error) => bail!("an answer failed: {}", error.message),
-            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => {}
         }
     }
 }

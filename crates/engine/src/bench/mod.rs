@@ -169,9 +169,14 @@ async fn bench(engine: Engine, started: Instant, args: BenchArgs) -> anyhow::Res
 async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::Result<(GenStats, String)> {
     let request = GenerateRequest {
         id: run as u64,
-        messages: vec![ChatMessage { role: Role::User, content: args.prompt.clone().unwrap_or_else(|| prompt_text(args.prompt_tokens)) }],
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: args.prompt.clone().unwrap_or_else(|| prompt_text(args.prompt_tokens)),
+            tool: None,
+        }],
         sampling: Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, raw_mode: true, ..Sampling::default() },
         priority: Priority::Queued,
+        options: Default::default(),
     };
     let mut generation = engine.generate(request);
     let mut text = String::new();
@@ -181,7 +186,7 @@ async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::R
             GenEvent::Finished { reason: FinishReason::Stop | FinishReason::Length, stats } => return Ok((stats, text)),
             GenEvent::Finished { reason, .. } => bail!("run {run} ended with {}", reason.label()),
             GenEvent::Failed(error) => bail!("run {run} failed: {}", error.message),
-            GenEvent::Started { .. } | GenEvent::Unsupported(_) => {}
+            GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => {}
         }
     }
 }

@@ -3,6 +3,8 @@
 //! `choices[0].text`; the usage chunk (`stream_options.include_usage`) has no choices.
 use serde_json::Value;
 
+use crate::face::TokenLogprob;
+
 /// The largest token count a node is believed: no model's context comes near a billion, and
 /// a count past it (2^64-1 from a broken or hostile server) reads as unknown, not as a number
 /// that overflows the sums made of it.
@@ -24,6 +26,43 @@ pub struct Chunk {
     pub usage: Option<Usage>,
     /// The server ended the stream with an error (`{"error": {...}}`).
     pub error: Option<String>,
+    /// `choices[0].logprobs.content`: the log probabilities of this chunk's tokens, when asked.
+    pub logprobs: Vec<TokenLogprob>,
+    /// `choices[0].delta.tool_calls`: pieces of the calls the answer makes.
+    pub tool_calls: Vec<ToolCallPiece>,
+}
+
+/// A piece of a streamed tool call: the first names the call, the rest add to its arguments.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ToolCallPiece {
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: Option<String>,
+}
+
+fn tool_call_piece(entry: &Value) -> Option<ToolCallPiece> {
+    let text = |pointer: &str| entry.pointer(pointer).and_then(Value::as_str).map(str::to_string);
+    Some(ToolCallPiece {
+        index: usize::try_from(entry.get("index").and_then(Value::as_u64).unwrap_or(0)).ok()?,
+        id: text("/id"),
+        name: text("/function/name"),
+        arguments: text("/function/arguments"),
+    })
+}
+
+/// The most alternatives a token's log probability is believed to come with (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: usize = 20;
+
+/// One entry of `logprobs.content` (`{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}`).
+fn token_logprob(entry: &Value) -> Option<TokenLogprob> {
+    let pair = |v: &Value| Some((v.get("token")?.as_str()?.to_string(), v.get("logprob")?.as_f64()? as f32));
+    let (token, logprob) = pair(entry)?;
+    let top = entry
+        .get("top_logprobs")
+        .and_then(Value::as_array)
+        .map_or_else(Vec::new, |top| top.iter().take(MAX_TOP_LOGPROBS).filter_map(pair).collect());
+    Some(TokenLogprob { token, logprob, top })
 }
 
 #[derive(Debug, PartialEq)]
@@ -51,6 +90,12 @@ pub fn read(data: &str) -> Event {
         let text = choice.pointer("/delta/content").or_else(|| choice.get("text")).and_then(Value::as_str);
         chunk.text = text.filter(|t| !t.is_empty()).map(str::to_string);
         chunk.finish = choice.get("finish_reason").and_then(Value::as_str).map(str::to_string);
+        if let Some(entries) = choice.pointer("/logprobs/content").and_then(Value::as_array) {
+            chunk.logprobs = entries.iter().filter_map(token_logprob).collect();
+        }
+        if let Some(calls) = choice.pointer("/delta/tool_calls").and_then(Value::as_array) {
+            chunk.tool_calls = calls.iter().filter_map(tool_call_piece).collect();
+        }
     }
     if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
         let count =
@@ -83,6 +128,33 @@ mod tests {
         assert_eq!((c.text.as_deref(), c.finish.as_deref()), (Some(" there"), Some("length")));
         let role = chunk(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#);
         assert_eq!(role, Chunk::default());
+    }
+
+    #[test]
+    fn logprobs_of_a_chat_chunk_with_their_alternatives_at_most_twenty() {
+        let top: Vec<String> = (0..25).map(|i| format!(r#"{{"token":"t{i}","logprob":-{i}.5}}"#)).collect();
+        let data = format!(
+            r#"{{"choices":[{{"delta":{{"content":"Hi"}},"logprobs":{{"content":[{{"token":"Hi","logprob":-0.25,"bytes":[72,105],"top_logprobs":[{}]}},{{"token":"bad"}}]}}}}]}}"#,
+            top.join(",")
+        );
+        let c = chunk(&data);
+        assert_eq!(c.logprobs.len(), 1, "an entry without a logprob is left out");
+        assert_eq!((c.logprobs[0].token.as_str(), c.logprobs[0].logprob), ("Hi", -0.25));
+        assert_eq!(c.logprobs[0].top.len(), MAX_TOP_LOGPROBS);
+        assert_eq!(c.logprobs[0].top[1], ("t1".to_string(), -1.5));
+        assert!(chunk(r#"{"choices":[{"delta":{"content":"Hi"},"logprobs":null}]}"#).logprobs.is_empty());
+    }
+
+    #[test]
+    fn pieces_of_streamed_tool_calls() {
+        let c = chunk(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}},{"index":1,"function":{"arguments":"{\"a\""}}]}}]}"#,
+        );
+        assert_eq!(
+            c.tool_calls[0],
+            ToolCallPiece { index: 0, id: Some("call_1".into()), name: Some("f".into()), arguments: Some(String::new()) }
+        );
+        assert_eq!(c.tool_calls[1], ToolCallPiece { index: 1, arguments: Some("{\"a\"".into()), ..ToolCallPiece::default() });
     }
 
     #[test]

@@ -13,10 +13,10 @@ use super::errors::{no_answer, refused, seconds};
 use super::node::NodeSpec;
 use super::probe::{Served, read_limited};
 use super::sse::{MAX_EVENT, Overflow, SseDecoder};
-use crate::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
+use crate::face::{AnswerFormat, AnswerOptions, GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink, ToolChoice};
 use crate::stats::StatsClock;
 use crate::stop::{StopMatcher, StopStep};
-use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role};
+use llamadeck_words::chat::{ChatMessage, FinishReason, GenStats, Role, ToolCall, ToolTurn};
 
 /// How long a node may take to start answering (a server may read the whole prompt first).
 pub const HEADERS_WITHIN: Duration = Duration::from_secs(60);
@@ -40,11 +40,93 @@ pub fn request(served: &Served, req: &GenerateRequest) -> Result<(&'static str, 
         body.insert("prompt".into(), json!(prompt.content));
         "completions"
     } else {
-        let messages: Vec<Value> = req.messages.iter().map(|m| json!({"role": m.role.name(), "content": m.content})).collect();
+        let messages: Vec<Value> = req.messages.iter().map(openai_message).collect();
         body.insert("messages".into(), Value::Array(messages));
         "chat/completions"
     };
+    answer_options(&req.options, &mut body);
     Ok((path, Value::Object(body), notes))
+}
+
+/// One message as OpenAI writes it: an assistant's tool calls and a tool's result included.
+fn openai_message(m: &ChatMessage) -> Value {
+    match &m.tool {
+        None => json!({"role": m.role.name(), "content": m.content}),
+        Some(ToolTurn::Calls(calls)) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .collect();
+            let content = if m.content.is_empty() { Value::Null } else { json!(m.content) };
+            json!({"role": "assistant", "content": content, "tool_calls": calls})
+        }
+        Some(ToolTurn::Result { call_id }) => json!({"role": "tool", "tool_call_id": call_id, "content": m.content}),
+    }
+}
+
+/// What the client asked of the answer, in OpenAI's words, which every server in `Dialect`
+/// reads: a server that cannot honour it refuses it, and the client hears why.
+fn answer_options(options: &AnswerOptions, body: &mut Map<String, Value>) {
+    match &options.format {
+        AnswerFormat::Text => {}
+        AnswerFormat::JsonObject => {
+            body.insert("response_format".into(), json!({"type": "json_object"}));
+        }
+        AnswerFormat::JsonSchema { name, schema } => {
+            body.insert("response_format".into(), json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}));
+        }
+    }
+    if let Some(top) = options.logprobs {
+        body.insert("logprobs".into(), json!(true));
+        body.insert("top_logprobs".into(), json!(top));
+    }
+    if !options.tools.is_empty() {
+        let tools: Vec<Value> = options
+            .tools
+            .iter()
+            .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        let choice = match &options.tool_choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+        };
+        body.insert("tool_choice".into(), choice);
+    }
+}
+
+/// The tool calls a node streams, put together from their pieces.
+#[derive(Debug, Default)]
+struct Calls(Vec<ToolCall>);
+
+/// The most calls one answer of a node may make, and the most bytes their arguments may hold.
+const MAX_CALLS: usize = 64;
+const MAX_CALL_BYTES: usize = 1 << 20;
+
+impl Calls {
+    fn add(&mut self, piece: chunk::ToolCallPiece) -> Result<(), String> {
+        if piece.index >= MAX_CALLS {
+            return Err(format!("sent a tool call numbered {} (at most {MAX_CALLS} are read)", piece.index));
+        }
+        while self.0.len() <= piece.index {
+            self.0.push(ToolCall { id: String::new(), name: String::new(), arguments: String::new() });
+        }
+        let call = &mut self.0[piece.index];
+        if let Some(id) = piece.id {
+            call.id = id;
+        }
+        if let Some(name) = piece.name {
+            call.name.push_str(&name);
+        }
+        call.arguments.push_str(piece.arguments.as_deref().unwrap_or(""));
+        let bytes: usize = self.0.iter().map(|c| c.name.len() + c.arguments.len()).sum();
+        if bytes > MAX_CALL_BYTES {
+            return Err(format!("sent tool calls of more than {} MiB", MAX_CALL_BYTES >> 20));
+        }
+        Ok(())
+    }
 }
 
 /// The prompt's size before the server counts it: about four characters a token, and a few
@@ -99,6 +181,7 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
     let mut decoder = SseDecoder::default();
     let mut stop = StopMatcher::new(&req.sampling.stop);
     let (mut usage, mut finish, mut done) = (None, None, false);
+    let mut calls = Calls::default();
     let ended = |usage: Option<Usage>, clock: &mut StatsClock| stats(clock, usage);
     while !done {
         let next = tokio::select! {
@@ -141,6 +224,14 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
                 return sink.send(fail(GenErrorKind::Engine, format!("{name}: {error}")));
             }
             usage = chunk.usage.or(usage);
+            if !chunk.logprobs.is_empty() {
+                sink.send(GenEvent::Logprobs(chunk.logprobs));
+            }
+            for piece in chunk.tool_calls {
+                if let Err(why) = calls.add(piece) {
+                    return sink.send(fail(GenErrorKind::Engine, format!("{name} {why}")));
+                }
+            }
             if let Some(text) = chunk.text {
                 clock.token();
                 match stop.push(&text) {
@@ -177,6 +268,9 @@ pub async fn run(client: reqwest::Client, node: &NodeSpec, served: Served, req: 
         return sink.send(fail(GenErrorKind::Engine, message));
     };
     token(&sink, stop.finish());
+    if !calls.0.is_empty() {
+        sink.send(GenEvent::ToolCalls(calls.0));
+    }
     let reason = match finish.as_str() {
         "length" => FinishReason::Length,
         "abort" | "error" => {
@@ -228,14 +322,15 @@ mod tests {
 
     fn ask(raw: bool) -> GenerateRequest {
         let messages = vec![
-            ChatMessage { role: Role::System, content: "Be brief.".into() },
-            ChatMessage { role: Role::User, content: "Hello there".into() },
+            ChatMessage { role: Role::System, content: "Be brief.".into(), tool: None },
+            ChatMessage { role: Role::User, content: "Hello there".into(), tool: None },
         ];
         GenerateRequest {
             id: 1,
             messages,
             sampling: Sampling { raw_mode: raw, max_tokens: 9000, ..Sampling::default() },
             priority: crate::face::Priority::Queued,
+            options: Default::default(),
         }
     }
 
@@ -247,6 +342,63 @@ mod tests {
         assert_eq!((&body["stream"], &body["stream_options"]), (&json!(true), &json!({"include_usage": true})));
         assert_eq!(body["max_tokens"], json!(4096), "clamped to the context the server reported");
         assert!(notes.is_empty());
+    }
+
+    /// A format and log probabilities are asked of the node in OpenAI's words; nothing when the
+    /// client asked for neither.
+    #[test]
+    fn the_answer_options_go_to_the_node_as_openai_names_them() {
+        let (_, body, _) = request(&served(Dialect::LlamaCpp, 0), &ask(false)).unwrap();
+        assert!(body.get("response_format").is_none() && body.get("logprobs").is_none() && body.get("top_logprobs").is_none());
+        let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let mut req = ask(false);
+        req.options = AnswerOptions {
+            format: AnswerFormat::JsonSchema { name: "count".into(), schema: schema.clone() },
+            logprobs: Some(3),
+            ..AnswerOptions::default()
+        };
+        let (_, body, _) = request(&served(Dialect::Vllm, 0), &req).unwrap();
+        assert_eq!(body["response_format"], json!({"type": "json_schema", "json_schema": {"name": "count", "schema": schema}}));
+        assert_eq!((&body["logprobs"], &body["top_logprobs"]), (&json!(true), &json!(3)));
+        req.options = AnswerOptions { format: AnswerFormat::JsonObject, ..AnswerOptions::default() };
+        let (_, body, _) = request(&served(Dialect::OpenAi, 0), &req).unwrap();
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+    }
+
+    /// Tools, the choice and the conversation's tool turns reach the node as OpenAI writes them.
+    #[test]
+    fn tools_and_tool_turns_go_to_the_node_as_openai_writes_them() {
+        let mut req = ask(false);
+        let call = ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Oslo"}"#.into() };
+        req.messages.push(ChatMessage { role: Role::Assistant, content: String::new(), tool: Some(ToolTurn::Calls(vec![call])) });
+        req.messages.push(ChatMessage {
+            role: Role::User,
+            content: "rain".into(),
+            tool: Some(ToolTurn::Result { call_id: "call_1".into() }),
+        });
+        let tool =
+            crate::face::ToolSpec { name: "get_weather".into(), description: "Weather.".into(), parameters: json!({"type": "object"}) };
+        req.options = AnswerOptions { tools: vec![tool], tool_choice: ToolChoice::Named("get_weather".into()), ..AnswerOptions::default() };
+        let (_, body, _) = request(&served(Dialect::Vllm, 0), &req).unwrap();
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]})
+        );
+        assert_eq!(body["messages"][3], json!({"role": "tool", "tool_call_id": "call_1", "content": "rain"}));
+        assert_eq!(body["tools"][0]["function"]["name"], "get_weather");
+        assert_eq!(body["tool_choice"], json!({"type": "function", "function": {"name": "get_weather"}}));
+    }
+
+    #[test]
+    fn streamed_call_pieces_are_put_together_within_bounds() {
+        use chunk::ToolCallPiece;
+        let mut calls = Calls::default();
+        calls.add(ToolCallPiece { index: 0, id: Some("c".into()), name: Some("f".into()), arguments: Some("{\"a\":".into()) }).unwrap();
+        calls.add(ToolCallPiece { index: 0, arguments: Some("1}".into()), ..ToolCallPiece::default() }).unwrap();
+        assert_eq!(calls.0, vec![ToolCall { id: "c".into(), name: "f".into(), arguments: "{\"a\":1}".into() }]);
+        assert!(calls.add(ToolCallPiece { index: MAX_CALLS, ..ToolCallPiece::default() }).is_err());
+        let big = "x".repeat(MAX_CALL_BYTES);
+        assert!(calls.add(ToolCallPiece { index: 1, arguments: Some(big), ..ToolCallPiece::default() }).is_err());
     }
 
     #[test]

@@ -32,6 +32,32 @@ impl Role {
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// An API client's tool turn: the calls an assistant message made, or, on the user's side
+    /// of the conversation, a tool's result (OpenAI's `tool` role). The console's have none.
+    pub tool: Option<ToolTurn>,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into(), tool: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolTurn {
+    /// The tools an assistant message called.
+    Calls(Vec<ToolCall>),
+    /// The result of call `call_id` (its text is the message's content).
+    Result { call_id: String },
+}
+
+/// One call of a tool, as OpenAI writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as JSON text.
+    pub arguments: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
