@@ -223,8 +223,11 @@ pub async fn run(
     let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
     let sequence = Arc::new(std::sync::Mutex::new(ids.clone()));
     let scores = req.options.logprobs.map(|top| Scores::new(usize::from(top)));
+    let schema = tools::answer_schema(&req.options).or_else(|| req.options.format.schema());
+    // Control tokens end a constrained answer and are left out of its log probabilities.
+    let controls = if schema.is_some() || scores.is_some() { control_tokens(&model.tokenizer) } else { Vec::new() };
     let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)), scores.clone());
-    let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain));
+    let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain, &controls));
     // mistral.rs caches the sequences it finishes itself (not those cancelled): count them.
     let cached = || {
         if let Some(cache) = lock(&model.prefix).as_mut() {
@@ -235,12 +238,11 @@ pub async fn run(
     let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
     let (tx, mut rx) = channel(64);
-    let schema = tools::answer_schema(&req.options).or_else(|| req.options.format.schema());
     let mut params = sampling_params(&req.sampling);
     if schema.is_some() {
         // A finished JSON is ended with the token llguidance takes for the end, which need not
         // be the chat's (SmolLM2's `<|endoftext|>`, not `<|im_end|>`): any control token ends it.
-        params.stop_toks = Some(StopTokens::Ids(control_tokens(&model.tokenizer)));
+        params.stop_toks = Some(StopTokens::Ids(controls));
     }
     let request = Request::Normal(Box::new(NormalRequest {
         messages: RequestMessage::CompletionTokens(ids),

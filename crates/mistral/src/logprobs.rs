@@ -97,11 +97,11 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    pub fn new(scores: Scores, tokenizer: &Arc<Tokenizer>, plain: &Tokenizer) -> Self {
+    /// `controls`: the tokenizer's control tokens, left out.
+    pub fn new(scores: Scores, tokenizer: &Arc<Tokenizer>, plain: &Tokenizer, controls: &[u32]) -> Self {
         let anchor = plain.encode_fast("a", false).ok().and_then(|e| e.get_ids().first().copied());
         let anchor = anchor.and_then(|id| Some((id, tokenizer.decode(&[id], false).ok()?)));
-        let specials = tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect();
-        Self { scores, tokenizer: tokenizer.clone(), anchor, specials }
+        Self { scores, tokenizer: tokenizer.clone(), anchor, specials: controls.iter().copied().collect() }
     }
 
     /// Sends the steps no re-draw can change any more.

@@ -87,7 +87,8 @@ struct Answer {
     kind: Kind,
     /// The client asked for log probabilities: `logprobs` is an object, not null.
     logprobs: bool,
-    /// Log probabilities not sent yet (a stream sends them with the next piece of text).
+    /// Log probabilities not sent yet (a stream sends them with the next piece of text, a
+    /// collected answer all at its end).
     scored: Vec<TokenLogprob>,
     /// The answer called tools: its finish reason is "tool_calls".
     called: bool,
@@ -245,7 +246,6 @@ fn failed(g: &mut Answer, message: &str) -> Response {
 
 async fn collect(mut g: Answer) -> Response {
     let mut text = String::new();
-    let mut scored = Vec::new();
     let mut calls = Vec::new();
     loop {
         let event = match next_step(&mut g).await {
@@ -271,6 +271,7 @@ async fn collect(mut g: Answer) -> Response {
                 // A finished answer that called tools says so (the remote's "tool_calls" is a stop).
                 let reason = if calls.is_empty() { reason } else { "tool_calls" };
                 g.tracker.finish(reason, stats.clone());
+                let scored = std::mem::take(&mut g.scored);
                 let logprobs = logprobs_json(&g, &scored);
                 let choice = match g.kind {
                     Kind::Chat if !calls.is_empty() => {
@@ -290,7 +291,7 @@ async fn collect(mut g: Answer) -> Response {
                 }))
                 .into_response();
             }
-            GenEvent::Logprobs(more) => scored.extend(more),
+            GenEvent::Logprobs(more) => g.scored.extend(more),
             GenEvent::ToolCalls(called) => calls.extend(called),
             // The request's own fault found by the engine (a schema it cannot hold an answer to).
             GenEvent::Failed(error) if error.kind == GenErrorKind::Invalid => {
