@@ -606,3 +606,77 @@ async fn a_conversation_reuses_its_prefix_and_the_cache_keeps_its_budget() {
     engine.generate(200, vec![msg(Role::User, "Still there?")], greedy(4));
     assert!(!engine.answer(200, None).await.unwrap().text.is_empty(), "answers after the restart");
 }
+
+/// Regenerate (the same conversation asked again), a client resending its prompt and a greedy
+/// repeat read nothing of the prompt again, although mistral.rs's own cache gives up on a
+/// prompt one of its entries covers: the first tokens are drawn from the distributions the
+/// answer being repeated left behind (`replay`). Its first token comes as fast as a new turn's
+/// on the same history. Where the recording cannot say (other penalties), mistral.rs reads the
+/// whole prompt, and the answer says exactly that: nothing cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regenerate_or_an_exact_repeat_reads_nothing_of_its_prompt_again() {
+    let mut engine = Engine::start();
+    engine.load(spec(demo_model().to_str().unwrap())).await.expect("SmolLM2 loads");
+    // A history of about 300 tokens, as in the measurement.
+    let mut chat = vec![msg(Role::System, "You are a helpful assistant. Answer in plain sentences.")];
+    for (question, answer) in [
+        (
+            "What does a GPU do that a CPU does not?",
+            "A GPU runs thousands of small arithmetic units side by side, so it multiplies large matrices quickly, while a CPU runs a few fast cores that are better at branching code and at tasks that cannot be split.",
+        ),
+        (
+            "Why does that matter for language models?",
+            "Every token a model writes is a pass through all of its weights, which is mostly matrix multiplication; the more of that work runs in parallel, the sooner each token comes.",
+        ),
+        (
+            "And memory?",
+            "The weights and the key and value cache must fit in the card's memory; a 13 billion parameter model quantized to four bits needs about eight gigabytes for its weights alone, plus the cache for each conversation.",
+        ),
+    ] {
+        chat.push(msg(Role::User, question));
+        chat.push(msg(Role::Assistant, answer));
+    }
+    chat.push(msg(Role::User, "So which card should I buy for a 13B model?"));
+    let sampled =
+        |seed| Sampling { temperature: 0.9, top_p: 1.0, top_k: 0, min_p: 0.0, seed: Some(seed), max_tokens: 24, ..Sampling::default() };
+
+    engine.generate(1, chat.clone(), sampled(1));
+    let first = engine.answer(1, None).await.unwrap();
+    assert!(first.stats.prompt_tokens > 150, "{:?}", first.stats);
+
+    // A new turn on that history: mistral.rs reads only what is new.
+    let mut next = chat.clone();
+    next.push(msg(Role::Assistant, first.text.trim()));
+    next.push(msg(Role::User, "Thanks."));
+    engine.generate(2, next, sampled(2));
+    let new_turn = engine.answer(2, None).await.unwrap();
+    assert!(new_turn.stats.cached_tokens > first.stats.prompt_tokens, "{:?}", new_turn.stats);
+
+    // Regenerate the first answer, twice (each leaves its own entry behind).
+    for (id, seed) in [(3, 3), (4, 4)] {
+        engine.generate(id, chat.clone(), sampled(seed));
+        let again = engine.answer(id, None).await.unwrap();
+        assert_eq!(again.stats.cached_tokens, again.stats.prompt_tokens, "regenerate reads nothing again: {:?}", again.stats);
+        assert!(!again.text.trim().is_empty() && again.stats.completion_tokens >= 1, "{again:?}");
+        let (regenerate, fresh) = (again.stats.ttft_ms.unwrap(), new_turn.stats.ttft_ms.unwrap());
+        assert!(regenerate as f64 <= 1.5 * fresh as f64 + 5.0, "regenerate's first token {regenerate} ms, a new turn's {fresh} ms");
+    }
+
+    // Greedy, twice: the second is the first, taken whole from the recording.
+    let mut greedy_chat = chat.clone();
+    greedy_chat.push(msg(Role::Assistant, "Any card with enough memory."));
+    greedy_chat.push(msg(Role::User, "Name one."));
+    engine.generate(5, greedy_chat.clone(), greedy(16));
+    let once = engine.answer(5, None).await.unwrap();
+    engine.generate(6, greedy_chat.clone(), greedy(16));
+    let twice = engine.answer(6, None).await.unwrap();
+    assert_eq!((twice.text.as_str(), twice.reason), (once.text.as_str(), once.reason), "a greedy repeat is the same answer");
+    assert_eq!(twice.stats.cached_tokens, twice.stats.prompt_tokens, "{:?}", twice.stats);
+
+    // Other penalties shape other logits: nothing recorded applies, mistral.rs reads it all,
+    // and the count says so (it said the previous turn's length before).
+    let penalised = Sampling { repetition_penalty: 1.2, ..greedy(4) };
+    engine.generate(7, greedy_chat, penalised);
+    let read_again = engine.answer(7, None).await.unwrap();
+    assert_eq!(read_again.stats.cached_tokens, 0, "{:?}", read_again.stats);
+}

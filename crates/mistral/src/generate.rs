@@ -1,11 +1,12 @@
 //! One answer: build the prompt (fitting the context), send it to mistral.rs as token ids,
 //! and forward the stream to the generation's sink. mistral.rs's response channel is drained as
 //! fast as it fills (the sink is unbounded), so a slow screen or client never stalls the engine.
-use super::leading_space::{FirstToken, LeadRestorer};
+use super::leading_space::{FirstToken, LeadRestorer, drawn_text};
 use super::load::LoadedModel;
 use super::logprobs::{Scorer, Scores};
 use super::params::sampling_params;
 use super::render::{encode_shielded, specials_in};
+use super::replay::{Ask, Ending, Recorder, Shaping, Walk};
 use super::sampler::{Draw, Rng, pick};
 use super::template::{PromptFormat, check_alternation, dedup_leading_bos, llama2_prompt};
 use super::tools::{self, Reading};
@@ -210,32 +211,101 @@ pub async fn run(
     if !go || sink.is_cancelled() {
         return sink.send(finish(FinishReason::Stopped, &StatsClock::start(ids.len())));
     }
-    // Read now: the cache may have been emptied while this answer waited.
-    let reused = lock(&model.prefix).as_mut().map_or(0, |cache| {
-        let reused = cache.reusable(&ids);
-        cache.note_hit(reused);
-        reused
-    });
-    let mut clock = StatsClock::start(ids.len());
-    clock.cached(reused);
-    let first_token = FirstToken::default();
     let draw = Draw::from_sampling(&req.sampling);
-    let rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
-    let sequence = Arc::new(std::sync::Mutex::new(ids.clone()));
+    let mut rng = req.sampling.seed.map_or_else(Rng::random, Rng::seeded);
     let scores = req.options.logprobs.map(|top| Scores::new(usize::from(top)));
     let schema = tools::answer_schema(&req.options).or_else(|| req.options.format.schema());
+    let shaping = Shaping::new(req.sampling.repetition_penalty, req.sampling.presence_penalty, req.sampling.frequency_penalty);
+    // Answers held to nothing but their settings are recorded, and may be drawn again from
+    // what was recorded (`replay`): mistral.rs reads nothing of a prompt a cached entry covers.
+    let plain = schema.is_none() && scores.is_none() && held.is_none();
+    let controls = control_tokens(&model.tokenizer);
+    let mut clock = StatsClock::start(ids.len());
+    // An answer held for its tool calls is JSON: stop strings would cut it.
+    let stops: &[String] = if held.is_some() { &[] } else { &req.sampling.stop };
+    let mut stop = StopMatcher::new(stops);
+    // Read now: the cache may have been emptied while this answer waited.
+    let book = lock(&model.prefix).as_ref().filter(|cache| plain && cache.covers(&ids)).map(|cache| cache.replays.clone());
+    let ask = Ask { draw, shaping, max_tokens: req.sampling.max_tokens as usize, ends: &model.ends, controls: &controls };
+    // A lost walk leaves the generator as it found it: a seeded answer is then the one a fresh
+    // run gives (the walk's draws are the fresh run's first draws only when they are used).
+    let before_walk = rng.clone();
+    let walk = book.map_or(Walk::Lost, |book| book.walk(&ids, &ask, &mut rng));
+    let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
+    let drawn = match &walk {
+        Walk::Whole { tokens, .. } | Walk::Diverged { tokens } => drawn_text(&model.tokenizer, raw_last, tokens),
+        Walk::Lost => String::new(),
+    };
+    let (drawn_tokens, ending) = match walk {
+        // Text that ends inside a character would be cut where mistral.rs goes on: sent whole.
+        Walk::Diverged { .. } if drawn.contains('\u{FFFD}') => (Vec::new(), None),
+        Walk::Whole { tokens, ending } => (tokens, Some(ending)),
+        Walk::Diverged { tokens } => (tokens, None),
+        Walk::Lost => (Vec::new(), None),
+    };
+    if drawn_tokens.is_empty() {
+        rng = before_walk;
+    }
+    if !drawn_tokens.is_empty() {
+        // Nothing of the prompt is read again.
+        clock.cached(ids.len());
+        note_hit(&model, ids.len());
+        clock.token();
+        clock.sampled(drawn_tokens.len());
+        if forward(&mut stop, &drawn, &sink, &mut held) {
+            return finished(&sink, None, held, finish(FinishReason::Stop, &clock));
+        }
+        if let Some(ending) = ending {
+            token(&sink, &mut held, stop.finish());
+            let reason = if ending == Ending::EndToken { FinishReason::Stop } else { FinishReason::Length };
+            return finished(&sink, None, held, finish(reason, &clock));
+        }
+    }
+    // What goes to mistral.rs: the prompt, and the tokens drawn here.
+    let send = [ids.as_slice(), &drawn_tokens].concat();
+    let offset = drawn_tokens.len();
+    let max_tokens = req.sampling.max_tokens;
+    req.sampling.max_tokens = req.sampling.max_tokens.saturating_sub(offset as u32).max(1);
+    let first_token = FirstToken::default();
+    let sequence = Arc::new(std::sync::Mutex::new(send.clone()));
     // Control tokens end a constrained answer and are left out of its log probabilities.
-    let controls = if schema.is_some() || scores.is_some() { control_tokens(&model.tokenizer) } else { Vec::new() };
-    let (sampled, step) = step_processor(sequence.clone(), first_token.clone(), draw.map(|d| (d, rng)), scores.clone());
+    let controls = if schema.is_some() || scores.is_some() { controls } else { Vec::new() };
+    let recorder = plain.then(|| Arc::new(std::sync::Mutex::new(Recorder::default())));
+    let first_context = Arc::new(AtomicUsize::new(usize::MAX));
+    let step =
+        Step { sequence: sequence.clone(), first: first_token.clone(), first_context: first_context.clone(), recorder: recorder.clone() };
+    let (sampled, step) = step_processor(step, draw.map(|d| (d, rng)), scores.clone());
     let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain, &controls));
-    // mistral.rs caches the sequences it finishes itself (not those cancelled): count them.
-    let cached = || {
+    // mistral.rs caches the sequences it finishes itself (not those cancelled): count them, and
+    // keep how this one was drawn.
+    let cached = |reason: FinishReason| {
         if let Some(cache) = lock(&model.prefix).as_mut() {
             cache.added(&lock(&sequence));
+            let ending = if reason == FinishReason::Stop { Ending::EndToken } else { Ending::Length };
+            let recording =
+                recorder.as_ref().and_then(|r| std::mem::take(&mut *lock(r)).finish(send.clone(), draw.is_none(), shaping, ending));
+            if let Some(recording) = recording {
+                cache.replays.add(recording);
+            }
         }
     };
-    let raw_last = if req.sampling.raw_mode { ids.last().copied() } else { None };
-    let mut lead = LeadRestorer::new(model.tokenizer.clone(), raw_last, first_token);
+    // What mistral.rs skipped of the prompt, as its first step shows (on a prefix-cache hit the
+    // sampler's first context is the part of the prompt it read), once.
+    let mut measured = false;
+    let mut measure = |clock: &mut StatsClock| {
+        let seen = first_context.load(Ordering::Relaxed);
+        if measured || seen == usize::MAX || offset > 0 {
+            return;
+        }
+        measured = true;
+        let skipped = send.len().saturating_sub(seen);
+        clock.cached(skipped);
+        note_hit(&model, skipped);
+    };
+    // The first text mistral.rs sends after tokens drawn here is trimmed like any first text:
+    // its whitespace is put back as after a raw prompt.
+    let lead_last = if offset > 0 { send.last().copied() } else { raw_last };
+    let mut lead = LeadRestorer::new(model.tokenizer.clone(), lead_last, first_token);
     // A few chunks of slack so the engine never waits on us between polls.
     let (tx, mut rx) = channel(64);
     let mut params = sampling_params(&req.sampling);
@@ -245,7 +315,7 @@ pub async fn run(
         params.stop_toks = Some(StopTokens::Ids(controls));
     }
     let request = Request::Normal(Box::new(NormalRequest {
-        messages: RequestMessage::CompletionTokens(ids),
+        messages: RequestMessage::CompletionTokens(send.clone()),
         sampling_params: params,
         response: tx,
         return_logprobs: false,
@@ -269,9 +339,6 @@ pub async fn run(
         return sink.send(GenEvent::Failed(GenError::new(GenErrorKind::Engine, format!("the engine is not running: {error}"))));
     }
 
-    // An answer held for its tool calls is JSON: stop strings would cut it.
-    let stops: &[String] = if held.is_some() { &[] } else { &req.sampling.stop };
-    let mut stop = StopMatcher::new(stops);
     loop {
         let response = tokio::select! {
             biased;
@@ -279,7 +346,8 @@ pub async fn run(
             _ = &mut abort => None,
             r = rx.recv() => Some(r),
         };
-        clock.sampled(sampled.load(Ordering::Relaxed));
+        clock.sampled(offset + sampled.load(Ordering::Relaxed));
+        measure(&mut clock);
         let Some(response) = response else {
             // Dropping `rx` makes mistral.rs cancel the sequence at its next token.
             return sink.send(finish(FinishReason::Stopped, &clock));
@@ -298,11 +366,10 @@ pub async fn run(
                 return finished(&sink, scorer.as_ref(), held, finish(FinishReason::Stop, &clock));
             }
             token(&sink, &mut held, stop.finish());
-            cached();
             let stats = clock.stats();
-            let full = stats.completion_tokens >= req.sampling.max_tokens as usize
-                || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
+            let full = stats.completion_tokens >= max_tokens as usize || stats.prompt_tokens + stats.completion_tokens >= model.context_len;
             let reason = if full { FinishReason::Length } else { FinishReason::Stop };
+            cached(reason);
             return finished(&sink, scorer.as_ref(), held, GenEvent::Finished { reason, stats });
         };
         match response {
@@ -326,7 +393,7 @@ pub async fn run(
                     token(&sink, &mut held, stop.finish());
                     let reason = finish_reason(&reason);
                     if matches!(reason, FinishReason::Stop | FinishReason::Length) {
-                        cached();
+                        cached(reason);
                     }
                     return finished(&sink, scorer.as_ref(), held, finish(reason, &clock));
                 }
@@ -382,23 +449,32 @@ fn constraint(schema: Option<serde_json::Value>) -> Constraint {
     Constraint::JsonSchema(schema)
 }
 
-/// The logits processor every answer runs. It counts the tokens sampled (completion chunks carry
-/// no usage, and one chunk may hold several tokens), notes the first generated token for
-/// `LeadRestorer`, and, unless decoding is greedy, draws the next token with the answer's own
-/// generator (see `sampler`), leaving only that token possible.
-/// `sequence` starts as the prompt and is extended with the tokens generated, as far as the
-/// processor sees them (for the prefix cache's accounts).
-fn step_processor(
+/// What an answer's logits processor keeps for the answer's task.
+struct Step {
+    /// Starts as the prompt sent and is extended with the tokens generated, as far as the
+    /// processor sees them (for the prefix cache's accounts).
     sequence: Arc<std::sync::Mutex<Vec<u32>>>,
+    /// The first generated token, for `LeadRestorer`.
     first: FirstToken,
-    draw: Option<(Draw, Rng)>,
-    scores: Option<Scores>,
-) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+    /// The length of the first step's context: on a prefix-cache hit, the part of the prompt
+    /// mistral.rs read (`usize::MAX` until the first step).
+    first_context: Arc<AtomicUsize>,
+    /// Where the answer is written down to be drawn again (`replay`), if it is.
+    recorder: Option<Arc<std::sync::Mutex<Recorder>>>,
+}
+
+/// The logits processor every answer runs. It counts the tokens sampled (completion chunks carry
+/// no usage, and one chunk may hold several tokens), fills in `Step`, and, unless decoding is
+/// greedy, draws the next token with the answer's own generator (see `sampler`), leaving only
+/// that token possible.
+fn step_processor(step: Step, draw: Option<(Draw, Rng)>, scores: Option<Scores>) -> (Arc<AtomicUsize>, Arc<dyn CustomLogitsProcessor>) {
+    let Step { sequence, first, first_context, recorder } = step;
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
     let prompt_len = lock(&sequence).len();
     let draw = draw.map(|(d, rng)| (d, std::sync::Mutex::new(rng)));
     let processor = move |logits: &Tensor, context: &[u32]| -> mistralrs::Result<Tensor> {
+        let _ = first_context.compare_exchange(usize::MAX, context.len(), Ordering::Relaxed, Ordering::Relaxed);
         seen.fetch_max((context.len() + 1).saturating_sub(prompt_len), Ordering::Relaxed);
         if let Some(&id) = context.get(prompt_len) {
             let _ = first.set(id);
@@ -411,7 +487,7 @@ fn step_processor(
                 sequence.extend_from_slice(&context[known..]);
             }
         }
-        if draw.is_none() && scores.is_none() {
+        if draw.is_none() && scores.is_none() && recorder.is_none() {
             return Ok(logits.clone());
         }
         let values: Vec<f32> = logits.to_dtype(mistralrs::DType::F32)?.to_vec1()?;
@@ -422,6 +498,15 @@ fn step_processor(
                 values.iter().enumerate().filter(|(_, l)| !l.is_nan()).max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i)
             }
         };
+        if let Some(recorder) = &recorder {
+            // The previous step's token, as mistral.rs took it (the context's last).
+            let taken = if context.len() > prompt_len { context.last().copied() } else { None };
+            let mut recorder = lock(recorder);
+            match chosen {
+                Some(chosen) => recorder.step(&values, chosen as u32, taken),
+                None => recorder.spoil(),
+            }
+        }
         if let (Some(scores), Some(chosen)) = (&scores, chosen) {
             scores.note(context.len(), &values, chosen);
         }
@@ -431,6 +516,13 @@ fn step_processor(
         Tensor::from_vec(only, values.len(), logits.device())?.to_dtype(logits.dtype())
     };
     (count, Arc::new(processor))
+}
+
+/// An answer that started with `reused` of its prompt tokens already cached, in the accounts.
+fn note_hit(model: &LoadedModel, reused: usize) {
+    if let Some(cache) = lock(&model.prefix).as_mut() {
+        cache.note_hit(reused);
+    }
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -52,6 +52,17 @@ impl LeadRestorer {
     }
 }
 
+/// The text of tokens drawn before mistral.rs sees them (see `replay`), as mistral.rs would
+/// have streamed it (the start trimmed) and this restorer passed it on.
+pub fn drawn_text(tokenizer: &Tokenizer, prompt_last: Option<u32>, tokens: &[u32]) -> String {
+    let text = tokenizer.decode(tokens, true).unwrap_or_default();
+    let text = text.trim_start();
+    match (prompt_last, tokens.first()) {
+        (Some(last), Some(&first)) => leading_whitespace(tokenizer, last, first) + text,
+        _ => text.to_string(),
+    }
+}
+
 /// The whitespace `first` adds in front of its text when it follows `last`.
 fn leading_whitespace(tokenizer: &Tokenizer, last: u32, first: u32) -> String {
     let decode = |ids: &[u32]| tokenizer.decode(ids, false).unwrap_or_default();

@@ -5,8 +5,9 @@
 //! before loading, `reencode` prepares GGUF weights candle computes slowly on CPU, `load` builds
 //! the pipeline (device, dtype, ISQ, template), `template` (Llama-2's own encoding) and `render`
 //! (a model's Jinja template) turn a conversation into token ids, `sampler` draws tokens with a
-//! seed of the answer's own, `generate` streams one answer (held to a JSON Schema when asked, with `logprobs` when
-//! asked, as tool calls when `tools` says so), `worker` owns the thread and is the
+//! seed of the answer's own, `replay` draws a repeated prompt's first tokens from the answer it
+//! repeats, `generate` streams one answer (held to a JSON Schema when asked, with `logprobs`
+//! when asked, as tool calls when `tools` says so), `worker` owns the thread and is the
 //! [`Backend`], admitting answers in `admission`'s order.
 mod admission;
 pub mod estimate;
@@ -20,6 +21,7 @@ mod params;
 pub mod prefix;
 pub mod reencode;
 pub mod render;
+mod replay;
 pub mod sampler;
 pub mod source;
 mod stage_words;

@@ -49,6 +49,8 @@ pub struct LoadedModel {
     pub warnings: Vec<String>,
     pub format: PromptFormat,
     pub bos: Option<u32>,
+    /// The tokens mistral.rs ends an answer at.
+    pub ends: Arc<Vec<u32>>,
     pub context_len: usize,
     pub name: String,
     /// Answers mistral.rs runs at once (its scheduler's limit); the worker admits no more.
@@ -296,6 +298,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         warnings,
         format,
         bos,
+        ends: Arc::new(metadata.eos_tok.clone()),
         context_len: metadata.max_seq_len,
         name,
         batch: answers.max(1),

@@ -11,6 +11,7 @@
 //! the number it was given; the accounts drop them too, so the budget is only a backstop there.
 use std::collections::VecDeque;
 
+use super::replay::ReplayBook;
 use llamadeck_engine::{PrefixCache, PrefixCacheStats};
 
 /// mistral.rs grows a sequence's KV cache in steps of this many tokens.
@@ -28,8 +29,9 @@ const STEP: usize = 512;
 /// the quarter (the budget there sets how many entries it keeps).
 const AUTO_FULL_CONTEXTS: u64 = 4;
 
-/// The most entries whose tokens are kept to estimate reuse (the cache may hold more).
-const KEYS_KEPT: usize = 64;
+/// The most entries whose tokens are kept to know which prompts an entry covers (the cache may
+/// hold more).
+const KEYS_KEPT: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct PrefixBudget {
@@ -40,6 +42,8 @@ pub struct PrefixBudget {
     entries: VecDeque<u64>,
     /// On a GPU: how many entries mistral.rs keeps (it drops the oldest beyond).
     evicts_beyond: Option<usize>,
+    /// How the newest answers were drawn, to answer their prompts again (see `replay`).
+    pub replays: ReplayBook,
 }
 
 impl PrefixBudget {
@@ -59,7 +63,14 @@ impl PrefixBudget {
             }
         };
         let account = PrefixCacheStats { setting: setting.to_string(), budget_bytes, budget_sequences, ..PrefixCacheStats::default() };
-        let mut budget = Self { account, bytes_per_token, keys: VecDeque::new(), entries: VecDeque::new(), evicts_beyond: None };
+        let mut budget = Self {
+            account,
+            bytes_per_token,
+            keys: VecDeque::new(),
+            entries: VecDeque::new(),
+            evicts_beyond: None,
+            replays: ReplayBook::default(),
+        };
         // The engine's warm-up run ("hello", one token) leaves one entry behind.
         budget.added(&[]);
         Some(budget)
@@ -94,11 +105,21 @@ impl PrefixBudget {
         self
     }
 
-    /// Tokens of `prompt` a cached entry already holds (mistral.rs takes the longest common
-    /// prefix; a prompt matched in full is read again, so it counts nothing).
+    /// Tokens of `prompt` mistral.rs will find cached: the longest common prefix with an entry,
+    /// and nothing at all when an entry covers the whole prompt (it then has no new token to
+    /// read and gives up instead of rewinding one; see `replay`). A prediction: what an answer
+    /// reports is what mistral.rs skipped, as measured (`generate`).
     pub fn reusable(&self, prompt: &[u32]) -> usize {
+        if self.covers(prompt) {
+            return 0;
+        }
         let common = |key: &Vec<u32>| key.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-        self.keys.iter().map(common).filter(|&n| n < prompt.len()).max().unwrap_or(0)
+        self.keys.iter().map(common).max().unwrap_or(0)
+    }
+
+    /// True when a cached entry starts with the whole of `prompt`.
+    pub fn covers(&self, prompt: &[u32]) -> bool {
+        !prompt.is_empty() && self.keys.iter().any(|key| key.starts_with(prompt))
     }
 
     /// An answer that started with `reused` of its prompt tokens already cached.
@@ -121,6 +142,7 @@ impl PrefixBudget {
         self.account.restarts += 1;
         self.keys.clear();
         self.entries.clear();
+        self.replays.clear();
     }
 
     pub fn account(&self) -> &PrefixCacheStats {
@@ -176,13 +198,14 @@ mod tests {
     }
 
     #[test]
-    fn reuse_is_the_longest_common_prefix_short_of_the_whole_prompt() {
+    fn reuse_is_the_longest_common_prefix_and_nothing_for_a_prompt_an_entry_covers() {
         let mut b = PrefixBudget::new(PrefixCache::Auto, 10, 4096, Some(1 << 30), true).unwrap();
         b.added(&[1, 2, 3, 4, 5]);
         b.added(&[1, 2, 9]);
         assert_eq!(b.reusable(&[1, 2, 3, 4, 5, 6, 7]), 5);
         assert_eq!(b.reusable(&[1, 2, 9, 9]), 3);
-        assert_eq!(b.reusable(&[1, 2, 3]), 2, "a prompt matched in full is read again");
+        assert_eq!(b.reusable(&[1, 2, 3]), 0, "an entry covers the prompt: mistral.rs reads it all again");
+        assert!(b.covers(&[1, 2, 3]) && b.covers(&[1, 2, 9]) && !b.covers(&[1, 2, 9, 9]));
         assert_eq!(b.reusable(&[7]), 0);
     }
 
