@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use llamadeck_config::{Config, ISQ_TYPES, Launch, MAX_METRICS_URLS};
-use llamadeck_engine::{CpuWeights, ModelSpec, PrefixCache};
+use llamadeck_engine::{CpuWeights, ModelSpec, PagedAttention, PrefixCache};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -216,6 +216,9 @@ pub struct BenchCli {
     /// The prefix cache's budget (as `model.prefix_cache`): off, auto, 512 MiB, 2 GiB, 8 sequences.
     #[arg(long, default_value = "auto")]
     pub prefix_cache: PrefixCache,
+    /// Paged attention on a GPU (as `model.paged_attention`): auto, off, or a share such as 80%.
+    #[arg(long, default_value = "auto")]
+    pub paged_attention: PagedAttention,
     /// One JSON object instead of the table (for scripts/bench).
     #[arg(long)]
     pub json: bool,

@@ -60,6 +60,7 @@ fn what_to_measure(cli: &Cli, args: &BenchCli) -> Result<Run, String> {
         device: args.device.clone(),
         cpu_weights: args.cpu_weights,
         prefix_cache: args.prefix_cache,
+        paged_attention: args.paged_attention,
         ..ModelSpec::default()
     }))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use super::nodes::NodeConfig;
-use llamadeck_engine::{CpuWeights, ModelSpec, PrefixCache, demo_model_path};
+use llamadeck_engine::{CpuWeights, ModelSpec, PagedAttention, PrefixCache, demo_model_path};
 use llamadeck_words::sampling::{PresetValues, Sampling};
 use llamadeck_words::theme::Theme;
 
@@ -45,6 +45,8 @@ pub struct ModelConfig {
     pub skip_memory_check: bool,
     /// The prefix cache's budget: off, auto, a size (512 MiB) or a count (8 sequences).
     pub prefix_cache: PrefixCache,
+    /// On a GPU, answers share a pool of key/value blocks: auto, off, or a share such as 80%.
+    pub paged_attention: PagedAttention,
 }
 
 /// What the command line chose about the model. Kept for as long as the console runs, so that
@@ -107,6 +109,7 @@ impl Config {
             allow_download: self.model.allow_download,
             skip_memory_check: self.model.skip_memory_check,
             prefix_cache: self.model.prefix_cache,
+            paged_attention: self.model.paged_attention,
         }
     }
 }
@@ -122,6 +125,7 @@ impl Default for ModelConfig {
             allow_download: false,
             skip_memory_check: false,
             prefix_cache: PrefixCache::Auto,
+            paged_attention: PagedAttention::Auto,
         }
     }
 }

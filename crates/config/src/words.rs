@@ -43,6 +43,9 @@ fn expectation(field: &str, rust: &str) -> String {
     if field == "model.prefix_cache" {
         return "off, auto, a size such as 512 MiB, or a count such as 8 sequences".into();
     }
+    if field == "model.paged_attention" {
+        return "auto, off, or a share of the GPU's memory such as 80%".into();
+    }
     let mut keys = field.split('.');
     let sampling_field = match (keys.next(), keys.next_back()) {
         (Some("sampling" | "presets"), Some(last)) => Field::from_name(last),

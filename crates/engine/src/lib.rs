@@ -20,4 +20,4 @@ pub use face::{
     Generation, GenerationSink, LoadModel, LoadState, ModelFacts, PrefixCacheStats, Priority, ServesItsOwnModel, TokenLogprob, ToolChoice,
     ToolSpec,
 };
-pub use spec::{CpuWeights, ModelSpec, PrefixCache, Run, demo_model_path};
+pub use spec::{CpuWeights, ModelSpec, PagedAttention, PrefixCache, Run, demo_model_path};

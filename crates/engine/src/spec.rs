@@ -46,6 +46,80 @@ pub struct ModelSpec {
     pub skip_memory_check: bool,
     /// How much of the conversation's key/value cache is kept for the next turn.
     pub prefix_cache: PrefixCache,
+    /// Whether answers on a GPU share a pool of key/value blocks (and so batch).
+    pub paged_attention: PagedAttention,
+}
+
+/// Paged attention on a GPU: the key/value cache is one pool of blocks that every answer takes
+/// from as it grows, so answers of any length run side by side (mistral.rs's default scheduler
+/// batches only sequences of equal length). Written `auto` (on for CUDA, with 90 % of the card's
+/// memory for weights and pool together), `off`, or a share such as `80%`. The CPU never uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum PagedAttention {
+    Off,
+    #[default]
+    Auto,
+    /// The share of the card's memory that the weights and the block pool may fill, in (0, 1].
+    Share(f32),
+}
+
+impl PagedAttention {
+    /// `auto`'s share of the card's memory.
+    pub const AUTO_SHARE: f32 = 0.9;
+
+    /// The share of a GPU's memory to fill, `None` when off.
+    pub fn share(self) -> Option<f32> {
+        match self {
+            PagedAttention::Off => None,
+            PagedAttention::Auto => Some(Self::AUTO_SHARE),
+            PagedAttention::Share(s) => Some(s),
+        }
+    }
+}
+
+impl std::str::FromStr for PagedAttention {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "off" | "false" | "no" => return Ok(PagedAttention::Off),
+            "auto" | "on" | "true" | "yes" => return Ok(PagedAttention::Auto),
+            _ => {}
+        }
+        let expected = || format!("{text:?}: expected auto, off, or a share of the GPU's memory such as 80%");
+        let (number, scale) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), 100.0),
+            None => (t.as_str(), 1.0),
+        };
+        let share = number.parse::<f32>().map_err(|_| expected())? / scale;
+        if share.is_finite() && share > 0.0 && share <= 1.0 { Ok(PagedAttention::Share(share)) } else { Err(expected()) }
+    }
+}
+
+impl TryFrom<String> for PagedAttention {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<PagedAttention> for String {
+    fn from(p: PagedAttention) -> String {
+        p.to_string()
+    }
+}
+
+impl std::fmt::Display for PagedAttention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PagedAttention::Off => f.write_str("off"),
+            PagedAttention::Auto => f.write_str("auto"),
+            PagedAttention::Share(s) => write!(f, "{}%", (s * 100.0).round()),
+        }
+    }
 }
 
 /// The prefix cache's budget: the key/value copies of finished answers kept so that the next
@@ -164,7 +238,25 @@ pub fn cache_home() -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::PrefixCache;
+    use super::{PagedAttention, PrefixCache};
+
+    #[test]
+    fn paged_attention_settings_read_and_print_back() {
+        for (text, value, share) in [
+            ("auto", PagedAttention::Auto, Some(0.9)),
+            ("off", PagedAttention::Off, None),
+            ("80%", PagedAttention::Share(0.8), Some(0.8)),
+            ("0.5", PagedAttention::Share(0.5), Some(0.5)),
+            ("100 %", PagedAttention::Share(1.0), Some(1.0)),
+        ] {
+            assert_eq!(text.parse::<PagedAttention>(), Ok(value), "{text}");
+            assert_eq!(value.to_string().parse::<PagedAttention>(), Ok(value));
+            assert_eq!(value.share(), share);
+        }
+        for bad in ["", "0%", "120%", "-0.5", "half", "1.5"] {
+            assert!(bad.parse::<PagedAttention>().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn prefix_cache_budgets_read_and_print_back() {

@@ -91,6 +91,21 @@ pub fn free_memory(cuda_ordinal: Option<usize>) -> Option<u64> {
     }
 }
 
+/// A GPU's whole memory (NVML), `None` when it cannot be read.
+pub fn gpu_total_memory(cuda_ordinal: usize) -> Option<u64> {
+    let nvml = nvml_wrapper::Nvml::init().ok()?;
+    Some(nvml.device_by_index(cuda_ordinal as u32).ok()?.memory_info().ok()?.total)
+}
+
+/// What paged attention leaves for the weights and its block pool on a card with `free` of
+/// `total` bytes free, filling `share` of it: mistral.rs sizes the pool as `share` of the
+/// whole card less what is in use (by anyone).
+pub fn paged_room(free: u64, total: u64, share: f32) -> u64 {
+    // The share as written (an f32 holds 0.9 as 0.899999976).
+    let share = (f64::from(share) * 1e6).round() / 1e6;
+    free.saturating_sub(((1.0 - share).max(0.0) * total as f64).round() as u64)
+}
+
 pub fn gib(bytes: u64) -> String {
     let g = bytes as f64 / (1u64 << 30) as f64;
     if g >= 10.0 {
@@ -178,6 +193,21 @@ mod tests {
         assert!(e.message(Some(8 << 30), "on cuda:0", 1).contains("will not fit"));
         assert!(!e.message(Some(80 << 30), "on cuda:0", 16).contains("will not fit"));
         assert!(e.message(None, "", 16).starts_with("needs about 10 GiB"));
+    }
+
+    #[test]
+    fn paged_attention_counts_only_its_share_of_the_card() {
+        let gib = 1u64 << 30;
+        // An 80 GiB card with 79 GiB free, 90 %: 8 GiB stay out of reach.
+        assert_eq!(paged_room(79 * gib, 80 * gib, 0.9), 71 * gib);
+        // Someone else holds 20 GiB: the share is of the whole card, what they hold counts against it.
+        assert_eq!(paged_room(60 * gib, 80 * gib, 0.9), 52 * gib);
+        assert_eq!(paged_room(5 * gib, 80 * gib, 0.9), 0, "nothing left within the share");
+        assert_eq!(paged_room(79 * gib, 80 * gib, 1.0), 79 * gib);
+        // Llama-2-13B (26 GiB in f16, 3 GiB per answer at 4096 tokens) fits within 90 % of an H100.
+        let e = MemoryEstimate { weights_bytes: 26 * gib, kv_cache_bytes: 3 * gib, context_len: 4096 };
+        assert!(e.fits(paged_room(79 * gib, 80 * gib, 0.9)));
+        assert_eq!(e.answers_that_fit(paged_room(79 * gib, 80 * gib, 0.9), 32), 15);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Loading a model with mistral.rs's lower-level loaders, so that we choose the device and the
 //! activation dtype ourselves (the 0.8.1 SDK builders ignore `with_device` and always use
 //! `ModelDType::Auto` for GGUF, which means slow BF16 on CPU).
-use super::estimate::{MemoryEstimate, estimate, free_memory, gib};
+use super::estimate::{MemoryEstimate, estimate, free_memory, gib, gpu_total_memory, paged_room};
 use super::overlay::{ConfigOverlay, overlay_if_needed};
 use super::prefix::PrefixBudget;
 use super::reencode;
@@ -12,8 +12,9 @@ use super::template::{PromptFormat, is_llama2_template};
 use llamadeck_engine::face::{ChatFormat, ModelFacts};
 use llamadeck_engine::spec::{CpuWeights, ModelSpec};
 use mistralrs::core::{
-    ChatTemplate, DefaultSchedulerMethod, DeviceMapSetting, GGUFLoaderBuilder, GGUFSpecificConfig, IsqType, Loader, MistralRs,
-    MistralRsBuilder, ModelDType, NormalLoaderBuilder, NormalSpecificConfig, Pipeline, SchedulerConfig, TokenSource, parse_isq_value,
+    ChatTemplate, DefaultSchedulerMethod, DeviceMapSetting, GGUFLoaderBuilder, GGUFSpecificConfig, IsqType, Loader, MemoryGpuConfig,
+    MistralRs, MistralRsBuilder, ModelDType, NormalLoaderBuilder, NormalSpecificConfig, PagedAttentionConfig, PagedCacheType, Pipeline,
+    SchedulerConfig, TokenSource, parse_isq_value,
 };
 use mistralrs::{Device, Model};
 use std::num::NonZeroUsize;
@@ -24,6 +25,10 @@ use tokenizers::Tokenizer;
 /// Concurrent sequences the scheduler runs at most (chat pane plus API clients); fewer when
 /// their KV caches would not fit.
 const MAX_NUM_SEQS: usize = 16;
+
+/// Under paged attention: the block pool, not a full context per answer, bounds how many run
+/// (mistral.rs's scheduler waits or preempts when blocks run out), as in mistral.rs's server.
+const PAGED_MAX_NUM_SEQS: usize = 32;
 
 /// How many answers may decode together on `device`. On the CPU, one: mistral.rs 0.8.1's CPU
 /// attention for a one-token step (`flash_attn_cpu_single_q`) keeps its scratch per tile and
@@ -163,7 +168,11 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     // (and panics without it) even for a CPU device.
     let dtype = if on_cpu { ModelDType::F32 } else { ModelDType::Auto };
     let kv_elem_bytes = if dtype == ModelDType::F32 { 4 } else { 2 };
-    let place = if on_cpu { "RAM".to_string() } else { format!("on {}", spec.device.trim()) };
+    let place = match (on_cpu, spec.paged_attention.share()) {
+        (true, _) => "RAM".to_string(),
+        (false, Some(share)) => format!("on {} within paged_attention's {:.0}%", spec.device.trim(), share * 100.0),
+        (false, None) => format!("on {}", spec.device.trim()),
+    };
     // The name stays the user's file even when a re-encoded copy is loaded.
     let name = source.display_name();
     let source = match source {
@@ -172,7 +181,15 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
     // Before any weight is read: a model that cannot fit stops here, with the figures.
     let mut warnings = Vec::new();
-    let plan = estimate(&source, isq_name, kv_elem_bytes)?.map(|e| (e, free_memory(cuda_ordinal(&spec.device).ok().flatten())));
+    // Paged attention (GPU only): the weights and one pool of key/value blocks fill a share of
+    // the card; what the estimate may count on is what that share leaves free.
+    let ordinal = cuda_ordinal(&spec.device).ok().flatten();
+    let paged_share = if on_cpu { None } else { spec.paged_attention.share() };
+    let room = |free: u64| match (paged_share, ordinal.and_then(gpu_total_memory)) {
+        (Some(share), Some(total)) => paged_room(free, total, share),
+        _ => free,
+    };
+    let plan = estimate(&source, isq_name, kv_elem_bytes)?.map(|e| (e, free_memory(ordinal).map(room)));
     if let Some((e, free)) = &plan {
         let (e, free) = (e, *free);
         let limit = batch_limit(on_cpu);
@@ -219,10 +236,14 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
 
     let tokens = token_source(&source);
+    let paged_config = paged_share
+        .map(|share| PagedAttentionConfig::new(None, MemoryGpuConfig::Utilization(share), PagedCacheType::Auto))
+        .transpose()
+        .map_err(|e| format!("paged attention: {e}"))?;
     let load_device = device.clone();
     let pipeline = tokio::task::spawn_blocking(move || {
         // silent = true: mistral.rs hides its progress bars and never prints the GGUF metadata.
-        loader.load_model_from_hf(None, tokens, &dtype, &load_device, true, DeviceMapSetting::dummy(), isq, None)
+        loader.load_model_from_hf(None, tokens, &dtype, &load_device, true, DeviceMapSetting::dummy(), isq, paged_config)
     })
     .await
     .map_err(|e| panic_text("loading", e))?
@@ -263,7 +284,12 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     });
     let bytes_per_token = from_shape.or_else(|| plan.as_ref().map(|(e, _)| e.kv_cache_bytes / e.context_len.max(1)));
     let left = plan.as_ref().and_then(|(e, free)| free.map(|f| f.saturating_sub(e.weights_bytes)));
-    let prefix = bytes_per_token.and_then(|b| PrefixBudget::new(spec.prefix_cache, b, metadata.max_seq_len, left, on_cpu));
+    // Under paged attention the block pool is the prefix cache (mistral.rs reuses blocks there and
+    // evicts the least recently used): there are no accounts of ours to keep.
+    let paged = metadata.cache_config.clone().filter(|_| paged_share.is_some());
+    let prefix = bytes_per_token
+        .filter(|_| paged.is_none())
+        .and_then(|b| PrefixBudget::new(spec.prefix_cache, b, metadata.max_seq_len, left, on_cpu));
     let prefix = prefix.map(|p| {
         let entries = p.gpu_entries(metadata.max_seq_len);
         if on_cpu { p } else { p.evicting_beyond(entries) }
@@ -274,14 +300,25 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         answers = e.answers_that_fit(free.saturating_sub(cache_bytes), answers);
     }
     let at_once = super::estimate::at_once(answers);
-    stage(match &prefix {
-        Some(p) => format!("prefix cache: up to {} ({}); {at_once}", budget_words(p.account()), p.account().setting),
-        None => format!("prefix cache off; {at_once}"),
+    stage(match (&paged, &prefix) {
+        (Some(pool), _) => {
+            paged_words(pool.num_gpu_blocks, pool.block_size, bytes_per_token, spec.prefix_cache != llamadeck_engine::PrefixCache::Off)
+        }
+        (None, Some(p)) => format!("prefix cache: up to {} ({}); {at_once}", budget_words(p.account()), p.account().setting),
+        (None, None) => format!("prefix cache off; {at_once}"),
     });
+    if paged_share.is_some() && paged.is_none() {
+        stage("paged attention is not available for this model: answers of equal length batch, others queue".into());
+    }
     stage("starting the engine".into());
     let weights = Arc::downgrade(&pipeline);
-    let mut builder = MistralRsBuilder::new(pipeline, scheduler(answers), false, None);
+    let scheduler = match &paged {
+        Some(pool) => SchedulerConfig::PagedAttentionMeta { max_num_seqs: PAGED_MAX_NUM_SEQS, config: pool.clone() },
+        None => scheduler(answers),
+    };
+    let mut builder = MistralRsBuilder::new(pipeline, scheduler, false, None);
     builder = match &prefix {
+        None if paged.is_some() => builder.with_no_prefix_cache(spec.prefix_cache == llamadeck_engine::PrefixCache::Off),
         None => builder.with_no_prefix_cache(true),
         // mistral.rs evicts on a GPU itself (the oldest first); on the CPU only our budget does.
         Some(p) if !on_cpu => builder.with_prefix_cache_n(p.gpu_entries(metadata.max_seq_len)),
@@ -301,7 +338,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         ends: Arc::new(metadata.eos_tok.clone()),
         context_len: metadata.max_seq_len,
         name,
-        batch: answers.max(1),
+        batch: if paged.is_some() { PAGED_MAX_NUM_SEQS } else { answers.max(1) },
         prefix: Arc::new(std::sync::Mutex::new(prefix)),
         on_cpu,
         pipeline: weights,
@@ -361,6 +398,16 @@ impl LoadedModel {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
     }
+}
+
+/// The stage line of a paged-attention load: the pool, in blocks, tokens and bytes.
+fn paged_words(blocks: usize, block_size: usize, bytes_per_token: Option<u64>, reuse: bool) -> String {
+    let tokens = blocks * block_size;
+    let size = bytes_per_token.map_or(String::new(), |b| format!(", {}", gib(b * tokens as u64)));
+    let reuse = if reuse { "prefixes reused from the pool" } else { "prefix reuse off" };
+    format!(
+        "paged attention: {blocks} blocks of {block_size} tokens ({tokens} tokens{size}) shared by every answer; up to {PAGED_MAX_NUM_SEQS} answers at once; {reuse}"
+    )
 }
 
 /// At most `answers` sequences at once: each keeps a KV cache that grows to the context.

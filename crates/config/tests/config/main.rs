@@ -329,6 +329,18 @@ fn model_download_memory_and_prefix_cache_keys_reach_the_model_spec() {
     );
 }
 
+#[test]
+fn paged_attention_reaches_the_model_spec_and_a_bad_share_is_named() {
+    use llamadeck_engine::PagedAttention;
+    assert_eq!(Config::default().model_spec(None).paged_attention, PagedAttention::Auto);
+    let c = parse("model:\n  paged_attention: 80%\n", Path::new("x")).unwrap();
+    assert_eq!(c.model_spec(None).paged_attention, PagedAttention::Share(0.8));
+    let c = parse("model:\n  paged_attention: off\n", Path::new("x")).unwrap();
+    assert_eq!(c.model_spec(None).paged_attention, PagedAttention::Off);
+    let err = parse("model:\n  paged_attention: 150%\n", Path::new("/etc/x.yaml")).unwrap_err().to_string();
+    assert_eq!(err, "/etc/x.yaml:2:3: model.paged_attention: \"150%\": expected auto, off, or a share of the GPU's memory such as 80%");
+}
+
 // ---- files that are not what they seem ----
 
 /// Runs `f` on a thread and waits a bounded time: a load that blocks fails the test.
