@@ -16,8 +16,11 @@
 //! again, and the answer follows exactly the distribution a fresh run would have drawn from.
 //! A greedy answer repeated greedily is the same answer, taken whole.
 //!
-//! When the draws follow the earlier answer past the steps kept, or the settings that shape the
-//! logits (the penalties) changed, the walk is lost and the prompt goes to mistral.rs as before.
+//! Past its first steps an answer keeps only each step's most likely tokens (`Top`): enough to
+//! draw exactly whenever top-k, top-p or min-p leave out what was not kept, which is checked at
+//! each draw. When that cannot be told (plain temperature sampling past the first steps), the
+//! draws follow the earlier answer past what was kept, or the settings that shape the logits
+//! (the penalties) changed, the walk is lost and the prompt goes to mistral.rs as before.
 use super::sampler::{Draw, Rng, pick};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,8 +28,12 @@ use std::sync::Arc;
 /// Logits kept per answer: the first steps, up to this many bytes (32 steps of a 32,000-token
 /// vocabulary, 21 of SmolLM2's 49,152, 8 of Llama 3's 128,256).
 const STEP_BYTES_PER_ANSWER: usize = 4 << 20;
-/// At least this many steps are kept, whatever the vocabulary.
+/// At least this many steps are kept whole, whatever the vocabulary.
 const MIN_STEPS: usize = 8;
+/// Past the whole steps, each step keeps its most likely tokens, this many ...
+const TOP_TOKENS: usize = 128;
+/// ... for at most this many steps of an answer (1 KiB a step).
+const MAX_STEPS: usize = 2048;
 /// All answers' logits together.
 const BOOK_BYTES: usize = 32 << 20;
 
@@ -56,8 +63,8 @@ pub struct Recording {
     pub start: Vec<u32>,
     /// Every token picked, in order (the last one included).
     pub picks: Vec<u32>,
-    /// The logits of the first steps (step i chose `picks[i]`).
-    pub steps: Vec<Vec<f32>>,
+    /// What each step's logits were, for the first steps (step i chose `picks[i]`).
+    pub steps: Vec<StepLogits>,
     /// Greedy: each pick was the most likely token, so a greedy repeat is the same answer.
     pub greedy: bool,
     pub shaping: Shaping,
@@ -66,7 +73,7 @@ pub struct Recording {
 
 impl Recording {
     fn bytes(&self) -> usize {
-        self.steps.iter().map(|s| s.len() * 4).sum::<usize>() + (self.start.len() + self.picks.len()) * 4
+        self.steps.iter().map(StepLogits::bytes).sum::<usize>() + (self.start.len() + self.picks.len()) * 4
     }
 
     /// How far `sequence` follows this answer: `Some(j)` when it is the prompt and the first `j` picks.
@@ -76,7 +83,120 @@ impl Recording {
     }
 }
 
-/// How many steps' logits to keep for a vocabulary of `vocab` tokens.
+/// One step's logits as kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepLogits {
+    /// Every token's.
+    Whole(Vec<f32>),
+    /// The most likely tokens'.
+    Top(Top),
+}
+
+/// A step's most likely tokens, most likely first (ties: the lower id first, as `pick` orders),
+/// and what is known of the others: how many there are and the largest of their logits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Top {
+    pub ids: Vec<u32>,
+    pub logits: Vec<f32>,
+    pub rest: usize,
+    pub rest_max: f32,
+}
+
+impl StepLogits {
+    fn bytes(&self) -> usize {
+        match self {
+            StepLogits::Whole(l) => l.len() * 4,
+            StepLogits::Top(t) => t.ids.len() * 8 + 16,
+        }
+    }
+
+    fn argmax(&self) -> Option<u32> {
+        match self {
+            StepLogits::Whole(l) => Some(argmax(l)),
+            StepLogits::Top(t) => t.ids.first().copied(),
+        }
+    }
+}
+
+impl Top {
+    /// The `n` most likely of `logits` (finite ones only).
+    pub fn of(logits: &[f32], n: usize) -> Top {
+        let mut order: Vec<u32> = (0..logits.len() as u32).filter(|&i| logits[i as usize].is_finite()).collect();
+        let better = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]).then(a.cmp(b));
+        let n = n.min(order.len());
+        if order.len() > n {
+            order.select_nth_unstable_by(n, better);
+        }
+        let rest = &order[n..];
+        let rest_max = rest.iter().map(|&i| logits[i as usize]).fold(f32::NEG_INFINITY, f32::max);
+        let mut ids = order[..n].to_vec();
+        ids.sort_by(better);
+        let logits = ids.iter().map(|&i| logits[i as usize]).collect();
+        Top { ids, logits, rest: rest.len(), rest_max }
+    }
+
+    /// The token `pick` would draw from the whole logits with `draw` and `rng`, when what was
+    /// kept is enough to tell (the draw's top-k, top-p or min-p leave every other token out);
+    /// `None` when it is not.
+    pub fn draw(&self, draw: Draw, rng: &mut Rng) -> Option<u32> {
+        let t = draw.temperature.max(1e-7);
+        let max = f64::from(*self.logits.first()?);
+        let weight = |l: f32| ((f64::from(l) - max) / t).exp();
+        let mut kept: Vec<(u32, f64)> = self.ids.iter().zip(&self.logits).map(|(&i, &l)| (i, weight(l))).collect();
+        // The tokens not kept: how many may still be in the draw, and each one's largest weight.
+        let mut others = (self.rest > 0).then(|| (self.rest as f64, weight(self.rest_max)));
+        if draw.top_k > 0 {
+            if draw.top_k <= kept.len() {
+                kept.truncate(draw.top_k);
+                others = None;
+            } else if let Some((n, w)) = others {
+                others = Some((n.min((draw.top_k - kept.len()) as f64), w));
+            }
+        }
+        if draw.top_p > 0.0 && draw.top_p < 1.0 {
+            let kept_total: f64 = kept.iter().map(|p| p.1).sum();
+            // As `pick` cuts: the first token at which the running share reaches top-p.
+            let cut = |total: f64| {
+                let mut share = 0.0;
+                kept.iter().position(|p| {
+                    share += p.1 / total;
+                    share >= draw.top_p
+                })
+            };
+            let at = match others {
+                None => cut(kept_total).map_or(kept.len(), |i| i + 1),
+                // The cut moves later as the others' weight grows: the same at both ends, it is known.
+                Some((n, w)) => match (cut(kept_total), cut(kept_total + n * w)) {
+                    (Some(a), Some(b)) if a == b => a + 1,
+                    _ => return None,
+                },
+            };
+            kept.truncate(at);
+            others = None;
+        }
+        if draw.min_p > 0.0 {
+            let floor = kept[0].1 * draw.min_p;
+            kept.retain(|p| p.1 >= floor);
+            if others.is_some_and(|(_, w)| w < floor) {
+                others = None;
+            }
+        }
+        if others.is_some() {
+            return None;
+        }
+        let total: f64 = kept.iter().map(|p| p.1).sum();
+        let mut target = rng.next_f64() * total;
+        for &(id, p) in &kept {
+            if target < p {
+                return Some(id);
+            }
+            target -= p;
+        }
+        kept.last().map(|p| p.0)
+    }
+}
+
+/// How many steps' logits to keep whole for a vocabulary of `vocab` tokens.
 pub fn steps_kept(vocab: usize) -> usize {
     (STEP_BYTES_PER_ANSWER / (4 * vocab.max(1))).max(MIN_STEPS)
 }
@@ -134,14 +254,13 @@ impl ReplayBook {
                 return Walk::Lost;
             };
             let token = match (draw, recording.steps.get(j)) {
-                (None, _) if recording.greedy => recording.picks[j],
-                (None, Some(logits)) => argmax(logits),
-                (Some(draw), Some(logits)) => match pick(logits, draw, rng) {
-                    Some(i) => i as u32,
-                    None => return Walk::Lost,
-                },
-                _ => return Walk::Lost,
+                (None, _) if recording.greedy => Some(recording.picks[j]),
+                (None, Some(step)) => step.argmax(),
+                (Some(draw), Some(StepLogits::Whole(logits))) => pick(logits, draw, rng).map(|i| i as u32),
+                (Some(draw), Some(StepLogits::Top(top))) => top.draw(draw, rng),
+                (_, None) => None,
             };
+            let Some(token) = token else { return Walk::Lost };
             drawn.push(token);
             sequence.push(token);
             if token != recording.picks[j] {
@@ -204,7 +323,7 @@ fn argmax(logits: &[f32]) -> u32 {
 pub struct Recorder {
     steps_kept: usize,
     picks: Vec<u32>,
-    steps: Vec<Vec<f32>>,
+    steps: Vec<StepLogits>,
     /// A pick that was not the token mistral.rs took (greedy ties): the recording is not kept.
     spoiled: bool,
 }
@@ -226,8 +345,12 @@ impl Recorder {
         if self.picks.is_empty() {
             self.steps_kept = steps_kept(logits.len());
         }
-        if self.steps.len() < self.steps_kept && self.steps.len() == self.picks.len() {
-            self.steps.push(logits.to_vec());
+        if self.steps.len() == self.picks.len() && self.steps.len() < MAX_STEPS {
+            self.steps.push(if self.steps.len() < self.steps_kept {
+                StepLogits::Whole(logits.to_vec())
+            } else {
+                StepLogits::Top(Top::of(logits, TOP_TOKENS))
+            });
         }
         self.picks.push(picked);
     }
@@ -266,7 +389,7 @@ mod tests {
     }
 
     fn recording(start: &[u32], picks: &[u32], steps: usize, margin: f32, greedy: bool, ending: Ending) -> Recording {
-        let steps = (0..steps.min(picks.len())).map(|i| logits(i, margin)).collect();
+        let steps = (0..steps.min(picks.len())).map(|i| StepLogits::Whole(logits(i, margin))).collect();
         Recording { start: start.to_vec(), picks: picks.to_vec(), steps, greedy, shaping: OFF, ending }
     }
 
@@ -328,6 +451,42 @@ mod tests {
     }
 
     #[test]
+    fn a_draw_from_the_top_tokens_is_the_draw_from_all_of_them_whenever_it_can_tell() {
+        let mut noise = Rng::seeded(11);
+        let (mut told, mut cases) = (std::collections::HashMap::new(), 0);
+        for case in 0..200usize {
+            // Like a language model's: a few likely tokens, then a long tail.
+            let logits: Vec<f32> = (0..2000usize)
+                .map(|i| if i % 97 == case % 97 { 9.0 } else { 0.0 } + (noise.next_f64() * 6.0) as f32 - i as f32 / 150.0)
+                .collect();
+            let top = Top::of(&logits, TOP_TOKENS);
+            assert_eq!(top.ids.len() + top.rest, 2000);
+            for (name, temperature, top_k, top_p, min_p) in [
+                ("console defaults", 0.6, 0, 0.9, 0.0),
+                ("top-k", 1.0, 40, 1.0, 0.0),
+                ("min-p", 0.8, 0, 1.0, 0.05),
+                ("plain temperature", 1.0, 0, 1.0, 0.0),
+                ("top-k past the tokens kept", 1.5, 200, 0.95, 0.0),
+                ("cold nucleus", 0.3, 0, 0.5, 0.1),
+            ] {
+                let draw = Draw { temperature, top_k, top_p, min_p };
+                let seed = (case * 7 + name.len()) as u64;
+                let (mut ours, mut all) = (Rng::seeded(seed), Rng::seeded(seed));
+                cases += 1;
+                if let Some(token) = top.draw(draw, &mut ours) {
+                    assert_eq!(Some(token as usize), pick(&logits, draw, &mut all), "{name}, case {case}");
+                    *told.entry(name).or_insert(0) += 1;
+                }
+            }
+        }
+        assert_eq!(told.get("plain temperature"), None, "the tail's share cannot be known");
+        assert_eq!(told.get("top-k"), Some(&200), "top-k within the kept tokens always can");
+        for name in ["console defaults", "min-p", "cold nucleus"] {
+            assert!(told.get(name).is_some_and(|&n| n > 150), "{name}: {told:?} of {cases}");
+        }
+    }
+
+    #[test]
     fn the_book_keeps_the_newest_answers_within_its_bytes_and_empties() {
         let mut book = ReplayBook::default();
         let vocab = 32_000;
@@ -339,11 +498,13 @@ mod tests {
                 r.step(&vec![0.0; vocab], step, None);
             }
             let recording = r.finish(vec![answer], false, OFF, Ending::Length).unwrap();
-            assert_eq!(recording.steps.len(), steps);
+            assert_eq!(recording.steps.len(), 40, "every step kept");
+            let whole = recording.steps.iter().take_while(|s| matches!(s, StepLogits::Whole(_))).count();
+            assert_eq!(whole, steps, "the first ones whole, the others their top tokens");
             book.add(recording);
             assert!(book.bytes() <= BOOK_BYTES, "{}", book.bytes());
         }
-        assert!(book.recordings.len() >= 7 && book.recordings.back().unwrap().start == [19]);
+        assert!(book.recordings.len() >= 7 && book.recordings.back().unwrap().start == [19], "{}", book.recordings.len());
         book.clear();
         assert_eq!((book.bytes(), book.recordings.len()), (0, 0));
     }
