@@ -73,6 +73,9 @@ async fn bench(opts: Opts) -> anyhow::Result<()> {
     let mut config = Config::default();
     config.sampling.temperature = 0.0;
     config.sampling.max_tokens = opts.tokens;
+    // Every run asks the same question: with the cache on, a greedy repeat is answered from the
+    // first answer's recording (`replay`) and nothing would be measured.
+    config.model.prefix_cache = llamadeck_engine::PrefixCache::Off;
     let spec = config.model_spec(Some(&opts.model.to_string_lossy()));
 
     // One engine for both paths, through its face.

@@ -8,18 +8,27 @@ prompt words, greedy, same thread count; prints the median TTFT and decode tok/s
 """
 import argparse
 import json
+import resource
 import statistics
 import time
 
 import llama_cpp
 from llama_cpp import Llama
 
-# The same words, in the same order, as `llamadeck bench` (crates/engine/src/bench/mod.rs).
+# The same words, in the same order, as `llamadeck bench` (crates/engine/src/bench/mod.rs), and
+# the same run number in front of each run's prompt.
 WORDS = "the server room was quiet while every fan kept the cards cool and the logs grew".split()
 
 
 def prompt_text(tokens):
     return " ".join(WORDS[i % len(WORDS)] for i in range(max(tokens, 1)))
+
+
+def run_prompt(a, run):
+    """Run `run`'s prompt (0: the warm-up), as `llamadeck bench` words it (crates/engine/src/bench/mod.rs)."""
+    if a.prompt is not None:
+        return a.prompt if run == 1 else prompt_text(8) if run == 0 else f"({run}) {a.prompt}"
+    return f"{run} {prompt_text(a.prompt_tokens)}"
 
 
 def one_run(llm, prompt, gen_tokens):
@@ -48,16 +57,15 @@ def main():
     t0 = time.perf_counter()
     llm = Llama(model_path=a.model, n_threads=a.threads, n_ctx=2048, verbose=False)
     load = time.perf_counter() - t0
-    prompt = a.prompt if a.prompt is not None else prompt_text(a.prompt_tokens)
-    n_prompt = len(llm.tokenize(prompt.encode()))
-    one_run(llm, prompt, a.gen_tokens)  # warm-up
-    runs = [one_run(llm, prompt, a.gen_tokens) for _ in range(a.runs)]
+    n_prompt = len(llm.tokenize(run_prompt(a, 1).encode()))
+    one_run(llm, run_prompt(a, 0), a.gen_tokens)  # warm-up
+    runs = [one_run(llm, run_prompt(a, run), a.gen_tokens) for run in range(1, a.runs + 1)]
     ttft_ms = statistics.median(r[0] for r in runs) * 1000
     decode = statistics.median(r[1] for r in runs)
     if a.json:
         print(json.dumps({"engine": "llama.cpp", "version": llama_cpp.__version__, "load": load, "threads": a.threads,
                           "prompt_tokens": n_prompt, "ttft_ms": ttft_ms, "decode_tok_s": decode, "runs": a.runs,
-                          "text": runs[0][3]}))
+                          "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "text": runs[0][3]}))
         return
     print(f"llama.cpp  load {load:.2f} s  prompt {n_prompt} tokens  threads {a.threads}")
     print(f"ttft_ms {statistics.median(r[0] for r in runs) * 1000:.0f}")

@@ -169,11 +169,7 @@ async fn bench(engine: Engine, started: Instant, args: BenchArgs) -> anyhow::Res
 async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::Result<(GenStats, String)> {
     let request = GenerateRequest {
         id: run as u64,
-        messages: vec![ChatMessage {
-            role: Role::User,
-            content: args.prompt.clone().unwrap_or_else(|| prompt_text(args.prompt_tokens)),
-            tool: None,
-        }],
+        messages: vec![ChatMessage { role: Role::User, content: run_prompt(args, run), tool: None }],
         sampling: Sampling { temperature: 0.0, max_tokens: args.gen_tokens as u32, raw_mode: true, ..Sampling::default() },
         priority: Priority::Queued,
         options: Default::default(),
@@ -188,6 +184,19 @@ async fn one_request(engine: &Engine, run: usize, args: &BenchArgs) -> anyhow::R
             GenEvent::Failed(error) => bail!("run {run} failed: {}", error.message),
             GenEvent::Started { .. } | GenEvent::Unsupported(_) | GenEvent::Logprobs(_) | GenEvent::ToolCalls(_) => {}
         }
+    }
+}
+
+/// The prompt of run `run` (0 is the warm-up). Each starts differently, so that no run finds an
+/// earlier one's prompt cached, nor is answered from its recording (a greedy repeat is, see the
+/// mistral backend's `replay`): every run reads its whole prompt, as the peer does after its
+/// reset. Run 1 of `--prompt` is that prompt as given (its text is what gets compared).
+fn run_prompt(args: &BenchArgs, run: usize) -> String {
+    match &args.prompt {
+        Some(prompt) if run == 1 => prompt.clone(),
+        Some(_) if run == 0 => prompt_text(8),
+        Some(prompt) => format!("({run}) {prompt}"),
+        None => format!("{run} {}", prompt_text(args.prompt_tokens)),
     }
 }
 
@@ -261,5 +270,30 @@ mod tests {
         assert_eq!(median_of(&[s(3), s(1), s(2)], |g| g.prompt_tokens as f64), 2.0);
         assert_eq!(median_of(&[s(1), s(2)], |g| g.prompt_tokens as f64), 1.5);
         assert_eq!(prompt_text(3), "the server room");
+    }
+
+    #[test]
+    fn no_two_runs_share_a_prompt_and_a_given_prompt_is_measured_as_given() {
+        let args = |prompt: Option<&str>| BenchArgs {
+            run: Run::Local(crate::spec::ModelSpec::default()),
+            prompt_tokens: 4,
+            prompt: prompt.map(str::to_string),
+            gen_tokens: 2,
+            runs: 1,
+            threads: None,
+            soak: 0,
+        };
+        let words = args(None);
+        let prompts: Vec<String> = (0..120).map(|run| run_prompt(&words, run)).collect();
+        let mut unique = prompts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), prompts.len());
+        // None starts as another does (a prefix shared in full would be covered by its answer).
+        assert!(prompts.iter().enumerate().all(|(i, a)| prompts.iter().enumerate().all(|(j, b)| i == j || !b.starts_with(a.as_str()))));
+        let given = args(Some("Why is the sky blue?"));
+        assert_eq!(run_prompt(&given, 1), "Why is the sky blue?");
+        assert_ne!(run_prompt(&given, 0), run_prompt(&given, 1));
+        assert_ne!(run_prompt(&given, 2), run_prompt(&given, 1));
     }
 }
