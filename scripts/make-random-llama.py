@@ -3,6 +3,13 @@
 speed where no real weights can be downloaded (GPU servers without network, this repo's tests).
 
     scripts/make-random-llama.py --shape 13b|tiny OUT_DIR
+    scripts/make-random-llama.py --gguf 1.1b|7b --tokenizer-from DEMO.gguf OUT.gguf
+
+--gguf writes one F16 GGUF file of a real model's shape instead (TinyLlama-1.1B's: 2048 wide,
+22 layers, 32 query and 4 key/value heads; or Llama-2-7B's), with the tokenizer and chat template
+of --tokenizer-from (the demo model's), for scripts/bench to quantize with llama.cpp's own
+quantizer (scripts/quantize-gguf.py) and run in both engines. That mode needs numpy and the
+`gguf` package (scripts/python-env has them).
 
 Python's standard library only. The layout follows tests/support/tiny_llama.rs, which mistral.rs
 0.8.1 is known to load: HF tensor names, config.json with rope_theta, a Llama-style tokenizer.json
@@ -27,6 +34,13 @@ SHAPES = {
     "13b": dict(hidden=5120, layers=40, heads=40, intermediate=13824, vocab=32000, context=4096, shard_bytes=10 << 30),
     # The same as tests/support/tiny_llama.rs, in fp16.
     "tiny": dict(hidden=64, layers=2, heads=4, intermediate=128, vocab=None, context=256, shard_bytes=64 << 10),
+}
+# Real shapes for --gguf (the tokenizer, and so the vocabulary, come from --tokenizer-from).
+GGUF_SHAPES = {
+    # TinyLlama-1.1B: grouped-query attention, 32 query heads over 4 key/value heads.
+    "1.1b": dict(hidden=2048, layers=22, heads=32, kv_heads=4, intermediate=5632, context=2048),
+    # Meta's Llama-2-7b-hf.
+    "7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, intermediate=11008, context=4096),
 }
 UNK, BOS, EOS = 0, 1, 2
 FIRST_BYTE = 3
@@ -195,11 +209,81 @@ def write_shard(path, items, writer):
     return offset
 
 
+def write_gguf(shape, tokenizer_from, out):
+    """One F16 GGUF of `shape` with random weights and --tokenizer-from's tokenizer and template."""
+    import gguf
+    import numpy as np
+
+    s = GGUF_SHAPES[shape]
+    source = gguf.GGUFReader(tokenizer_from)
+    vocab = len(source.fields["tokenizer.ggml.tokens"].data)
+    ends = {int(source.fields[k].contents()) for k in ("tokenizer.ggml.eos_token_id",) if k in source.fields}
+    h, kv = s["hidden"], s["hidden"] // s["heads"] * s["kv_heads"]
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_name(f"random-llama-{shape}")
+    w.add_context_length(s["context"])
+    w.add_embedding_length(h)
+    w.add_block_count(s["layers"])
+    w.add_feed_forward_length(s["intermediate"])
+    w.add_head_count(s["heads"])
+    w.add_head_count_kv(s["kv_heads"])
+    w.add_rope_dimension_count(h // s["heads"])
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    for name, field in source.fields.items():
+        if name.startswith("tokenizer."):
+            vtype = field.types[0]
+            sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+            w.add_key_value(name, field.contents(), vtype, sub)
+    # (name, numpy shape (rows, columns), dtype): GGUF stores the dimensions the other way round.
+    plan = [("token_embd.weight", (vocab, h), np.float16)]
+    for i in range(s["layers"]):
+        b = f"blk.{i}."
+        plan += [(b + "attn_norm.weight", (h,), np.float32), (b + "attn_q.weight", (h, h), np.float16),
+                 (b + "attn_k.weight", (kv, h), np.float16), (b + "attn_v.weight", (kv, h), np.float16),
+                 (b + "attn_output.weight", (h, h), np.float16), (b + "ffn_norm.weight", (h,), np.float32),
+                 (b + "ffn_gate.weight", (s["intermediate"], h), np.float16),
+                 (b + "ffn_up.weight", (s["intermediate"], h), np.float16),
+                 (b + "ffn_down.weight", (h, s["intermediate"]), np.float16)]
+    plan += [("output_norm.weight", (h,), np.float32), ("output.weight", (vocab, h), np.float16)]
+    for name, shape_, dtype in plan:
+        w.add_tensor_info(name, shape_, np.dtype(dtype), int(np.prod(shape_)) * np.dtype(dtype).itemsize)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    # One block of random values (a prime length, so no two rows are equal), written over and over.
+    block = (np.random.default_rng(7).standard_normal(BLOCK_LEN) * 0.02).astype(np.float16)
+    for name, shape_, dtype in plan:
+        if dtype == np.float32:
+            data = np.ones(shape_, dtype=np.float32)
+        else:
+            data = np.resize(block, shape_)
+            if name == "output.weight":
+                # Greedy decoding never ends early: the end tokens can never win.
+                for end in ends:
+                    data[end] = 0
+                    data[end, 0] = -1
+        w.write_tensor_data(data)
+    w.close()
+    print(f"wrote {out} ({os.path.getsize(out) / 1e9:.2f} GB)", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), required=True)
-    parser.add_argument("out_dir")
+    parser.add_argument("--shape", choices=sorted(SHAPES))
+    parser.add_argument("--gguf", choices=sorted(GGUF_SHAPES), help="write one F16 GGUF of this shape instead")
+    parser.add_argument("--tokenizer-from", help="the GGUF whose tokenizer and chat template --gguf takes")
+    parser.add_argument("out_dir", help="the directory to write (with --gguf: the file)")
     args = parser.parse_args()
+    if args.gguf:
+        if not args.tokenizer_from:
+            parser.error("--gguf needs --tokenizer-from DEMO.gguf")
+        write_gguf(args.gguf, args.tokenizer_from, args.out_dir)
+        print(args.out_dir)
+        return
+    if not args.shape:
+        parser.error("--shape or --gguf is required")
     s = SHAPES[args.shape]
     vocab = s["vocab"] or BASE_VOCAB
     os.makedirs(args.out_dir, exist_ok=True)
