@@ -21,7 +21,7 @@
 //! each draw. When that cannot be told (plain temperature sampling past the first steps), the
 //! draws follow the earlier answer past what was kept, or the settings that shape the logits
 //! (the penalties) changed, the walk is lost and the prompt goes to mistral.rs as before.
-use super::sampler::{Draw, Rng, pick};
+use super::sampler::{Draw, Rng, pick, weighted};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -184,15 +184,7 @@ impl Top {
         if others.is_some() {
             return None;
         }
-        let total: f64 = kept.iter().map(|p| p.1).sum();
-        let mut target = rng.next_f64() * total;
-        for &(id, p) in &kept {
-            if target < p {
-                return Some(id);
-            }
-            target -= p;
-        }
-        kept.last().map(|p| p.0)
+        weighted(&kept, rng)
     }
 }
 

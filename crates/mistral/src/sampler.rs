@@ -103,15 +103,21 @@ pub fn pick(logits: &[f32], draw: Draw, rng: &mut Rng) -> Option<usize> {
         let floor = probs[0].1 * draw.min_p;
         probs.retain(|p| p.1 >= floor);
     }
-    let total: f64 = probs.iter().map(|p| p.1).sum();
+    weighted(&probs, rng)
+}
+
+/// One of `candidates` (most likely first), each as likely as its weight, with one uniform draw
+/// of `rng`. `replay` draws with it too, so that its draws are this module's, number for number.
+pub fn weighted<T: Copy>(candidates: &[(T, f64)], rng: &mut Rng) -> Option<T> {
+    let total: f64 = candidates.iter().map(|p| p.1).sum();
     let mut target = rng.next_f64() * total;
-    for &(index, p) in &probs {
+    for &(item, p) in candidates {
         if target < p {
-            return Some(index);
+            return Some(item);
         }
         target -= p;
     }
-    probs.last().map(|p| p.0)
+    candidates.last().map(|p| p.0)
 }
 
 #[cfg(test)]
