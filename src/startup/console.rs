@@ -134,7 +134,10 @@ async fn console(
     // Kept until the console exits; a port in use is shown in the status bar.
     let _api = match connect {
         Some(_) => None,
-        None => llamadeck_server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server)).await,
+        None => {
+            let log = Some(super::logging::request_log_path());
+            llamadeck_server::start_for_console(&config, cli.insecure, engine.clone(), gpu, to_inbox.sink(Action::Server), log).await
+        }
     };
     llamadeck_console::tui::producers::signals(llamadeck_console::signals::shutdown_signals()?, to_inbox.clone());
 

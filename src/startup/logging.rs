@@ -10,11 +10,16 @@ use tracing_subscriber::prelude::*;
 
 /// The console's log file.
 pub fn log_path() -> PathBuf {
-    dirs::state_dir()
-        .or_else(|| dirs::home_dir().map(|h| h.join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("llamadeck")
-        .join("llamadeck.log")
+    state_dir().join("llamadeck.log")
+}
+
+/// The API's request log (`llamadeck_server::request_log`), for the console and `serve` alike.
+pub fn request_log_path() -> PathBuf {
+    state_dir().join("requests.jsonl")
+}
+
+fn state_dir() -> PathBuf {
+    dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("llamadeck")
 }
 
 /// Logs to `path`; mistral.rs's loading stages also go to the load that is running.

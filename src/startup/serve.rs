@@ -59,7 +59,7 @@ impl Say {
 }
 
 async fn serve(cli: &Cli, config: &Config, say: Say) -> i32 {
-    let options = ServerOptions::from_config(config);
+    let options = ServerOptions { request_log: Some(super::logging::request_log_path()), ..ServerOptions::from_config(config) };
     if options.api_key.is_none() && !llamadeck_config::is_loopback_host(&options.host) {
         tracing::warn!("serving on {} without an API key (--insecure)", options.host);
     }

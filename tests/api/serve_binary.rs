@@ -205,3 +205,45 @@ fn serve_drains_an_answer_in_flight_on_sigterm_and_exits_0() {
     assert!(!text.is_empty() && matches!(finish.as_deref(), Some("stop" | "length")), "{events:?}");
     assert!(TcpStream::connect(addr).is_err(), "nothing listens after the exit");
 }
+
+/// Each finished request is one line of `$XDG_STATE_HOME/llamadeck/requests.jsonl`: private,
+/// with counts, timings and outcome but never the messages, and whole after a `kill -9`.
+#[test]
+fn serve_logs_each_request_as_a_private_json_line_that_survives_kill_9() {
+    use std::os::unix::fs::PermissionsExt;
+    let model = super::real_model::demo_model();
+    let mut serve = Serve::start(&["--port", "0", "--model", model.to_str().unwrap()], "model:\n  cpu_weights: native\n");
+    let addr = serve.addr();
+    let started = Instant::now();
+    while get(addr, "/health").status != 200 {
+        assert!(started.elapsed() < TIMEOUT, "not loaded; stderr:\n{}", serve.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for question in ["Name a colour, zebra-secret-one.", "Name a fruit, zebra-secret-two."] {
+        let reply = post(addr, "/v1/chat/completions", chat_body(question, json!({"max_tokens": 4})));
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    }
+    assert_eq!(get(addr, "/v1/nowhere").status, 404);
+    let log = serve.home.path().join("state/llamadeck/requests.jsonl");
+    let started = Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(started.elapsed() < TIMEOUT, "three lines expected in {}", log.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    serve.child.kill().unwrap(); // SIGKILL: nothing runs after it
+    serve.exit(Duration::from_secs(10));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("zebra-secret"), "no message text in the log:\n{text}");
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("every line is whole JSON")).collect();
+    let answered: Vec<&serde_json::Value> = lines.iter().filter(|l| l["endpoint"] == "POST /v1/chat/completions").collect();
+    assert_eq!(answered.len(), 2, "{text}");
+    for line in answered {
+        assert_eq!(line["status"], 200);
+        assert!(line["model"].as_str().is_some_and(|m| m.contains("SmolLM2")), "{line}");
+        assert!(line["prompt_tokens"].as_u64() > Some(5) && line["completion_tokens"].as_u64() >= Some(1), "{line}");
+        assert!(line["total_ms"].as_u64() >= line["ttft_ms"].as_u64() && line["cached_tokens"].is_u64(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l["endpoint"] == "GET /v1/nowhere" && l["status"] == 404), "{text}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&log), mode(log.parent().unwrap())), (0o600, 0o700));
+}

@@ -137,7 +137,7 @@ async fn generate_response(
     let answer = Answer {
         generation,
         waiting,
-        tracker: state.metrics.track(info, prompt_tokens),
+        tracker: state.metrics.track(info, prompt_tokens, facts.name.clone()),
         phase: state.phase.clone(),
         id: format!("{prefix}-{id}"),
         model: facts.name,

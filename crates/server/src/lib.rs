@@ -15,6 +15,7 @@ pub mod listen;
 pub mod metrics;
 mod parse_errors;
 mod queued;
+pub mod request_log;
 pub mod routes;
 mod slots;
 
@@ -86,6 +87,9 @@ pub struct ServerOptions {
     pub max_tokens: u32,
     /// Answers one client address may have waiting for the model; more are answered 429.
     pub max_queued_per_client: usize,
+    /// The file each finished request is appended to as a JSON line (`request_log`); none
+    /// unless the binary names one (tests and benches write nothing there).
+    pub request_log: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -113,6 +117,7 @@ impl ServerOptions {
             defaults: config.sampling.clone(),
             max_tokens: server.max_tokens,
             max_queued_per_client: server.max_queued_per_client,
+            request_log: None,
         }
     }
 
@@ -259,7 +264,7 @@ pub async fn start(
         }
     };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let metrics = Arc::new(Metrics::new(events.clone()));
+    let metrics = Arc::new(Metrics::new(events.clone(), options.request_log.clone().map(request_log::RequestLog::new)));
     let (phase, phase_rx) = watch::channel(Phase::Serving);
     let limits = options.limits;
     let slots = Arc::new(slots::Slots::new(limits.max_connections, limits.max_connections_per_client, options.api_key.is_some()));
@@ -272,12 +277,14 @@ pub async fn start(
 
 /// The console's API: started when `server.enabled`, refused (and reported on `events`, which
 /// the status bar shows) when a non-loopback host has no key and `--insecure` was not given.
+/// Finished requests go to `request_log` as JSON lines, when given.
 pub async fn start_for_console(
     config: &Config,
     insecure: bool,
     engine: Engine,
     gpu: watch::Receiver<Arc<GpuSnapshot>>,
     events: Sink<ServerEvent>,
+    request_log: Option<std::path::PathBuf>,
 ) -> Option<Server> {
     if !config.server.enabled {
         return None;
@@ -286,7 +293,8 @@ pub async fn start_for_console(
         events.send(ServerEvent::Failed(why));
         return None;
     }
-    start(engine, &ServerOptions::from_config(config), Some(gpu), Some(events)).await.ok()
+    let options = ServerOptions { request_log, ..ServerOptions::from_config(config) };
+    start(engine, &options, Some(gpu), Some(events)).await.ok()
 }
 
 #[cfg(test)]

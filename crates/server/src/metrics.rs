@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ErrorNote;
+use super::request_log::RequestLog;
 use llamadeck_engine::PrefixCacheStats;
 use llamadeck_gpu::snapshot::GpuSnapshot;
 use llamadeck_words::chat::GenStats;
@@ -36,6 +37,8 @@ pub struct Metrics {
     connections: AtomicUsize,
     refused: AtomicU64,
     events: Option<Sink<ServerEvent>>,
+    /// Where each finished request is appended as a JSON line, when the binary names a file.
+    request_log: Option<RequestLog>,
 }
 
 #[derive(Default)]
@@ -50,8 +53,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    pub fn new(events: Option<Sink<ServerEvent>>) -> Self {
-        Self { events, ..Self::default() }
+    pub fn new(events: Option<Sink<ServerEvent>>, request_log: Option<RequestLog>) -> Self {
+        Self { events, request_log, ..Self::default() }
     }
 
     fn emit(&self, event: ServerEvent) {
@@ -73,14 +76,15 @@ impl Metrics {
         lock(&self.recent).iter().cloned().collect()
     }
 
-    /// Starts tracking one generation, whose prompt the engine has accepted.
-    pub fn track(self: &Arc<Self>, info: RequestInfo, prompt_tokens: usize) -> Tracker {
+    /// Starts tracking one generation by `model`, whose prompt the engine has accepted.
+    pub fn track(self: &Arc<Self>, info: RequestInfo, prompt_tokens: usize, model: String) -> Tracker {
         let n = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.waiting.fetch_add(1, Ordering::Relaxed);
         self.emit(ServerEvent::InFlight(n));
         Tracker {
             metrics: self.clone(),
             info,
+            model,
             prompt_tokens,
             started: Instant::now(),
             ttft_ms: None,
@@ -90,8 +94,11 @@ impl Metrics {
         }
     }
 
-    /// Adds a request to the log the console shows.
+    /// Adds a request to the log the console shows, and to the request log's file.
     fn log(&self, record: RequestRecord) {
+        if let Some(file) = &self.request_log {
+            file.write(&record);
+        }
         {
             let mut recent = lock(&self.recent);
             if recent.len() == RECENT {
@@ -281,7 +288,7 @@ impl Drop for ConnectionCount {
 }
 
 /// Who asked what, and when: set on every request by `record`, read by the handlers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestInfo {
     /// Unix seconds.
     pub at: u64,
@@ -290,6 +297,14 @@ pub struct RequestInfo {
     pub client: String,
     /// The client's address, when the connection has one.
     pub peer: Option<std::net::IpAddr>,
+    /// When it arrived, for its total time.
+    pub arrived: Instant,
+}
+
+impl Default for RequestInfo {
+    fn default() -> Self {
+        Self { at: 0, endpoint: String::new(), client: String::new(), peer: None, arrived: Instant::now() }
+    }
 }
 
 /// Marks a response whose log entry its generation's `Tracker` writes.
@@ -324,6 +339,7 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, mut request: Request, n
         endpoint: format!("{method} {}", path.chars().take(80).collect::<String>()),
         client: client(peer, request.headers()),
         peer: peer.map(|p| p.ip()),
+        arrived: Instant::now(),
     };
     request.extensions_mut().insert(info.clone());
     let response = next.run(request).await;
@@ -340,12 +356,10 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, mut request: Request, n
             endpoint: info.endpoint,
             status,
             client: info.client,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            decode_tok_s: None,
-            ttft_ms: None,
+            total_ms: Some(info.arrived.elapsed().as_millis() as u64),
             outcome,
             reason: note.map(|n| n.message.clone()).unwrap_or_default(),
+            ..RequestRecord::default()
         });
     }
     response
@@ -355,6 +369,7 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, mut request: Request, n
 pub struct Tracker {
     metrics: Arc<Metrics>,
     info: RequestInfo,
+    model: String,
     prompt_tokens: usize,
     started: Instant,
     ttft_ms: Option<u64>,
@@ -429,10 +444,13 @@ impl Drop for Tracker {
             endpoint: info.endpoint,
             status: self.status,
             client: info.client,
+            model: std::mem::take(&mut self.model),
             prompt_tokens: stats.prompt_tokens,
+            cached_tokens: stats.cached_tokens,
             completion_tokens: stats.completion_tokens,
             decode_tok_s: stats.decode_tok_s,
             ttft_ms: stats.ttft_ms.or(self.ttft_ms),
+            total_ms: Some(info.arrived.elapsed().as_millis() as u64),
             outcome,
             reason,
         });

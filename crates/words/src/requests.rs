@@ -15,10 +15,16 @@ pub struct RequestRecord {
     pub status: u16,
     /// The peer address and the client's product (`User-Agent`'s first word).
     pub client: String,
+    /// The model that answered; empty for a request that reached none.
+    pub model: String,
     pub prompt_tokens: usize,
+    /// Of the prompt, the tokens the engine did not read again.
+    pub cached_tokens: usize,
     pub completion_tokens: usize,
     pub decode_tok_s: Option<f64>,
     pub ttft_ms: Option<u64>,
+    /// From arrival to the last byte of the answer.
+    pub total_ms: Option<u64>,
     /// How it ended, in a word: "stop", "length", "cancelled", "error", "ok", or the error's
     /// code ("model_not_ready", "invalid_api_key", ...; "refused" without one).
     pub outcome: String,

@@ -120,6 +120,7 @@ mod tests {
             ttft_ms: Some(90),
             outcome: outcome.into(),
             reason: String::new(),
+            ..RequestRecord::default()
         }
     }
 

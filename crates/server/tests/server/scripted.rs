@@ -271,10 +271,10 @@ fn the_console_serves_a_non_loopback_host_without_a_key_only_with_insecure() {
     let (_gpu_tx, gpu) = tokio::sync::watch::channel(shared(no_gpu()));
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let sink = llamadeck_words::sink::Sink::channel(events_tx);
-    let refused = runtime.block_on(start_for_console(&config, false, engine.clone(), gpu.clone(), sink.clone()));
+    let refused = runtime.block_on(start_for_console(&config, false, engine.clone(), gpu.clone(), sink.clone(), None));
     assert!(refused.is_none());
     assert!(matches!(events.try_recv(), Ok(ServerEvent::Failed(why)) if why.contains("--insecure")));
-    let served = runtime.block_on(start_for_console(&config, true, engine, gpu, sink)).expect("--insecure serves");
+    let served = runtime.block_on(start_for_console(&config, true, engine, gpu, sink, None)).expect("--insecure serves");
     assert!(served.addr.ip().is_unspecified());
     assert!(matches!(events.try_recv(), Ok(ServerEvent::Listening(addr)) if addr == served.addr));
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], served.addr.port()));
