@@ -56,6 +56,20 @@ impl Serve {
         Serve { child, stderr, reader: Some(reader), home }
     }
 
+    /// `serve` on the demo model, once it answers `/health`, and its address. Native weights: no
+    /// re-encoded copy is written into this run's empty cache.
+    fn demo_loaded() -> (Serve, SocketAddr) {
+        let model = super::real_model::demo_model();
+        let serve = Serve::start(&["--port", "0", "--model", model.to_str().unwrap()], "model:\n  cpu_weights: native\n");
+        let addr = serve.addr();
+        let started = Instant::now();
+        while get(addr, "/health").status != 200 {
+            assert!(started.elapsed() < TIMEOUT, "not loaded; stderr:\n{}", serve.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (serve, addr)
+    }
+
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -160,15 +174,7 @@ fn serve_refuses_a_hostile_gguf_with_a_message_not_an_abort() {
 /// (finish reason and `[DONE]`), and the process exits 0.
 #[test]
 fn serve_drains_an_answer_in_flight_on_sigterm_and_exits_0() {
-    let model = super::real_model::demo_model();
-    // Native weights: no re-encoded copy written into this run's empty cache.
-    let mut serve = Serve::start(&["--port", "0", "--model", model.to_str().unwrap()], "model:\n  cpu_weights: native\n");
-    let addr = serve.addr();
-    let started = Instant::now();
-    while get(addr, "/health").status != 200 {
-        assert!(started.elapsed() < TIMEOUT, "not loaded; stderr:\n{}", serve.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut serve, addr) = Serve::demo_loaded();
     let (first_chunk_tx, first_chunk) = mpsc::channel();
     let client = std::thread::spawn(move || {
         let body = chat_body("Write a long story about a lighthouse keeper.", json!({"max_tokens": 24, "stream": true})).to_string();
@@ -211,14 +217,7 @@ fn serve_drains_an_answer_in_flight_on_sigterm_and_exits_0() {
 #[test]
 fn serve_logs_each_request_as_a_private_json_line_that_survives_kill_9() {
     use std::os::unix::fs::PermissionsExt;
-    let model = super::real_model::demo_model();
-    let mut serve = Serve::start(&["--port", "0", "--model", model.to_str().unwrap()], "model:\n  cpu_weights: native\n");
-    let addr = serve.addr();
-    let started = Instant::now();
-    while get(addr, "/health").status != 200 {
-        assert!(started.elapsed() < TIMEOUT, "not loaded; stderr:\n{}", serve.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut serve, addr) = Serve::demo_loaded();
     for question in ["Name a colour, zebra-secret-one.", "Name a fruit, zebra-secret-two."] {
         let reply = post(addr, "/v1/chat/completions", chat_body(question, json!({"max_tokens": 4})));
         assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
