@@ -7,7 +7,7 @@ use super::logprobs::{Scorer, Scores};
 use super::params::sampling_params;
 use super::render::{encode_shielded, specials_in};
 use super::replay::{Ask, Ending, Recorder, Shaping, Walk};
-use super::sampler::{Draw, Rng, pick};
+use super::sampler::{Draw, Rng, greedy, pick};
 use super::template::{PromptFormat, check_alternation, dedup_leading_bos, llama2_prompt};
 use super::tools::{self, Reading};
 use llamadeck_engine::face::{GenError, GenErrorKind, GenEvent, GenerateRequest, GenerationSink};
@@ -219,14 +219,13 @@ pub async fn run(
     // Answers held to nothing but their settings are recorded, and may be drawn again from
     // what was recorded (`replay`): mistral.rs reads nothing of a prompt a cached entry covers.
     let plain = schema.is_none() && scores.is_none() && held.is_none();
-    let controls = control_tokens(&model.tokenizer);
     let mut clock = StatsClock::start(ids.len());
     // An answer held for its tool calls is JSON: stop strings would cut it.
     let stops: &[String] = if held.is_some() { &[] } else { &req.sampling.stop };
     let mut stop = StopMatcher::new(stops);
     // Read now: the cache may have been emptied while this answer waited.
     let book = lock(&model.prefix).as_ref().filter(|cache| plain && cache.covers(&ids)).map(|cache| cache.replays.clone());
-    let ask = Ask { draw, shaping, max_tokens: req.sampling.max_tokens as usize, ends: &model.ends, controls: &controls };
+    let ask = Ask { draw, shaping, max_tokens: req.sampling.max_tokens as usize, ends: &model.ends, controls: &model.controls };
     // A lost walk leaves the generator as it found it: a seeded answer is then the one a fresh
     // run gives (the walk's draws are the fresh run's first draws only when they are used).
     let before_walk = rng.clone();
@@ -245,8 +244,7 @@ pub async fn run(
     };
     if drawn_tokens.is_empty() {
         rng = before_walk;
-    }
-    if !drawn_tokens.is_empty() {
+    } else {
         // Nothing of the prompt is read again.
         clock.cached(ids.len());
         note_hit(&model, ids.len());
@@ -268,14 +266,13 @@ pub async fn run(
     req.sampling.max_tokens = req.sampling.max_tokens.saturating_sub(offset as u32).max(1);
     let first_token = FirstToken::default();
     let sequence = Arc::new(std::sync::Mutex::new(send.clone()));
-    // Control tokens end a constrained answer and are left out of its log probabilities.
-    let controls = if schema.is_some() || scores.is_some() { controls } else { Vec::new() };
     let recorder = plain.then(|| Arc::new(std::sync::Mutex::new(Recorder::default())));
     let first_context = Arc::new(AtomicUsize::new(usize::MAX));
     let step =
         Step { sequence: sequence.clone(), first: first_token.clone(), first_context: first_context.clone(), recorder: recorder.clone() };
     let (sampled, step) = step_processor(step, draw.map(|d| (d, rng)), scores.clone());
-    let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain, &controls));
+    // Control tokens are left out of an answer's log probabilities.
+    let scorer = scores.map(|scores| Scorer::new(scores, &model.tokenizer, &model.plain, &model.controls));
     // mistral.rs caches the sequences it finishes itself (not those cancelled): count them, and
     // keep how this one was drawn.
     let cached = |reason: FinishReason| {
@@ -312,7 +309,7 @@ pub async fn run(
     if schema.is_some() {
         // A finished JSON is ended with the token llguidance takes for the end, which need not
         // be the chat's (SmolLM2's `<|endoftext|>`, not `<|im_end|>`): any control token ends it.
-        params.stop_toks = Some(StopTokens::Ids(controls));
+        params.stop_toks = Some(StopTokens::Ids(model.controls.to_vec()));
     }
     let request = Request::Normal(Box::new(NormalRequest {
         messages: RequestMessage::CompletionTokens(send.clone()),
@@ -428,11 +425,6 @@ fn finished(sink: &GenerationSink, scorer: Option<&Scorer>, held: Option<String>
     sink.send(end);
 }
 
-/// The tokenizer's control tokens (those it reads as special).
-fn control_tokens(tokenizer: &tokenizers::Tokenizer) -> Vec<u32> {
-    tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect()
-}
-
 /// What mistral.rs holds the answer to: a JSON Schema (the tools' or the format's), as
 /// llguidance reads it. Unless
 /// the client's schema says otherwise (`x-guidance`), the JSON is written without free
@@ -494,9 +486,7 @@ fn step_processor(step: Step, draw: Option<(Draw, Rng)>, scores: Option<Scores>)
         // Ours to draw, or greedy: mistral.rs takes the largest logit, which is this one.
         let chosen = match &draw {
             Some((draw, rng)) => pick(&values, *draw, &mut rng.lock().unwrap_or_else(|e| e.into_inner())),
-            None => {
-                values.iter().enumerate().filter(|(_, l)| !l.is_nan()).max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i)
-            }
+            None => greedy(&values),
         };
         if let Some(recorder) = &recorder {
             // The previous step's token, as mistral.rs took it (the context's last).

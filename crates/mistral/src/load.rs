@@ -50,6 +50,8 @@ pub struct LoadedModel {
     pub renderer: Option<Arc<Renderer>>,
     /// How the tokenizer's special tokens are spelled.
     pub specials: Arc<Vec<String>>,
+    /// The same tokens' ids: the tokenizer's control tokens.
+    pub controls: Arc<Vec<u32>>,
     /// What loading found worth keeping in view (a model loaded although it may not fit).
     pub warnings: Vec<String>,
     pub format: PromptFormat,
@@ -168,7 +170,10 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     // (and panics without it) even for a CPU device.
     let dtype = if on_cpu { ModelDType::F32 } else { ModelDType::Auto };
     let kv_elem_bytes = if dtype == ModelDType::F32 { 4 } else { 2 };
-    let place = match (on_cpu, spec.paged_attention.share()) {
+    // Paged attention (GPU only): the weights and one pool of key/value blocks fill a share of
+    // the card; what the estimate may count on is what that share leaves free.
+    let paged_share = if on_cpu { None } else { spec.paged_attention.share() };
+    let place = match (on_cpu, paged_share) {
         (true, _) => "RAM".to_string(),
         (false, Some(share)) => format!("on {} within paged_attention's {:.0}%", spec.device.trim(), share * 100.0),
         (false, None) => format!("on {}", spec.device.trim()),
@@ -181,10 +186,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
     // Before any weight is read: a model that cannot fit stops here, with the figures.
     let mut warnings = Vec::new();
-    // Paged attention (GPU only): the weights and one pool of key/value blocks fill a share of
-    // the card; what the estimate may count on is what that share leaves free.
     let ordinal = cuda_ordinal(&spec.device).ok().flatten();
-    let paged_share = if on_cpu { None } else { spec.paged_attention.share() };
     let room = |free: u64| match (paged_share, ordinal.and_then(gpu_total_memory)) {
         (Some(share), Some(total)) => paged_room(free, total, share),
         _ => free,
@@ -273,7 +275,8 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
     let mut plain = (*tokenizer).clone();
     plain.set_encode_special_tokens(true);
-    let specials: Vec<String> = tokenizer.get_added_tokens_decoder().into_values().filter(|t| t.special).map(|t| t.content).collect();
+    let (controls, specials): (Vec<u32>, Vec<String>) =
+        tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, t)| (id, t.content)).unzip();
 
     // The prefix cache's budget comes out of the memory left after the weights, and so do the
     // answers that can run at once, each with a KV cache that may grow to the context.
@@ -300,10 +303,9 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         answers = e.answers_that_fit(free.saturating_sub(cache_bytes), answers);
     }
     let at_once = super::estimate::at_once(answers);
+    let reuse = spec.prefix_cache != llamadeck_engine::PrefixCache::Off;
     stage(match (&paged, &prefix) {
-        (Some(pool), _) => {
-            paged_words(pool.num_gpu_blocks, pool.block_size, bytes_per_token, spec.prefix_cache != llamadeck_engine::PrefixCache::Off)
-        }
+        (Some(pool), _) => paged_words(pool.num_gpu_blocks, pool.block_size, bytes_per_token, reuse),
         (None, Some(p)) => format!("prefix cache: up to {} ({}); {at_once}", budget_words(p.account()), p.account().setting),
         (None, None) => format!("prefix cache off; {at_once}"),
     });
@@ -318,7 +320,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
     };
     let mut builder = MistralRsBuilder::new(pipeline, scheduler, false, None);
     builder = match &prefix {
-        None if paged.is_some() => builder.with_no_prefix_cache(spec.prefix_cache == llamadeck_engine::PrefixCache::Off),
+        None if paged.is_some() => builder.with_no_prefix_cache(!reuse),
         None => builder.with_no_prefix_cache(true),
         // mistral.rs evicts on a GPU itself (the oldest first); on the CPU only our budget does.
         Some(p) if !on_cpu => builder.with_prefix_cache_n(p.gpu_entries(metadata.max_seq_len)),
@@ -332,6 +334,7 @@ pub async fn load(spec: &ModelSpec, stage: StageFn) -> Result<LoadedModel, Strin
         plain: Arc::new(plain),
         renderer,
         specials: Arc::new(specials),
+        controls: Arc::new(controls),
         warnings,
         format,
         bos,

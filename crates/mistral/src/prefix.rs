@@ -105,19 +105,9 @@ impl PrefixBudget {
         self
     }
 
-    /// Tokens of `prompt` mistral.rs will find cached: the longest common prefix with an entry,
-    /// and nothing at all when an entry covers the whole prompt (it then has no new token to
-    /// read and gives up instead of rewinding one; see `replay`). A prediction: what an answer
-    /// reports is what mistral.rs skipped, as measured (`generate`).
-    pub fn reusable(&self, prompt: &[u32]) -> usize {
-        if self.covers(prompt) {
-            return 0;
-        }
-        let common = |key: &Vec<u32>| key.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-        self.keys.iter().map(common).max().unwrap_or(0)
-    }
-
-    /// True when a cached entry starts with the whole of `prompt`.
+    /// True when a cached entry starts with the whole of `prompt`: mistral.rs then reuses nothing
+    /// (it finds no new token to read and gives up instead of rewinding one; see `replay`).
+    /// What an answer reports as cached is what mistral.rs skipped, as measured (`generate`).
     pub fn covers(&self, prompt: &[u32]) -> bool {
         !prompt.is_empty() && self.keys.iter().any(|key| key.starts_with(prompt))
     }
@@ -193,20 +183,17 @@ mod tests {
             assert!(!b.over(), "turn {turn}: {:?}", b.account());
         }
         assert_eq!((b.account().sequences_held, b.account().bytes_held), (3, 3 * 1024 * 10));
-        assert_eq!(b.reusable(&[1; 200]), 0, "the first turn's entry is gone");
-        assert_eq!(b.reusable(&vec![10; 1001]), 1000);
+        assert!(!b.covers(&[1; 100]), "the first turn's entry is gone");
+        assert!(b.covers(&[10; 1000]), "the newest is kept");
     }
 
     #[test]
-    fn reuse_is_the_longest_common_prefix_and_nothing_for_a_prompt_an_entry_covers() {
+    fn a_prompt_is_covered_when_a_cached_entry_starts_with_all_of_it() {
         let mut b = PrefixBudget::new(PrefixCache::Auto, 10, 4096, Some(1 << 30), true).unwrap();
         b.added(&[1, 2, 3, 4, 5]);
         b.added(&[1, 2, 9]);
-        assert_eq!(b.reusable(&[1, 2, 3, 4, 5, 6, 7]), 5);
-        assert_eq!(b.reusable(&[1, 2, 9, 9]), 3);
-        assert_eq!(b.reusable(&[1, 2, 3]), 0, "an entry covers the prompt: mistral.rs reads it all again");
-        assert!(b.covers(&[1, 2, 3]) && b.covers(&[1, 2, 9]) && !b.covers(&[1, 2, 9, 9]));
-        assert_eq!(b.reusable(&[7]), 0);
+        assert!(b.covers(&[1, 2, 3]) && b.covers(&[1, 2, 9]) && b.covers(&[1, 2, 3, 4, 5]));
+        assert!(!b.covers(&[1, 2, 3, 4, 5, 6, 7]) && !b.covers(&[1, 2, 9, 9]) && !b.covers(&[7]) && !b.covers(&[]));
     }
 
     #[test]

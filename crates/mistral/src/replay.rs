@@ -21,7 +21,7 @@
 //! each draw. When that cannot be told (plain temperature sampling past the first steps), the
 //! draws follow the earlier answer past what was kept, or the settings that shape the logits
 //! (the penalties) changed, the walk is lost and the prompt goes to mistral.rs as before.
-use super::sampler::{Draw, Rng, pick, weighted};
+use super::sampler::{Draw, Rng, greedy, pick, weighted};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -112,7 +112,7 @@ impl StepLogits {
 
     fn argmax(&self) -> Option<u32> {
         match self {
-            StepLogits::Whole(l) => Some(argmax(l)),
+            StepLogits::Whole(l) => greedy(l).map(|i| i as u32),
             StepLogits::Top(t) => t.ids.first().copied(),
         }
     }
@@ -238,13 +238,12 @@ impl ReplayBook {
         let Ask { draw, shaping, max_tokens, ends, controls } = *ask;
         let mut sequence = prompt.to_vec();
         let mut drawn = Vec::new();
+        let mut here = self.at(&sequence, shaping, draw.is_none());
         loop {
             if drawn.len() >= max_tokens.max(1) {
                 return Walk::Whole { tokens: drawn, ending: Ending::Length };
             }
-            let Some((recording, j)) = self.at(&sequence, shaping, draw.is_none()) else {
-                return Walk::Lost;
-            };
+            let Some((recording, j)) = here else { return Walk::Lost };
             let token = match (draw, recording.steps.get(j)) {
                 (None, _) if recording.greedy => Some(recording.picks[j]),
                 (None, Some(step)) => step.argmax(),
@@ -255,9 +254,10 @@ impl ReplayBook {
             let Some(token) = token else { return Walk::Lost };
             drawn.push(token);
             sequence.push(token);
+            here = self.at(&sequence, shaping, draw.is_none());
             if token != recording.picks[j] {
                 // Another recording may go on from here (an earlier regenerate took this turn).
-                if self.at(&sequence, shaping, draw.is_none()).is_some() {
+                if here.is_some() {
                     continue;
                 }
                 if ends.contains(&token) {
@@ -299,15 +299,6 @@ pub enum Walk {
     Diverged { tokens: Vec<u32> },
     /// The recordings cannot say (past the steps kept, other penalties, nothing recorded).
     Lost,
-}
-
-fn argmax(logits: &[f32]) -> u32 {
-    logits
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| !l.is_nan())
-        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-        .map_or(0, |(i, _)| i as u32)
 }
 
 /// What an answer's logits processor writes down as it runs (see `generate::step_processor`).

@@ -106,6 +106,12 @@ pub fn pick(logits: &[f32], draw: Draw, rng: &mut Rng) -> Option<usize> {
     weighted(&probs, rng)
 }
 
+/// The most likely token (the lowest id among equals), as mistral.rs's greedy decoding takes it;
+/// `None` when every logit is NaN.
+pub fn greedy(logits: &[f32]) -> Option<usize> {
+    logits.iter().enumerate().filter(|(_, l)| !l.is_nan()).max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i)
+}
+
 /// One of `candidates` (most likely first), each as likely as its weight, with one uniform draw
 /// of `rng`. `replay` draws with it too, so that its draws are this module's, number for number.
 pub fn weighted<T: Copy>(candidates: &[(T, f64)], rng: &mut Rng) -> Option<T> {
