@@ -2,8 +2,6 @@
 //! a file for `serve`. RUST_LOG filters; the default is info. mistral.rs's warning that each CPU
 //! load repeats is left out (`llamadeck_mistral::quiet_layer`); the loader says it once. Logs hold prompts and paths, so a
 //! log file is created 0600 in 0700 folders.
-use std::fs::{File, OpenOptions, Permissions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tracing_subscriber::prelude::*;
@@ -24,7 +22,7 @@ fn state_dir() -> PathBuf {
 
 /// Logs to `path`; mistral.rs's loading stages also go to the load that is running.
 pub fn to_file(path: &Path) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let file = open_append(path, true)?;
+    let file = llamadeck_words::files::open_append(path, true)?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
@@ -43,7 +41,7 @@ pub fn for_serve(file: Option<&Path>) -> std::io::Result<()> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         Some(path) => {
-            let file = open_append(path, false)?;
+            let file = llamadeck_words::files::open_append(path, false)?;
             builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).finish().with(llamadeck_mistral::quiet_layer()).init();
         }
         None => builder
@@ -54,45 +52,4 @@ pub fn for_serve(file: Option<&Path>) -> std::io::Result<()> {
             .init(),
     }
     Ok(())
-}
-
-/// Opens `path` for appending, creating it 0600 (and missing folders 0700). `ours`: the
-/// console's own log, which earlier versions created readable by all, is made private too; a
-/// file the operator named keeps the mode they gave it.
-fn open_append(path: &Path, ours: bool) -> std::io::Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        llamadeck_words::files::create_private_dir_all(dir)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-    let mode = file.metadata()?.permissions().mode();
-    if ours && mode & 0o077 != 0 {
-        file.set_permissions(Permissions::from_mode(mode & 0o700))?;
-    }
-    Ok(file)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn log_files_are_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("state/llamadeck/llamadeck.log");
-        open_append(&log, true).unwrap();
-        assert_eq!((mode(&log), mode(log.parent().unwrap())), (0o600, 0o700));
-        std::fs::set_permissions(&log, Permissions::from_mode(0o644)).unwrap();
-        open_append(&log, true).unwrap();
-        assert_eq!(mode(&log), 0o600, "an old world-readable log is made private");
-        let named = dir.path().join("serve.log");
-        open_append(&named, false).unwrap();
-        assert_eq!(mode(&named), 0o600);
-        std::fs::set_permissions(&named, Permissions::from_mode(0o640)).unwrap();
-        open_append(&named, false).unwrap();
-        assert_eq!(mode(&named), 0o640, "the operator's choice is kept");
-    }
 }

@@ -8,9 +8,8 @@
 //!   older `.1` becomes `.2`, the older `.2` goes), so three files at most.
 //! - Each line is one `write(2)` to a file opened for appending, with nothing buffered in this
 //!   process: a `kill -9` loses at most the line being written.
-use std::fs::{File, OpenOptions, Permissions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -90,12 +89,7 @@ fn line(r: &RequestRecord) -> Vec<u8> {
 
 /// Opens `path` for appending, private, with its size.
 fn open(path: &Path) -> std::io::Result<(File, u64)> {
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-    // A file an older version (or another tool) made readable to others is made private.
-    file.set_permissions(Permissions::from_mode(0o600))?;
+    let file = llamadeck_words::files::open_append(path, true)?;
     let size = file.metadata()?.len();
     Ok((file, size))
 }
@@ -116,6 +110,8 @@ fn rotate(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
 
     fn record(n: usize) -> RequestRecord {
         RequestRecord {

@@ -3,11 +3,14 @@
 //! Reading opens only regular files, without blocking, up to a size limit: a FIFO or
 //! `/dev/zero` named by mistake is refused at once instead of hanging a thread or filling memory.
 //! Writing replaces a file atomically and keeps what it creates private (0600 files in 0700
-//! folders); temp files a crash left behind are removed by `remove_stale_temps`.
+//! folders); temp files a crash left behind are removed by `remove_stale_temps`. Logs are
+//! appended to (`open_append`).
+mod append;
 mod read;
 mod temps;
 mod write;
 
+pub use append::open_append;
 pub use read::{open_regular, read_limited, read_text};
 pub use temps::{remove_stale_temps, temp_path};
 pub use write::{create_private_dir_all, write, write_private};
